@@ -1,0 +1,241 @@
+#include "core/autograd.h"
+
+#include <cstring>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/parallel.h"
+
+namespace chalk {
+
+namespace {
+
+thread_local bool g_grad_enabled = true;
+
+// y = a + b, element-wise, same shape and dtype (the engine's accumulation).
+Tensor add_same_shape(const Tensor& a, const Tensor& b) {
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  dispatch_float(a.dtype(), "accumulate gradient", [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* po = out.data<T>();
+    parallel_for(a.numel(), [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) po[i] = pa[i] + pb[i];
+    });
+  });
+  return out;
+}
+
+// a += b in place (a is a leaf's own gradient buffer).
+void add_in_place(Tensor& a, const Tensor& b) {
+  dispatch_float(a.dtype(), "accumulate gradient", [&](auto tag) {
+    using T = decltype(tag);
+    T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    parallel_for(a.numel(), [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) pa[i] += pb[i];
+    });
+  });
+}
+
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+// ---- Grads ----
+
+void Grads::add(std::size_t i, const Tensor& g) {
+  if (i >= slots_.size()) fail("backward of ", op_, ": no input ", i, " (the op has ", slots_.size(), ")");
+  if (!wanted_[i]) return;
+  if (g.shape() != shapes_[i] || g.dtype() != dtypes_[i])
+    fail("backward of ", op_, ": gradient for input ", i, " has shape ", shape_str(g.shape()), " ",
+         dtype_name(g.dtype()), ", expected ", shape_str(shapes_[i]), " ", dtype_name(dtypes_[i]));
+  Tensor& slot = slots_[i];
+  slot = slot.defined() ? add_same_shape(slot, g) : g;
+}
+
+// ---- Node ----
+// Destroying the last tensor of a long chain would destroy node after node
+// recursively and overflow the stack. Instead each ~Node hands the nodes it
+// owned alone to a thread-local list, and the outermost ~Node empties that
+// list in a loop.
+Node::~Node() {
+  thread_local std::vector<std::shared_ptr<Node>> pending;
+  thread_local bool draining = false;
+  backward = nullptr;  // drop what the VJP captured (detached tensors: no chains)
+  for (auto& in : inputs)
+    if (in && in.use_count() == 1 && in->grad_fn && in->grad_fn.use_count() == 1)
+      pending.push_back(std::move(in->grad_fn));
+  inputs.clear();
+  if (draining) return;
+  draining = true;
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    n.reset();  // its destructor may push more onto `pending`
+  }
+  draining = false;
+}
+
+void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn) {
+  if (!g_grad_enabled) return;
+  bool any = false;
+  for (const auto& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs.reserve(inputs.size());
+  for (const auto& t : inputs)
+    node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl_ptr() : nullptr);
+  node->backward = std::move(fn);
+  out.impl()->grad_fn = std::move(node);
+  out.impl()->requires_grad = true;
+}
+
+// ---- Tensor's autograd members ----
+bool Tensor::requires_grad() const { return impl_ && (impl_->requires_grad || impl_->grad_fn); }
+
+Tensor& Tensor::requires_grad_(bool on) {
+  check_defined("requires_grad_");
+  if (impl_->grad_fn)
+    fail("requires_grad_: only leaf tensors can change requires_grad (this one was produced by ",
+         impl_->grad_fn->name, "); use detach() first");
+  if (on && !is_floating(impl_->dtype))
+    fail("requires_grad_: only float32/float64 tensors can require gradients, got ", dtype_name(impl_->dtype));
+  impl_->requires_grad = on;
+  return *this;
+}
+
+bool Tensor::is_leaf() const { return impl_ && !impl_->grad_fn; }
+
+Tensor Tensor::grad() const {
+  check_defined("grad");
+  return impl_->grad ? Tensor(impl_->grad) : Tensor();
+}
+
+void Tensor::zero_grad() {
+  check_defined("zero_grad");
+  impl_->grad.reset();
+}
+
+std::string Tensor::grad_fn_name() const { return impl_ && impl_->grad_fn ? impl_->grad_fn->name : ""; }
+
+void Tensor::backward(const Tensor& grad_out, bool retain_graph) const {
+  check_defined("backward");
+  chalk::backward({*this}, {grad_out}, retain_graph);
+}
+
+// ---- the engine ----
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+              bool retain_graph) {
+  if (outputs.size() != grad_outputs.size())
+    fail("backward: got ", outputs.size(), " outputs but ", grad_outputs.size(), " gradients");
+
+  // 1. Seed gradients, checking each output.
+  std::unordered_map<TensorImpl*, Tensor> grads;
+  std::vector<std::shared_ptr<TensorImpl>> roots;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    const Tensor& y = outputs[k];
+    if (!y.requires_grad())
+      fail("backward: output ", k, " (shape ", shape_str(y.shape()),
+           ") does not require grad: no input of its graph has requires_grad set");
+    Tensor g = grad_outputs[k];
+    if (!g.defined()) {
+      if (y.numel() != 1)
+        fail("backward: output has shape ", shape_str(y.shape()),
+             "; backward() without a gradient needs a scalar (one element). Pass the upstream "
+             "gradient dL/dy of shape ", shape_str(y.shape()));
+      g = ones(y.shape(), y.dtype());
+    } else if (g.shape() != y.shape() || g.dtype() != y.dtype()) {
+      fail("backward: gradient has shape ", shape_str(g.shape()), " ", dtype_name(g.dtype()),
+           ", expected the output's ", shape_str(y.shape()), " ", dtype_name(y.dtype()));
+    }
+    auto& slot = grads[y.impl()];
+    slot = slot.defined() ? add_same_shape(slot, g) : g;
+    roots.push_back(y.impl_ptr());
+  }
+
+  // 2. Topological order, iteratively (depth-first with an explicit stack).
+  //    `order` lists every tensor with a grad_fn after all tensors it feeds.
+  std::vector<std::shared_ptr<TensorImpl>> order;
+  std::unordered_set<TensorImpl*> seen;
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, std::size_t>> stack;
+  for (auto& r : roots) {
+    if (!r->grad_fn || !seen.insert(r.get()).second) continue;
+    stack.push_back({r, 0});
+    while (!stack.empty()) {
+      auto& [t, next] = stack.back();
+      Node* node = t->grad_fn.get();
+      if (node->released)
+        fail("backward: the graph through ", node->name,
+             " was already freed by an earlier backward(); call backward(grad, /*retain_graph=*/true) "
+             "the first time if you need to backpropagate twice");
+      if (next < node->inputs.size()) {
+        std::shared_ptr<TensorImpl> in = node->inputs[next++];
+        if (in && in->grad_fn && seen.insert(in.get()).second) stack.push_back({in, 0});
+      } else {
+        order.push_back(t);
+        stack.pop_back();
+      }
+    }
+  }
+
+  // 3. Walk from the outputs to the leaves; each node's VJP adds into its inputs.
+  {
+    NoGradGuard no_grad;  // backward lambdas record nothing
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      TensorImpl* t = it->get();
+      auto found = grads.find(t);
+      if (found == grads.end()) continue;
+      Tensor g = std::move(found->second);
+      grads.erase(found);
+      Node* node = t->grad_fn.get();
+      Grads dx(node->name, node->inputs.size());
+      for (std::size_t i = 0; i < node->inputs.size(); ++i) {
+        const auto& in = node->inputs[i];
+        dx.set_wanted(i, in != nullptr);
+        if (in) dx.set_expected(i, in->shape, in->dtype);
+      }
+      node->backward(g, dx);
+      for (std::size_t i = 0; i < node->inputs.size(); ++i) {
+        const auto& in = node->inputs[i];
+        Tensor& gi = dx.slot(i);
+        if (!in || !gi.defined()) continue;
+        if (in->grad_fn) {  // an intermediate result: sum into its pending gradient
+          auto& slot = grads[in.get()];
+          slot = slot.defined() ? add_same_shape(slot, gi) : gi;
+        } else {  // a leaf: accumulate into .grad (kept across backward calls)
+          if (!in->grad) {
+            // take the buffer if nobody else holds it, else copy it
+            in->grad = gi.impl()->storage.use_count() == 1 ? gi.detach().impl_ptr()
+                                                           : gi.clone().detach().impl_ptr();
+          } else {
+            Tensor acc(in->grad);
+            add_in_place(acc, gi);
+          }
+        }
+      }
+      if (!retain_graph) {  // free this node: its VJP and its edges
+        node->backward = nullptr;
+        node->inputs.clear();
+        node->released = true;
+      }
+    }
+  }
+  // A leaf passed directly as an output gets its seed as gradient.
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    TensorImpl* y = outputs[k].impl();
+    if (!y->grad_fn) {
+      auto found = grads.find(y);
+      if (found == grads.end()) continue;
+      if (!y->grad) y->grad = found->second.clone().detach().impl_ptr();
+      else { Tensor acc(y->grad); add_in_place(acc, found->second); }
+      grads.erase(found);
+    }
+  }
+}
+
+}  // namespace chalk

@@ -1,0 +1,42 @@
+#include "core/random.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace chalk {
+
+double Generator::normal() {
+  // Box-Muller: two uniforms u1, u2 give two independent normals
+  //   r = sqrt(-2 ln u1),  z0 = r cos(2 pi u2),  z1 = r sin(2 pi u2)
+  if (has_spare_) {
+    has_spare_ = false;
+    return spare_;
+  }
+  double u1 = uniform();
+  while (u1 <= 0.0) u1 = uniform();
+  const double u2 = uniform();
+  const double r = std::sqrt(-2.0 * std::log(u1));
+  spare_ = r * std::sin(2.0 * M_PI * u2);
+  has_spare_ = true;
+  return r * std::cos(2.0 * M_PI * u2);
+}
+
+std::int64_t Generator::randint(std::int64_t low, std::int64_t high) {
+  if (high <= low) fail("randint: expected low < high, got [", low, ", ", high, ")");
+  const std::uint64_t range = static_cast<std::uint64_t>(high - low);
+  // rejection sampling: no modulo bias
+  const std::uint64_t limit = UINT64_MAX - UINT64_MAX % range;
+  std::uint64_t r;
+  do r = engine_(); while (r >= limit);
+  return low + static_cast<std::int64_t>(r % range);
+}
+
+Generator& global_generator() {
+  static Generator g(0);
+  return g;
+}
+
+void manual_seed(std::uint64_t seed) { global_generator().seed(seed); }
+
+}  // namespace chalk

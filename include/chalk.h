@@ -1,0 +1,22 @@
+// chalk.h — the one header a program needs: #include <chalk.h>
+//
+// Layers, from the bottom up (each includes only those below it):
+//   core/    tensors, autograd, GEMM and OpenMP kernels, gradcheck
+//   ops/     differentiable operations on tensors
+//   nn/      modules, layers, models, optimizers, data loading
+//   losses/  the three loss families and embedding metrics
+//   io/      file formats: MNIST IDX, safetensors
+#pragma once
+
+#include "core/autograd.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/gemm.h"
+#include "core/gradcheck.h"
+#include "core/parallel.h"
+#include "core/random.h"
+#include "core/shape.h"
+#include "core/tensor.h"
+#include "ops/elementwise.h"
+#include "ops/linalg.h"
+#include "ops/reduce.h"

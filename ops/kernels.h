@@ -1,0 +1,88 @@
+// ops/kernels.h — the loops behind element-wise ops (internal to ops/).
+//
+// map1(x, f)     y[i] = f(x[i])                      same shape
+// map2(a, b, f)  y[i] = f(a[i'], b[i''])             NumPy broadcasting
+// Both run the loop with OpenMP above kParallelGrain elements. Each op in
+// elementwise.cpp is then one line of math in a lambda.
+#pragma once
+
+#include <vector>
+
+#include "core/parallel.h"
+#include "core/tensor.h"
+
+namespace chalk::kernels {
+
+template <class T, class F>
+Tensor map1(const Tensor& x, F f) {
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  const T* px = x.data<T>();
+  T* py = y.data<T>();
+  parallel_for(x.numel(), [&](std::int64_t s, std::int64_t e) {
+    for (std::int64_t i = s; i < e; ++i) py[i] = f(px[i]);
+  });
+  return y;
+}
+
+template <class T, class F>
+Tensor map2(const Tensor& a, const Tensor& b, const char* op, F f) {
+  if (a.dtype() != b.dtype())
+    fail(op, ": dtype mismatch: ", dtype_name(a.dtype()), " ", shape_str(a.shape()), " vs ",
+         dtype_name(b.dtype()), " ", shape_str(b.shape()), " (convert one with .to())");
+  const Shape os = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor y = Tensor::empty(os, a.dtype());
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  T* py = y.data<T>();
+  const std::int64_t n = y.numel();
+  if (a.shape() == b.shape()) {  // fast path: same shape
+    parallel_for(n, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) py[i] = f(pa[i], pb[i]);
+    });
+    return y;
+  }
+  if (b.numel() == 1) {  // fast path: b is a single value (then a.numel() == n)
+    const T vb = pb[0];
+    parallel_for(n, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) py[i] = f(pa[i], vb);
+    });
+    return y;
+  }
+  if (a.numel() == 1) {  // fast path: a is a single value (then b.numel() == n)
+    const T va = pa[0];
+    parallel_for(n, [&](std::int64_t s, std::int64_t e) {
+      for (std::int64_t i = s; i < e; ++i) py[i] = f(va, pb[i]);
+    });
+    return y;
+  }
+  // General case: strides of a and b in the output's axes, 0 where broadcast.
+  const int nd = static_cast<int>(os.size());
+  std::vector<std::int64_t> sa(nd, 0), sb(nd, 0);
+  {
+    const auto ca = contiguous_strides(a.shape()), cb = contiguous_strides(b.shape());
+    const int offa = nd - a.dim(), offb = nd - b.dim();
+    for (int i = 0; i < a.dim(); ++i) sa[i + offa] = a.shape()[i] == 1 ? 0 : ca[i];
+    for (int i = 0; i < b.dim(); ++i) sb[i + offb] = b.shape()[i] == 1 ? 0 : cb[i];
+  }
+  const std::int64_t inner = os[nd - 1];
+  const std::int64_t rows = inner == 0 ? 0 : n / inner;
+  const std::int64_t ia = sa[nd - 1], ib = sb[nd - 1];
+  parallel_for(rows, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(inner, 1)),
+               [&](std::int64_t s, std::int64_t e) {
+                 for (std::int64_t r = s; r < e; ++r) {
+                   // offsets of row r in a and b: decompose r over the outer axes
+                   std::int64_t rem = r, oa = 0, ob = 0;
+                   for (int d = nd - 2; d >= 0; --d) {
+                     const std::int64_t idx = rem % os[d];
+                     rem /= os[d];
+                     oa += idx * sa[d];
+                     ob += idx * sb[d];
+                   }
+                   T* out = py + r * inner;
+                   for (std::int64_t j = 0; j < inner; ++j) out[j] = f(pa[oa + j * ia], pb[ob + j * ib]);
+                 }
+               });
+  return y;
+}
+
+}  // namespace chalk::kernels

@@ -1,0 +1,74 @@
+// ops/linalg.cpp — matmul and linear: forward, then the VJP right below.
+#include "ops/linalg.h"
+
+#include "core/autograd.h"
+#include "core/gemm.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+
+namespace chalk {
+
+namespace {
+
+// C = op(A) op(B) into a fresh tensor, through GEMM's transpose flags.
+Tensor gemm_tensor(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  const std::int64_t M = ta ? a.shape()[1] : a.shape()[0];
+  const std::int64_t K = ta ? a.shape()[0] : a.shape()[1];
+  const std::int64_t N = tb ? b.shape()[0] : b.shape()[1];
+  Tensor c = Tensor::empty({M, N}, a.dtype());
+  dispatch_float(a.dtype(), "matmul", [&](auto tag) {
+    using T = decltype(tag);
+    gemm<T>(ta, tb, M, N, K, T(1), a.data<T>(), a.shape()[1], b.data<T>(), b.shape()[1], T(0),
+            c.data<T>(), N);
+  });
+  return c;
+}
+
+}  // namespace
+
+// C (M x N) = op(A) (M x K) op(B) (K x N)
+// VJP, g = dL/dC (M x N):
+//   dL/d op(A) = g op(B)^T   (M x K)      dL/d op(B) = op(A)^T g   (K x N)
+// and when A itself was transposed (transpose_a), dA = (dL/d op(A))^T = op(B) g^T,
+// again expressed with GEMM flags so no transposed copy is ever made.
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+  if (a.dim() != 2 || b.dim() != 2)
+    fail("matmul: expected 2-D tensors, got a ", shape_str(a.shape()), " and b ", shape_str(b.shape()));
+  if (a.dtype() != b.dtype())
+    fail("matmul: dtype mismatch: a is ", dtype_name(a.dtype()), ", b is ", dtype_name(b.dtype()));
+  const std::int64_t Ka = transpose_a ? a.shape()[0] : a.shape()[1];
+  const std::int64_t Kb = transpose_b ? b.shape()[1] : b.shape()[0];
+  if (Ka != Kb)
+    fail("matmul: inner dimensions differ: a", transpose_a ? "^T" : "", " is ", shape_str(a.shape()),
+         ", b", transpose_b ? "^T" : "", " is ", shape_str(b.shape()), " (", Ka, " vs ", Kb, ")");
+  Tensor c = gemm_tensor(a, b, transpose_a, transpose_b);
+  record(c, "matmul", {a, b}, [a = a.detach(), b = b.detach(), transpose_a, transpose_b](const Tensor& g, Grads& dx) {
+    if (dx.wants(0)) {
+      // op(A) = A:   dA = g op(B)^T          op(A) = A^T:  dA = op(B) g^T
+      dx.add(0, transpose_a ? gemm_tensor(b, g, transpose_b, true) : gemm_tensor(g, b, false, !transpose_b));
+    }
+    if (dx.wants(1)) {
+      // op(B) = B:   dB = op(A)^T g          op(B) = B^T:  dB = g^T op(A)
+      dx.add(1, transpose_b ? gemm_tensor(g, a, true, transpose_a) : gemm_tensor(a, g, !transpose_a, false));
+    }
+  });
+  return c;
+}
+
+// y = x W^T + b   (x: N x in, W: out x in, b: out)
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  if (x.dim() != 2 || w.dim() != 2)
+    fail("linear: expected x (N x in) and W (out x in), got x ", shape_str(x.shape()), " and W ",
+         shape_str(w.shape()));
+  if (x.shape()[1] != w.shape()[1])
+    fail("linear: x has ", x.shape()[1], " features but W ", shape_str(w.shape()), " expects ", w.shape()[1]);
+  Tensor y = matmul(x, w, false, true);
+  if (b.defined()) {
+    if (b.dim() != 1 || b.shape()[0] != w.shape()[0])
+      fail("linear: bias has shape ", shape_str(b.shape()), ", expected [", w.shape()[0], "]");
+    y = add(y, b);
+  }
+  return y;
+}
+
+}  // namespace chalk

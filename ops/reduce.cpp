@@ -1,0 +1,265 @@
+// ops/reduce.cpp — reductions: forward, then the VJP right below.
+//
+// An axis reduction views x as [outer, n, inner] (n = the reduced axis) and
+// produces [outer, inner]; keepdim puts a 1 where the axis was.
+#include "ops/reduce.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/autograd.h"
+#include "core/parallel.h"
+#include "ops/elementwise.h"
+
+namespace chalk {
+
+namespace {
+
+struct AxisView {
+  std::int64_t outer = 1, n = 1, inner = 1;
+  Shape out_shape;      // without the axis (or with 1 if keepdim)
+  Shape keep_shape;     // always with 1 at the axis: for broadcasting back
+};
+
+AxisView axis_view(const Tensor& x, int axis, bool keepdim, const char* op) {
+  const int a = normalize_axis(axis, x.shape().size(), op);
+  AxisView v;
+  for (int i = 0; i < x.dim(); ++i) {
+    const std::int64_t d = x.shape()[i];
+    if (i < a) v.outer *= d;
+    if (i > a) v.inner *= d;
+    if (i == a) {
+      v.n = d;
+      v.keep_shape.push_back(1);
+      if (keepdim) v.out_shape.push_back(1);
+    } else {
+      v.keep_shape.push_back(d);
+      v.out_shape.push_back(d);
+    }
+  }
+  return v;
+}
+
+// Fixed chunking for whole-tensor sums: same result whatever the thread count.
+constexpr std::int64_t kSumChunk = 16384;
+
+template <class T>
+double sum_all_kernel(const T* p, std::int64_t n) {
+  const std::int64_t chunks = (n + kSumChunk - 1) / kSumChunk;
+  std::vector<double> partial(static_cast<std::size_t>(chunks), 0.0);
+  parallel_for(chunks, 4, [&](std::int64_t cb, std::int64_t ce) {
+    for (std::int64_t c = cb; c < ce; ++c) {
+      double s = 0;
+      const std::int64_t e = std::min(n, (c + 1) * kSumChunk);
+      for (std::int64_t i = c * kSumChunk; i < e; ++i) s += p[i];
+      partial[c] = s;
+    }
+  });
+  double s = 0;
+  for (double v : partial) s += v;
+  return s;
+}
+
+// out[o, i] = sum_k x[o, k, i]
+template <class T>
+void sum_axis_kernel(const T* x, T* out, const AxisView& v) {
+  if (v.inner == 1) {
+    parallel_for(v.outer, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(v.n, 1)),
+                 [&](std::int64_t ob, std::int64_t oe) {
+                   for (std::int64_t o = ob; o < oe; ++o) {
+                     double s = 0;
+                     const T* row = x + o * v.n;
+                     for (std::int64_t k = 0; k < v.n; ++k) s += row[k];
+                     out[o] = static_cast<T>(s);
+                   }
+                 });
+    return;
+  }
+  for (std::int64_t o = 0; o < v.outer; ++o) {
+    parallel_for(v.inner, std::max<std::int64_t>(64, kParallelGrain / std::max<std::int64_t>(v.n, 1)),
+                 [&](std::int64_t ib, std::int64_t ie) {
+                   std::vector<double> acc(static_cast<std::size_t>(ie - ib), 0.0);
+                   for (std::int64_t k = 0; k < v.n; ++k) {
+                     const T* row = x + (o * v.n + k) * v.inner;
+                     for (std::int64_t i = ib; i < ie; ++i) acc[i - ib] += row[i];
+                   }
+                   for (std::int64_t i = ib; i < ie; ++i) out[o * v.inner + i] = static_cast<T>(acc[i - ib]);
+                 });
+  }
+}
+
+// Max (sign = +1) or min (sign = -1) along the axis, with the index of the
+// first extreme element (ties go to the lowest index).
+template <class T>
+void extreme_axis_kernel(const T* x, T* out, std::int64_t* idx, const AxisView& v, int sign) {
+  parallel_for(v.outer * v.inner, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t j = b; j < e; ++j) {
+      const std::int64_t o = j / v.inner, i = j % v.inner;
+      const T* base = x + o * v.n * v.inner + i;
+      std::int64_t best = 0;
+      T bv = base[0];
+      for (std::int64_t k = 1; k < v.n; ++k) {
+        const T val = base[k * v.inner];
+        if (sign > 0 ? val > bv : val < bv) bv = val, best = k;
+        if (std::isnan(val) && !std::isnan(bv)) bv = val, best = k;  // NaN wins, like PyTorch
+      }
+      out[j] = bv;
+      idx[j] = best;
+    }
+  });
+}
+
+Tensor extreme_all(const Tensor& x, int sign, const char* name) {
+  if (x.numel() == 0) fail(name, ": empty tensor (shape ", shape_str(x.shape()), ") has no ", name);
+  const Tensor flat = x.detach().reshape({1, x.numel()});
+  AxisView v{1, x.numel(), 1, {}, {}};
+  Tensor y = Tensor::empty({}, x.dtype());
+  Tensor index = Tensor::empty({}, DType::Int64);
+  dispatch_float(x.dtype(), name, [&](auto tag) {
+    using T = decltype(tag);
+    extreme_axis_kernel<T>(flat.data<T>(), y.data<T>(), index.data<std::int64_t>(), v, sign);
+  });
+  // VJP: the gradient goes to the chosen element only: dx[argmax] = g
+  record(y, name, {x}, [index, sx = x.shape(), dt = x.dtype()](const Tensor& g, Grads& dx) {
+    Tensor d = zeros(sx, dt);
+    dispatch_float(dt, "max backward", [&](auto tag) {
+      using T = decltype(tag);
+      d.data<T>()[index.data<std::int64_t>()[0]] = g.data<T>()[0];
+    });
+    dx.add(0, d);
+  });
+  return y;
+}
+
+Tensor extreme_axis(const Tensor& x, int axis, bool keepdim, int sign, const char* name) {
+  const AxisView v = axis_view(x, axis, keepdim, name);
+  if (v.n == 0) fail(name, ": cannot reduce an axis of size 0 (shape ", shape_str(x.shape()), ")");
+  Tensor y = Tensor::empty(v.out_shape, x.dtype());
+  Tensor index = Tensor::empty(v.out_shape, DType::Int64);
+  dispatch_float(x.dtype(), name, [&](auto tag) {
+    using T = decltype(tag);
+    extreme_axis_kernel<T>(x.data<T>(), y.data<T>(), index.data<std::int64_t>(), v, sign);
+  });
+  // VJP: dx[o, index[o, i], i] = g[o, i], zero elsewhere
+  record(y, name, {x}, [index, v, sx = x.shape(), dt = x.dtype()](const Tensor& g, Grads& dx) {
+    Tensor d = zeros(sx, dt);
+    dispatch_float(dt, "max backward", [&](auto tag) {
+      using T = decltype(tag);
+      const T* pg = g.data<T>();
+      const std::int64_t* pi = index.data<std::int64_t>();
+      T* pd = d.data<T>();
+      for (std::int64_t j = 0; j < v.outer * v.inner; ++j) {
+        const std::int64_t o = j / v.inner, i = j % v.inner;
+        pd[(o * v.n + pi[j]) * v.inner + i] = pg[j];
+      }
+    });
+    dx.add(0, d);
+  });
+  return y;
+}
+
+Tensor arg_extreme(const Tensor& x, int axis, bool keepdim, int sign, const char* name) {
+  NoGradGuard no_grad;
+  const AxisView v = axis_view(x, axis, keepdim, name);
+  if (v.n == 0) fail(name, ": cannot reduce an axis of size 0 (shape ", shape_str(x.shape()), ")");
+  Tensor values = Tensor::empty(v.out_shape, x.dtype());
+  Tensor index = Tensor::empty(v.out_shape, DType::Int64);
+  dispatch_float(x.dtype(), name, [&](auto tag) {
+    using T = decltype(tag);
+    extreme_axis_kernel<T>(x.data<T>(), values.data<T>(), index.data<std::int64_t>(), v, sign);
+  });
+  return index;
+}
+
+}  // namespace
+
+// y = sum_i x_i              dx = g (broadcast to x's shape)
+Tensor sum(const Tensor& x) {
+  Tensor y = dispatch_float(x.dtype(), "sum", [&](auto tag) {
+    using T = decltype(tag);
+    return full({}, sum_all_kernel<T>(x.data<T>(), x.numel()), x.dtype());
+  });
+  record(y, "sum", {x}, [sx = x.shape()](const Tensor& g, Grads& dx) { dx.add(0, broadcast_to(g, sx)); });
+  return y;
+}
+
+// y[o, i] = sum_k x[o, k, i]  dx[o, k, i] = g[o, i]
+Tensor sum(const Tensor& x, int axis, bool keepdim) {
+  const AxisView v = axis_view(x, axis, keepdim, "sum");
+  Tensor y = Tensor::empty(v.out_shape, x.dtype());
+  dispatch_float(x.dtype(), "sum", [&](auto tag) {
+    using T = decltype(tag);
+    sum_axis_kernel<T>(x.data<T>(), y.data<T>(), v);
+  });
+  record(y, "sum", {x}, [keep = v.keep_shape, sx = x.shape()](const Tensor& g, Grads& dx) {
+    dx.add(0, broadcast_to(g.reshape(keep), sx));
+  });
+  return y;
+}
+
+// y = sum(x) / numel         dx = g / numel
+Tensor mean(const Tensor& x) {
+  if (x.numel() == 0) fail("mean: empty tensor (shape ", shape_str(x.shape()), ")");
+  return mul(sum(x), 1.0 / static_cast<double>(x.numel()));
+}
+
+Tensor mean(const Tensor& x, int axis, bool keepdim) {
+  const int a = normalize_axis(axis, x.shape().size(), "mean");
+  if (x.shape()[a] == 0) fail("mean: axis ", axis, " of shape ", shape_str(x.shape()), " is empty");
+  return mul(sum(x, a, keepdim), 1.0 / static_cast<double>(x.shape()[a]));
+}
+
+Tensor max(const Tensor& x) { return extreme_all(x, +1, "max"); }
+Tensor min(const Tensor& x) { return extreme_all(x, -1, "min"); }
+Tensor max(const Tensor& x, int axis, bool keepdim) { return extreme_axis(x, axis, keepdim, +1, "max"); }
+Tensor min(const Tensor& x, int axis, bool keepdim) { return extreme_axis(x, axis, keepdim, -1, "min"); }
+Tensor argmax(const Tensor& x, int axis, bool keepdim) { return arg_extreme(x, axis, keepdim, +1, "argmax"); }
+Tensor argmin(const Tensor& x, int axis, bool keepdim) { return arg_extreme(x, axis, keepdim, -1, "argmin"); }
+
+// y = m + log(sum_k exp(x_k - m)),  m = max_k x_k (a constant: it cancels in the gradient)
+// dx_k = g exp(x_k - y) = g softmax(x)_k
+Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
+  const AxisView v = axis_view(x, axis, keepdim, "logsumexp");
+  if (v.n == 0) fail("logsumexp: axis ", axis, " of shape ", shape_str(x.shape()), " is empty");
+  Tensor y = Tensor::empty(v.out_shape, x.dtype());
+  dispatch_float(x.dtype(), "logsumexp", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    parallel_for(v.outer * v.inner, std::max<std::int64_t>(1, kParallelGrain / v.n), [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t j = b; j < e; ++j) {
+        const std::int64_t o = j / v.inner, i = j % v.inner;
+        const T* base = px + o * v.n * v.inner + i;
+        T m = base[0];
+        for (std::int64_t k = 1; k < v.n; ++k) m = std::max(m, base[k * v.inner]);
+        if (std::isinf(m)) {  // all -inf (or a +inf): the answer is m itself
+          py[j] = m;
+          continue;
+        }
+        double s = 0;
+        for (std::int64_t k = 0; k < v.n; ++k) s += std::exp(static_cast<double>(base[k * v.inner] - m));
+        py[j] = static_cast<T>(m + std::log(s));
+      }
+    });
+  });
+  record(y, "logsumexp", {x}, [x = x.detach(), y_ = y.detach(), keep = v.keep_shape](const Tensor& g, Grads& dx) {
+    dx.add(0, mul(g.reshape(keep), exp(sub(x, y_.reshape(keep)))));
+  });
+  return y;
+}
+
+// Sum g over the axes where `shape` has 1 (or is shorter): the inverse of broadcasting.
+Tensor sum_to(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  const Shape check = broadcast_shapes(g.shape(), shape, "sum_to");
+  if (check != g.shape())
+    fail("sum_to: cannot reduce ", shape_str(g.shape()), " to ", shape_str(shape));
+  Tensor r = g;
+  // leading axes that `shape` does not have
+  while (r.dim() > static_cast<int>(shape.size())) r = sum(r, 0, false);
+  for (int i = 0; i < r.dim(); ++i)
+    if (shape[i] == 1 && r.shape()[i] != 1) r = sum(r, i, true);
+  return r.reshape(shape);
+}
+
+}  // namespace chalk
