@@ -13,6 +13,21 @@ std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
   return out;
 }
 
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
+  std::vector<std::pair<std::string, Tensor>> out = buffers_;
+  for (const auto& [cname, child] : children_)
+    for (auto& [bname, t] : child->named_buffers()) out.emplace_back(cname + "." + bname, t);
+  return out;
+}
+
+Tensor Module::register_buffer(const std::string& name, Tensor value) {
+  for (auto& [n, t] : buffers_)
+    if (n == name) fail(this->name(), ": buffer '", name, "' registered twice");
+  value = value.detach();
+  buffers_.emplace_back(name, value);
+  return value;
+}
+
 std::vector<Tensor> Module::parameters() const {
   std::vector<Tensor> out;
   for (auto& [n, t] : named_parameters()) out.push_back(t);

@@ -25,6 +25,9 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<Tensor> parameters() const;
   std::int64_t num_parameters() const;  // total element count
+  // Buffers: saved state that is not trained (fixed centroids, running
+  // statistics), with dotted names like parameters. Checkpoints hold both.
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
 
   void train(bool on = true);
   void eval() { train(false); }
@@ -43,6 +46,8 @@ class Module {
  protected:
   // Register a parameter (makes it a leaf with requires_grad) and return it.
   Tensor register_parameter(const std::string& name, Tensor value);
+  // Register a buffer (no gradient) and return it.
+  Tensor register_buffer(const std::string& name, Tensor value);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);
@@ -51,6 +56,7 @@ class Module {
 
  private:
   std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, Tensor>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };
