@@ -22,13 +22,14 @@ namespace chalk {
 // Defaults train well on MNIST (see docs/losses.md).
 struct LossOptions {
   std::int64_t num_classes = 10;      // C
-  std::int64_t emb_dim = 64;          // D
+  std::int64_t emb_dim = 64;          // D (softmax: 0 = the model outputs C logits, no head)
   // triplet family
   double margin = -1;                 // < 0: the loss's own default
   std::string mining = "hard";        // all | hard | semihard
   std::string distance = "euclidean"; // euclidean | squared | cosine
   bool soft_margin = false;           // softplus instead of the hinge
-  std::string reduction = "mean";     // mean | sum | none | nonzero (mean over positive-loss triplets)
+  std::string reduction = "";         // "" (the loss's default) | mean | sum | nonzero (mean over positive-loss triplets)
+  int normalize = -1;                 // L2-normalise embeddings first: 1 yes, 0 no, -1 the loss's default
   // centroid bound
   std::string centroids = "onehot";   // onehot | simplex | kmeans | random
   // softmax family
