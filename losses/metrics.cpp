@@ -1,0 +1,303 @@
+// losses/metrics.cpp — embedding evaluation: retrieval metrics, K-means, NMI.
+#include "losses/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/autograd.h"
+#include "core/gemm.h"
+#include "core/parallel.h"
+
+namespace chalk {
+
+namespace {
+
+void check_embeddings(const Tensor& e, const Tensor& y, const char* op) {
+  if (e.dim() != 2) fail(op, ": expected embeddings N x D, got ", shape_str(e.shape()));
+  if (y.dtype() != DType::Int64 || y.dim() != 1 || y.shape()[0] != e.shape()[0])
+    fail(op, ": expected int64 labels of shape [", e.shape()[0], "], got ", dtype_name(y.dtype()), " ",
+         shape_str(y.shape()));
+}
+
+// Squared norms of the rows of a row-major N x D matrix.
+std::vector<double> row_sq_norms(const double* x, std::int64_t n, std::int64_t d) {
+  std::vector<double> out(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (std::int64_t k = 0; k < d; ++k) s += x[i * d + k] * x[i * d + k];
+    out[i] = s;
+  }
+  return out;
+}
+
+}  // namespace
+
+RetrievalMetrics retrieval_metrics(const Tensor& embeddings, const Tensor& labels, std::int64_t block) {
+  check_embeddings(embeddings, labels, "retrieval_metrics");
+  NoGradGuard no_grad;
+  const Tensor x = embeddings.detach().to(DType::Float64);
+  const std::int64_t n = x.shape()[0], d = x.shape()[1];
+  const double* px = x.data<double>();
+  const std::int64_t* py = labels.data<std::int64_t>();
+  const std::vector<double> sq = row_sq_norms(px, n, d);
+
+  // R for each query: same-label items other than itself
+  std::vector<std::int64_t> count;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (py[i] < 0) fail("retrieval_metrics: negative label ", py[i], " at index ", i);
+    if (py[i] >= static_cast<std::int64_t>(count.size())) count.resize(py[i] + 1, 0);
+    ++count[py[i]];
+  }
+
+  struct PerQuery { double p1 = 0, r2 = 0, r4 = 0, r8 = 0, rp = 0, map = 0; bool used = false; };
+  std::vector<PerQuery> per(static_cast<std::size_t>(n));
+  std::vector<double> dist(static_cast<std::size_t>(block * n));
+  for (std::int64_t q0 = 0; q0 < n; q0 += block) {
+    const std::int64_t qb = std::min(block, n - q0);
+    // dist[i, j] = ||r_j||^2 - 2 q_i . r_j  (||q_i||^2 is the same for a whole row: it
+    // does not change the ranking, so it is left out)
+    gemm<double>(false, true, qb, n, d, -2.0, px + q0 * d, d, px, d, 0.0, dist.data(), n);
+    parallel_for(qb, 1, [&](std::int64_t b, std::int64_t e) {
+      std::vector<std::int64_t> order;
+      for (std::int64_t i = b; i < e; ++i) {
+        const std::int64_t q = q0 + i;
+        const std::int64_t R = count[py[q]] - 1;
+        if (R <= 0) continue;
+        double* row = dist.data() + i * n;
+        for (std::int64_t j = 0; j < n; ++j) row[j] += sq[j];
+        // rank all others by distance; ties by index. Only the first max(R, 8) matter.
+        order.clear();  // every item but the query itself
+        for (std::int64_t j = 0; j < n; ++j)
+          if (j != q) order.push_back(j);
+        const std::int64_t top = std::min<std::int64_t>(std::max<std::int64_t>(R, 8), n - 1);
+        auto closer = [row](std::int64_t a, std::int64_t c) { return row[a] < row[c] || (row[a] == row[c] && a < c); };
+        std::partial_sort(order.begin(), order.begin() + top, order.end(), closer);
+        PerQuery& pq = per[q];
+        pq.used = true;
+        std::int64_t hits = 0;
+        double ap = 0;
+        for (std::int64_t k = 0; k < top; ++k) {
+          const bool rel = py[order[k]] == py[q];
+          if (k < R && rel) {
+            ++hits;
+            ap += static_cast<double>(hits) / static_cast<double>(k + 1);  // P(k+1) rel(k+1)
+          }
+          if (rel) {
+            if (k < 1) pq.p1 = 1;
+            if (k < 2) pq.r2 = 1;
+            if (k < 4) pq.r4 = 1;
+            if (k < 8) pq.r8 = 1;
+          }
+        }
+        pq.rp = static_cast<double>(hits) / static_cast<double>(R);
+        pq.map = ap / static_cast<double>(R);
+      }
+    });
+  }
+  RetrievalMetrics m;
+  for (const auto& pq : per) {
+    if (!pq.used) continue;
+    ++m.queries;
+    m.precision_at_1 += pq.p1;
+    m.recall_at_2 += pq.r2;
+    m.recall_at_4 += pq.r4;
+    m.recall_at_8 += pq.r8;
+    m.r_precision += pq.rp;
+    m.map_at_r += pq.map;
+  }
+  if (m.queries > 0) {
+    const double q = static_cast<double>(m.queries);
+    m.precision_at_1 /= q, m.recall_at_2 /= q, m.recall_at_4 /= q, m.recall_at_8 /= q;
+    m.r_precision /= q, m.map_at_r /= q;
+  }
+  m.recall_at_1 = m.precision_at_1;
+  return m;
+}
+
+namespace {
+
+KMeansResult kmeans_once(const Tensor& input, std::int64_t k, Generator& gen, int max_iter) {
+  if (input.dim() != 2) fail("kmeans: expected points N x D, got ", shape_str(input.shape()));
+  const std::int64_t n = input.shape()[0], d = input.shape()[1];
+  if (k < 1 || k > n) fail("kmeans: need 1 <= k <= N, got k = ", k, " for N = ", n);
+  NoGradGuard no_grad;
+  const Tensor x = input.detach().to(DType::Float64);
+  const double* px = x.data<double>();
+  const std::vector<double> sq = row_sq_norms(px, n, d);
+  KMeansResult r;
+  r.centroids = zeros({k, d}, DType::Float64);
+  double* c = r.centroids.data<double>();
+
+  // k-means++: first centroid uniformly, each next one with probability ~ D(x)^2
+  std::vector<double> best(static_cast<std::size_t>(n), INFINITY);
+  std::int64_t first = gen.randint(0, n);
+  std::copy(px + first * d, px + (first + 1) * d, c);
+  for (std::int64_t j = 1; j <= k; ++j) {
+    const double* cj = c + (j - 1) * d;
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (std::int64_t t = 0; t < d; ++t) s += (px[i * d + t] - cj[t]) * (px[i * d + t] - cj[t]);
+      best[i] = std::min(best[i], s);
+      total += best[i];
+    }
+    if (j == k) break;
+    double u = gen.uniform() * total;
+    std::int64_t pick = n - 1;
+    for (std::int64_t i = 0; i < n; ++i) {
+      u -= best[i];
+      if (u < 0) { pick = i; break; }
+    }
+    std::copy(px + pick * d, px + (pick + 1) * d, c + j * d);
+  }
+
+  // Lloyd iterations: assign to the nearest centroid (GEMM), move centroids to means
+  r.assignment.assign(static_cast<std::size_t>(n), -1);
+  std::vector<double> dist(static_cast<std::size_t>(n * k));
+  std::vector<double> point_d(static_cast<std::size_t>(n));
+  for (r.iterations = 1; r.iterations <= max_iter; ++r.iterations) {
+    const std::vector<double> csq = row_sq_norms(c, k, d);
+    gemm<double>(false, true, n, k, d, -2.0, px, d, c, d, 0.0, dist.data(), k);
+    std::int64_t changed = 0;
+    r.inertia = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::int64_t arg = 0;
+      double bv = INFINITY;
+      for (std::int64_t j = 0; j < k; ++j) {
+        const double v = dist[i * k + j] + csq[j];
+        if (v < bv) bv = v, arg = j;
+      }
+      point_d[i] = std::max(0.0, bv + sq[i]);
+      r.inertia += point_d[i];
+      if (r.assignment[i] != arg) ++changed, r.assignment[i] = arg;
+    }
+    if (changed == 0) break;
+    std::vector<double> sums(static_cast<std::size_t>(k * d), 0.0);
+    std::vector<std::int64_t> cnt(static_cast<std::size_t>(k), 0);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t a = r.assignment[i];
+      ++cnt[a];
+      for (std::int64_t t = 0; t < d; ++t) sums[a * d + t] += px[i * d + t];
+    }
+    for (std::int64_t j = 0; j < k; ++j) {
+      if (cnt[j] == 0) {  // empty cluster: take the worst-served point
+        const std::int64_t far = std::max_element(point_d.begin(), point_d.end()) - point_d.begin();
+        std::copy(px + far * d, px + (far + 1) * d, c + j * d);
+        point_d[far] = 0;
+      } else {
+        for (std::int64_t t = 0; t < d; ++t) c[j * d + t] = sums[j * d + t] / static_cast<double>(cnt[j]);
+      }
+    }
+  }
+  r.iterations = std::min(r.iterations, max_iter);
+  return r;
+}
+
+}  // namespace
+
+KMeansResult kmeans(const Tensor& x, std::int64_t k, Generator& gen, int max_iter, int n_init) {
+  if (n_init < 1) fail("kmeans: n_init must be >= 1, got ", n_init);
+  KMeansResult best = kmeans_once(x, k, gen, max_iter);
+  for (int run = 1; run < n_init; ++run) {
+    KMeansResult r = kmeans_once(x, k, gen, max_iter);
+    if (r.inertia < best.inertia) best = std::move(r);
+  }
+  return best;
+}
+
+double normalized_mutual_info(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+  if (a.size() != b.size()) fail("normalized_mutual_info: labelings have ", a.size(), " and ", b.size(), " items");
+  if (a.empty()) fail("normalized_mutual_info: empty labelings");
+  const double n = static_cast<double>(a.size());
+  std::int64_t ka = 0, kb = 0;
+  for (auto v : a) {
+    if (v < 0) fail("normalized_mutual_info: negative label ", v);
+    ka = std::max(ka, v + 1);
+  }
+  for (auto v : b) {
+    if (v < 0) fail("normalized_mutual_info: negative label ", v);
+    kb = std::max(kb, v + 1);
+  }
+  std::vector<double> joint(static_cast<std::size_t>(ka * kb), 0), pa(ka, 0), pb(kb, 0);
+  for (std::size_t i = 0; i < a.size(); ++i) joint[a[i] * kb + b[i]] += 1, pa[a[i]] += 1, pb[b[i]] += 1;
+  // I = sum p(u,v) log(p(u,v) / (p(u) p(v))),  H = -sum p log p
+  double mi = 0, ha = 0, hb = 0;
+  for (std::int64_t u = 0; u < ka; ++u)
+    for (std::int64_t v = 0; v < kb; ++v) {
+      const double j = joint[u * kb + v];
+      if (j > 0) mi += j / n * std::log(j * n / (pa[u] * pb[v]));
+    }
+  for (double p : pa) if (p > 0) ha -= p / n * std::log(p / n);
+  for (double p : pb) if (p > 0) hb -= p / n * std::log(p / n);
+  if (ha + hb == 0) return 1.0;  // both labelings put everything in one group
+  return std::clamp(2 * mi / (ha + hb), 0.0, 1.0);
+}
+
+double clustering_nmi(const Tensor& embeddings, const Tensor& labels, std::int64_t num_classes,
+                      std::uint64_t seed) {
+  check_embeddings(embeddings, labels, "clustering_nmi");
+  Generator gen(seed);
+  const KMeansResult km = kmeans(embeddings, num_classes, gen, 100, 10);
+  return normalized_mutual_info(labels.to_vector<std::int64_t>(), km.assignment);
+}
+
+Tensor class_means(const Tensor& embeddings, const Tensor& labels, std::int64_t num_classes) {
+  check_embeddings(embeddings, labels, "class_means");
+  NoGradGuard no_grad;
+  const Tensor x = embeddings.detach().to(DType::Float64);
+  const std::int64_t n = x.shape()[0], d = x.shape()[1];
+  Tensor means = zeros({num_classes, d}, DType::Float64);
+  std::vector<std::int64_t> cnt(static_cast<std::size_t>(num_classes), 0);
+  double* pm = means.data<double>();
+  const double* px = x.data<double>();
+  const std::int64_t* py = labels.data<std::int64_t>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (py[i] < 0 || py[i] >= num_classes)
+      fail("class_means: label ", py[i], " at index ", i, " is outside [0, ", num_classes, ")");
+    ++cnt[py[i]];
+    for (std::int64_t t = 0; t < d; ++t) pm[py[i] * d + t] += px[i * d + t];
+  }
+  for (std::int64_t c = 0; c < num_classes; ++c) {
+    if (cnt[c] == 0) fail("class_means: class ", c, " has no sample");
+    for (std::int64_t t = 0; t < d; ++t) pm[c * d + t] /= static_cast<double>(cnt[c]);
+  }
+  return means;
+}
+
+Tensor nearest_centroid(const Tensor& embeddings, const Tensor& centroids) {
+  if (embeddings.dim() != 2 || centroids.dim() != 2 || embeddings.shape()[1] != centroids.shape()[1])
+    fail("nearest_centroid: expected embeddings N x D and centroids C x D, got ", shape_str(embeddings.shape()),
+         " and ", shape_str(centroids.shape()));
+  NoGradGuard no_grad;
+  const Tensor x = embeddings.detach().to(DType::Float64), c = centroids.detach().to(DType::Float64);
+  const std::int64_t n = x.shape()[0], k = c.shape()[0], d = x.shape()[1];
+  std::vector<double> dist(static_cast<std::size_t>(n * k));
+  gemm<double>(false, true, n, k, d, -2.0, x.data<double>(), d, c.data<double>(), d, 0.0, dist.data(), k);
+  const std::vector<double> csq = row_sq_norms(c.data<double>(), k, d);
+  Tensor pred = Tensor::empty({n}, DType::Int64);
+  std::int64_t* pp = pred.data<std::int64_t>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::int64_t arg = 0;
+    double bv = INFINITY;
+    for (std::int64_t j = 0; j < k; ++j)
+      if (dist[i * k + j] + csq[j] < bv) bv = dist[i * k + j] + csq[j], arg = j;
+    pp[i] = arg;
+  }
+  return pred;
+}
+
+double accuracy(const Tensor& predictions, const Tensor& labels) {
+  if (predictions.dtype() != DType::Int64 || labels.dtype() != DType::Int64 ||
+      predictions.numel() != labels.numel())
+    fail("accuracy: expected two int64 tensors of the same length, got ", dtype_name(predictions.dtype()), " ",
+         shape_str(predictions.shape()), " and ", dtype_name(labels.dtype()), " ", shape_str(labels.shape()));
+  if (labels.numel() == 0) fail("accuracy: no predictions");
+  const std::int64_t* a = predictions.data<std::int64_t>();
+  const std::int64_t* b = labels.data<std::int64_t>();
+  std::int64_t hit = 0;
+  for (std::int64_t i = 0; i < labels.numel(); ++i) hit += a[i] == b[i];
+  return static_cast<double>(hit) / static_cast<double>(labels.numel());
+}
+
+}  // namespace chalk

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages chalk needs to build and test, and only
+# those that are missing. Safe to run again. Needs root (or sudo).
+#   build:  g++ cmake libopenblas-openmp-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
+#   tests:  libgtest-dev   benchmarks: libbenchmark-dev
+# Optional, not installed here: python3-torch (PyTorch 1.13) for the reference
+# values script and the side-by-side benchmarks (scripts/make_reference.py, bench/*.sh).
+set -euo pipefail
+packages=(g++ cmake make libopenblas-openmp-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
+          libgtest-dev libbenchmark-dev)
+if [ "${1:-}" = "--with-torch" ]; then packages+=(python3-torch python3-numpy); fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

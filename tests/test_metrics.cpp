@@ -1,0 +1,161 @@
+// Tests for losses/metrics.h: retrieval metrics, K-means, NMI, class means.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/random.h"
+#include "losses/metrics.h"
+
+using namespace chalk;
+
+namespace {
+
+// The definitions, written the slow obvious way: full sort of every row.
+RetrievalMetrics naive_metrics(const std::vector<double>& x, std::int64_t d, const std::vector<std::int64_t>& y) {
+  const std::int64_t n = static_cast<std::int64_t>(y.size());
+  RetrievalMetrics m;
+  for (std::int64_t q = 0; q < n; ++q) {
+    std::vector<std::pair<double, std::int64_t>> others;
+    for (std::int64_t j = 0; j < n; ++j) {
+      if (j == q) continue;
+      double s = 0;
+      for (std::int64_t t = 0; t < d; ++t) s += (x[q * d + t] - x[j * d + t]) * (x[q * d + t] - x[j * d + t]);
+      others.push_back({s, j});
+    }
+    std::sort(others.begin(), others.end());
+    std::int64_t R = 0;
+    for (auto& o : others) R += y[o.second] == y[q];
+    if (R == 0) continue;
+    ++m.queries;
+    auto rel = [&](std::int64_t k) { return y[others[k].second] == y[q]; };
+    auto any_in = [&](std::int64_t K) {
+      for (std::int64_t k = 0; k < std::min<std::int64_t>(K, n - 1); ++k) if (rel(k)) return 1.0;
+      return 0.0;
+    };
+    m.precision_at_1 += any_in(1);
+    m.recall_at_2 += any_in(2);
+    m.recall_at_4 += any_in(4);
+    m.recall_at_8 += any_in(8);
+    double hits = 0, ap = 0;
+    for (std::int64_t k = 0; k < R; ++k)
+      if (rel(k)) ++hits, ap += hits / (k + 1);
+    m.r_precision += hits / R;
+    m.map_at_r += ap / R;
+  }
+  const double q = static_cast<double>(m.queries);
+  m.precision_at_1 /= q, m.recall_at_2 /= q, m.recall_at_4 /= q, m.recall_at_8 /= q;
+  m.r_precision /= q, m.map_at_r /= q;
+  m.recall_at_1 = m.precision_at_1;
+  return m;
+}
+
+}  // namespace
+
+TEST(Retrieval, HandComputedMapAtR) {
+  // query 0 at 0 (label 0); its neighbours in order: 1 (label 0), 2 (label 1), 3 (label 0).
+  // R = 2: MAP@R = (P(1) * 1 + P(2) * 0) / 2 = 0.5, R-Precision = 1/2.
+  const Tensor x = from_vector(std::vector<double>{0, 1, 2, 3}, {4, 1});
+  const Tensor y = from_vector(std::vector<std::int64_t>{0, 0, 1, 0}, {4});
+  const RetrievalMetrics all = retrieval_metrics(x, y);
+  // query 3 (label 1) has no other item of its label: skipped
+  EXPECT_EQ(all.queries, 3);
+  const RetrievalMetrics ref = naive_metrics({0, 1, 2, 3}, 1, {0, 0, 1, 0});
+  EXPECT_DOUBLE_EQ(all.map_at_r, ref.map_at_r);
+  // per query: q0: MAP 0.5 RP 0.5 P1 1; q1 (at 1): neighbours 0(l0) d1, 2(l1) d1 -> tie, lower index first;
+  // R = 2: [rel, non] -> MAP 0.5, RP 0.5, P1 1; q3 (at 3, label 0): 2 (l1), 1 (l0), 0 (l0): R=2 ->
+  // [non, rel] -> MAP (0 + 1/2)/2 = 0.25, RP 0.5, P1 0.
+  EXPECT_NEAR(all.map_at_r, (0.5 + 0.5 + 0.25) / 3, 1e-12);
+  EXPECT_NEAR(all.r_precision, 0.5, 1e-12);
+  EXPECT_NEAR(all.precision_at_1, 2.0 / 3, 1e-12);
+  EXPECT_NEAR(all.recall_at_2, 1.0, 1e-12);
+}
+
+TEST(Retrieval, PerfectClustersScoreOne) {
+  const Tensor x = from_vector(std::vector<double>{0, 1, 10, 11, 12}, {5, 1});
+  const Tensor y = from_vector(std::vector<std::int64_t>{0, 0, 1, 1, 1}, {5});
+  const RetrievalMetrics m = retrieval_metrics(x, y);
+  EXPECT_DOUBLE_EQ(m.precision_at_1, 1);
+  EXPECT_DOUBLE_EQ(m.r_precision, 1);
+  EXPECT_DOUBLE_EQ(m.map_at_r, 1);
+  EXPECT_DOUBLE_EQ(m.recall_at_8, 1);
+}
+
+TEST(Retrieval, MatchesNaiveDefinitionAcrossBlocks) {
+  manual_seed(3);
+  const std::int64_t n = 203, d = 5;
+  const Tensor x = randn({n, d}, DType::Float64);
+  const Tensor y = randint(0, 7, {n});
+  const RetrievalMetrics ref = naive_metrics(x.to_vector<double>(), d, y.to_vector<std::int64_t>());
+  for (std::int64_t block : {1, 17, 64, 512}) {
+    const RetrievalMetrics m = retrieval_metrics(x, y, block);
+    EXPECT_EQ(m.queries, ref.queries);
+    EXPECT_NEAR(m.precision_at_1, ref.precision_at_1, 1e-12) << "block " << block;
+    EXPECT_NEAR(m.recall_at_2, ref.recall_at_2, 1e-12);
+    EXPECT_NEAR(m.recall_at_4, ref.recall_at_4, 1e-12);
+    EXPECT_NEAR(m.recall_at_8, ref.recall_at_8, 1e-12);
+    EXPECT_NEAR(m.r_precision, ref.r_precision, 1e-12);
+    EXPECT_NEAR(m.map_at_r, ref.map_at_r, 1e-12);
+  }
+  // float32 input gives the same ranking here
+  const RetrievalMetrics f = retrieval_metrics(x.to(DType::Float32), y);
+  EXPECT_NEAR(f.map_at_r, ref.map_at_r, 1e-3);
+}
+
+TEST(Retrieval, BadInputNamesTheProblem) {
+  const Tensor x = zeros({4, 2});
+  try {
+    retrieval_metrics(x, zeros({4}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("int64 labels"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(retrieval_metrics(zeros({4}), arange(4)), Error);
+}
+
+TEST(NMI, IdenticalPermutedAndIndependent) {
+  EXPECT_NEAR(normalized_mutual_info({0, 0, 1, 1, 2, 2}, {0, 0, 1, 1, 2, 2}), 1.0, 1e-12);
+  EXPECT_NEAR(normalized_mutual_info({0, 0, 1, 1, 2, 2}, {2, 2, 0, 0, 1, 1}), 1.0, 1e-12);
+  EXPECT_NEAR(normalized_mutual_info({0, 0, 1, 1}, {0, 1, 0, 1}), 0.0, 1e-12);
+  // a value computed by hand: a = {0,0,0,1}, b = {0,0,1,1}
+  // I = 0.5 log(0.5/(0.75*0.5)) + 0.25 log(0.25/(0.75*0.5)) + 0.25 log(0.25/(0.25*0.5))
+  const double I = 0.5 * std::log(0.5 / 0.375) + 0.25 * std::log(0.25 / 0.375) + 0.25 * std::log(2.0);
+  const double Ha = -(0.75 * std::log(0.75) + 0.25 * std::log(0.25)), Hb = std::log(2.0);
+  EXPECT_NEAR(normalized_mutual_info({0, 0, 0, 1}, {0, 0, 1, 1}), 2 * I / (Ha + Hb), 1e-12);
+  EXPECT_THROW(normalized_mutual_info({0, 1}, {0}), Error);
+}
+
+TEST(KMeans, RecoversSeparatedBlobsAndIsSeeded) {
+  manual_seed(5);
+  const std::int64_t per = 40, k = 4, d = 3;
+  Tensor x = randn({per * k, d}, DType::Float64);
+  std::vector<std::int64_t> truth;
+  double* p = x.data<double>();
+  for (std::int64_t i = 0; i < per * k; ++i) {
+    const std::int64_t c = i % k;
+    truth.push_back(c);
+    p[i * d + c % d] += 20.0 * (1 + c / d);  // blob centres far apart
+  }
+  Generator g1(11), g2(11);
+  const KMeansResult a = kmeans(x, k, g1), b = kmeans(x, k, g2);
+  EXPECT_EQ(a.assignment, b.assignment);
+  EXPECT_NEAR(normalized_mutual_info(truth, a.assignment), 1.0, 1e-12);
+  const Tensor labels = from_vector(truth, {per * k});
+  EXPECT_NEAR(clustering_nmi(x, labels, k, 7), 1.0, 1e-12);
+  Generator g3(1);
+  EXPECT_THROW(kmeans(x, 0, g3), Error);
+}
+
+TEST(ClassMeans, NearestCentroidAndAccuracy) {
+  const Tensor x = from_vector(std::vector<double>{0, 0, 2, 0, 10, 10, 12, 10}, {4, 2});
+  const Tensor y = from_vector(std::vector<std::int64_t>{0, 0, 1, 1}, {4});
+  const Tensor m = class_means(x, y, 2);
+  EXPECT_DOUBLE_EQ(m.at({0, 0}), 1.0);
+  EXPECT_DOUBLE_EQ(m.at({1, 1}), 10.0);
+  const Tensor pred = nearest_centroid(x, m);
+  EXPECT_EQ(pred.to_vector<std::int64_t>(), (std::vector<std::int64_t>{0, 0, 1, 1}));
+  EXPECT_DOUBLE_EQ(accuracy(pred, y), 1.0);
+  EXPECT_DOUBLE_EQ(accuracy(from_vector(std::vector<std::int64_t>{0, 1, 1, 1}, {4}), y), 0.75);
+  EXPECT_THROW(class_means(x, y, 3), Error);  // class 2 has no sample
+  EXPECT_THROW(class_means(x, from_vector(std::vector<std::int64_t>{0, 0, 5, 1}, {4}), 2), Error);
+}
