@@ -1,0 +1,331 @@
+// losses/centroid.cpp — the centroid upper bound of the triplet loss (Do et al., CVPR 2019).
+// Read with docs/losses/centroid.md (the derivation); tested in tests/test_loss_centroid.cpp.
+#include "losses/centroid.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/autograd.h"
+#include "losses/metrics.h"
+#include "ops/elementwise.h"
+#include "ops/nn_ops.h"
+#include "ops/reduce.h"
+
+namespace chalk {
+
+namespace {
+
+void check_inputs(const Tensor& x, const Tensor& labels, const Tensor& c, const char* op) {
+  if (x.dim() != 2) fail(op, ": expected embeddings N x D, got ", shape_str(x.shape()));
+  if (c.dim() != 2 || c.shape()[1] != x.shape()[1])
+    fail(op, ": centroids ", shape_str(c.shape()), " do not match embeddings ", shape_str(x.shape()),
+         " (expected C x ", x.shape()[1], ")");
+  if (c.shape()[0] < 2) fail(op, ": need at least 2 classes (centroids), got ", c.shape()[0]);
+  if (labels.dtype() != DType::Int64 || labels.dim() != 1 || labels.shape()[0] != x.shape()[0])
+    fail(op, ": expected int64 labels of shape [", x.shape()[0], "], got ", dtype_name(labels.dtype()), " ",
+         shape_str(labels.shape()));
+  const std::int64_t C = c.shape()[0];
+  const std::int64_t* y = labels.data<std::int64_t>();
+  for (std::int64_t i = 0; i < labels.numel(); ++i)
+    if (y[i] < 0 || y[i] >= C) fail(op, ": label ", y[i], " at index ", i, " is outside [0, ", C, ")");
+  dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+      if (!std::isfinite(p[i]))
+        fail(op, ": embedding ", i / x.shape()[1], " has a non-finite value (", p[i], ")");
+  });
+}
+
+// Euclidean distance between two rows of length D, in double.
+template <class T, class U>
+double dist(const T* a, const U* b, std::int64_t D) {
+  double s = 0;
+  for (std::int64_t t = 0; t < D; ++t) {
+    const double v = static_cast<double>(a[t]) - static_cast<double>(b[t]);
+    s += v * v;
+  }
+  return std::sqrt(s);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- centroids
+
+Tensor onehot_centroids(std::int64_t C, std::int64_t D, DType dtype) {
+  if (D < C)
+    fail("onehot centroids: need an embedding dimension D >= C, got D = ", D, " for C = ", C,
+         " classes (use --centroids simplex, which needs D >= C - 1, or a larger --emb-dim)");
+  Tensor c = zeros({C, D}, DType::Float64);
+  for (std::int64_t m = 0; m < C; ++m) c.data<double>()[m * D + m] = 1.0;
+  return c.to(dtype);
+}
+
+// The vertices e_m - (1/C) 1 of the standard simplex, centred, scaled to unit norm
+// (their norm is sqrt((C-1)/C)), lie in the hyperplane orthogonal to 1. Their
+// coordinates in an orthonormal basis of that hyperplane (the Helmert basis
+//   b_k = (1, ..., 1, -k, 0, ..., 0) / sqrt(k (k+1)),  k ones,  k = 1..C-1)
+// give C points in R^(C-1), padded with zeros to R^D. All pairwise distances:
+//   ||e_a - e_b|| / sqrt((C-1)/C) = sqrt(2) sqrt(C/(C-1)) = sqrt(2C/(C-1)).
+Tensor simplex_centroids(std::int64_t C, std::int64_t D, DType dtype) {
+  if (C < 2) fail("simplex centroids: need C >= 2 classes, got ", C);
+  if (D < C - 1)
+    fail("simplex centroids: need an embedding dimension D >= C - 1, got D = ", D, " for C = ", C, " classes");
+  Tensor c = zeros({C, D}, DType::Float64);
+  double* p = c.data<double>();
+  const double scale = 1.0 / std::sqrt((C - 1.0) / C);
+  for (std::int64_t m = 0; m < C; ++m)
+    for (std::int64_t k = 1; k < C; ++k) {
+      // v_m . b_k with v_m = e_m - 1/C: the 1/C part is orthogonal to b_k, so only e_m . b_k remains
+      double e_dot_b = 0;
+      if (m < k) e_dot_b = 1.0;
+      else if (m == k) e_dot_b = -static_cast<double>(k);
+      p[m * D + (k - 1)] = scale * e_dot_b / std::sqrt(static_cast<double>(k * (k + 1)));
+    }
+  return c.to(dtype);
+}
+
+Tensor random_centroids(std::int64_t C, std::int64_t D, std::uint64_t seed, DType dtype) {
+  Generator g(seed);
+  Tensor c = Tensor::empty({C, D}, DType::Float64);
+  for (std::int64_t i = 0; i < C * D; ++i) c.data<double>()[i] = g.normal();
+  return c.to(dtype);
+}
+
+Tensor kmeans_centroids(const Tensor& embeddings, const Tensor& labels, std::int64_t C, std::uint64_t seed) {
+  Generator g(seed);
+  const KMeansResult km = kmeans(embeddings, C, g, 100, 10);
+  // overlap[j][m] = how many samples of class m fell in cluster j
+  std::vector<std::int64_t> overlap(static_cast<std::size_t>(C * C), 0);
+  const std::int64_t* y = labels.data<std::int64_t>();
+  for (std::size_t i = 0; i < km.assignment.size(); ++i) {
+    if (y[i] < 0 || y[i] >= C) fail("kmeans centroids: label ", y[i], " outside [0, ", C, ")");
+    ++overlap[km.assignment[i] * C + y[i]];
+  }
+  // greedy matching: repeatedly take the (cluster, class) pair with the largest overlap
+  std::vector<bool> cluster_used(C, false), class_used(C, false);
+  const std::int64_t D = embeddings.shape()[1];
+  Tensor c = zeros({C, D}, DType::Float64);
+  for (std::int64_t step = 0; step < C; ++step) {
+    std::int64_t bj = -1, bm = -1, best = -1;
+    for (std::int64_t j = 0; j < C; ++j)
+      for (std::int64_t m = 0; m < C; ++m)
+        if (!cluster_used[j] && !class_used[m] && overlap[j * C + m] > best) best = overlap[j * C + m], bj = j, bm = m;
+    cluster_used[bj] = class_used[bm] = true;
+    std::copy(km.centroids.data<double>() + bj * D, km.centroids.data<double>() + (bj + 1) * D,
+              c.data<double>() + bm * D);
+  }
+  return c.to(embeddings.dtype());
+}
+
+// ---------------------------------------------------------------- the loss
+
+// Forward, for x (N x D), labels y, centroids c (C x D), beta = 1 / (3 (C-1)):
+//   d_im = ||x_i - c_m||
+//   l_i  = d_{i,y_i} - beta sum_{m != y_i} d_im
+//   L    = (1/N) sum_i l_i
+// VJP (g = dL upstream, a scalar). Since d ||v|| / dv = v / ||v||:
+//   dL/dx_i = (g/N) [ u_{i,y_i} - beta sum_{m != y_i} u_im ],   u_im = (x_i - c_m) / d_im
+// At x_i = c_m exactly the norm has a kink; we take u_im = 0 there (the
+// subgradient of minimal norm), so a sample sitting on a centroid gets no push
+// from that term, and nothing is NaN.
+// The centroids are fixed: no gradient flows to them.
+Tensor centroid_bound_loss(const Tensor& x, const Tensor& labels, const Tensor& centroids) {
+  check_inputs(x, labels, centroids, "centroid_bound_loss");
+  const Tensor c = centroids.detach().to(x.dtype());
+  const std::int64_t N = x.shape()[0], D = x.shape()[1], C = c.shape()[0];
+  const double beta = 1.0 / (3.0 * (C - 1));
+  if (N == 0) fail("centroid_bound_loss: empty batch");
+  Tensor dists = Tensor::empty({N, C}, DType::Float64);  // d_im, kept for the VJP
+  double total = 0;
+  dispatch_float(x.dtype(), "centroid_bound_loss", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    const T* pc = c.data<T>();
+    const std::int64_t* y = labels.data<std::int64_t>();
+    double* pd = dists.data<double>();
+    for (std::int64_t i = 0; i < N; ++i) {
+      double l = 0;
+      for (std::int64_t m = 0; m < C; ++m) {
+        pd[i * C + m] = dist(px + i * D, pc + m * D, D);
+        l += (m == y[i] ? 1.0 : -beta) * pd[i * C + m];  // l_i = d_iy - beta sum_{m != y} d_im
+      }
+      total += l;
+    }
+  });
+  Tensor loss = full({}, total / N, x.dtype());
+  record(loss, "centroid_bound_loss", {x},
+         [x = x.detach(), labels, c, dists, beta](const Tensor& g, Grads& dx) {
+           const std::int64_t N = x.shape()[0], D = x.shape()[1], C = c.shape()[0];
+           Tensor grad = zeros(x.shape(), x.dtype());
+           dispatch_float(x.dtype(), "centroid_bound_loss backward", [&](auto tag) {
+             using T = decltype(tag);
+             const double scale = static_cast<double>(g.data<T>()[0]) / N;  // g / N
+             const T* px = x.data<T>();
+             const T* pc = c.data<T>();
+             const double* pd = dists.data<double>();
+             const std::int64_t* y = labels.data<std::int64_t>();
+             T* pg = grad.data<T>();
+             for (std::int64_t i = 0; i < N; ++i)
+               for (std::int64_t m = 0; m < C; ++m) {
+                 const double d = pd[i * C + m];
+                 if (d == 0) continue;  // the kink: u_im = 0
+                 const double w = scale * (m == y[i] ? 1.0 : -beta) / d;  // coefficient of (x_i - c_m)
+                 for (std::int64_t t = 0; t < D; ++t)
+                   pg[i * D + t] += static_cast<T>(w * (static_cast<double>(px[i * D + t]) - pc[m * D + t]));
+               }
+           });
+           dx.add(0, grad);
+         });
+  return loss;
+}
+
+// The twin from autograd ops only:
+//   diff = x[:, None, :] - c[None, :, :]       N x C x D
+//   d    = sqrt(sum(diff^2, axis 2))           N x C
+//   w    = +1 at (i, y_i), -beta elsewhere     N x C (a constant)
+//   L    = mean_i sum_m w_im d_im
+// (sqrt's derivative is infinite at 0, so this twin is only compared away from x = c_m.)
+Tensor centroid_bound_loss_composed(const Tensor& x, const Tensor& labels, const Tensor& centroids) {
+  check_inputs(x, labels, centroids, "centroid_bound_loss_composed");
+  const std::int64_t N = x.shape()[0], D = x.shape()[1], C = centroids.shape()[0];
+  const Tensor c = centroids.detach().to(x.dtype());
+  const Tensor diff = x.reshape({N, 1, D}) - c.reshape({1, C, D});
+  const Tensor d = sqrt(sum(square(diff), 2));
+  Tensor w = full({N, C}, -1.0 / (3.0 * (C - 1)), DType::Float64);
+  for (std::int64_t i = 0; i < N; ++i) w.data<double>()[i * C + labels.data<std::int64_t>()[i]] = 1.0;
+  return mean(sum(d * w.to(x.dtype()), 1));
+}
+
+// ---------------------------------------------------------------- the theorem
+
+CentroidBoundReport centroid_bound_report(const Tensor& x_in, const Tensor& labels, const Tensor& c_in) {
+  check_inputs(x_in, labels, c_in, "centroid_bound_report");
+  NoGradGuard no_grad;
+  const Tensor x = x_in.detach().to(DType::Float64), c = c_in.detach().to(DType::Float64);
+  const std::int64_t N = x.shape()[0], D = x.shape()[1], C = c.shape()[0];
+  const double* px = x.data<double>();
+  const double* pc = c.data<double>();
+  const std::int64_t* y = labels.data<std::int64_t>();
+  CentroidBoundReport r;
+
+  std::vector<double> dx(static_cast<std::size_t>(N * N)), dc(static_cast<std::size_t>(N * C));
+  for (std::int64_t i = 0; i < N; ++i) {
+    for (std::int64_t j = 0; j < N; ++j) dx[i * N + j] = dist(px + i * D, px + j * D, D);
+    for (std::int64_t m = 0; m < C; ++m) dc[i * C + m] = dist(px + i * D, pc + m * D, D);
+  }
+  // The cubic sums, straight from the definitions.
+  for (std::int64_t i = 0; i < N; ++i)
+    for (std::int64_t j = 0; j < N; ++j) {
+      if (j == i || y[j] != y[i]) continue;
+      for (std::int64_t k = 0; k < N; ++k) {
+        if (y[k] == y[i]) continue;
+        ++r.triplets;
+        r.L_t += dx[i * N + j] - dx[i * N + k];
+        r.L_d += dc[i * C + y[i]] + dc[j * C + y[j]] + dc[k * C + y[k]] - dc[i * C + y[k]];
+      }
+    }
+  // The linear formula by counting (works for unbalanced classes too; n_m = class sizes):
+  //   d(x_i, c_{y_i}) appears (n_i - 1)(N - n_i) times as anchor, as often as positive,
+  //   and sum_{m != y_i} n_m (n_m - 1) times as negative;
+  //   d(x_i, c_m), m != y_i, appears (n_i - 1) n_m times (anchor i, any positive, a negative of class m).
+  std::vector<double> n(static_cast<std::size_t>(C), 0);
+  for (std::int64_t i = 0; i < N; ++i) n[y[i]] += 1;
+  double pairs_all = 0;  // sum_m n_m (n_m - 1)
+  for (double v : n) pairs_all += v * (v - 1);
+  for (std::int64_t i = 0; i < N; ++i) {
+    const double ni = n[y[i]];
+    const double own = 2 * (ni - 1) * (N - ni) + (pairs_all - ni * (ni - 1));
+    r.L_d_linear += own * dc[i * C + y[i]];
+    for (std::int64_t m = 0; m < C; ++m)
+      if (m != y[i]) r.L_d_linear -= (ni - 1) * n[m] * dc[i * C + m];
+  }
+  r.H = static_cast<double>(r.triplets);
+  // balanced classes (all C present with n each): G = 3 (C-1)(n-1) n, H = N (n-1)(N-n)
+  const bool balanced = std::all_of(n.begin(), n.end(), [&](double v) { return v == n[0]; });
+  if (balanced) r.G = 3.0 * (C - 1) * (n[0] - 1) * n[0];
+  r.k_min = INFINITY;
+  r.k_max = 0;
+  for (std::int64_t a = 0; a < C; ++a)
+    for (std::int64_t b = a + 1; b < C; ++b) {
+      const double k = dist(pc + a * D, pc + b * D, D);
+      r.k_min = std::min(r.k_min, k);
+      r.k_max = std::max(r.k_max, k);
+    }
+  double max_own = 0;
+  for (std::int64_t i = 0; i < N; ++i) max_own = std::max(max_own, dc[i * C + y[i]]);
+  r.eps = std::nextafter(2 * max_own, INFINITY);  // d(x_i, c_{y_i}) < eps / 2 for every i
+  r.paper_bound = r.H * (r.k_max - r.k_min + 3 * r.eps);
+  r.tight_bound = 2 * r.eps * r.H;
+  return r;
+}
+
+double all_triplets_loss(const Tensor& x_in, const Tensor& labels) {
+  if (x_in.dim() != 2 || labels.dim() != 1 || labels.shape()[0] != x_in.shape()[0] || labels.dtype() != DType::Int64)
+    fail("all_triplets_loss: expected embeddings N x D and int64 labels [N], got ", shape_str(x_in.shape()), " and ",
+         shape_str(labels.shape()));
+  const Tensor x = x_in.detach().to(DType::Float64);
+  const std::int64_t N = x.shape()[0], D = x.shape()[1];
+  const double* px = x.data<double>();
+  const std::int64_t* y = labels.data<std::int64_t>();
+  double L = 0;
+  for (std::int64_t i = 0; i < N; ++i)
+    for (std::int64_t j = 0; j < N; ++j) {
+      if (j == i || y[j] != y[i]) continue;
+      const double dij = dist(px + i * D, px + j * D, D);
+      for (std::int64_t k = 0; k < N; ++k)
+        if (y[k] != y[i]) L += dij - dist(px + i * D, px + k * D, D);
+    }
+  return L;
+}
+
+double centroid_bound_sum(const Tensor& x, const Tensor& labels, const Tensor& centroids) {
+  NoGradGuard no_grad;
+  return centroid_bound_loss(x.detach().to(DType::Float64), labels, centroids).item() *
+         static_cast<double>(x.shape()[0]);
+}
+
+// ---------------------------------------------------------------- the Loss
+
+CentroidLoss::CentroidLoss(const LossOptions& o) : options_(o) {
+  normalize_ = o.normalize == 1;  // default: off (the bound needs no normalisation)
+  const std::int64_t C = o.num_classes, D = o.emb_dim;
+  if (C < 2) fail("centroid loss: need at least 2 classes, got ", C);
+  Tensor c;
+  if (o.centroids == "onehot") c = onehot_centroids(C, D);
+  else if (o.centroids == "simplex") c = simplex_centroids(C, D);
+  else if (o.centroids == "random") c = random_centroids(C, D, o.seed);
+  else if (o.centroids == "kmeans") c = zeros({C, D});  // filled by prepare()
+  else fail("centroid loss: unknown --centroids '", o.centroids, "' (expected onehot, simplex, kmeans or random)");
+  centroids_ = register_buffer("centroids", c);
+}
+
+std::string CentroidLoss::name() const {
+  return str_cat("CentroidLoss(", options_.centroids, ", C = ", options_.num_classes, ", D = ", options_.emb_dim, ")");
+}
+
+void CentroidLoss::prepare(const Tensor& embeddings, const Tensor& labels) {
+  if (options_.centroids != "kmeans") return;
+  NoGradGuard no_grad;
+  const Tensor e = normalize_ ? normalize(embeddings.detach(), 1) : embeddings.detach();
+  const Tensor k = kmeans_centroids(e, labels, options_.num_classes, options_.seed).to(centroids_.dtype());
+  std::copy(k.data<float>(), k.data<float>() + k.numel(), centroids_.data<float>());
+}
+
+Tensor CentroidLoss::forward(const Tensor& embeddings, const Tensor& labels) {
+  if (options_.centroids == "kmeans") {
+    const float* p = centroids_.data<float>();
+    if (std::all_of(p, p + centroids_.numel(), [](float v) { return v == 0.0f; }))
+      fail("centroid loss: the kmeans centroids are not computed yet: call prepare() with the initial embeddings");
+  }
+  const Tensor e = normalize_ ? normalize(embeddings, 1) : embeddings;
+  return centroid_bound_loss(e, labels, centroids_);
+}
+
+Tensor CentroidLoss::logits(const Tensor& embeddings) {
+  NoGradGuard no_grad;
+  const Tensor e = normalize_ ? normalize(embeddings.detach(), 1) : embeddings.detach();
+  return neg(pairwise_distances(e, centroids_.to(e.dtype())));
+}
+
+}  // namespace chalk

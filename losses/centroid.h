@@ -1,0 +1,80 @@
+// losses/centroid.h — the centroid upper bound of the triplet loss
+// (Do, Tran, Reid, Kumar, Hoang, Carneiro, CVPR 2019, arXiv 1904.08720).
+// Derivation: docs/losses/centroid.md.  Tests: tests/test_loss_centroid.cpp.
+//
+// Drop the margin and hinge of the triplet loss and sum over all triplets:
+//     L_t = sum_{y_i = y_j != y_k, i != j}  d(x_i, x_j) - d(x_i, x_k)
+// Two triangle inequalities through fixed class centroids c_m bound each term:
+//     l_d(i, j, k) = d(x_i, c_{y_i}) + d(x_j, c_{y_j}) + d(x_k, c_{y_k}) - d(x_i, c_{y_k})  >=  l_t(i, j, k)
+// and counting how often each distance appears collapses the cubic sum into a linear one:
+//     L_d = G sum_i ( d(x_i, c_{y_i}) - 1/(3(C-1)) sum_{m != y_i} d(x_i, c_m) ),   G = 3 (C-1)(n-1) n
+// Training minimises the per-sample bracket averaged over the batch (G only rescales the
+// learning rate): O(N C D) per batch instead of O(N^3 D / C).
+#pragma once
+
+#include <string>
+
+#include "core/random.h"
+#include "core/tensor.h"
+#include "losses/loss.h"
+
+namespace chalk {
+
+// ---- fixed centroids, C x D ----
+// c_m = e_m (the m-th unit vector); needs D >= C. Distinct centroids are sqrt(2) apart.
+Tensor onehot_centroids(std::int64_t C, std::int64_t D, DType dtype = DType::Float32);
+// A regular simplex: C unit vectors, all pairwise distances sqrt(2C/(C-1)); needs D >= C - 1.
+Tensor simplex_centroids(std::int64_t C, std::int64_t D, DType dtype = DType::Float32);
+// Independent N(0, 1) entries: the bad example (k_max - k_min is large).
+Tensor random_centroids(std::int64_t C, std::int64_t D, std::uint64_t seed, DType dtype = DType::Float32);
+// K-means (K = C) of the given embeddings; cluster j becomes the centroid of the class it
+// shares most samples with (greedy matching: the largest overlap first).
+Tensor kmeans_centroids(const Tensor& embeddings, const Tensor& labels, std::int64_t C, std::uint64_t seed);
+
+// ---- the loss ----
+// mean_i [ d(x_i, c_{y_i}) - 1/(3(C-1)) sum_{m != y_i} d(x_i, c_m) ]
+// x: N x D, labels: N int64 in [0, C), centroids: C x D (constant). A fused op with the
+// hand-derived VJP.
+Tensor centroid_bound_loss(const Tensor& x, const Tensor& labels, const Tensor& centroids);
+// The same value built only from autograd ops (sub, square, sum, sqrt, mul, mean): the twin
+// the tests compare the hand-derived VJP against.
+Tensor centroid_bound_loss_composed(const Tensor& x, const Tensor& labels, const Tensor& centroids);
+
+// ---- the theorem, as numbers (all computed in float64 on detached data) ----
+struct CentroidBoundReport {
+  double L_t = 0;          // sum over all triplets of d(x_i,x_j) - d(x_i,x_k)       (cubic)
+  double L_d = 0;          // sum over all triplets of l_d(i,j,k)                    (cubic)
+  double L_d_linear = 0;   // the same sum by the linear (counting) formula
+  double H = 0;            // number of triplets, N (n-1)(N-n) when balanced
+  double G = 0;            // 3 (C-1)(n-1) n when balanced (0 if unbalanced)
+  double k_min = 0, k_max = 0;  // smallest / largest distance between two distinct centroids
+  double eps = 0;          // smallest eps with d(x_i, c_{y_i}) < eps / 2 for all i
+  double paper_bound = 0;  // H (k_max - k_min + 3 eps): the paper's  L_d - L_t <= paper_bound
+  double tight_bound = 0;  // 2 eps H: our tighter  L_d - L_t < tight_bound
+  std::int64_t triplets = 0;
+};
+// Cubic in N: for small batches (tests, demos). Labels must be in [0, C).
+CentroidBoundReport centroid_bound_report(const Tensor& x, const Tensor& labels, const Tensor& centroids);
+// L_t alone (cubic) and the linear L_d alone (what training costs), for the cost benchmark.
+double all_triplets_loss(const Tensor& x, const Tensor& labels);
+double centroid_bound_sum(const Tensor& x, const Tensor& labels, const Tensor& centroids);
+
+// ---- the Loss for chalk-train: --loss centroid --centroids onehot|simplex|kmeans|random ----
+class CentroidLoss : public Loss {
+ public:
+  explicit CentroidLoss(const LossOptions& options);
+  Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
+  // -d(x, c_m): argmax = the nearest centroid.
+  Tensor logits(const Tensor& embeddings) override;
+  // kmeans centroids are computed here from the initial embeddings.
+  void prepare(const Tensor& embeddings, const Tensor& labels) override;
+  std::string name() const override;
+  const Tensor& centroids() const { return centroids_; }
+
+ private:
+  LossOptions options_;
+  bool normalize_ = false;
+  Tensor centroids_;  // buffer "centroids", C x D
+};
+
+}  // namespace chalk
