@@ -1,0 +1,44 @@
+// losses/registry.cpp — every loss by its --loss name: one line per loss in the table below.
+// Adding a loss (docs/adding-a-loss.md): its source in losses/, one line here, tests, doc page.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "losses/loss.h"
+#include "losses/margin_softmax.h"
+#include "losses/softmax.h"
+
+namespace chalk {
+
+namespace {
+
+template <class L>
+std::shared_ptr<Loss> make(const LossOptions& o) {
+  return std::make_shared<L>(o);
+}
+
+}  // namespace
+
+const std::vector<LossEntry>& loss_registry() {
+  static const std::vector<LossEntry> table = {
+      {"softmax", "cross-entropy over the logits (a linear head W, b when emb_dim > 0)", make<SoftmaxLoss>},
+      {"normface", "normalised softmax: logits s cos(theta) (NormFace)", make<NormFaceLoss>},
+      {"sphereface", "A-Softmax: ||x|| psi(theta), integer angular margin m, annealed lambda", make<SphereFaceLoss>},
+      {"cosface", "additive cosine margin: s (cos(theta) - m) for the target (CosFace / LMCL)", make<CosFaceLoss>},
+      {"arcface", "additive angular margin: s cos(theta + m) for the target (ArcFace)", make<ArcFaceLoss>},
+      {"combined", "InsightFace combined margin: s (cos(m1 theta + m2) - m3)", make<CombinedMarginLoss>},
+  };
+  return table;
+}
+
+std::shared_ptr<Loss> make_loss(const std::string& name, const LossOptions& options) {
+  std::string known;
+  for (const LossEntry& e : loss_registry()) {
+    if (e.name == name) return e.make(options);
+    known += (known.empty() ? "" : ", ") + e.name;
+  }
+  fail("unknown loss '", name, "' (known losses: ", known, ")");
+}
+
+}  // namespace chalk
