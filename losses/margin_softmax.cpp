@@ -142,7 +142,7 @@ void check_arcface(double s, double m, const char* op) {
 
 void check_combined(double s, double m1, double m2, double m3, const char* op) {
   check_scale(s, op);
-  if (!(m1 >= 1.0 && std::isfinite(m1))) fail(op, ": m1 (multiplies the angle) must be >= 1, got ", m1);
+  if (!(m1 > 0.0 && m1 <= 10.0)) fail(op, ": m1 (multiplies the angle) must be in (0, 10], got ", m1);
   if (!(m2 >= 0.0 && m2 < kPi / 2)) fail(op, ": m2 (added to the angle) must be in [0, pi/2), got ", m2);
   if (!(m3 >= 0.0 && m3 < 1.0)) fail(op, ": m3 (subtracted from the cosine) must be in [0, 1), got ", m3);
 }
@@ -161,6 +161,7 @@ void normalize_rows(const T* v, std::int64_t R, std::int64_t D, T* u, double* no
                [&](std::int64_t b, std::int64_t e) {
                  for (std::int64_t r = b; r < e; ++r) {
                    double ss = 0;
+#pragma omp simd reduction(+ : ss)
                    for (std::int64_t k = 0; k < D; ++k) ss += static_cast<double>(v[r * D + k]) * v[r * D + k];
                    norm[r] = std::sqrt(ss);
                    const double inv = 1.0 / std::max(norm[r], kNormEps);
@@ -184,6 +185,7 @@ void normalize_rows_backward(const T* u, const double* norm, std::int64_t R, std
                    const T* ur = u + r * D;
                    if (norm[r] >= kNormEps) {
                      double dot = 0;
+#pragma omp simd reduction(+ : dot)
                      for (std::int64_t k = 0; k < D; ++k) dot += static_cast<double>(ur[k]) * d[k];
                      for (std::int64_t k = 0; k < D; ++k) d[k] = static_cast<T>((d[k] - ur[k] * dot) / norm[r]);
                    } else {

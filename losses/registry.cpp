@@ -11,23 +11,14 @@
 
 namespace chalk {
 
-namespace {
-
-template <class L>
-std::shared_ptr<Loss> make(const LossOptions& o) {
-  return std::make_shared<L>(o);
-}
-
-}  // namespace
-
 const std::vector<LossEntry>& loss_registry() {
   static const std::vector<LossEntry> table = {
-      {"softmax", "cross-entropy over the logits (a linear head W, b when emb_dim > 0)", make<SoftmaxLoss>},
-      {"normface", "normalised softmax: logits s cos(theta) (NormFace)", make<NormFaceLoss>},
-      {"sphereface", "A-Softmax: ||x|| psi(theta), integer angular margin m, annealed lambda", make<SphereFaceLoss>},
-      {"cosface", "additive cosine margin: s (cos(theta) - m) for the target (CosFace / LMCL)", make<CosFaceLoss>},
-      {"arcface", "additive angular margin: s cos(theta + m) for the target (ArcFace)", make<ArcFaceLoss>},
-      {"combined", "InsightFace combined margin: s (cos(m1 theta + m2) - m3)", make<CombinedMarginLoss>},
+      {"softmax", "cross-entropy over the logits (a linear head W, b when emb_dim > 0)", [](const LossOptions& o) { return std::make_shared<SoftmaxLoss>(o); }},
+      {"normface", "normalised softmax: logits s cos(theta) (NormFace)", [](const LossOptions& o) { return std::make_shared<NormFaceLoss>(o); }},
+      {"sphereface", "A-Softmax: ||x|| psi(theta), integer angular margin m, annealed lambda", [](const LossOptions& o) { return std::make_shared<SphereFaceLoss>(o); }},
+      {"cosface", "additive cosine margin: s (cos(theta) - m) for the target (CosFace / LMCL)", [](const LossOptions& o) { return std::make_shared<CosFaceLoss>(o); }},
+      {"arcface", "additive angular margin: s cos(theta + m) for the target (ArcFace)", [](const LossOptions& o) { return std::make_shared<ArcFaceLoss>(o); }},
+      {"combined", "InsightFace combined margin: s (cos(m1 theta + m2) - m3)", [](const LossOptions& o) { return std::make_shared<CombinedMarginLoss>(o); }},
   };
   return table;
 }

@@ -34,8 +34,8 @@ void check_finite(const Tensor& x, const char* what, const char* op) {
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.data<T>();
-    const std::int64_t row = x.dim() == 2 ? x.shape()[1] : 1;
-    for (std::int64_t i = 0; i < x.numel(); ++i)
+    const std::int64_t n = x.numel(), row = x.dim() == 2 ? x.shape()[1] : 1;
+    for (std::int64_t i = 0; i < n; ++i)
       if (!std::isfinite(p[i]))
         fail(op, ": ", what, " ", shape_str(x.shape()), " has a non-finite value (", p[i], ") in row ",
              row > 0 ? i / row : 0, " (diverged training? a learning rate too large?)");

@@ -500,7 +500,7 @@ TEST(MarginSoftmax, BadInputs) {
   expect_error([&] { cosface_loss(x, W, y, 30, -0.1); }, {"[0, 1)"});
   expect_error([&] { arcface_loss(x, W, y, 30, 28.6); }, {"pi/2", "radians"});
   expect_error([&] { arcface_loss_composed(x, W, y, 30, kPi / 2); }, {"pi/2"});
-  expect_error([&] { combined_margin_loss(x, W, y, 30, 0.5, 0.3, 0.2); }, {"m1"});
+  expect_error([&] { combined_margin_loss(x, W, y, 30, 0.0, 0.3, 0.2); }, {"m1"});
   expect_error([&] { combined_margin_loss(x, W, y, 30, 1, 0.3, 1.2); }, {"m3"});
   expect_error([&] { sphereface_loss(x, W, y, 0); }, {"integer in [1, 6]"});
   expect_error([&] { sphereface_loss(x, W, y, 7); }, {"integer in [1, 6]"});
