@@ -56,11 +56,15 @@ Tensor batch_at_angles(const Tensor& W, const Tensor& y, const std::vector<doubl
     for (std::int64_t k = 0; k < D; ++k) wn += W.at({c, k}) * W.at({c, k});
     wn = std::sqrt(wn);
     for (std::int64_t k = 0; k < D; ++k) w[k] = W.at({c, k}) / wn;
-    // r: a random direction orthogonal to w (Gram-Schmidt)
-    double rw = 0, rn = 0;
-    for (std::int64_t k = 0; k < D; ++k) r[k] = gen.normal(), rw += r[k] * w[k];
-    for (std::int64_t k = 0; k < D; ++k) r[k] -= rw * w[k], rn += r[k] * r[k];
-    rn = std::sqrt(rn);
+    // r: a random direction orthogonal to w (Gram-Schmidt; redrawn if it came out parallel)
+    double rn = 0;
+    while (rn < 1e-3) {
+      double rw = 0;
+      rn = 0;
+      for (std::int64_t k = 0; k < D; ++k) r[k] = gen.normal(), rw += r[k] * w[k];
+      for (std::int64_t k = 0; k < D; ++k) r[k] -= rw * w[k], rn += r[k] * r[k];
+      rn = std::sqrt(rn);
+    }
     const double t = angles[i % angles.size()], norm = 0.5 + 1.5 * gen.uniform();
     for (std::int64_t k = 0; k < D; ++k) x[i * D + k] = norm * (std::cos(t) * w[k] + std::sin(t) * r[k] / rn);
   }
@@ -365,7 +369,7 @@ TEST(MarginTargets, SphereFaceLambdaSchedule) {
 // ================================================================ margin losses: gradients
 
 TEST(MarginSoftmax, GradcheckFusedAndComposedForXAndW) {
-  Generator gen(21);
+  Generator gen(1021);
   manual_seed(21);
   for (auto [N, C, D] : {std::tuple{10, 4, 5}, std::tuple{3, 3, 2}, std::tuple{1, 2, 3}}) {
     const Tensor W = randn({C, D}, DType::Float64);
@@ -383,7 +387,7 @@ TEST(MarginSoftmax, GradcheckFusedAndComposedForXAndW) {
 }
 
 TEST(MarginSoftmax, FusedAndComposedAgreeTo1e10) {
-  Generator gen(22);
+  Generator gen(1022);
   manual_seed(22);
   const std::int64_t N = 20, C = 5, D = 6;
   const Tensor W = randn({C, D}, DType::Float64) * 3.0;  // any scale: W is normalised
@@ -471,7 +475,7 @@ TEST(MarginSoftmax, NoNaNAtCosPlusMinusOneAndZeroEmbedding) {
 }
 
 TEST(MarginSoftmax, Float32MatchesFloat64) {
-  Generator gen(24);
+  Generator gen(1024);
   manual_seed(24);
   const Tensor W = randn({16, 64}, DType::Float64);
   const Tensor y = cyclic_labels(32, 16);
