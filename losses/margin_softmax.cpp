@@ -108,7 +108,8 @@ double sphereface_lambda(std::int64_t t, double base, double gamma, double power
 
 namespace {
 
-void check_inputs(const Tensor& x, const Tensor& W, const Tensor& labels, const char* op) {
+// Embeddings x (N x D) and class weights W (C x D): shapes, dtypes, finite values.
+void check_embeddings_and_weights(const Tensor& x, const Tensor& W, const char* op) {
   if (!x.defined() || x.dim() != 2 || !is_floating(x.dtype()))
     fail(op, ": expected float embeddings N x D, got ",
          x.defined() ? str_cat(dtype_name(x.dtype()), " ", shape_str(x.shape())) : "none");
@@ -119,9 +120,14 @@ void check_inputs(const Tensor& x, const Tensor& W, const Tensor& labels, const 
     fail(op, ": dtype mismatch: embeddings are ", dtype_name(x.dtype()), ", W is ", dtype_name(W.dtype()));
   if (x.shape()[0] == 0 || x.shape()[1] == 0 || W.shape()[0] == 0)
     fail(op, ": empty input: embeddings ", shape_str(x.shape()), ", W ", shape_str(W.shape()));
-  ce_kernel::check_class_labels(labels, x.shape()[0], W.shape()[0], op);
   ce_kernel::check_finite(x, "embeddings", op);
   ce_kernel::check_finite(W, "W", op);
+}
+
+// ... and labels (N int64 in [0, C)).
+void check_inputs(const Tensor& x, const Tensor& W, const Tensor& labels, const char* op) {
+  check_embeddings_and_weights(x, W, op);
+  ce_kernel::check_class_labels(labels, x.shape()[0], W.shape()[0], op);
 }
 
 void check_scale(double s, const char* op) {
@@ -433,6 +439,19 @@ Tensor sphereface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& 
   return margin_cross_entropy(k.cos, k.mask, F, r, labels);
 }
 
+// ---- logits without a margin (autograd ops: differentiable, also used by logits())
+
+Tensor cosine_logits(const Tensor& x, const Tensor& W, double s) {
+  check_embeddings_and_weights(x, W, "cosine_logits");
+  check_scale(s, "cosine_logits");
+  return cosines(x, W) * s;
+}
+
+Tensor sphereface_logits(const Tensor& x, const Tensor& W) {
+  check_embeddings_and_weights(x, W, "sphereface_logits");
+  return cosines(x, W) * l2_norm(x, 1, true);
+}
+
 // ================================================================ 4. the Loss classes
 
 MarginSoftmaxLoss::MarginSoftmaxLoss(const LossOptions& o, const char* loss, double default_scale, bool scale_by_norm)
@@ -465,8 +484,7 @@ Tensor MarginSoftmaxLoss::logits(const Tensor& embeddings) {
   const Tensor e = embeddings.detach();
   if (e.dim() != 2 || e.shape()[1] != W_.shape()[1])
     fail(name(), ": logits: embeddings ", shape_str(e.shape()), " do not match W ", shape_str(W_.shape()));
-  const Tensor c = cosines(e, W_as(e));
-  return scale_by_norm_ ? c * l2_norm(e, 1, true) : c * s_;
+  return scale_by_norm_ ? sphereface_logits(e, W_as(e)) : cosine_logits(e, W_as(e), s_);
 }
 
 // ---- NormFace

@@ -77,6 +77,12 @@ Tensor combined_margin_loss_composed(const Tensor& x, const Tensor& W, const Ten
 Tensor sphereface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, int m = 4,
                                 double lambda = 0);
 
+// ---- the logits without a margin (what logits() returns; argmax = the nearest class in angle) ----
+// s cos_ij, N x C
+Tensor cosine_logits(const Tensor& x, const Tensor& W, double s);
+// ||x_i|| cos_ij = x_i . normalize(W_j), N x C (SphereFace)
+Tensor sphereface_logits(const Tensor& x, const Tensor& W);
+
 // ---- the Losses for chalk-train: --loss normface | cosface | arcface | combined | sphereface ----
 // Each owns W (C x D) as parameter "W" (N(0, 1) entries, seeded by options.seed: any scale
 // works, W is normalised). logits() = s cos (SphereFace: ||x|| cos), WITHOUT the margin.
