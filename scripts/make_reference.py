@@ -11,8 +11,9 @@ inputs from its own generator seeded by crc32("<family>/<case name>") and torch 
 so a re-run reproduces the files bit for bit. The format is described in tests/reference/README.md.
 
 Losses PyTorch has (cross_entropy, TripletMarginLoss, the ops) are called directly. The others are
-written below in plain PyTorch ops, exactly as docs LOSS_SPEC (the contract between the loss
-implementations, this script and the tests) defines them, and autograd gives the reference
+written below in plain PyTorch ops, exactly as chalk's loss contract defines them (the loss
+headers in losses/ and docs/losses/ state it; each function here names the public definition
+it follows), and autograd gives the reference
 gradients. Inputs are drawn away from every kink (hinge at 0, max/min ties, distance 0, acos at
 +-1, branch switches of arcface and sphereface): each case re-draws until every kink is at least
 KINK_GAP away, so chalk and PyTorch cannot land on different sides of one by round-off.
@@ -268,7 +269,7 @@ def torch_triplet_kink(margin, swap, eps=1e-6):
 
 
 def distance_matrix(X, distance):
-    """LOSS_SPEC's in-batch distances (N x N).
+    """The contract's in-batch distances (N x N).
     euclidean: sqrt(max(||xi||^2 + ||xj||^2 - 2 xi.xj, 0)), gradient 0 where d = 0 (the diagonal;
     it never enters a triplet, and the double `where` keeps its gradient 0 instead of 0 * inf = nan);
     squared: the clamped square; cosine: 1 - cos(xi, xj)."""
@@ -410,7 +411,7 @@ def family_triplet():
                         lambda anchor, positive, negative: loss(anchor, positive, negative),
                         ["anchor", "positive", "negative"])
 
-    # In-batch mining from (X, labels), LOSS_SPEC's definitions (see the functions above).
+    # In-batch mining from (X, labels), the contract's definitions (see the functions above).
     def sample_clustered(counts, D, normalize):
         def sample(g):
             labels = pk_labels(g, counts)
@@ -613,7 +614,7 @@ def with_target(logits, labels, target):
 
 
 def margin_softmax_loss(X, labels, W, loss, p):
-    """LOSS_SPEC's margin-softmax family: only the target logit changes; cross-entropy (mean)."""
+    """The margin-softmax family of the contract: only the target logit changes; cross-entropy (mean)."""
     cos = cosines(X, W)
     cos_y = cos.gather(1, labels[:, None]).squeeze(1)
     if loss == "sphereface":
