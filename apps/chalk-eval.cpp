@@ -1,0 +1,32 @@
+// chalk-eval — load a chalk-train checkpoint and report its test metrics.
+//
+//   chalk-eval runs/arc/checkpoint.safetensors [--data DIR]
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "core/error.h"
+#include "train/trainer.h"
+
+int main(int argc, char** argv) {
+  std::string path, data;
+  CLI::App app{"chalk-eval: test metrics of a chalk-train checkpoint"};
+  app.add_option("checkpoint", path, "checkpoint.safetensors written by chalk-train")->required()->check(CLI::ExistingFile);
+  app.add_option("--data", data, "folder with the four MNIST files (default: as chalk-train)")
+      ->check(CLI::ExistingDirectory);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  try {
+    const chalk::EpochMetrics m = chalk::evaluate_checkpoint(path, data, std::cout);
+    std::cout << m.to_json() << "\n";
+  } catch (const chalk::Error& e) {
+    std::cerr << "chalk-eval: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
