@@ -4,7 +4,9 @@
 //   * fused vs composed: values and gradients agree to 1e-10;
 //   * hand-computed values, the target-logit functions, the SphereFace lambda schedule;
 //   * edge cases: cos theta = +-1 exactly, a zero embedding, huge logits; every error path;
-//   * the Loss classes and the registry.
+//   * the Loss classes and the registry;
+//   * PyTorch agreement: tests/reference/cross_entropy.json and margin_softmax.json
+//     (scripts/make_reference.py), fused and composed, values and gradients, to 1e-10.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,6 +26,7 @@
 #include "ops/linalg.h"
 #include "ops/nn_ops.h"
 #include "ops/reduce.h"
+#include "reference.h"
 
 using namespace chalk;
 
@@ -596,4 +599,90 @@ TEST(LossRegistry, TableAndErrors) {
   LossOptions o;
   for (const auto& n : names) EXPECT_NE(make_loss(n, o), nullptr) << n;
   expect_error([&] { make_loss("arcfase", o); }, {"arcfase", "softmax", "arcface"});
+}
+
+// ================================================================ PyTorch agreement
+
+TEST(ReferencePyTorch, CrossEntropy) {
+  const reference::Family fam = reference::load_reference("cross_entropy");
+  for (const reference::Case& c : fam.cases) {
+    for (bool fused : {true, false}) {
+      SCOPED_TRACE(str_cat(c.name, fused ? " fused" : " composed"));
+      Tensor z = c.input("logits", true);
+      const Tensor y = c.input("labels");
+      const double s = c.param("label_smoothing");
+      const std::string red = c.param_str("reduction");
+      const Tensor L = fused ? cross_entropy(z, y, s, red) : cross_entropy_composed(z, y, s, red);
+      EXPECT_TRUE(reference::close(L, c.output("loss"), 1e-10, 1e-10)) << "loss";
+      c.objective(L).backward();
+      EXPECT_TRUE(reference::close(z.grad(), c.grad("logits"), 1e-10, 1e-10)) << "d logits";
+    }
+  }
+}
+
+namespace {
+
+// The chalk loss a margin_softmax.json case describes (params: loss, s, m, easy_margin, m1..m3, lambda).
+Tensor margin_case_loss(const reference::Case& c, const Tensor& X, const Tensor& W, const Tensor& y, bool fused) {
+  const std::string loss = c.param_str("loss");
+  if (loss == "normface") {
+    const double s = c.param("s");
+    return fused ? normface_loss(X, W, y, s) : normface_loss_composed(X, W, y, s);
+  }
+  if (loss == "cosface") {
+    const double s = c.param("s"), m = c.param("m");
+    return fused ? cosface_loss(X, W, y, s, m) : cosface_loss_composed(X, W, y, s, m);
+  }
+  if (loss == "arcface") {
+    const double s = c.param("s"), m = c.param("m");
+    const bool easy = c.param_bool("easy_margin");
+    return fused ? arcface_loss(X, W, y, s, m, easy) : arcface_loss_composed(X, W, y, s, m, easy);
+  }
+  if (loss == "combined") {
+    const double s = c.param("s"), m1 = c.param("m1"), m2 = c.param("m2"), m3 = c.param("m3");
+    return fused ? combined_margin_loss(X, W, y, s, m1, m2, m3) : combined_margin_loss_composed(X, W, y, s, m1, m2, m3);
+  }
+  if (loss == "sphereface") {
+    const int m = c.param_int("m");
+    const double lambda = c.param("lambda");
+    return fused ? sphereface_loss(X, W, y, m, lambda) : sphereface_loss_composed(X, W, y, m, lambda);
+  }
+  fail("margin_softmax.json: unknown loss '", loss, "' in case ", c.name);
+}
+
+}  // namespace
+
+TEST(ReferencePyTorch, MarginSoftmax) {
+  const reference::Family fam = reference::load_reference("margin_softmax");
+  std::vector<std::string> seen;
+  for (const reference::Case& c : fam.cases) {
+    seen.push_back(c.param_str("loss"));
+    for (bool fused : {true, false}) {
+      SCOPED_TRACE(str_cat(c.name, fused ? " fused" : " composed"));
+      Tensor X = c.input("X", true), W = c.input("W", true);
+      const Tensor y = c.input("labels");
+      const Tensor L = margin_case_loss(c, X, W, y, fused);
+      EXPECT_TRUE(reference::close(L, c.output("loss"), 1e-10, 1e-10)) << "loss";
+      c.objective(L).backward();
+      EXPECT_TRUE(reference::close(X.grad(), c.grad("X"), 1e-10, 1e-10)) << "dX";
+      EXPECT_TRUE(reference::close(W.grad(), c.grad("W"), 1e-10, 1e-10)) << "dW";
+    }
+    // the logits without margin, as the free functions and as the Loss classes compute them
+    const Tensor X = c.input("X"), W = c.input("W");
+    const bool sphere = c.param_str("loss") == "sphereface";
+    const Tensor z = sphere ? sphereface_logits(X, W) : cosine_logits(X, W, c.param("s"));
+    EXPECT_TRUE(reference::close(z, c.output("logits"), 1e-10, 1e-10)) << c.name << " logits";
+    LossOptions o;
+    o.num_classes = W.shape()[0];
+    o.emb_dim = W.shape()[1];
+    if (!sphere) o.scale = c.param("s");
+    auto loss = make_loss(c.param_str("loss"), o);
+    Tensor Wp = loss->named_parameters().at(0).second;
+    const auto w32 = W.to(DType::Float32).to_vector<float>();
+    std::copy(w32.begin(), w32.end(), Wp.data<float>());
+    EXPECT_TRUE(reference::close(loss->logits(X.to(DType::Float32)), c.output("logits"), 1e-4, 1e-4))
+        << c.name << " Loss::logits";
+  }
+  for (const char* name : {"normface", "cosface", "arcface", "combined", "sphereface"})
+    EXPECT_NE(std::find(seen.begin(), seen.end(), name), seen.end()) << "no reference case for " << name;
 }
