@@ -19,4 +19,6 @@
 #include "core/tensor.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
+#include "ops/nn_ops.h"
 #include "ops/reduce.h"
+#include "ops/shape_ops.h"

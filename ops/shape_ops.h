@@ -1,6 +1,7 @@
 // ops/shape_ops.h — moving data around, with autograd: transpose, permute,
 // slice, index_select, gather, cat, stack, one_hot, flatten.
-// Each returns a contiguous copy (chalk tensors are always contiguous).
+// Each returns a contiguous copy (chalk tensors are always contiguous), except
+// flatten, which is a reshape and shares x's data.
 #pragma once
 
 #include <vector>
