@@ -20,3 +20,6 @@
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 #include "ops/reduce.h"
+#include "nn/data.h"
+#include "io/idx.h"
+#include "io/safetensors.h"
