@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "losses/centroid.h"
 #include "losses/loss.h"
 #include "losses/margin_softmax.h"
 #include "losses/softmax.h"
@@ -19,6 +20,7 @@ const std::vector<LossEntry>& loss_registry() {
       {"cosface", "additive cosine margin: s (cos(theta) - m) for the target (CosFace / LMCL)", [](const LossOptions& o) { return std::make_shared<CosFaceLoss>(o); }},
       {"arcface", "additive angular margin: s cos(theta + m) for the target (ArcFace)", [](const LossOptions& o) { return std::make_shared<ArcFaceLoss>(o); }},
       {"combined", "InsightFace combined margin: s (cos(m1 theta + m2) - m3)", [](const LossOptions& o) { return std::make_shared<CombinedMarginLoss>(o); }},
+      {"centroid", "centroid upper bound of the triplet loss (Do et al. 2019), fixed centroids", [](const LossOptions& o) { return std::make_shared<CentroidLoss>(o); }},
   };
   return table;
 }
