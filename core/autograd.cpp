@@ -1,5 +1,6 @@
 #include "core/autograd.h"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 #include <unordered_set>
@@ -66,6 +67,11 @@ Node::~Node() {
   thread_local std::vector<std::shared_ptr<Node>> pending;
   thread_local bool draining = false;
   backward = nullptr;  // drop what the VJP captured (detached tensors: no chains)
+  // An input listed twice (y = x * x) is held twice by this node: drop the
+  // duplicates first, or the use_count test below never sees 1 and a chain
+  // of such ops is destroyed recursively.
+  std::sort(inputs.begin(), inputs.end());
+  inputs.erase(std::unique(inputs.begin(), inputs.end()), inputs.end());
   for (auto& in : inputs)
     if (in && in.use_count() == 1 && in->grad_fn && in->grad_fn.use_count() == 1)
       pending.push_back(std::move(in->grad_fn));
