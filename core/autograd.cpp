@@ -215,9 +215,12 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
           slot = slot.defined() ? add_same_shape(slot, gi) : gi;
         } else {  // a leaf: accumulate into .grad (kept across backward calls)
           if (!in->grad) {
-            // take the buffer if nobody else holds it, else copy it
-            in->grad = gi.impl()->storage.use_count() == 1 ? gi.detach().impl_ptr()
-                                                           : gi.clone().detach().impl_ptr();
+            // Take the buffer if nobody else can see it, else copy it. The
+            // same tensor may sit in several slots (add passes g to both
+            // inputs) or be the caller's grad_out: .grad is later added to
+            // in place, so it must not alias any of them.
+            const bool exclusive = gi.impl_ptr().use_count() == 1 && gi.impl()->storage.use_count() == 1;
+            in->grad = exclusive ? gi.detach().impl_ptr() : gi.clone().detach().impl_ptr();
           } else {
             Tensor acc(in->grad);
             add_in_place(acc, gi);
