@@ -1,5 +1,6 @@
 #include "core/autograd.h"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 #include <unordered_set>
@@ -66,6 +67,11 @@ Node::~Node() {
   thread_local std::vector<std::shared_ptr<Node>> pending;
   thread_local bool draining = false;
   backward = nullptr;  // drop what the VJP captured (detached tensors: no chains)
+  // An input listed twice (y = x * x) is held twice by this node: drop the
+  // duplicates first, or the use_count test below never sees 1 and a chain
+  // of such ops is destroyed recursively.
+  std::sort(inputs.begin(), inputs.end());
+  inputs.erase(std::unique(inputs.begin(), inputs.end()), inputs.end());
   for (auto& in : inputs)
     if (in && in.use_count() == 1 && in->grad_fn && in->grad_fn.use_count() == 1)
       pending.push_back(std::move(in->grad_fn));
@@ -209,9 +215,12 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
           slot = slot.defined() ? add_same_shape(slot, gi) : gi;
         } else {  // a leaf: accumulate into .grad (kept across backward calls)
           if (!in->grad) {
-            // take the buffer if nobody else holds it, else copy it
-            in->grad = gi.impl()->storage.use_count() == 1 ? gi.detach().impl_ptr()
-                                                           : gi.clone().detach().impl_ptr();
+            // Take the buffer if nobody else can see it, else copy it. The
+            // same tensor may sit in several slots (add passes g to both
+            // inputs) or be the caller's grad_out: .grad is later added to
+            // in place, so it must not alias any of them.
+            const bool exclusive = gi.impl_ptr().use_count() == 1 && gi.impl()->storage.use_count() == 1;
+            in->grad = exclusive ? gi.detach().impl_ptr() : gi.clone().detach().impl_ptr();
           } else {
             Tensor acc(in->grad);
             add_in_place(acc, gi);

@@ -35,7 +35,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   if (a.dim() != 2 || b.dim() != 2)
     fail("matmul: expected 2-D tensors, got a ", shape_str(a.shape()), " and b ", shape_str(b.shape()));
   if (a.dtype() != b.dtype())
-    fail("matmul: dtype mismatch: a is ", dtype_name(a.dtype()), ", b is ", dtype_name(b.dtype()));
+    fail("matmul: dtype mismatch: a is ", dtype_name(a.dtype()), " ", shape_str(a.shape()), ", b is ",
+         dtype_name(b.dtype()), " ", shape_str(b.shape()));
   const std::int64_t Ka = transpose_a ? a.shape()[0] : a.shape()[1];
   const std::int64_t Kb = transpose_b ? b.shape()[1] : b.shape()[0];
   if (Ka != Kb)
@@ -61,11 +62,17 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     fail("linear: expected x (N x in) and W (out x in), got x ", shape_str(x.shape()), " and W ",
          shape_str(w.shape()));
   if (x.shape()[1] != w.shape()[1])
-    fail("linear: x has ", x.shape()[1], " features but W ", shape_str(w.shape()), " expects ", w.shape()[1]);
+    fail("linear: x ", shape_str(x.shape()), " has ", x.shape()[1], " features but W ", shape_str(w.shape()),
+         " expects ", w.shape()[1]);
+  if (x.dtype() != w.dtype())
+    fail("linear: dtype mismatch: x is ", dtype_name(x.dtype()), " ", shape_str(x.shape()), ", W is ",
+         dtype_name(w.dtype()), " ", shape_str(w.shape()));
+  if (b.defined() && (b.dim() != 1 || b.shape()[0] != w.shape()[0]))
+    fail("linear: bias has shape ", shape_str(b.shape()), ", expected [", w.shape()[0], "]");
+  if (b.defined() && b.dtype() != w.dtype())
+    fail("linear: bias is ", dtype_name(b.dtype()), ", W is ", dtype_name(w.dtype()));
   Tensor y = matmul(x, w, false, true);
   if (b.defined()) {
-    if (b.dim() != 1 || b.shape()[0] != w.shape()[0])
-      fail("linear: bias has shape ", shape_str(b.shape()), ", expected [", w.shape()[0], "]");
     y = add(y, b);
   }
   return y;

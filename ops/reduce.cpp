@@ -21,8 +21,16 @@ struct AxisView {
   Shape keep_shape;     // always with 1 at the axis: for broadcasting back
 };
 
+// normalize_axis (core/shape.h), with x's shape in the error message.
+int checked_axis(const Tensor& x, int axis, const char* op) {
+  if (axis < -x.dim() || axis >= x.dim())
+    fail(op, ": axis ", axis, " is out of range for shape ", shape_str(x.shape()), " (", x.dim(),
+         " dimension(s))");
+  return normalize_axis(axis, x.shape().size(), op);
+}
+
 AxisView axis_view(const Tensor& x, int axis, bool keepdim, const char* op) {
-  const int a = normalize_axis(axis, x.shape().size(), op);
+  const int a = checked_axis(x, axis, op);
   AxisView v;
   for (int i = 0; i < x.dim(); ++i) {
     const std::int64_t d = x.shape()[i];
@@ -204,7 +212,7 @@ Tensor mean(const Tensor& x) {
 }
 
 Tensor mean(const Tensor& x, int axis, bool keepdim) {
-  const int a = normalize_axis(axis, x.shape().size(), "mean");
+  const int a = checked_axis(x, axis, "mean");
   if (x.shape()[a] == 0) fail("mean: axis ", axis, " of shape ", shape_str(x.shape()), " is empty");
   return mul(sum(x, a, keepdim), 1.0 / static_cast<double>(x.shape()[a]));
 }

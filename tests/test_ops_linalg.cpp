@@ -1,0 +1,211 @@
+// Tests for ops/linalg.h: matmul with every transpose-flag combination and
+// linear with/without bias — float64 gradcheck on square, non-square and
+// size-1 shapes, forward values by hand and against a plain loop, errors.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/gradcheck.h"
+#include "core/random.h"
+#include "ops/elementwise.h"
+#include "ops/linalg.h"
+#include "ops/reduce.h"
+
+using namespace chalk;
+
+namespace {
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (...) {
+    return "<threw something other than chalk::Error>";
+  }
+  return "<did not throw>";
+}
+
+void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
+  const std::string msg = error_of(f);
+  for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+}
+
+Tensor f64(std::vector<double> v, const Shape& s) { return from_vector(v, s); }
+
+void expect_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
+  ASSERT_TRUE(t.defined());
+  const auto got = t.to(DType::Float64).to_vector<double>();
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "index " << i;
+}
+
+void expect_gradcheck(const std::string& what, const TensorFn& f, const std::vector<Tensor>& inputs) {
+  std::string shapes;
+  for (const auto& t : inputs) shapes += shape_str(t.shape()) + " ";
+  const GradcheckResult r = gradcheck(f, inputs);
+  EXPECT_TRUE(r.ok) << what << " on " << shapes << ": " << r.report;
+  EXPECT_GT(r.checked, 0) << what;
+}
+
+// op(X)[i, j] for a row-major 2-D tensor stored as X or X^T.
+double op_at(const Tensor& x, bool t, std::int64_t i, std::int64_t j) { return t ? x.at({j, i}) : x.at({i, j}); }
+
+struct MKN {
+  std::int64_t M, K, N;
+};
+const std::vector<MKN> kSizes = {{3, 4, 5}, {5, 4, 3}, {1, 4, 5}, {3, 1, 5}, {3, 4, 1}, {1, 1, 1}, {2, 2, 2}, {1, 7, 1}};
+
+}  // namespace
+
+// ---------------------------------------------------------------- gradcheck
+
+TEST(MatmulGrad, AllTransposeFlagsAndShapes) {
+  manual_seed(300);
+  for (const MKN& s : kSizes)
+    for (int flags = 0; flags < 4; ++flags) {
+      const bool ta = flags & 1, tb = flags & 2;
+      const Tensor a = ta ? randn({s.K, s.M}, DType::Float64) : randn({s.M, s.K}, DType::Float64);
+      const Tensor b = tb ? randn({s.N, s.K}, DType::Float64) : randn({s.K, s.N}, DType::Float64);
+      const std::string name = std::string("matmul ta=") + (ta ? "1" : "0") + " tb=" + (tb ? "1" : "0");
+      expect_gradcheck(name, [ta, tb](const auto& in) { return matmul(in[0], in[1], ta, tb); }, {a, b});
+      // one input at a time (the other a constant): dx.wants() skips the unneeded GEMM
+      GradcheckOptions only_b;
+      only_b.wrt = {1};
+      const GradcheckResult r = gradcheck([ta, tb](const auto& in) { return matmul(in[0], in[1], ta, tb); }, {a, b}, only_b);
+      EXPECT_TRUE(r.ok) << name << " wrt b only: " << r.report;
+    }
+}
+
+TEST(MatmulGrad, SameTensorOnBothSides) {
+  manual_seed(301);
+  const Tensor x = randn({3, 4}, DType::Float64);
+  expect_gradcheck("x x^T", [](const auto& in) { return matmul(in[0], in[0], false, true); }, {x});
+  expect_gradcheck("x^T x", [](const auto& in) { return matmul(in[0], in[0], true, false); }, {x});
+  const Tensor sq = randn({3, 3}, DType::Float64);
+  expect_gradcheck("x x", [](const auto& in) { return matmul(in[0], in[0]); }, {sq});
+  expect_gradcheck("x^T x^T", [](const auto& in) { return matmul(in[0], in[0], true, true); }, {sq});
+}
+
+TEST(MatmulGrad, Chained) {
+  manual_seed(302);
+  expect_gradcheck("tanh(A B) C^T",
+                   [](const auto& in) { return matmul(tanh(matmul(in[0], in[1])), in[2], false, true); },
+                   {randn({2, 3}, DType::Float64), randn({3, 4}, DType::Float64), randn({5, 4}, DType::Float64)});
+}
+
+TEST(LinearGrad, WithAndWithoutBias) {
+  manual_seed(303);
+  const std::vector<MKN> sizes = {{4, 3, 2}, {1, 3, 1}, {5, 1, 4}, {2, 6, 6}};  // N, in, out
+  for (const MKN& s : sizes) {
+    const Tensor x = randn({s.M, s.K}, DType::Float64), w = randn({s.N, s.K}, DType::Float64),
+                 b = randn({s.N}, DType::Float64);
+    expect_gradcheck("linear with bias", [](const auto& in) { return linear(in[0], in[1], in[2]); }, {x, w, b});
+    expect_gradcheck("linear without bias", [](const auto& in) { return linear(in[0], in[1]); }, {x, w});
+  }
+}
+
+// ---------------------------------------------------------------- forward values
+
+TEST(MatmulForward, HandComputed) {
+  const Tensor a = f64({1, 2, 3, 4}, {2, 2}), b = f64({5, 6, 7, 8}, {2, 2});
+  expect_values(matmul(a, b), {19, 22, 43, 50});
+  expect_values(matmul(a, b, true, false), {26, 30, 38, 44});   // A^T B
+  expect_values(matmul(a, b, false, true), {17, 23, 39, 53});   // A B^T
+  expect_values(matmul(a, b, true, true), {23, 31, 34, 46});    // A^T B^T = (B A)^T
+  // non-square: [1, 3] [3, 1] and [3, 1] [1, 3]
+  const Tensor row = f64({1, 2, 3}, {1, 3}), col = f64({1, 2, 3}, {3, 1});
+  EXPECT_EQ(matmul(row, col).shape(), (Shape{1, 1}));
+  EXPECT_EQ(matmul(row, col).item(), 14.0);
+  expect_values(matmul(col, row), {1, 2, 3, 2, 4, 6, 3, 6, 9});
+  expect_values(matmul(row, row, false, true), {14});
+  expect_values(matmul(row, row, true, false), {1, 2, 3, 2, 4, 6, 3, 6, 9});
+  // [2, 3] [3, 2]
+  const Tensor c = f64({1, 0, 2, -1, 3, 1}, {2, 3}), d = f64({3, 1, 2, 1, 1, 0}, {3, 2});
+  expect_values(matmul(c, d), {5, 1, 4, 2});
+  // float32
+  const Tensor cf = matmul(a.to(DType::Float32), b.to(DType::Float32));
+  EXPECT_EQ(cf.dtype(), DType::Float32);
+  expect_values(cf, {19, 22, 43, 50});
+}
+
+TEST(MatmulForward, MatchesAPlainLoopOnLargerShapes) {
+  manual_seed(304);
+  for (int flags = 0; flags < 4; ++flags) {
+    const bool ta = flags & 1, tb = flags & 2;
+    const std::int64_t M = 37, K = 130, N = 65;
+    const Tensor a = ta ? randn({K, M}) : randn({M, K});
+    const Tensor b = tb ? randn({N, K}) : randn({K, N});
+    const Tensor c = matmul(a, b, ta, tb);
+    ASSERT_EQ(c.shape(), (Shape{M, N}));
+    for (std::int64_t i = 0; i < M; i += 5)
+      for (std::int64_t j = 0; j < N; j += 7) {
+        double s = 0;
+        for (std::int64_t k = 0; k < K; ++k) s += op_at(a, ta, i, k) * op_at(b, tb, k, j);
+        EXPECT_NEAR(c.at({i, j}), s, 1e-4) << "ta=" << ta << " tb=" << tb << " at " << i << "," << j;
+      }
+  }
+}
+
+TEST(MatmulForward, GradientsHaveTheInputsShapesAndValues) {
+  // dL/dA = g B^T and dL/dB = A^T g for L = sum(g * (A B)), checked by hand
+  Tensor a = f64({1, 2, 3, 4, 5, 6}, {2, 3}).requires_grad_();   // 2 x 3
+  Tensor b = f64({1, 0, 0, 1, 1, 1}, {3, 2}).requires_grad_();   // 3 x 2
+  matmul(a, b).backward(f64({1, 2, 3, 4}, {2, 2}));
+  // g B^T: g = [[1,2],[3,4]], B^T = [[1,0,1],[0,1,1]]
+  expect_values(a.grad(), {1, 2, 3, 3, 4, 7});
+  // A^T g: A^T = [[1,4],[2,5],[3,6]]
+  expect_values(b.grad(), {13, 18, 17, 24, 21, 30});
+
+  // the same through the transposed flags, with the transposed storage
+  Tensor at = f64({1, 4, 2, 5, 3, 6}, {3, 2}).requires_grad_();  // A^T stored
+  Tensor bt = f64({1, 0, 1, 0, 1, 1}, {2, 3}).requires_grad_();  // B^T stored
+  matmul(at, bt, true, true).backward(f64({1, 2, 3, 4}, {2, 2}));
+  expect_values(at.grad(), {1, 3, 2, 4, 3, 7});                   // (g B^T)^T
+  expect_values(bt.grad(), {13, 17, 21, 18, 24, 30});             // (A^T g)^T
+}
+
+TEST(MatmulForward, EmptyInnerDimensionGivesZeros) {
+  const Tensor c = matmul(zeros({2, 0}), zeros({0, 3}));
+  EXPECT_EQ(c.shape(), (Shape{2, 3}));
+  expect_values(c, {0, 0, 0, 0, 0, 0});
+  EXPECT_EQ(matmul(zeros({0, 4}), zeros({4, 3})).shape(), (Shape{0, 3}));
+}
+
+TEST(LinearForward, HandComputed) {
+  const Tensor x = f64({1, 2, -1, 0.5}, {2, 2});                // N = 2, in = 2
+  const Tensor w = f64({1, 0, 0, 1, 1, 1}, {3, 2});             // out = 3
+  const Tensor b = f64({10, 20, 30}, {3});
+  expect_values(linear(x, w, b), {11, 22, 33, 9, 20.5, 29.5});
+  expect_values(linear(x, w), {1, 2, 3, -1, 0.5, -0.5});
+  EXPECT_EQ(linear(x, w).shape(), (Shape{2, 3}));
+}
+
+// ---------------------------------------------------------------- errors
+
+TEST(LinalgErrors, Matmul) {
+  expect_error([] { matmul(zeros({3}), zeros({3, 2})); }, {"matmul", "2-D", "[3]", "[3, 2]"});
+  expect_error([] { matmul(zeros({2, 3}), zeros({2, 3, 4})); }, {"matmul", "[2, 3, 4]"});
+  expect_error([] { matmul(zeros({3, 4}), zeros({5, 2})); }, {"matmul", "[3, 4]", "[5, 2]", "4 vs 5"});
+  expect_error([] { matmul(zeros({3, 4}), zeros({4, 3}), false, true); }, {"matmul", "b^T", "[4, 3]", "4 vs 3"});
+  expect_error([] { matmul(zeros({4, 3}), zeros({3, 2}), true, false); }, {"matmul", "a^T", "[4, 3]", "4 vs 3"});
+  EXPECT_NO_THROW(matmul(zeros({3, 4}), zeros({3, 4}), false, true));
+  EXPECT_NO_THROW(matmul(zeros({4, 3}), zeros({4, 3}), true, false));
+  expect_error([] { matmul(zeros({2, 3}), zeros({3, 2}, DType::Float64)); },
+               {"matmul", "float32", "float64", "[2, 3]", "[3, 2]"});
+  expect_error([] { matmul(arange(6).reshape({2, 3}), arange(6).reshape({3, 2})); }, {"matmul", "int64"});
+}
+
+TEST(LinalgErrors, Linear) {
+  expect_error([] { linear(zeros({3}), zeros({2, 3})); }, {"linear", "[3]", "[2, 3]"});
+  expect_error([] { linear(zeros({4, 3}), zeros({2, 5})); }, {"linear", "[4, 3]", "[2, 5]"});
+  expect_error([] { linear(zeros({4, 3}), zeros({2, 3}), zeros({3})); }, {"linear", "bias", "[3]", "[2]"});
+  expect_error([] { linear(zeros({4, 3}), zeros({2, 3}), zeros({1, 2})); }, {"linear", "bias", "[1, 2]"});
+  expect_error([] { linear(zeros({4, 3}), zeros({2, 3}, DType::Float64)); }, {"linear", "float32", "float64"});
+  expect_error([] { linear(zeros({4, 3}), zeros({2, 3}), zeros({2}, DType::Float64)); },
+               {"linear", "bias", "float32", "float64"});
+}
