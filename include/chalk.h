@@ -3,9 +3,10 @@
 // Layers, from the bottom up (each includes only those below it):
 //   core/    tensors, autograd, GEMM and OpenMP kernels, gradcheck
 //   ops/     differentiable operations on tensors
-//   nn/      modules, layers, models, optimizers, data loading
-//   losses/  the three loss families and embedding metrics
 //   io/      file formats: MNIST IDX, safetensors
+//   nn/      modules, layers, models, optimizers, MNIST batches
+//   losses/  the three loss families and embedding metrics
+//   train/   the training loop behind chalk-train and the demos
 #pragma once
 
 #include "core/autograd.h"
@@ -17,8 +18,22 @@
 #include "core/random.h"
 #include "core/shape.h"
 #include "core/tensor.h"
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 #include "ops/nn_ops.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#include "io/idx.h"
+#include "io/safetensors.h"
+#include "nn/data.h"
+#include "nn/init.h"
+#include "nn/layers.h"
+#include "nn/models.h"
+#include "nn/module.h"
+#include "nn/optim.h"
+#include "nn/schedule.h"
+#include "losses/centroid.h"
+#include "losses/loss.h"
+#include "losses/metrics.h"
+#include "train/trainer.h"

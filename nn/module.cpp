@@ -49,6 +49,20 @@ void Module::zero_grad() {
   for (auto& t : parameters()) t.zero_grad();
 }
 
+void Module::to(DType dtype) {
+  if (!is_floating(dtype)) fail(name(), ".to: expected float32 or float64, got ", dtype_name(dtype));
+  auto convert = [&](const Tensor& t) {
+    if (!is_floating(t.dtype()) || t.dtype() == dtype) return;
+    const Tensor c = t.detach().to(dtype);
+    TensorImpl* impl = t.impl();  // swap the data under the same handle
+    impl->storage = c.impl()->storage;
+    impl->dtype = dtype;
+    impl->grad.reset();
+  };
+  for (auto& [n, t] : named_parameters()) convert(t);
+  for (auto& [n, t] : named_buffers()) convert(t);
+}
+
 Tensor Module::register_parameter(const std::string& name, Tensor value) {
   for (auto& [n, t] : params_)
     if (n == name) fail(this->name(), ": parameter '", name, "' registered twice");

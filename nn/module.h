@@ -36,6 +36,12 @@ class Module {
   // Forget every parameter's gradient (set it undefined).
   void zero_grad();
 
+  // Convert every floating parameter and buffer to `dtype` in place (the
+  // tensors keep their identity, so layers' handles and optimizers built
+  // afterwards see the new data); gradients are dropped. Float64 is for
+  // gradient checks: model.to(DType::Float64).
+  void to(DType dtype);
+
   // The module's type, e.g. "Linear(784 -> 256)"; containers override summary().
   virtual std::string name() const = 0;
   // A printable tree with parameter shapes and counts.

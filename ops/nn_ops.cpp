@@ -301,12 +301,11 @@ Tensor squared_distances_kernel(const Tensor& a, const Tensor& b) {
         for (std::int64_t j = 0; j < M; ++j) {
           T v = na[i] + nb[j] + row[j];
           if (v < kRecomputeBelow<T> * (na[i] + nb[j])) {  // close points: the direct sum
-            double s = 0;
-            for (std::int64_t k = 0; k < D; ++k) {
-              const double t = static_cast<double>(pa[i * D + k]) - pb[j * D + k];
-              s += t * t;
-            }
-            v = static_cast<T>(s);
+            const T *ai = pa + i * D, *bj = pb + j * D;
+            T s = 0;
+#pragma omp simd reduction(+ : s)
+            for (std::int64_t k = 0; k < D; ++k) s += (ai[k] - bj[k]) * (ai[k] - bj[k]);
+            v = s;
           }
           row[j] = v > T(0) ? v : T(0);
         }
