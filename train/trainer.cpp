@@ -255,7 +255,7 @@ EpochMetrics Trainer::evaluate(int epoch) {
     const std::int64_t e = std::min(test_.n, s + 1000);
     std::vector<std::int64_t> rows;
     for (std::int64_t i = s; i < e; ++i) rows.push_back(i);
-    const Tensor eb = Tensor::empty({e - s, emb.shape()[1]});
+    Tensor eb = Tensor::empty({e - s, emb.shape()[1]});
     std::copy(emb.data<float>() + s * emb.shape()[1], emb.data<float>() + e * emb.shape()[1], eb.data<float>());
     total += loss_->forward(eb, nn::make_label_batch(test_, rows)).item();
     ++parts;
