@@ -35,5 +35,7 @@
 #include "nn/schedule.h"
 #include "losses/centroid.h"
 #include "losses/loss.h"
+#include "losses/margin_softmax.h"
 #include "losses/metrics.h"
+#include "losses/softmax.h"
 #include "train/trainer.h"

@@ -1,0 +1,543 @@
+// losses/margin_softmax.cpp — NormFace, CosFace, ArcFace, combined margin, SphereFace.
+// Read with docs/losses/margin_softmax.md (the derivations); tested in tests/test_loss_softmax.cpp.
+//
+// The file has four parts:
+//   1. the target-logit functions f(c) and df/dc, one per loss (the only math that differs);
+//   2. the fused op: forward and the hand-derived VJP through the two normalisations;
+//   3. the composed twins, from autograd ops only;
+//   4. the Loss classes that own W.
+#include "losses/margin_softmax.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/gemm.h"
+#include "core/parallel.h"
+#include "core/random.h"
+#include "losses/softmax.h"
+#include "ops/elementwise.h"
+#include "ops/linalg.h"
+#include "ops/nn_ops.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"
+
+namespace chalk {
+
+namespace {
+
+constexpr double kPi = std::numbers::pi;
+constexpr double kNormEps = 1e-12;              // normalize(v) = v / max(||v||, 1e-12)
+constexpr double kCosLo = -1.0 + kAcosEps;      // theta = acos(clamp(c, kCosLo, kCosHi))
+constexpr double kCosHi = 1.0 - kAcosEps;
+
+// theta = acos(clamp(c)) and d theta / dc.
+//   d acos(u)/du = -1 / sqrt(1 - u^2)          (finite: u is at most 1 - 1e-7 in size)
+//   d clamp(c)/dc = 1 inside [lo, hi], 0 outside: at cos = +-1 exactly (x parallel or
+//   antiparallel to W_y) no gradient flows through theta, and nothing is NaN.
+struct Angle {
+  double theta;
+  double dtheta_dc;
+};
+Angle angle_of(double c) {
+  const double u = std::clamp(c, kCosLo, kCosHi);
+  const bool inside = c >= kCosLo && c <= kCosHi;
+  return {std::acos(u), inside ? -1.0 / std::sqrt(1.0 - u * u) : 0.0};
+}
+
+}  // namespace
+
+// ================================================================ 1. target logits f(c)
+
+// CosFace (Wang et al. 2018): subtract m from the cosine.   f = c - m,   df/dc = 1
+TargetLogit cosface_target(double c, double m) { return {c - m, 1.0}; }
+
+// ArcFace (Deng et al. 2019): add m to the angle.
+//   f = cos(theta + m)     df/dc = -sin(theta + m) dtheta/dc = sin(theta + m) / sqrt(1 - c^2)
+// cos(theta + m) is decreasing in theta only while theta + m <= pi. Past that (cos <= cos(pi - m))
+// the margin would *raise* the logit of a badly wrong sample, so the InsightFace code falls back
+// to CosFace's shape with a matching size:  f = c - m sin(m),  df/dc = 1.
+// easy_margin instead applies the margin only where c > 0 (theta < pi/2):  else f = c.
+TargetLogit arcface_target(double c, double m, bool easy_margin) {
+  const bool with_margin = easy_margin ? c > 0.0 : c > std::cos(kPi - m);
+  if (!with_margin) return easy_margin ? TargetLogit{c, 1.0} : TargetLogit{c - m * std::sin(m), 1.0};
+  const Angle a = angle_of(c);
+  return {std::cos(a.theta + m), -std::sin(a.theta + m) * a.dtheta_dc};
+}
+
+// Combined margin (InsightFace): all three margins at once, no fallback.
+//   f = cos(m1 theta + m2) - m3     df/dc = -m1 sin(m1 theta + m2) dtheta/dc
+TargetLogit combined_target(double c, double m1, double m2, double m3) {
+  const Angle a = angle_of(c);
+  return {std::cos(m1 * a.theta + m2) - m3, -m1 * std::sin(m1 * a.theta + m2) * a.dtheta_dc};
+}
+
+// SphereFace (Liu et al. 2017): multiply the angle by an integer m. cos(m theta) alone is not
+// monotone on [0, pi]; psi glues its decreasing pieces together, shifted down by 2 each:
+//   psi(theta) = (-1)^k cos(m theta) - 2k   on  [k pi/m, (k+1) pi/m],  k = floor(m theta / pi)
+// Continuous: at theta = (k+1) pi/m, piece k gives (-1)^k (-1)^(k+1) - 2k = -1 - 2k and
+// piece k+1 gives (-1)^(k+1) (-1)^(k+1) - 2(k+1) = -1 - 2k. psi(0) = 1, psi(pi) = -(2m - 1).
+double sphereface_psi(double theta, int m) {
+  const double k = std::floor(m * theta / kPi);
+  const double sign = std::fmod(k, 2.0) == 0.0 ? 1.0 : -1.0;  // (-1)^k
+  return sign * std::cos(m * theta) - 2.0 * k;
+}
+
+// The annealed target logit, divided by ||x||:
+//   F(c) = (lambda c + psi(theta)) / (1 + lambda)
+//   dF/dc = (lambda + dpsi/dc) / (1 + lambda),
+//   dpsi/dc = (-1)^k (-m sin(m theta)) dtheta/dc      (k is piecewise constant: no gradient)
+TargetLogit sphereface_target(double c, int m, double lambda) {
+  const Angle a = angle_of(c);
+  const double k = std::floor(m * a.theta / kPi);
+  const double sign = std::fmod(k, 2.0) == 0.0 ? 1.0 : -1.0;
+  const double psi = sign * std::cos(m * a.theta) - 2.0 * k;
+  const double dpsi_dc = sign * (-m * std::sin(m * a.theta)) * a.dtheta_dc;
+  return {(lambda * c + psi) / (1.0 + lambda), (lambda + dpsi_dc) / (1.0 + lambda)};
+}
+
+// lambda(t) = max(lambda_min, base (1 + gamma t)^(-power))
+double sphereface_lambda(std::int64_t t, double base, double gamma, double power, double lambda_min) {
+  if (t < 0) fail("sphereface_lambda: iteration t must be >= 0, got ", t);
+  return std::max(lambda_min, base * std::pow(1.0 + gamma * static_cast<double>(t), -power));
+}
+
+// ================================================================ input checks
+
+namespace {
+
+// Embeddings x (N x D) and class weights W (C x D): shapes, dtypes, finite values.
+void check_embeddings_and_weights(const Tensor& x, const Tensor& W, const char* op) {
+  if (!x.defined() || x.dim() != 2 || !is_floating(x.dtype()))
+    fail(op, ": expected float embeddings N x D, got ",
+         x.defined() ? str_cat(dtype_name(x.dtype()), " ", shape_str(x.shape())) : "none");
+  if (!W.defined() || W.dim() != 2 || W.shape()[1] != x.shape()[1])
+    fail(op, ": class weights W ", W.defined() ? shape_str(W.shape()) : "none", " do not match embeddings ",
+         shape_str(x.shape()), " (expected C x ", x.shape()[1], ")");
+  if (W.dtype() != x.dtype())
+    fail(op, ": dtype mismatch: embeddings are ", dtype_name(x.dtype()), ", W is ", dtype_name(W.dtype()));
+  if (x.shape()[0] == 0 || x.shape()[1] == 0 || W.shape()[0] == 0)
+    fail(op, ": empty input: embeddings ", shape_str(x.shape()), ", W ", shape_str(W.shape()));
+  ce_kernel::check_finite(x, "embeddings", op);
+  ce_kernel::check_finite(W, "W", op);
+}
+
+// ... and labels (N int64 in [0, C)).
+void check_inputs(const Tensor& x, const Tensor& W, const Tensor& labels, const char* op) {
+  check_embeddings_and_weights(x, W, op);
+  ce_kernel::check_class_labels(labels, x.shape()[0], W.shape()[0], op);
+}
+
+void check_scale(double s, const char* op) {
+  if (!(s > 0.0 && std::isfinite(s))) fail(op, ": scale s must be > 0 (and finite), got ", s);
+}
+
+void check_cosface(double s, double m, const char* op) {
+  check_scale(s, op);
+  if (!(m >= 0.0 && m < 1.0))
+    fail(op, ": margin m must be in [0, 1) (a margin on the cosine, which lies in [-1, 1]), got ", m);
+}
+
+void check_arcface(double s, double m, const char* op) {
+  check_scale(s, op);
+  if (!(m >= 0.0 && m < kPi / 2))
+    fail(op, ": margin m must be in [0, pi/2) radians (ArcFace's m is an angle; 0.5 rad = 28.6 degrees), got ", m);
+}
+
+void check_combined(double s, double m1, double m2, double m3, const char* op) {
+  check_scale(s, op);
+  if (!(m1 > 0.0 && m1 <= 10.0)) fail(op, ": m1 (multiplies the angle) must be in (0, 10], got ", m1);
+  if (!(m2 >= 0.0 && m2 < kPi / 2)) fail(op, ": m2 (added to the angle) must be in [0, pi/2), got ", m2);
+  if (!(m3 >= 0.0 && m3 < 1.0)) fail(op, ": m3 (subtracted from the cosine) must be in [0, 1), got ", m3);
+}
+
+void check_sphereface(int m, double lambda, const char* op) {
+  if (m < 1 || m > 6) fail(op, ": the margin m must be an integer in [1, 6], got ", m);
+  if (!(lambda >= 0.0 && std::isfinite(lambda))) fail(op, ": lambda must be >= 0, got ", lambda);
+}
+
+// ================================================================ 2. the fused op
+
+// Rows v_r (R x D) -> u_r = v_r / max(||v_r||, eps); writes u and the raw norms ||v_r||.
+template <class T>
+void normalize_rows(const T* v, std::int64_t R, std::int64_t D, T* u, double* norm) {
+  parallel_for(R, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(D, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t r = b; r < e; ++r) {
+                   double ss = 0;
+#pragma omp simd reduction(+ : ss)
+                   for (std::int64_t k = 0; k < D; ++k) ss += static_cast<double>(v[r * D + k]) * v[r * D + k];
+                   norm[r] = std::sqrt(ss);
+                   const double inv = 1.0 / std::max(norm[r], kNormEps);
+                   for (std::int64_t k = 0; k < D; ++k) u[r * D + k] = static_cast<T>(v[r * D + k] * inv);
+                 }
+               });
+}
+
+// The VJP of u = v / max(||v||, eps), in place on rows of du (R x D), u = the normalised rows:
+//   ||v|| >= eps:  dv = (du - u (u . du)) / ||v||      (the projection onto the tangent plane:
+//                                                       a radial change of v does not move u)
+//   ||v|| <  eps:  dv = du / eps                       (u = v / eps is linear there; this is
+//                                                       PyTorch's F.normalize, whose clamp_min
+//                                                       passes no gradient to the norm)
+template <class T>
+void normalize_rows_backward(const T* u, const double* norm, std::int64_t R, std::int64_t D, T* du) {
+  parallel_for(R, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(D, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t r = b; r < e; ++r) {
+                   T* d = du + r * D;
+                   const T* ur = u + r * D;
+                   if (norm[r] >= kNormEps) {
+                     double dot = 0;
+#pragma omp simd reduction(+ : dot)
+                     for (std::int64_t k = 0; k < D; ++k) dot += static_cast<double>(ur[k]) * d[k];
+                     for (std::int64_t k = 0; k < D; ++k) d[k] = static_cast<T>((d[k] - ur[k] * dot) / norm[r]);
+                   } else {
+                     for (std::int64_t k = 0; k < D; ++k) d[k] = static_cast<T>(d[k] / kNormEps);
+                   }
+                 }
+               });
+}
+
+using TargetFn = TargetLogit (*)(double c, const double* params);
+
+// The fused margin-softmax cross-entropy. `target(c, params)` is one of the functions of part 1;
+// scale_by_norm selects SphereFace's logits (a_i = ||x_i|| instead of s).
+//
+// Forward, x (N x D), W (C x D), labels y:
+//   xh_i = x_i / max(||x_i||, eps),  Wh_j = W_j / max(||W_j||, eps)
+//   cos  = xh Wh^T                                           one GEMM, N x C (cos_nc below)
+//   a_i  = s  (SphereFace: ||x_i||)
+//   z_ij = a_i cos_ij (j != y_i),   z_iy = a_i f(c_i),  c_i = cos_{i,y_i}
+//   L    = (1/N) sum_i [ logsumexp_j z_ij - z_{i,y_i} ]
+//
+// VJP, g = dL upstream (a scalar). Chain rule, one layer at a time:
+//   dz_ij   = (g/N) (p_ij - [j = y_i])                      p = softmax(z), cross-entropy's gradient
+//   dcos_ij = a_i dz_ij          (j != y_i)                  z_ij = a_i cos_ij
+//   dcos_iy = a_i dz_iy f'(c_i)                              z_iy = a_i f(c_i): the margin's only trace
+//   da_i    = sum_{j != y_i} dz_ij cos_ij + dz_iy f(c_i)     (SphereFace only: a_i = ||x_i||)
+//   dxh     = dcos Wh            (N x C)(C x D)              one GEMM
+//   dWh     = dcos^T xh          (C x N)(N x D)              one GEMM
+//   dx_i    = normalize-VJP(dxh_i)  [+ da_i x_i / ||x_i||  for SphereFace, 0 at x_i = 0]
+//   dW_j    = normalize-VJP(dWh_j)
+// Nothing N x C x D is ever formed: the per-pair work is all inside the three GEMMs.
+Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, const Tensor& labels, double s,
+                            bool scale_by_norm, TargetFn target, std::vector<double> params) {
+  const std::int64_t N = x.shape()[0], D = x.shape()[1], C = W.shape()[0];
+  const DType dt = x.dtype();
+  Tensor xh = Tensor::empty({N, D}, dt), Wh = Tensor::empty({C, D}, dt);
+  Tensor cos_nc = Tensor::empty({N, C}, dt), z = Tensor::empty({N, C}, dt);
+  std::vector<double> x_norm(N), W_norm(C), f(N), df(N), lse(N);
+  const std::int64_t* y = labels.data<std::int64_t>();
+  double total = 0;
+  dispatch_float(dt, op, [&](auto tag) {
+    using T = decltype(tag);
+    normalize_rows(x.data<T>(), N, D, xh.data<T>(), x_norm.data());
+    normalize_rows(W.data<T>(), C, D, Wh.data<T>(), W_norm.data());
+    // cos (N x C) = xh (N x D) Wh^T (D x C)
+    gemm<T>(false, true, N, C, D, T(1), xh.data<T>(), D, Wh.data<T>(), D, T(0), cos_nc.data<T>(), C);
+    const T* pc = cos_nc.data<T>();
+    T* pz = z.data<T>();
+    for (std::int64_t i = 0; i < N; ++i) {
+      const double a = scale_by_norm ? x_norm[i] : s;
+      for (std::int64_t j = 0; j < C; ++j) pz[i * C + j] = static_cast<T>(a * pc[i * C + j]);  // a cos_ij
+      const TargetLogit t = target(pc[i * C + y[i]], params.data());
+      f[i] = t.value;
+      df[i] = t.dvalue_dcos;
+      pz[i * C + y[i]] = static_cast<T>(a * t.value);                                           // a f(c_i)
+      total += ce_kernel::row_loss(pz + i * C, C, y[i], 0.0, lse[i]);
+    }
+  });
+  Tensor loss = full({}, total / N, dt);
+
+  record(loss, op, {x, W},
+         [labels, s, scale_by_norm, xh, Wh, cos_nc, z, x_norm = std::move(x_norm), W_norm = std::move(W_norm),
+          f = std::move(f), df = std::move(df), lse = std::move(lse)](const Tensor& g, Grads& grads) {
+           const std::int64_t N = xh.shape()[0], D = xh.shape()[1], C = Wh.shape()[0];
+           const std::int64_t* y = labels.data<std::int64_t>();
+           Tensor dcos = Tensor::empty({N, C}, xh.dtype());
+           std::vector<double> da(scale_by_norm ? N : 0);
+           dispatch_float(xh.dtype(), "margin_softmax backward", [&](auto tag) {
+             using T = decltype(tag);
+             const double gN = static_cast<double>(g.data<T>()[0]) / N;
+             const T *pc = cos_nc.data<T>(), *pz = z.data<T>();
+             T* pd = dcos.data<T>();
+             for (std::int64_t i = 0; i < N; ++i) {
+               T* row = pd + i * C;
+               ce_kernel::row_grad(pz + i * C, C, y[i], 0.0, lse[i], gN, row);  // dz_ij = (g/N)(p_ij - [j = y_i])
+               if (scale_by_norm) {                                             // da_i
+                 double acc = 0;
+                 for (std::int64_t j = 0; j < C; ++j) acc += row[j] * (j == y[i] ? f[i] : pc[i * C + j]);
+                 da[i] = acc;
+               }
+               const double a = scale_by_norm ? x_norm[i] : s;
+               const T dz_target = row[y[i]];
+               for (std::int64_t j = 0; j < C; ++j) row[j] = static_cast<T>(a * row[j]);  // dcos_ij = a dz_ij
+               row[y[i]] = static_cast<T>(a * dz_target * df[i]);                        // dcos_iy = a dz_iy f'(c_i)
+             }
+             if (grads.wants(0)) {
+               Tensor dx = Tensor::empty({N, D}, xh.dtype());
+               // dxh (N x D) = dcos (N x C) Wh (C x D)
+               gemm<T>(false, false, N, D, C, T(1), pd, C, Wh.data<T>(), D, T(0), dx.data<T>(), D);
+               normalize_rows_backward(xh.data<T>(), x_norm.data(), N, D, dx.data<T>());
+               if (scale_by_norm) {
+                 // d||x_i|| / dx_i = x_i / ||x_i|| = xh_i max(||x_i||, eps) / ||x_i||   (0 at x_i = 0)
+                 T* p = dx.data<T>();
+                 const T* u = xh.data<T>();
+                 for (std::int64_t i = 0; i < N; ++i) {
+                   if (x_norm[i] == 0) continue;
+                   const double w = da[i] * std::max(x_norm[i], kNormEps) / x_norm[i];
+                   for (std::int64_t k = 0; k < D; ++k) p[i * D + k] += static_cast<T>(w * u[i * D + k]);
+                 }
+               }
+               grads.add(0, dx);
+             }
+             if (grads.wants(1)) {
+               Tensor dW = Tensor::empty({C, D}, xh.dtype());
+               // dWh (C x D) = dcos^T (C x N) xh (N x D)
+               gemm<T>(true, false, C, D, N, T(1), pd, C, xh.data<T>(), D, T(0), dW.data<T>(), D);
+               normalize_rows_backward(Wh.data<T>(), W_norm.data(), C, D, dW.data<T>());
+               grads.add(1, dW);
+             }
+           });
+         });
+  return loss;
+}
+
+// The target functions of part 1 in the one signature the fused op takes (params = margins).
+TargetLogit normface_fn(double c, const double*) { return {c, 1.0}; }
+TargetLogit cosface_fn(double c, const double* p) { return cosface_target(c, p[0]); }
+TargetLogit arcface_fn(double c, const double* p) { return arcface_target(c, p[0], false); }
+TargetLogit arcface_easy_fn(double c, const double* p) { return arcface_target(c, p[0], true); }
+TargetLogit combined_fn(double c, const double* p) { return combined_target(c, p[0], p[1], p[2]); }
+TargetLogit sphereface_fn(double c, const double* p) { return sphereface_target(c, static_cast<int>(p[0]), p[1]); }
+
+}  // namespace
+
+Tensor normface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s) {
+  check_inputs(x, W, labels, "normface_loss");
+  check_scale(s, "normface_loss");
+  return margin_softmax_fused("normface_loss", x, W, labels, s, false, normface_fn, {});
+}
+
+Tensor cosface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s, double m) {
+  check_inputs(x, W, labels, "cosface_loss");
+  check_cosface(s, m, "cosface_loss");
+  return margin_softmax_fused("cosface_loss", x, W, labels, s, false, cosface_fn, {m});
+}
+
+Tensor arcface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s, double m, bool easy_margin) {
+  check_inputs(x, W, labels, "arcface_loss");
+  check_arcface(s, m, "arcface_loss");
+  return margin_softmax_fused("arcface_loss", x, W, labels, s, false, easy_margin ? arcface_easy_fn : arcface_fn,
+                              {m});
+}
+
+Tensor combined_margin_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s, double m1, double m2,
+                            double m3) {
+  check_inputs(x, W, labels, "combined_margin_loss");
+  check_combined(s, m1, m2, m3, "combined_margin_loss");
+  return margin_softmax_fused("combined_margin_loss", x, W, labels, s, false, combined_fn, {m1, m2, m3});
+}
+
+Tensor sphereface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, int m, double lambda) {
+  check_inputs(x, W, labels, "sphereface_loss");
+  check_sphereface(m, lambda, "sphereface_loss");
+  return margin_softmax_fused("sphereface_loss", x, W, labels, 1.0, true, sphereface_fn,
+                              {static_cast<double>(m), lambda});
+}
+
+// ================================================================ 3. the composed twins
+
+namespace {
+
+// cos_ij = normalize(x_i) . normalize(W_j)        N x C, from autograd ops
+Tensor cosines(const Tensor& x, const Tensor& W) { return matmul(normalize(x, 1), normalize(W, 1), false, true); }
+
+// theta = acos(clamp(c, lo, hi)): clamp passes no gradient outside [lo, hi] (chalk's acos
+// clamps as well; the explicit clamp states the choice).
+Tensor angle(const Tensor& c) { return acos(clamp(c, kCosLo, kCosHi)); }
+
+// Put the target logits f (N) into the cosine matrix and cross-entropy it:
+//   z_ij = a_i (j == y_i ? f_i : cos_ij),   L = cross_entropy_composed(z, y)
+// `mask` = one_hot(y); where() selects, so the gradient of cos_iy goes only through f_i.
+Tensor margin_cross_entropy(const Tensor& cos, const Tensor& mask, const Tensor& f, const Tensor& a,
+                            const Tensor& labels) {
+  const std::int64_t N = cos.shape()[0];
+  return cross_entropy_composed(a * where(mask, f.reshape({N, 1}), cos), labels);
+}
+
+struct Composed {
+  Tensor cos;   // N x C
+  Tensor mask;  // N x C one-hot of the labels (a constant)
+  Tensor c;     // N: cos theta_{i, y_i}
+};
+Composed composed_cosines(const Tensor& x, const Tensor& W, const Tensor& labels) {
+  Composed r;
+  r.cos = cosines(x, W);
+  r.mask = one_hot(labels, W.shape()[0], x.dtype());
+  r.c = sum(r.cos * r.mask, 1);  // picks cos_{i, y_i}: adding zeros is exact
+  return r;
+}
+
+}  // namespace
+
+Tensor normface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s) {
+  check_inputs(x, W, labels, "normface_loss_composed");
+  check_scale(s, "normface_loss_composed");
+  const Composed k = composed_cosines(x, W, labels);
+  return margin_cross_entropy(k.cos, k.mask, k.c, scalar(s, x.dtype()), labels);  // f = c
+}
+
+Tensor cosface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s, double m) {
+  check_inputs(x, W, labels, "cosface_loss_composed");
+  check_cosface(s, m, "cosface_loss_composed");
+  const Composed k = composed_cosines(x, W, labels);
+  return margin_cross_entropy(k.cos, k.mask, k.c - m, scalar(s, x.dtype()), labels);  // f = c - m
+}
+
+Tensor arcface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s, double m,
+                             bool easy_margin) {
+  check_inputs(x, W, labels, "arcface_loss_composed");
+  check_arcface(s, m, "arcface_loss_composed");
+  const Composed k = composed_cosines(x, W, labels);
+  const Tensor with_margin = cos(angle(k.c) + m);  // cos(theta + m)
+  const Tensor f = easy_margin ? where(gt(k.c, 0.0), with_margin, k.c)
+                               : where(gt(k.c, std::cos(kPi - m)), with_margin, k.c - m * std::sin(m));
+  return margin_cross_entropy(k.cos, k.mask, f, scalar(s, x.dtype()), labels);
+}
+
+Tensor combined_margin_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s, double m1,
+                                     double m2, double m3) {
+  check_inputs(x, W, labels, "combined_margin_loss_composed");
+  check_combined(s, m1, m2, m3, "combined_margin_loss_composed");
+  const Composed k = composed_cosines(x, W, labels);
+  const Tensor f = cos(angle(k.c) * m1 + m2) - m3;  // cos(m1 theta + m2) - m3
+  return margin_cross_entropy(k.cos, k.mask, f, scalar(s, x.dtype()), labels);
+}
+
+Tensor sphereface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, int m, double lambda) {
+  check_inputs(x, W, labels, "sphereface_loss_composed");
+  check_sphereface(m, lambda, "sphereface_loss_composed");
+  const std::int64_t N = x.shape()[0];
+  const Composed k = composed_cosines(x, W, labels);
+  const Tensor theta = angle(k.c);
+  // k_i = floor(m theta_i / pi) and (-1)^k_i: piecewise constant, computed on detached
+  // values (no gradient), then psi = (-1)^k cos(m theta) - 2k.
+  std::vector<double> piece(N), sign(N);
+  const Tensor th = theta.detach().to(DType::Float64);
+  for (std::int64_t i = 0; i < N; ++i) {
+    piece[i] = std::floor(m * th.data<double>()[i] / kPi);
+    sign[i] = std::fmod(piece[i], 2.0) == 0.0 ? 1.0 : -1.0;
+  }
+  const Tensor kt = from_vector(piece, {N}).to(x.dtype()), st = from_vector(sign, {N}).to(x.dtype());
+  const Tensor psi = st * cos(theta * static_cast<double>(m)) - kt * 2.0;
+  const Tensor F = (k.c * lambda + psi) / (1.0 + lambda);
+  const Tensor r = l2_norm(x, 1, true);  // ||x_i||, N x 1: x is not normalised in SphereFace
+  return margin_cross_entropy(k.cos, k.mask, F, r, labels);
+}
+
+// ---- logits without a margin (autograd ops: differentiable, also used by logits())
+
+Tensor cosine_logits(const Tensor& x, const Tensor& W, double s) {
+  check_embeddings_and_weights(x, W, "cosine_logits");
+  check_scale(s, "cosine_logits");
+  return cosines(x, W) * s;
+}
+
+Tensor sphereface_logits(const Tensor& x, const Tensor& W) {
+  check_embeddings_and_weights(x, W, "sphereface_logits");
+  return cosines(x, W) * l2_norm(x, 1, true);
+}
+
+// ================================================================ 4. the Loss classes
+
+MarginSoftmaxLoss::MarginSoftmaxLoss(const LossOptions& o, const char* loss, double default_scale, bool scale_by_norm)
+    : options_(o), scale_by_norm_(scale_by_norm) {
+  const std::int64_t C = o.num_classes, D = o.emb_dim;
+  if (C < 2) fail(loss, " loss: need at least 2 classes, got num_classes = ", C);
+  if (D < 1) fail(loss, " loss: needs an embedding dimension emb_dim >= 1 (W is C x D), got ", D);
+  if (o.label_smoothing != 0.0)
+    fail(loss, " loss: label_smoothing is only supported by the softmax loss, got ", o.label_smoothing);
+  if (!o.reduction.empty() && o.reduction != "mean")
+    fail(loss, " loss: reduction '", o.reduction, "' is not supported (the batch mean only)");
+  if (scale_by_norm) {
+    if (o.scale >= 0) fail(loss, " loss: has no scale s (the logits are scaled by ||x||), got scale = ", o.scale);
+  } else {
+    s_ = o.scale < 0 ? default_scale : o.scale;
+    check_scale(s_, loss);
+  }
+  // W ~ N(0, 1), C x D, from its own seeded generator (the scale does not matter: normalised).
+  Generator gen(o.seed);
+  std::vector<float> w(static_cast<std::size_t>(C * D));
+  for (float& v : w) v = static_cast<float>(gen.normal());
+  W_ = register_parameter("W", from_vector(w, {C, D}));
+}
+
+Tensor MarginSoftmaxLoss::W_as(const Tensor& e) const { return e.dtype() == W_.dtype() ? W_ : W_.to(e.dtype()); }
+
+// s cos_ij (SphereFace: ||x_i|| cos_ij), no margin: argmax = the nearest class in angle.
+Tensor MarginSoftmaxLoss::logits(const Tensor& embeddings) {
+  NoGradGuard no_grad;
+  const Tensor e = embeddings.detach();
+  if (e.dim() != 2 || e.shape()[1] != W_.shape()[1])
+    fail(name(), ": logits: embeddings ", shape_str(e.shape()), " do not match W ", shape_str(W_.shape()));
+  return scale_by_norm_ ? sphereface_logits(e, W_as(e)) : cosine_logits(e, W_as(e), s_);
+}
+
+// ---- NormFace
+NormFaceLoss::NormFaceLoss(const LossOptions& o) : MarginSoftmaxLoss(o, "normface", 16.0, false) {
+  if (o.margin >= 0) fail("normface loss: has no margin, got margin = ", o.margin);
+}
+Tensor NormFaceLoss::forward(const Tensor& e, const Tensor& y) { return normface_loss(e, W_as(e), y, s_); }
+std::string NormFaceLoss::name() const { return str_cat("NormFaceLoss(s = ", s_, ")"); }
+
+// ---- CosFace
+CosFaceLoss::CosFaceLoss(const LossOptions& o) : MarginSoftmaxLoss(o, "cosface", 30.0, false) {
+  m_ = o.margin < 0 ? 0.35 : o.margin;
+  check_cosface(s_, m_, "cosface loss");
+}
+Tensor CosFaceLoss::forward(const Tensor& e, const Tensor& y) { return cosface_loss(e, W_as(e), y, s_, m_); }
+std::string CosFaceLoss::name() const { return str_cat("CosFaceLoss(s = ", s_, ", m = ", m_, ")"); }
+
+// ---- ArcFace
+ArcFaceLoss::ArcFaceLoss(const LossOptions& o) : MarginSoftmaxLoss(o, "arcface", 30.0, false) {
+  m_ = o.margin < 0 ? 0.5 : o.margin;
+  easy_margin_ = o.easy_margin;
+  check_arcface(s_, m_, "arcface loss");
+}
+Tensor ArcFaceLoss::forward(const Tensor& e, const Tensor& y) {
+  return arcface_loss(e, W_as(e), y, s_, m_, easy_margin_);
+}
+std::string ArcFaceLoss::name() const {
+  return str_cat("ArcFaceLoss(s = ", s_, ", m = ", m_, " rad", easy_margin_ ? ", easy margin" : "", ")");
+}
+
+// ---- combined
+CombinedMarginLoss::CombinedMarginLoss(const LossOptions& o) : MarginSoftmaxLoss(o, "combined", 30.0, false) {
+  if (o.margin >= 0) fail("combined loss: takes m1, m2, m3 instead of margin, got margin = ", o.margin);
+  check_combined(s_, o.m1, o.m2, o.m3, "combined loss");
+}
+Tensor CombinedMarginLoss::forward(const Tensor& e, const Tensor& y) {
+  return combined_margin_loss(e, W_as(e), y, s_, options_.m1, options_.m2, options_.m3);
+}
+std::string CombinedMarginLoss::name() const {
+  return str_cat("CombinedMarginLoss(s = ", s_, ", m1 = ", options_.m1, ", m2 = ", options_.m2, ", m3 = ",
+                 options_.m3, ")");
+}
+
+// ---- SphereFace
+SphereFaceLoss::SphereFaceLoss(const LossOptions& o)
+    : MarginSoftmaxLoss(o, "sphereface", 0.0, true), m_(o.sphere_m), lambda_(sphereface_lambda(0)) {
+  if (o.margin >= 0) fail("sphereface loss: takes the integer sphere_m instead of margin, got margin = ", o.margin);
+  check_sphereface(m_, lambda_, "sphereface loss");
+}
+Tensor SphereFaceLoss::forward(const Tensor& e, const Tensor& y) {
+  return sphereface_loss(e, W_as(e), y, m_, lambda_);
+}
+void SphereFaceLoss::set_iteration(std::int64_t t) { lambda_ = sphereface_lambda(t); }
+std::string SphereFaceLoss::name() const { return str_cat("SphereFaceLoss(m = ", m_, ", lambda = ", lambda_, ")"); }
+
+}  // namespace chalk

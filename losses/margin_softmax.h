@@ -1,0 +1,159 @@
+// losses/margin_softmax.h — the margin-softmax family: NormFace, CosFace, ArcFace, the
+// combined (InsightFace) margin and SphereFace (A-Softmax).
+// Derivation: docs/losses/margin_softmax.md.  Tests: tests/test_loss_softmax.cpp.
+//
+// Normalise the embedding x_i (N x D) and every class weight W_j (C x D), drop the bias,
+// and the logit becomes a cosine:
+//     cos_ij = x_i . W_j / (||x_i|| ||W_j||) = cos(theta_ij)
+// (normalize(v) = v / max(||v||, 1e-12), PyTorch's F.normalize). Every loss here is then
+// cross-entropy over the logits
+//     z_ij = s cos_ij                 for j != y_i     (the other classes: unchanged)
+//     z_iy = s f(cos_{i,y_i})         for the target class y_i
+// and the losses differ only in the target-logit function f, which puts a margin between
+// x and its own W_y:
+//     NormFace   f(c) = c
+//     CosFace    f(c) = c - m
+//     ArcFace    f(c) = cos(theta + m)              (theta = acos c; fallbacks below)
+//     combined   f(c) = cos(m1 theta + m2) - m3
+//     SphereFace z_ij = ||x_i|| cos_ij, z_iy = ||x_i|| (lambda c + psi(theta)) / (1 + lambda)
+// theta = acos(clamp(c, -1 + 1e-7, 1 - 1e-7)): d acos/dc = -1/sqrt(1 - c^2) is infinite at
+// c = +-1, so c is clamped, and (like PyTorch's clamp) no gradient flows through theta
+// where c lies outside the clamp range.
+//
+// Each loss comes twice: `<name>_loss`, a fused op whose VJP is written out by hand (one
+// GEMM for the cosines, one for dX, one for dW, nothing N x C x D), and
+// `<name>_loss_composed`, built only from autograd ops. The tests check both against
+// central differences and against each other (1e-10 in float64), and against PyTorch.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+#include "losses/loss.h"
+
+namespace chalk {
+
+// ---- the target-logit functions f(c) and their derivatives df/dc, c = cos(theta_y) ----
+// (the one piece of each loss's backward that differs; the rest is shared.)
+struct TargetLogit {
+  double value;        // f(c)
+  double dvalue_dcos;  // df/dc (0 through theta where c is outside the acos clamp)
+};
+// c - m
+TargetLogit cosface_target(double c, double m);
+// cos(theta + m) where cos > cos(pi - m) (i.e. theta + m < pi), else c - m sin(m).
+// easy_margin: cos(theta + m) where c > 0, else c.
+TargetLogit arcface_target(double c, double m, bool easy_margin = false);
+// cos(m1 theta + m2) - m3 (no fallback)
+TargetLogit combined_target(double c, double m1, double m2, double m3);
+// (lambda c + psi(theta)) / (1 + lambda): SphereFace's target logit divided by ||x||.
+TargetLogit sphereface_target(double c, int m, double lambda);
+// psi(theta) = (-1)^k cos(m theta) - 2k,  k = floor(m theta / pi): monotone decreasing on [0, pi].
+double sphereface_psi(double theta, int m);
+// The annealing schedule of the reference Caffe code:
+//   lambda(t) = max(lambda_min, base (1 + gamma t)^(-power));   t = 0 -> 1000, large t -> 5.
+double sphereface_lambda(std::int64_t t, double base = 1000, double gamma = 0.12, double power = 1,
+                         double lambda_min = 5);
+
+// ---- the losses: x (N x D), W (C x D), labels (N int64 in [0, C)); mean over the batch ----
+// Hand-derived VJP (fused):
+Tensor normface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 16);
+Tensor cosface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30, double m = 0.35);
+Tensor arcface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30, double m = 0.5,
+                    bool easy_margin = false);
+Tensor combined_margin_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30,
+                            double m1 = 1.0, double m2 = 0.3, double m3 = 0.2);
+// SphereFace: W normalised, x NOT (its norm scales the logits), no s.
+Tensor sphereface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, int m = 4, double lambda = 0);
+
+// Composed from autograd ops (normalize, matmul, acos, cos, where, cross_entropy_composed):
+Tensor normface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 16);
+Tensor cosface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30,
+                             double m = 0.35);
+Tensor arcface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30,
+                             double m = 0.5, bool easy_margin = false);
+Tensor combined_margin_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30,
+                                     double m1 = 1.0, double m2 = 0.3, double m3 = 0.2);
+Tensor sphereface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, int m = 4,
+                                double lambda = 0);
+
+// ---- the logits without a margin (what logits() returns; argmax = the nearest class in angle) ----
+// s cos_ij, N x C
+Tensor cosine_logits(const Tensor& x, const Tensor& W, double s);
+// ||x_i|| cos_ij = x_i . normalize(W_j), N x C (SphereFace)
+Tensor sphereface_logits(const Tensor& x, const Tensor& W);
+
+// ---- the Losses for chalk-train: --loss normface | cosface | arcface | combined | sphereface ----
+// Each owns W (C x D) as parameter "W" (N(0, 1) entries, seeded by options.seed: any scale
+// works, W is normalised). logits() = s cos (SphereFace: ||x|| cos), WITHOUT the margin.
+// Options: num_classes, emb_dim, scale (s; < 0 = default), margin (CosFace/ArcFace m; < 0 =
+// default), easy_margin, m1/m2/m3 (combined), sphere_m, seed.
+class MarginSoftmaxLoss : public Loss {
+ public:
+  Tensor logits(const Tensor& embeddings) override;
+  const Tensor& W() const { return W_; }
+  double scale() const { return s_; }
+
+ protected:
+  // `loss` names the loss in error messages; scale_by_norm: logits ||x|| cos (SphereFace).
+  MarginSoftmaxLoss(const LossOptions& options, const char* loss, double default_scale, bool scale_by_norm);
+  // W in the embeddings' dtype (a differentiable .to() when they differ: float64 checks reach W).
+  Tensor W_as(const Tensor& embeddings) const;
+  LossOptions options_;
+  double s_ = 0;
+  bool scale_by_norm_ = false;
+  Tensor W_;
+};
+
+class NormFaceLoss : public MarginSoftmaxLoss {
+ public:
+  explicit NormFaceLoss(const LossOptions& options);
+  Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
+  std::string name() const override;
+};
+
+class CosFaceLoss : public MarginSoftmaxLoss {
+ public:
+  explicit CosFaceLoss(const LossOptions& options);
+  Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
+  std::string name() const override;
+  double margin() const { return m_; }
+
+ private:
+  double m_;
+};
+
+class ArcFaceLoss : public MarginSoftmaxLoss {
+ public:
+  explicit ArcFaceLoss(const LossOptions& options);
+  Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
+  std::string name() const override;
+  double margin() const { return m_; }
+
+ private:
+  double m_;
+  bool easy_margin_;
+};
+
+class CombinedMarginLoss : public MarginSoftmaxLoss {
+ public:
+  explicit CombinedMarginLoss(const LossOptions& options);
+  Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
+  std::string name() const override;
+};
+
+class SphereFaceLoss : public MarginSoftmaxLoss {
+ public:
+  explicit SphereFaceLoss(const LossOptions& options);
+  Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
+  std::string name() const override;
+  // lambda = sphereface_lambda(t): 1000 at t = 0, annealed down to 5.
+  void set_iteration(std::int64_t t) override;
+  double lambda() const { return lambda_; }
+
+ private:
+  int m_;
+  double lambda_;
+};
+
+}  // namespace chalk

@@ -1,0 +1,202 @@
+// losses/softmax.cpp — softmax cross-entropy (fused, and composed from autograd ops) and the
+// "softmax" loss. Read with docs/losses/softmax.md (the derivation); tested in
+// tests/test_loss_softmax.cpp.
+#include "losses/softmax.h"
+
+#include <cmath>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/random.h"
+#include "ops/elementwise.h"
+#include "ops/linalg.h"
+#include "ops/nn_ops.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"
+
+namespace chalk {
+
+// ---------------------------------------------------------------- input checks
+
+namespace ce_kernel {
+
+void check_class_labels(const Tensor& labels, std::int64_t N, std::int64_t C, const char* op) {
+  if (!labels.defined() || labels.dtype() != DType::Int64 || labels.dim() != 1 || labels.shape()[0] != N)
+    fail(op, ": expected int64 labels of shape [", N, "], got ",
+         labels.defined() ? str_cat(dtype_name(labels.dtype()), " ", shape_str(labels.shape())) : "none");
+  const std::int64_t* y = labels.data<std::int64_t>();
+  for (std::int64_t i = 0; i < N; ++i)
+    if (y[i] < 0 || y[i] >= C)
+      fail(op, ": label ", y[i], " at index ", i, " is outside [0, C) with C = ", C, " classes");
+}
+
+void check_finite(const Tensor& x, const char* what, const char* op) {
+  dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    const std::int64_t n = x.numel(), row = x.dim() == 2 ? x.shape()[1] : 1;
+    for (std::int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i]))
+        fail(op, ": ", what, " ", shape_str(x.shape()), " has a non-finite value (", p[i], ") in row ",
+             row > 0 ? i / row : 0, " (diverged training? a learning rate too large?)");
+  });
+}
+
+}  // namespace ce_kernel
+
+namespace {
+
+enum class Reduction { Mean, Sum, None };
+
+Reduction parse_reduction(const std::string& r, const char* op) {
+  if (r == "mean") return Reduction::Mean;
+  if (r == "sum") return Reduction::Sum;
+  if (r == "none") return Reduction::None;
+  fail(op, ": unknown reduction '", r, "' (expected mean, sum or none)");
+}
+
+void check_cross_entropy(const Tensor& logits, const Tensor& labels, double s, const char* op) {
+  if (!logits.defined() || logits.dim() != 2 || !is_floating(logits.dtype()))
+    fail(op, ": expected float logits N x C, got ",
+         logits.defined() ? str_cat(dtype_name(logits.dtype()), " ", shape_str(logits.shape())) : "none");
+  const std::int64_t N = logits.shape()[0], C = logits.shape()[1];
+  if (N == 0 || C == 0) fail(op, ": empty logits ", shape_str(logits.shape()), " (need N >= 1 and C >= 1)");
+  if (!(s >= 0.0 && s <= 1.0)) fail(op, ": label_smoothing must be in [0, 1], got ", s);
+  ce_kernel::check_class_labels(labels, N, C, op);
+  ce_kernel::check_finite(logits, "logits", op);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- cross-entropy, fused
+
+// Forward, for logits z (N x C), labels y, smoothing s (ce_kernel::row_loss, per row):
+//   lse_i  = max_j z_ij + log sum_j exp(z_ij - max_j z_ij)
+//   loss_i = lse_i - (1 - s) z_{i,y_i} - (s / C) sum_j z_ij
+//   mean: L = (1/N) sum_i loss_i     sum: L = sum_i loss_i     none: L_i = loss_i
+// VJP. d lse_i / d z_ij = exp(z_ij - lse_i) = p_ij (the softmax), so
+//   d loss_i / d z_ij = p_ij - (1 - s) [j = y_i] - s / C = p_ij - t_ij     (ce_kernel::row_grad)
+// and dz_ij = g_i (p_ij - t_ij) with g_i = g / N (mean), g (sum), g_i (none).
+// The backward recomputes p from z and the saved lse (N numbers): nothing N x C is kept
+// besides the logits themselves.
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_smoothing,
+                     const std::string& reduction) {
+  const char* op = "cross_entropy";
+  check_cross_entropy(logits, labels, label_smoothing, op);
+  const Reduction red = parse_reduction(reduction, op);
+  const std::int64_t N = logits.shape()[0], C = logits.shape()[1];
+  const double s = label_smoothing;
+  const std::int64_t* y = labels.data<std::int64_t>();
+
+  std::vector<double> lse(static_cast<std::size_t>(N));
+  Tensor out = red == Reduction::None ? Tensor::empty({N}, logits.dtype()) : Tensor::empty({}, logits.dtype());
+  dispatch_float(logits.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    const T* z = logits.data<T>();
+    double total = 0;
+    for (std::int64_t i = 0; i < N; ++i) {
+      const double l = ce_kernel::row_loss(z + i * C, C, y[i], s, lse[i]);
+      if (red == Reduction::None) out.data<T>()[i] = static_cast<T>(l);
+      total += l;
+    }
+    if (red == Reduction::Mean) out.data<T>()[0] = static_cast<T>(total / N);
+    if (red == Reduction::Sum) out.data<T>()[0] = static_cast<T>(total);
+  });
+
+  record(out, "cross_entropy", {logits},
+         [z = logits.detach(), labels, s, red, lse = std::move(lse)](const Tensor& g, Grads& dx) {
+           const std::int64_t N = z.shape()[0], C = z.shape()[1];
+           const std::int64_t* y = labels.data<std::int64_t>();
+           Tensor dz = Tensor::empty(z.shape(), z.dtype());
+           dispatch_float(z.dtype(), "cross_entropy backward", [&](auto tag) {
+             using T = decltype(tag);
+             const T* pg = g.data<T>();
+             for (std::int64_t i = 0; i < N; ++i) {
+               const double g_i = red == Reduction::None ? static_cast<double>(pg[i])
+                                  : red == Reduction::Mean ? static_cast<double>(pg[0]) / N
+                                                           : static_cast<double>(pg[0]);
+               ce_kernel::row_grad(z.data<T>() + i * C, C, y[i], s, lse[i], g_i, dz.data<T>() + i * C);
+             }
+           });
+           dx.add(0, dz);
+         });
+  return out;
+}
+
+// ---------------------------------------------------------------- cross-entropy, composed
+
+// The twin from autograd ops only:
+//   log_p = log_softmax(z)                               N x C   (ops/nn_ops.h)
+//   t     = (1 - s) one_hot(y) + s / C                   N x C   (a constant)
+//   loss  = -sum(t * log_p, axis 1)                      N
+// then mean / sum / none. Its gradient comes from log_softmax's VJP, g - p sum(g): the
+// same p - t, reached by a different road.
+Tensor cross_entropy_composed(const Tensor& logits, const Tensor& labels, double label_smoothing,
+                              const std::string& reduction) {
+  const char* op = "cross_entropy_composed";
+  check_cross_entropy(logits, labels, label_smoothing, op);
+  const Reduction red = parse_reduction(reduction, op);
+  const std::int64_t C = logits.shape()[1];
+  const double s = label_smoothing;
+  const Tensor t = one_hot(labels, C, logits.dtype()) * (1.0 - s) + s / C;
+  const Tensor loss = neg(sum(t * log_softmax(logits, 1), 1));
+  if (red == Reduction::Mean) return mean(loss);
+  if (red == Reduction::Sum) return sum(loss);
+  return loss;
+}
+
+// ---------------------------------------------------------------- the Loss
+
+SoftmaxLoss::SoftmaxLoss(const LossOptions& o) : options_(o) {
+  const std::int64_t C = o.num_classes, D = o.emb_dim;
+  if (C < 2) fail("softmax loss: need at least 2 classes, got num_classes = ", C);
+  if (D < 0) fail("softmax loss: emb_dim must be >= 0 (0 = no head), got ", D);
+  if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0))
+    fail("softmax loss: label_smoothing must be in [0, 1], got ", o.label_smoothing);
+  reduction_ = o.reduction.empty() ? "mean" : o.reduction;
+  if (reduction_ != "mean" && reduction_ != "sum")
+    fail("softmax loss: reduction '", o.reduction, "' is not supported (expected mean or sum)");
+  if (D > 0) {
+    // PyTorch's nn.Linear(D, C) init: weight and bias ~ U(-1/sqrt(D), 1/sqrt(D)).
+    Generator gen(o.seed);
+    const double bound = 1.0 / std::sqrt(static_cast<double>(D));
+    std::vector<float> w(static_cast<std::size_t>(C * D)), b(static_cast<std::size_t>(C));
+    for (float& v : w) v = static_cast<float>((2 * gen.uniform() - 1) * bound);
+    for (float& v : b) v = static_cast<float>((2 * gen.uniform() - 1) * bound);
+    W_ = register_parameter("W", from_vector(w, {C, D}));
+    b_ = register_parameter("b", from_vector(b, {C}));
+  }
+}
+
+std::string SoftmaxLoss::name() const {
+  return has_head() ? str_cat("SoftmaxLoss(head ", options_.emb_dim, " -> ", options_.num_classes, ")")
+                    : str_cat("SoftmaxLoss(", options_.num_classes, " logits, no head)");
+}
+
+// logits = X W^T + b (or X itself without a head). The head is converted to the
+// embeddings' dtype (a differentiable .to(): float64 gradient checks reach W and b).
+Tensor SoftmaxLoss::apply_head(const Tensor& e) const {
+  const std::int64_t C = options_.num_classes;
+  if (e.dim() != 2) fail("softmax loss: expected embeddings N x D, got ", shape_str(e.shape()));
+  if (!has_head()) {
+    if (e.shape()[1] != C)
+      fail("softmax loss: without a head (emb_dim = 0) the model must output C = ", C, " logits, got ",
+           shape_str(e.shape()));
+    return e;
+  }
+  if (e.shape()[1] != options_.emb_dim)
+    fail("softmax loss: embeddings ", shape_str(e.shape()), " do not match the head's D = ", options_.emb_dim);
+  const bool same = e.dtype() == W_.dtype();
+  return linear(e, same ? W_ : W_.to(e.dtype()), same ? b_ : b_.to(e.dtype()));
+}
+
+Tensor SoftmaxLoss::forward(const Tensor& embeddings, const Tensor& labels) {
+  return cross_entropy(apply_head(embeddings), labels, options_.label_smoothing, reduction_);
+}
+
+Tensor SoftmaxLoss::logits(const Tensor& embeddings) {
+  NoGradGuard no_grad;
+  return apply_head(embeddings.detach());
+}
+
+}  // namespace chalk

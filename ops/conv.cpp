@@ -1,0 +1,332 @@
+// ops/conv.cpp — convolution, max pooling and dropout: forward, then the VJP right below.
+//
+// Shapes: x N x C x H x W, w O x C x KH x KW, y N x O x OH x OW,
+//         OH = (H + 2 pad - KH) / stride + 1   (likewise OW).
+#include "ops/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/gemm.h"
+#include "core/parallel.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+
+namespace chalk {
+
+namespace {
+
+struct ConvGeometry {
+  std::int64_t N, C, H, W, O, KH, KW, OH, OW, stride, pad;
+  std::int64_t patch() const { return C * KH * KW; }  // rows of the column matrix
+  std::int64_t pixels() const { return OH * OW; }     // its columns
+};
+
+ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding,
+                           const char* op) {
+  if (x.dim() != 4) fail(op, ": expected input N x C x H x W, got ", shape_str(x.shape()));
+  if (w.dim() != 4) fail(op, ": expected weight O x C x KH x KW, got ", shape_str(w.shape()));
+  if (x.dtype() != w.dtype())
+    fail(op, ": dtype mismatch: input is ", dtype_name(x.dtype()), ", weight is ", dtype_name(w.dtype()));
+  if (x.shape()[1] != w.shape()[1])
+    fail(op, ": input has ", x.shape()[1], " channels ", shape_str(x.shape()), " but the weight ",
+         shape_str(w.shape()), " expects ", w.shape()[1]);
+  if (stride < 1) fail(op, ": stride must be >= 1, got ", stride);
+  if (padding < 0) fail(op, ": padding must be >= 0, got ", padding);
+  ConvGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3], w.shape()[0], w.shape()[2],
+                 w.shape()[3], 0, 0, stride, padding};
+  if (g.KH > g.H + 2 * padding || g.KW > g.W + 2 * padding)
+    fail(op, ": kernel ", g.KH, "x", g.KW, " is larger than the padded input ", g.H + 2 * padding, "x",
+         g.W + 2 * padding, " (input ", shape_str(x.shape()), ", padding ", padding, ")");
+  g.OH = (g.H + 2 * padding - g.KH) / stride + 1;
+  g.OW = (g.W + 2 * padding - g.KW) / stride + 1;
+  if (b.defined() && (b.dim() != 1 || b.shape()[0] != g.O || b.dtype() != w.dtype()))
+    fail(op, ": bias must be a ", dtype_name(w.dtype()), " vector of length ", g.O, ", got ",
+         dtype_name(b.dtype()), " ", shape_str(b.shape()));
+  return g;
+}
+
+// im2col for one image: col[(c, p, q), (i, j)] = x[c, i*stride + p - pad, j*stride + q - pad]
+// (0 outside the image). col is (C KH KW) x (OH OW), row-major.
+template <class T>
+void im2col(const T* x, T* col, const ConvGeometry& g) {
+  for (std::int64_t c = 0; c < g.C; ++c)
+    for (std::int64_t p = 0; p < g.KH; ++p)
+      for (std::int64_t q = 0; q < g.KW; ++q) {
+        T* row = col + ((c * g.KH + p) * g.KW + q) * g.pixels();
+        for (std::int64_t i = 0; i < g.OH; ++i) {
+          T* out = row + i * g.OW;
+          const std::int64_t ih = i * g.stride + p - g.pad;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(out, out + g.OW, T(0));
+            continue;
+          }
+          const T* in = x + (c * g.H + ih) * g.W;
+          for (std::int64_t j = 0; j < g.OW; ++j) {
+            const std::int64_t iw = j * g.stride + q - g.pad;
+            out[j] = (iw >= 0 && iw < g.W) ? in[iw] : T(0);
+          }
+        }
+      }
+}
+
+// col2im, the adjoint of im2col: dx[c, ih, iw] += dcol[(c, p, q), (i, j)] for every
+// (p, q, i, j) that im2col read x[c, ih, iw] from.
+template <class T>
+void col2im(const T* dcol, T* dx, const ConvGeometry& g) {
+  std::fill(dx, dx + g.C * g.H * g.W, T(0));
+  for (std::int64_t c = 0; c < g.C; ++c)
+    for (std::int64_t p = 0; p < g.KH; ++p)
+      for (std::int64_t q = 0; q < g.KW; ++q) {
+        const T* row = dcol + ((c * g.KH + p) * g.KW + q) * g.pixels();
+        for (std::int64_t i = 0; i < g.OH; ++i) {
+          const std::int64_t ih = i * g.stride + p - g.pad;
+          if (ih < 0 || ih >= g.H) continue;
+          T* out = dx + (c * g.H + ih) * g.W;
+          const T* in = row + i * g.OW;
+          for (std::int64_t j = 0; j < g.OW; ++j) {
+            const std::int64_t iw = j * g.stride + q - g.pad;
+            if (iw >= 0 && iw < g.W) out[iw] += in[j];
+          }
+        }
+      }
+}
+
+// Images split evenly over the threads; f(thread, first image, end image).
+// Each thread owns its scratch buffers, and BLAS runs single-threaded inside
+// the region (OpenMP BLAS detects it), so the two cores never fight.
+template <class F>
+void over_images(std::int64_t N, F&& f) {
+  const int T = static_cast<int>(std::min<std::int64_t>(num_threads(), N));
+#ifdef _OPENMP
+  if (T > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(T)
+    {
+      const std::int64_t t = omp_get_thread_num(), chunk = (N + T - 1) / T;
+      const std::int64_t b = t * chunk, e = std::min(N, b + chunk);
+      if (b < e) f(static_cast<int>(t), b, e);
+    }
+    return;
+  }
+#endif
+  f(0, 0, N);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- conv2d (im2col + GEMM)
+//
+// Forward, per image n:   col_n = im2col(x_n)                       (C KH KW) x (OH OW)
+//                         y_n   = W col_n + b                        O x (OH OW),  W as O x (C KH KW)
+// VJP, per image (g_n = dL/dy_n, O x (OH OW)):
+//   dW += g_n col_n^T        (the same GEMM as a linear layer's weight gradient, summed over images)
+//   db += sum over pixels of g_n
+//   dx_n = col2im(W^T g_n)   (the adjoint of im2col scatters each patch gradient back)
+// col_n is rebuilt in the backward instead of being stored: it is cheap, and it keeps
+// the memory of a conv layer at the size of its input and output.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding) {
+  const ConvGeometry g = conv_geometry(x, w, b, stride, padding, "conv2d");
+  Tensor y = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype());
+  dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    const T* pw = w.data<T>();
+    const T* pb = b.defined() ? b.data<T>() : nullptr;
+    T* py = y.data<T>();
+    over_images(g.N, [&](int, std::int64_t n0, std::int64_t n1) {
+      std::vector<T> col(static_cast<std::size_t>(g.patch() * g.pixels()));
+      for (std::int64_t n = n0; n < n1; ++n) {
+        T* yn = py + n * g.O * g.pixels();
+        im2col(px + n * g.C * g.H * g.W, col.data(), g);
+        gemm<T>(false, false, g.O, g.pixels(), g.patch(), T(1), pw, g.patch(), col.data(), g.pixels(), T(0), yn,
+                g.pixels());
+        if (pb)
+          for (std::int64_t o = 0; o < g.O; ++o)
+            for (std::int64_t k = 0; k < g.pixels(); ++k) yn[o * g.pixels() + k] += pb[o];
+      }
+    });
+  });
+  record(y, "conv2d", {x, w, b}, [x = x.detach(), w = w.detach(), g](const Tensor& gy, Grads& dx) {
+    dispatch_float(x.dtype(), "conv2d backward", [&](auto tag) {
+      using T = decltype(tag);
+      const T* px = x.data<T>();
+      const T* pw = w.data<T>();
+      const T* pg = gy.data<T>();
+      const bool want_x = dx.wants(0), want_w = dx.wants(1);
+      Tensor gx = want_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
+      T* pgx = want_x ? gx.data<T>() : nullptr;
+      const int T_ = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), g.N)));
+      // one dW accumulator per thread, summed in thread order afterwards (deterministic)
+      std::vector<std::vector<T>> dw_part(T_);
+      over_images(g.N, [&](int t, std::int64_t n0, std::int64_t n1) {
+        std::vector<T> col(static_cast<std::size_t>(g.patch() * g.pixels()));
+        std::vector<T> dcol(want_x ? col.size() : 0);
+        if (want_w) dw_part[t].assign(static_cast<std::size_t>(g.O * g.patch()), T(0));
+        for (std::int64_t n = n0; n < n1; ++n) {
+          const T* gn = pg + n * g.O * g.pixels();
+          if (want_w) {  // dW += g_n col_n^T
+            im2col(px + n * g.C * g.H * g.W, col.data(), g);
+            gemm<T>(false, true, g.O, g.patch(), g.pixels(), T(1), gn, g.pixels(), col.data(), g.pixels(), T(1),
+                    dw_part[t].data(), g.patch());
+          }
+          if (want_x) {  // dx_n = col2im(W^T g_n)
+            gemm<T>(true, false, g.patch(), g.pixels(), g.O, T(1), pw, g.patch(), gn, g.pixels(), T(0), dcol.data(),
+                    g.pixels());
+            col2im(dcol.data(), pgx + n * g.C * g.H * g.W, g);
+          }
+        }
+      });
+      if (want_x) dx.add(0, gx);
+      if (want_w) {
+        Tensor gw = zeros(w.shape(), w.dtype());
+        T* pgw = gw.data<T>();
+        for (const auto& part : dw_part)
+          for (std::size_t i = 0; i < part.size(); ++i) pgw[i] += part[i];
+        dx.add(1, gw);
+      }
+      if (dx.wants(2)) {  // db[o] = sum over n and pixels of g[n, o, :]
+        Tensor gb = zeros({g.O}, w.dtype());
+        T* pgb = gb.data<T>();
+        for (std::int64_t n = 0; n < g.N; ++n)
+          for (std::int64_t o = 0; o < g.O; ++o) {
+            double s = 0;
+            const T* row = pg + (n * g.O + o) * g.pixels();
+            for (std::int64_t k = 0; k < g.pixels(); ++k) s += row[k];
+            pgb[o] += static_cast<T>(s);
+          }
+        dx.add(2, gb);
+      }
+    });
+  });
+  return y;
+}
+
+// ---------------------------------------------------------------- conv2d_naive (the plain twin)
+//
+// y[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] x[n, c, i s + p - pad, j s + q - pad]
+// VJP, straight from the same sum (each term w * x sends g * x to w and g * w to x):
+//   dw[o, c, p, q] += g[n, o, i, j] x[n, c, ih, iw]
+//   dx[n, c, ih, iw] += g[n, o, i, j] w[o, c, p, q]
+//   db[o] += g[n, o, i, j]
+Tensor conv2d_naive(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding) {
+  const ConvGeometry g = conv_geometry(x, w, b, stride, padding, "conv2d_naive");
+  Tensor y = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype());
+  // Visit every (n, o, i, j, c, p, q) term of the sum whose input pixel lies inside the image.
+  auto for_each_term = [g](auto&& f) {
+    for (std::int64_t n = 0; n < g.N; ++n)
+      for (std::int64_t o = 0; o < g.O; ++o)
+        for (std::int64_t i = 0; i < g.OH; ++i)
+          for (std::int64_t j = 0; j < g.OW; ++j)
+            for (std::int64_t c = 0; c < g.C; ++c)
+              for (std::int64_t p = 0; p < g.KH; ++p)
+                for (std::int64_t q = 0; q < g.KW; ++q) {
+                  const std::int64_t ih = i * g.stride + p - g.pad, iw = j * g.stride + q - g.pad;
+                  if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                  f(((n * g.O + o) * g.OH + i) * g.OW + j,    // y index
+                    ((n * g.C + c) * g.H + ih) * g.W + iw,    // x index
+                    ((o * g.C + c) * g.KH + p) * g.KW + q, o);  // w index, channel
+                }
+  };
+  dispatch_float(x.dtype(), "conv2d_naive", [&](auto tag) {
+    using T = decltype(tag);
+    const T *px = x.data<T>(), *pw = w.data<T>();
+    T* py = y.data<T>();
+    for (std::int64_t k = 0; k < y.numel(); ++k) py[k] = b.defined() ? b.data<T>()[(k / g.pixels()) % g.O] : T(0);
+    for_each_term([&](std::int64_t yi, std::int64_t xi, std::int64_t wi, std::int64_t) { py[yi] += pw[wi] * px[xi]; });
+  });
+  record(y, "conv2d_naive", {x, w, b}, [x = x.detach(), w = w.detach(), g, for_each_term](const Tensor& gy, Grads& dx) {
+    Tensor gx = zeros(x.shape(), x.dtype()), gw = zeros(w.shape(), w.dtype()), gb = zeros({g.O}, w.dtype());
+    dispatch_float(x.dtype(), "conv2d_naive backward", [&](auto tag) {
+      using T = decltype(tag);
+      const T *px = x.data<T>(), *pw = w.data<T>(), *pg = gy.data<T>();
+      T *pgx = gx.data<T>(), *pgw = gw.data<T>(), *pgb = gb.data<T>();
+      for_each_term([&](std::int64_t yi, std::int64_t xi, std::int64_t wi, std::int64_t) {
+        pgw[wi] += pg[yi] * px[xi];
+        pgx[xi] += pg[yi] * pw[wi];
+      });
+      for (std::int64_t k = 0; k < gy.numel(); ++k) pgb[(k / g.pixels()) % g.O] += pg[k];
+    });
+    dx.add(0, gx);
+    dx.add(1, gw);
+    if (dx.wants(2)) dx.add(2, gb);
+  });
+  return y;
+}
+
+// ---------------------------------------------------------------- max_pool2d
+//
+// y[n, c, i, j] = max over the window x[n, c, i s .. i s + k - 1, j s .. j s + k - 1]
+// VJP: the whole gradient of each output goes to the window's maximum (the first one
+// in row-major order when several are equal): dx[argmax] += g.
+Tensor max_pool2d(const Tensor& x, int kernel, int stride) {
+  if (x.dim() != 4) fail("max_pool2d: expected input N x C x H x W, got ", shape_str(x.shape()));
+  if (kernel < 1 || stride < 1) fail("max_pool2d: kernel and stride must be >= 1, got ", kernel, " and ", stride);
+  const std::int64_t N = x.shape()[0], C = x.shape()[1], H = x.shape()[2], W = x.shape()[3];
+  if (kernel > H || kernel > W)
+    fail("max_pool2d: kernel ", kernel, " is larger than the input ", H, "x", W, " (", shape_str(x.shape()), ")");
+  const std::int64_t OH = (H - kernel) / stride + 1, OW = (W - kernel) / stride + 1;
+  Tensor y = Tensor::empty({N, C, OH, OW}, x.dtype());
+  Tensor arg = Tensor::empty({N, C, OH, OW}, DType::Int64);  // flat index in the H x W plane
+  dispatch_float(x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    std::int64_t* pa = arg.data<std::int64_t>();
+    parallel_for(N * C, std::max<std::int64_t>(1, kParallelGrain / (H * W)), [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t plane = b; plane < e; ++plane) {
+        const T* in = px + plane * H * W;
+        for (std::int64_t i = 0; i < OH; ++i)
+          for (std::int64_t j = 0; j < OW; ++j) {
+            std::int64_t best = (i * stride) * W + j * stride;
+            for (std::int64_t p = 0; p < kernel; ++p)
+              for (std::int64_t q = 0; q < kernel; ++q) {
+                const std::int64_t k = (i * stride + p) * W + (j * stride + q);
+                if (in[k] > in[best]) best = k;
+              }
+            py[(plane * OH + i) * OW + j] = in[best];
+            pa[(plane * OH + i) * OW + j] = best;
+          }
+      }
+    });
+  });
+  record(y, "max_pool2d", {x}, [arg, xs = x.shape(), dt = x.dtype()](const Tensor& g, Grads& dx) {
+    Tensor gx = zeros(xs, dt);
+    dispatch_float(dt, "max_pool2d backward", [&](auto tag) {
+      using T = decltype(tag);
+      const T* pg = g.data<T>();
+      const std::int64_t* pa = arg.data<std::int64_t>();
+      T* pgx = gx.data<T>();
+      const std::int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], out = g.numel() / planes;
+      parallel_for(planes, std::max<std::int64_t>(1, kParallelGrain / hw), [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t plane = b; plane < e; ++plane)
+          for (std::int64_t k = 0; k < out; ++k) pgx[plane * hw + pa[plane * out + k]] += pg[plane * out + k];
+      });
+    });
+    dx.add(0, gx);
+  });
+  return y;
+}
+
+// ---------------------------------------------------------------- dropout
+//
+// Training: y = x * m / (1 - p), m_i ~ Bernoulli(1 - p) drawn from `gen` (inverted
+// dropout: the expected value of y is x, so evaluation needs no rescaling).
+// VJP: dx = g * m / (1 - p) — the same mask as the forward.
+// Evaluation: y = x.
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+  if (!(p >= 0.0 && p < 1.0)) fail("dropout: probability p must be in [0, 1), got ", p);
+  if (!training || p == 0.0) return x;
+  Tensor mask = Tensor::empty(x.shape(), x.dtype());
+  dispatch_float(x.dtype(), "dropout", [&](auto tag) {
+    using T = decltype(tag);
+    T* pm = mask.data<T>();
+    const T keep = static_cast<T>(1.0 / (1.0 - p));
+    for (std::int64_t i = 0; i < mask.numel(); ++i) pm[i] = gen.uniform() < p ? T(0) : keep;
+  });
+  return mul(x, mask);  // mul's VJP multiplies g by the same mask
+}
+
+}  // namespace chalk
