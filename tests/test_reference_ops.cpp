@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/tensor.h"
+#include "ops/conv.h"
 #include "ops/linalg.h"
 #include "ops/nn_ops.h"
 #include "ops/reduce.h"
@@ -91,10 +92,30 @@ TEST(ReferenceOps, Linear) {
   check_op("linear", [](const Case&, const Inputs& in) { return linear(in.at("x"), in.at("w"), in.at("b")); });
 }
 
+TEST(ReferenceOps, Conv2d) {
+  check_op("conv2d", [](const Case& c, const Inputs& in) {
+    const Tensor b = in.count("b") ? in.at("b") : Tensor();
+    return conv2d(in.at("x"), in.at("w"), b, c.param_int("stride"), c.param_int("padding"));
+  });
+}
+
+TEST(ReferenceOps, Conv2dNaive) {
+  check_op("conv2d", [](const Case& c, const Inputs& in) {
+    const Tensor b = in.count("b") ? in.at("b") : Tensor();
+    return conv2d_naive(in.at("x"), in.at("w"), b, c.param_int("stride"), c.param_int("padding"));
+  });
+}
+
+TEST(ReferenceOps, MaxPool2d) {
+  check_op("max_pool2d", [](const Case& c, const Inputs& in) {
+    return max_pool2d(in.at("x"), c.param_int("kernel"), c.param_int("stride"));
+  });
+}
+
 // A case added to ops.json without a test above would silently go unchecked.
 TEST(ReferenceOps, EveryCaseIsChecked) {
   const std::set<std::string> tested = {"softmax", "log_softmax", "logsumexp", "normalize", "cdist",
-                                        "cdist_squared", "matmul", "linear"};
+                                        "cdist_squared", "matmul", "linear", "conv2d", "max_pool2d"};
   for (const Case& c : ops_reference().cases) EXPECT_TRUE(tested.count(c.param_str("op"))) << c.name;
 }
 
