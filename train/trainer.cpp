@@ -37,7 +37,13 @@ void TrainConfig::resolve() {
          "and is only for --loss softmax)");
   if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw")
     fail("--optimizer: expected sgd, adam or adamw, got '", optimizer, "'");
-  if (lr < 0) lr = optimizer == "sgd" ? 0.05 : 1e-3;
+  if (lr < 0) {
+    // SGD: the margin-softmax losses multiply their logits by a scale s (16..64), which
+    // multiplies their gradients too, so they want a smaller step than the others.
+    const bool scaled = loss == "normface" || loss == "cosface" || loss == "arcface" || loss == "combined" ||
+                        loss == "sphereface";
+    lr = optimizer != "sgd" ? 1e-3 : (scaled ? 0.01 : 0.05);
+  }
   if (!(lr > 0) || !std::isfinite(lr)) fail("--lr: expected a positive learning rate, got ", lr);
   if (schedule != "constant" && schedule != "step" && schedule != "cosine")
     fail("--schedule: expected constant, step or cosine, got '", schedule, "'");
@@ -218,12 +224,19 @@ double Trainer::train_epoch(int epoch, const ProgressFn& progress) {
     const Tensor y = nn::make_label_batch(train_, batches[b]);
     optimizer_->set_lr(schedule_->lr_at(step_));
     loss_->set_iteration(step_);
-    Tensor loss = loss_->forward(model_->forward(x), y);
-    const double value = loss.item();
-    if (!std::isfinite(value))
-      fail("training diverged: the loss is ", value, " at epoch ", epoch + 1, ", step ", b + 1, " (global step ",
-           step_ + 1, "). Hint: lower the learning rate (--lr, now ", optimizer_->lr(),
+    auto diverged = [&](const std::string& what) {
+      fail("training stopped at epoch ", epoch + 1, ", step ", b + 1, " (global step ", step_ + 1, "): ", what,
+           ". Hint: lower the learning rate (--lr, now ", optimizer_->lr(),
            "), add --warmup-steps, or check the loss options; the last good checkpoint (if any) is untouched.");
+    };
+    Tensor loss;
+    try {
+      loss = loss_->forward(model_->forward(x), y);
+    } catch (const Error& e) {  // e.g. a loss refusing non-finite embeddings: say where it happened
+      diverged(e.what());
+    }
+    const double value = loss.item();
+    if (!std::isfinite(value)) diverged(str_cat("the loss is ", value));
     optimizer_->zero_grad();
     loss.backward();
     optimizer_->step();
@@ -383,6 +396,9 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
   const std::string ckpt = config_.out_dir.empty() ? "" : config_.out_dir + "/checkpoint.safetensors";
   int start = 0;
   if (!config_.out_dir.empty()) fs::create_directories(config_.out_dir);
+  if (!resume && !ckpt.empty() && fs::exists(ckpt))
+    fail("--out ", config_.out_dir, " already holds a checkpoint from an earlier run; pass --resume to continue it, "
+         "or choose another --out (chalk never overwrites a run's last good checkpoint with a new run)");
   if (resume) {
     if (ckpt.empty()) fail("--resume needs --out DIR (the folder holding checkpoint.safetensors)");
     if (!fs::exists(ckpt)) fail("--resume: no checkpoint at ", ckpt);

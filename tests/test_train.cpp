@@ -1,0 +1,263 @@
+// Tests for train/trainer.h and the chalk-train / chalk-eval programs: a short run learns,
+// checkpoints round-trip, resume is bit-identical, divergence and bad input are reported.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/autograd.h"
+#include "io/safetensors.h"
+#include "train/trainer.h"
+
+using namespace chalk;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kSubset = std::string(CHALK_DATA_DIR) + "/mnist-subset";
+
+TrainConfig small_config(const std::string& loss = "softmax") {
+  TrainConfig c;
+  c.data_dir = kSubset;
+  c.loss = loss;
+  c.epochs = 1;
+  c.threads = 1;
+  c.progress = false;
+  c.limit_train = 1024;
+  c.seed = 7;
+  return c;
+}
+
+std::string temp_dir(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("chalk_test_train_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+std::vector<float> params_of(Trainer& t) {
+  std::vector<float> out;
+  for (auto& [n, p] : t.model().named_parameters())
+    for (float v : p.to_vector<float>()) out.push_back(v);
+  for (auto& [n, p] : t.loss().named_parameters())
+    for (float v : p.to_vector<float>()) out.push_back(v);
+  return out;
+}
+
+int run_program(const std::string& args, std::string* output = nullptr) {
+  const std::string log = fs::temp_directory_path() / ("chalk_prog_" + std::to_string(::getpid()) + ".log");
+  const int status = std::system((std::string(CHALK_BINARY_DIR) + "/" + args + " > " + log + " 2>&1").c_str());
+  if (output) {
+    std::ifstream in(log);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *output = ss.str();
+  }
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+TEST(Train, ShortRunOnShippedSubsetLearns) {
+  TrainConfig c = small_config();
+  c.limit_train = 0;  // all 6,000 subset images
+  c.epochs = 2;
+  Trainer t(c);
+  double first = t.train_epoch(0);
+  double second = t.train_epoch(1);
+  const EpochMetrics m = t.evaluate(1);
+  EXPECT_LT(second, first);
+  EXPECT_GE(m.test_accuracy, 0.85) << "MLP + softmax, 2 epochs on 6,000 images";
+  EXPECT_GE(m.retrieval.precision_at_1, 0.80);
+  EXPECT_GT(m.nmi, 0.5);
+}
+
+TEST(Train, EveryRegisteredLossTrainsWithoutNaN) {
+  for (const auto& entry : loss_registry()) {
+    SCOPED_TRACE(entry.name);
+    TrainConfig c = small_config(entry.name);
+    c.emb_dim = entry.name == "softmax" ? 0 : 16;
+    c.epochs = 3;
+    c.limit_train = 2048;
+    Trainer t(c);
+    const double a = t.train_epoch(0), b = t.train_epoch(1), last = t.train_epoch(2);
+    EXPECT_TRUE(std::isfinite(a) && std::isfinite(b) && std::isfinite(last));
+    EXPECT_LT(last, a) << "the training loss should fall from epoch 1 to epoch 3";
+    const EpochMetrics m = t.evaluate(2);
+    EXPECT_GT(m.test_accuracy, 0.2) << "chance is 0.1 (48 steps only: this checks learning starts, not its quality)";
+  }
+}
+
+TEST(Train, SaveLoadGivesIdenticalOutputs) {
+  const std::string dir = temp_dir("saveload");
+  TrainConfig c = small_config("arcface");
+  c.emb_dim = 8;
+  Trainer a(c);
+  a.train_epoch(0);
+  a.save_checkpoint(dir + "/ck.safetensors", 1);
+  Trainer b(c);  // fresh weights
+  EXPECT_EQ(b.load_checkpoint(dir + "/ck.safetensors"), 1);
+  const Tensor ea = a.embed(a.test_set()), eb = b.embed(b.test_set());
+  EXPECT_EQ(ea.to_vector<float>(), eb.to_vector<float>());
+  EXPECT_EQ(a.loss().logits(ea).to_vector<float>(), b.loss().logits(eb).to_vector<float>());
+  fs::remove_all(dir);
+}
+
+TEST(Train, ResumeIsBitIdenticalToAnUninterruptedRun) {
+  for (const std::string loss : {"softmax", "centroid", "arcface"}) {
+    SCOPED_TRACE(loss);
+    const std::string dir = temp_dir("resume_" + loss);
+    TrainConfig c = small_config(loss);
+    c.epochs = 3;
+    Trainer straight(c);
+    for (int e = 0; e < 3; ++e) straight.train_epoch(e);
+
+    {  // the same run, interrupted after its first epoch ...
+      Trainer first(c);
+      first.train_epoch(0);
+      first.save_checkpoint(dir + "/checkpoint.safetensors", 1);
+    }
+    Trainer resumed(c);  // ... and continued by a new Trainer from the checkpoint
+    ASSERT_EQ(resumed.load_checkpoint(dir + "/checkpoint.safetensors"), 1);
+    for (int e = 1; e < 3; ++e) resumed.train_epoch(e);
+    EXPECT_EQ(params_of(straight), params_of(resumed));
+    EXPECT_EQ(resumed.global_step(), straight.global_step());
+    fs::remove_all(dir);
+  }
+}
+
+TEST(Train, RunWritesOneMetricsLinePerEpochAcrossAResume) {
+  const std::string dir = temp_dir("jsonl");
+  TrainConfig c = small_config();
+  c.limit_train = 512;
+  c.out_dir = dir;
+  std::ostringstream log;
+  {
+    Trainer t(c);
+    t.run(false, log);
+  }
+  c.epochs = 2;  // extend the finished run by one epoch
+  Trainer t(c);
+  t.run(true, log);
+  std::ifstream in(dir + "/metrics.jsonl");
+  std::vector<std::string> lines;
+  for (std::string s; std::getline(in, s);) lines.push_back(s);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const char* key : {"\"epoch\":2", "\"train_loss\"", "\"test_loss\"", "\"test_accuracy\"", "\"epoch_seconds\"",
+                          "\"precision_at_1\"", "\"recall_at_8\"", "\"r_precision\"", "\"map_at_r\"", "\"nmi\""})
+    EXPECT_NE(lines[1].find(key), std::string::npos) << key << " in " << lines[1];
+  EXPECT_TRUE(fs::exists(dir + "/config.json"));
+  fs::remove_all(dir);
+}
+
+TEST(Train, DivergenceStopsWithEpochStepAndKeepsTheCheckpoint) {
+  const std::string dir = temp_dir("diverge");
+  TrainConfig c = small_config();
+  c.out_dir = dir;
+  std::ostringstream log;
+  {
+    Trainer t(c);
+    t.run(false, log);
+  }
+  const auto before = fs::file_size(dir + "/checkpoint.safetensors");
+  std::ifstream f(dir + "/checkpoint.safetensors", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), {});
+  TrainConfig bad = c;
+  bad.epochs = 2;
+  bad.lr = 1e30;  // explodes in the second epoch's first steps
+  Trainer t(bad);
+  try {
+    t.run(true, log);
+    FAIL() << "expected divergence";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("epoch 2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("step"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--lr"), std::string::npos) << msg;
+  }
+  std::ifstream g(dir + "/checkpoint.safetensors", std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(g)), {});
+  EXPECT_EQ(after.size(), before);
+  EXPECT_EQ(after, bytes) << "the last good checkpoint must stay intact";
+  // a fresh run into the same folder refuses to overwrite it
+  Trainer fresh(c);
+  EXPECT_THROW(fresh.run(false, log), Error);
+  fs::remove_all(dir);
+}
+
+TEST(Train, CheckpointOfAnotherModelIsRejectedByName) {
+  const std::string dir = temp_dir("mismatch");
+  TrainConfig c = small_config();
+  c.limit_train = 256;
+  Trainer mlp(c);
+  mlp.save_checkpoint(dir + "/mlp.safetensors", 1);
+  TrainConfig cnn_cfg = c;
+  cnn_cfg.model = "cnn";
+  Trainer cnn(cnn_cfg);
+  try {
+    cnn.load_checkpoint(dir + "/mlp.safetensors");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model."), std::string::npos) << e.what();
+  }
+  // a truncated file
+  fs::resize_file(dir + "/mlp.safetensors", fs::file_size(dir + "/mlp.safetensors") / 2);
+  Trainer again(c);
+  EXPECT_THROW(again.load_checkpoint(dir + "/mlp.safetensors"), Error);
+  fs::remove_all(dir);
+}
+
+TEST(TrainConfig, JsonRoundTripAndValidation) {
+  TrainConfig c = small_config("cosface");
+  c.loss_options.easy_margin = true;
+  c.resolve();
+  const TrainConfig back = TrainConfig::from_json(c.to_json());
+  EXPECT_EQ(back.to_json(), c.to_json());
+  EXPECT_EQ(back.emb_dim, 64);
+  TrainConfig bad = small_config();
+  bad.model = "resnet";
+  EXPECT_THROW(bad.resolve(), Error);
+  bad = small_config("centroid");
+  bad.emb_dim = 0;
+  EXPECT_THROW(bad.resolve(), Error);
+  EXPECT_THROW(TrainConfig::from_json("{\"model\": 1}"), Error);
+}
+
+TEST(Programs, BadFlagsExitWithStatus2) {
+  std::string out;
+  EXPECT_EQ(run_program("chalk-train --epochs 0", &out), 2) << out;
+  EXPECT_EQ(run_program("chalk-train --no-such-flag", &out), 2) << out;
+  EXPECT_EQ(run_program("chalk-train --model resnet", &out), 2) << out;
+  EXPECT_NE(out.find("--model"), std::string::npos) << out;
+  EXPECT_EQ(run_program("chalk-train --loss nosuchloss", &out), 2) << out;
+  EXPECT_EQ(run_program("chalk-train --data /no/such/dir", &out), 2) << out;
+  EXPECT_EQ(run_program("chalk-eval", &out), 2) << out;
+}
+
+TEST(Programs, CorruptDataFileIsNamedAndNothingIsWritten) {
+  const std::string dir = temp_dir("corrupt"), out_dir = dir + "/out";
+  for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                        "t10k-labels-idx1-ubyte.gz"})
+    fs::copy_file(kSubset + "/" + f, dir + "/" + f);
+  fs::resize_file(dir + "/t10k-images-idx3-ubyte.gz", 1000);  // truncated
+  std::string out;
+  EXPECT_EQ(run_program("chalk-train --quiet --data " + dir + " --out " + out_dir, &out), 1) << out;
+  EXPECT_NE(out.find("t10k-images"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(out_dir + "/checkpoint.safetensors"));
+  fs::remove_all(dir);
+}
+
+TEST(Programs, TrainThenEvalAndResume) {
+  const std::string dir = temp_dir("prog");
+  std::string out;
+  const std::string common = "chalk-train --quiet --threads 1 --limit-train 512 --data " + kSubset;
+  ASSERT_EQ(run_program(common + " --epochs 1 --out " + dir, &out), 0) << out;
+  EXPECT_NE(out.find("data: MNIST from " + kSubset), std::string::npos) << "says which data: " << out;
+  ASSERT_EQ(run_program(common + " --epochs 2 --resume --out " + dir, &out), 0) << out;
+  EXPECT_NE(out.find("resumed"), std::string::npos) << out;
+  ASSERT_EQ(run_program("chalk-eval --data " + kSubset + " " + dir + "/checkpoint.safetensors", &out), 0) << out;
+  EXPECT_NE(out.find("\"test_accuracy\""), std::string::npos) << out;
+  fs::remove_all(dir);
+}
