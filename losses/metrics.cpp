@@ -59,26 +59,26 @@ RetrievalMetrics retrieval_metrics(const Tensor& embeddings, const Tensor& label
     // does not change the ranking, so it is left out)
     gemm<double>(false, true, qb, n, d, -2.0, px + q0 * d, d, px, d, 0.0, dist.data(), n);
     parallel_for(qb, 1, [&](std::int64_t b, std::int64_t e) {
-      std::vector<std::int64_t> order;
+      std::vector<std::pair<double, std::int64_t>> order;  // (distance, index) of every other item
       for (std::int64_t i = b; i < e; ++i) {
         const std::int64_t q = q0 + i;
         const std::int64_t R = count[py[q]] - 1;
         if (R <= 0) continue;
-        double* row = dist.data() + i * n;
-        for (std::int64_t j = 0; j < n; ++j) row[j] += sq[j];
-        // rank all others by distance; ties by index. Only the first max(R, 8) matter.
-        order.clear();  // every item but the query itself
+        const double* row = dist.data() + i * n;
+        order.clear();
         for (std::int64_t j = 0; j < n; ++j)
-          if (j != q) order.push_back(j);
+          if (j != q) order.push_back({row[j] + sq[j], j});
+        // only the nearest max(R, 8) matter: select them (linear time), then sort those.
+        // Pairs compare by distance, then index: ties go to the lower index.
         const std::int64_t top = std::min<std::int64_t>(std::max<std::int64_t>(R, 8), n - 1);
-        auto closer = [row](std::int64_t a, std::int64_t c) { return row[a] < row[c] || (row[a] == row[c] && a < c); };
-        std::partial_sort(order.begin(), order.begin() + top, order.end(), closer);
+        std::nth_element(order.begin(), order.begin() + (top - 1), order.end());
+        std::sort(order.begin(), order.begin() + top);
         PerQuery& pq = per[q];
         pq.used = true;
         std::int64_t hits = 0;
         double ap = 0;
         for (std::int64_t k = 0; k < top; ++k) {
-          const bool rel = py[order[k]] == py[q];
+          const bool rel = py[order[k].second] == py[q];
           if (k < R && rel) {
             ++hits;
             ap += static_cast<double>(hits) / static_cast<double>(k + 1);  // P(k+1) rel(k+1)

@@ -126,15 +126,33 @@ void SGD::update(std::size_t i, const Tensor& param, const Tensor& grad) {
     T* pp = p.data<T>();
     const T* pg = g.data<T>();
     T* pb = mu != 0.0 ? b.data<T>() : nullptr;
+    const T tlr = static_cast<T>(lr), twd = static_cast<T>(wd), tmu = static_cast<T>(mu), tdamp = static_cast<T>(damp);
+    // One loop per case, with no branch inside, so the compiler vectorises each:
+    //   d = g + wd p;  buf = d (first step) or mu buf + (1 - dampening) d;
+    //   p -= lr (nesterov ? d + mu buf : buf)     (p -= lr d without momentum)
     parallel_for(p.numel(), [&](std::int64_t s, std::int64_t e) {
-      for (std::int64_t k = s; k < e; ++k) {
-        double d = static_cast<double>(pg[k]) + wd * pp[k];
-        if (pb) {
-          const double buf = first ? d : mu * pb[k] + damp * d;
-          pb[k] = static_cast<T>(buf);
-          d = nesterov ? d + mu * buf : buf;
+      if (!pb) {
+        for (std::int64_t k = s; k < e; ++k) pp[k] -= tlr * (pg[k] + twd * pp[k]);
+      } else if (first) {
+        for (std::int64_t k = s; k < e; ++k) {
+          const T d = pg[k] + twd * pp[k];
+          pb[k] = d;
+          pp[k] -= tlr * (nesterov ? d + tmu * d : d);
         }
-        pp[k] = static_cast<T>(pp[k] - lr * d);
+      } else if (nesterov) {
+        for (std::int64_t k = s; k < e; ++k) {
+          const T d = pg[k] + twd * pp[k];
+          const T buf = tmu * pb[k] + tdamp * d;
+          pb[k] = buf;
+          pp[k] -= tlr * (d + tmu * buf);
+        }
+      } else {
+        for (std::int64_t k = s; k < e; ++k) {
+          const T d = pg[k] + twd * pp[k];
+          const T buf = tmu * pb[k] + tdamp * d;
+          pb[k] = buf;
+          pp[k] -= tlr * buf;
+        }
       }
     });
   });
