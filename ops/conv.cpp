@@ -49,14 +49,26 @@ ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b, in
   return g;
 }
 
+// Output columns j whose input column j*stride + q - pad lies inside [0, W): [j0, j1).
+inline void valid_columns(std::int64_t q, std::int64_t stride, std::int64_t pad, std::int64_t W, std::int64_t OW,
+                          std::int64_t& j0, std::int64_t& j1) {
+  // need 0 <= j*stride + q - pad < W
+  j0 = q >= pad ? 0 : (pad - q + stride - 1) / stride;
+  j1 = W + pad - q <= 0 ? 0 : std::min<std::int64_t>(OW, (W + pad - q + stride - 1) / stride);
+  j0 = std::min(j0, j1);
+}
+
 // im2col for one image: col[(c, p, q), (i, j)] = x[c, i*stride + p - pad, j*stride + q - pad]
-// (0 outside the image). col is (C KH KW) x (OH OW), row-major.
+// (0 outside the image). col is (C KH KW) x ld, row-major; this image's block starts at `col`
+// (several images side by side share one column matrix of leading dimension ld).
 template <class T>
-void im2col(const T* x, T* col, const ConvGeometry& g) {
+void im2col(const T* x, T* col, std::int64_t ld, const ConvGeometry& g) {
   for (std::int64_t c = 0; c < g.C; ++c)
     for (std::int64_t p = 0; p < g.KH; ++p)
       for (std::int64_t q = 0; q < g.KW; ++q) {
-        T* row = col + ((c * g.KH + p) * g.KW + q) * g.pixels();
+        T* row = col + ((c * g.KH + p) * g.KW + q) * ld;
+        std::int64_t j0, j1;
+        valid_columns(q, g.stride, g.pad, g.W, g.OW, j0, j1);
         for (std::int64_t i = 0; i < g.OH; ++i) {
           T* out = row + i * g.OW;
           const std::int64_t ih = i * g.stride + p - g.pad;
@@ -64,11 +76,12 @@ void im2col(const T* x, T* col, const ConvGeometry& g) {
             std::fill(out, out + g.OW, T(0));
             continue;
           }
-          const T* in = x + (c * g.H + ih) * g.W;
-          for (std::int64_t j = 0; j < g.OW; ++j) {
-            const std::int64_t iw = j * g.stride + q - g.pad;
-            out[j] = (iw >= 0 && iw < g.W) ? in[iw] : T(0);
-          }
+          const T* in = x + (c * g.H + ih) * g.W;  // input row ih; column of output j: j*stride + q - pad
+          const std::int64_t shift = q - g.pad;
+          std::fill(out, out + j0, T(0));
+          if (g.stride == 1) std::copy(in + j0 + shift, in + j1 + shift, out + j0);
+          else for (std::int64_t j = j0; j < j1; ++j) out[j] = in[j * g.stride + shift];
+          std::fill(out + j1, out + g.OW, T(0));
         }
       }
 }
@@ -76,31 +89,57 @@ void im2col(const T* x, T* col, const ConvGeometry& g) {
 // col2im, the adjoint of im2col: dx[c, ih, iw] += dcol[(c, p, q), (i, j)] for every
 // (p, q, i, j) that im2col read x[c, ih, iw] from.
 template <class T>
-void col2im(const T* dcol, T* dx, const ConvGeometry& g) {
+void col2im(const T* dcol, std::int64_t ld, T* dx, const ConvGeometry& g) {
   std::fill(dx, dx + g.C * g.H * g.W, T(0));
   for (std::int64_t c = 0; c < g.C; ++c)
     for (std::int64_t p = 0; p < g.KH; ++p)
       for (std::int64_t q = 0; q < g.KW; ++q) {
-        const T* row = dcol + ((c * g.KH + p) * g.KW + q) * g.pixels();
+        const T* row = dcol + ((c * g.KH + p) * g.KW + q) * ld;
+        std::int64_t j0, j1;
+        valid_columns(q, g.stride, g.pad, g.W, g.OW, j0, j1);
         for (std::int64_t i = 0; i < g.OH; ++i) {
           const std::int64_t ih = i * g.stride + p - g.pad;
           if (ih < 0 || ih >= g.H) continue;
           T* out = dx + (c * g.H + ih) * g.W;
           const T* in = row + i * g.OW;
-          for (std::int64_t j = 0; j < g.OW; ++j) {
-            const std::int64_t iw = j * g.stride + q - g.pad;
-            if (iw >= 0 && iw < g.W) out[iw] += in[j];
-          }
+          const std::int64_t shift = q - g.pad;
+          for (std::int64_t j = j0; j < j1; ++j) out[j * g.stride + shift] += in[j];
         }
       }
 }
 
-// Images split evenly over the threads; f(thread, first image, end image).
-// Each thread owns its scratch buffers, and BLAS runs single-threaded inside
-// the region (OpenMP BLAS detects it), so the two cores never fight.
+}  // namespace
+
+// ---------------------------------------------------------------- conv2d (im2col + GEMM)
+//
+// Forward, per image n:   col_n = im2col(x_n)                       (C KH KW) x (OH OW)
+//                         y_n   = W col_n + b                        O x (OH OW),  W seen as O x (C KH KW)
+// VJP, per image (g_n = dL/dy_n, O x (OH OW)):
+//   dW += g_n col_n^T        (a linear layer's weight gradient, summed over images)
+//   db += row sums of g_n
+//   dx_n = col2im(W^T g_n)   (the adjoint of im2col scatters each patch gradient back)
+//
+// Speed: images are split over the threads (OpenMP); each thread keeps its column
+// matrix (a few hundred KB for MNIST) in its own cache and calls a single-threaded
+// GEMM (OpenBLAS runs single-threaded inside a parallel region), so the two cores
+// never fight and col_n never travels to main memory. col_n is rebuilt in the
+// backward instead of being stored. dW is summed per thread, then across threads in
+// thread order (same thread count, same numbers).
+namespace {
+
+// Scratch memory that stays allocated across calls (one per thread and element type):
+// no page faults and no zero-filling of fresh buffers in the hot loop.
+template <class T>
+T* scratch(int slot, std::size_t n) {
+  thread_local std::vector<T> buffers[3];
+  if (buffers[slot].size() < n) buffers[slot].resize(n);
+  return buffers[slot].data();
+}
+
+// f(thread, first image, end image) with the images split evenly over the threads.
 template <class F>
 void over_images(std::int64_t N, F&& f) {
-  const int T = static_cast<int>(std::min<std::int64_t>(num_threads(), N));
+  const int T = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), N)));
 #ifdef _OPENMP
   if (T > 1 && !omp_in_parallel()) {
 #pragma omp parallel num_threads(T)
@@ -115,18 +154,12 @@ void over_images(std::int64_t N, F&& f) {
   f(0, 0, N);
 }
 
+int image_threads(std::int64_t N) {
+  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), N)));
+}
+
 }  // namespace
 
-// ---------------------------------------------------------------- conv2d (im2col + GEMM)
-//
-// Forward, per image n:   col_n = im2col(x_n)                       (C KH KW) x (OH OW)
-//                         y_n   = W col_n + b                        O x (OH OW),  W as O x (C KH KW)
-// VJP, per image (g_n = dL/dy_n, O x (OH OW)):
-//   dW += g_n col_n^T        (the same GEMM as a linear layer's weight gradient, summed over images)
-//   db += sum over pixels of g_n
-//   dx_n = col2im(W^T g_n)   (the adjoint of im2col scatters each patch gradient back)
-// col_n is rebuilt in the backward instead of being stored: it is cheap, and it keeps
-// the memory of a conv layer at the size of its input and output.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding) {
   const ConvGeometry g = conv_geometry(x, w, b, stride, padding, "conv2d");
   Tensor y = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype());
@@ -136,16 +169,15 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     const T* pw = w.data<T>();
     const T* pb = b.defined() ? b.data<T>() : nullptr;
     T* py = y.data<T>();
+    const std::int64_t P = g.pixels();
     over_images(g.N, [&](int, std::int64_t n0, std::int64_t n1) {
-      std::vector<T> col(static_cast<std::size_t>(g.patch() * g.pixels()));
+      T* col = scratch<T>(0, static_cast<std::size_t>(g.patch() * P));
       for (std::int64_t n = n0; n < n1; ++n) {
-        T* yn = py + n * g.O * g.pixels();
-        im2col(px + n * g.C * g.H * g.W, col.data(), g);
-        gemm<T>(false, false, g.O, g.pixels(), g.patch(), T(1), pw, g.patch(), col.data(), g.pixels(), T(0), yn,
-                g.pixels());
-        if (pb)
-          for (std::int64_t o = 0; o < g.O; ++o)
-            for (std::int64_t k = 0; k < g.pixels(); ++k) yn[o * g.pixels() + k] += pb[o];
+        T* yn = py + n * g.O * P;
+        im2col(px + n * g.C * g.H * g.W, col, P, g);
+        if (pb)  // y_n = b (broadcast over pixels), then y_n += W col_n
+          for (std::int64_t o = 0; o < g.O; ++o) std::fill(yn + o * P, yn + (o + 1) * P, pb[o]);
+        gemm<T>(false, false, g.O, P, g.patch(), T(1), pw, g.patch(), col, P, pb ? T(1) : T(0), yn, P);
       }
     });
   });
@@ -156,26 +188,22 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
       const T* pw = w.data<T>();
       const T* pg = gy.data<T>();
       const bool want_x = dx.wants(0), want_w = dx.wants(1);
+      const std::int64_t P = g.pixels(), KW = g.O * g.patch();
       Tensor gx = want_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
       T* pgx = want_x ? gx.data<T>() : nullptr;
-      const int T_ = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), g.N)));
-      // one dW accumulator per thread, summed in thread order afterwards (deterministic)
-      std::vector<std::vector<T>> dw_part(T_);
+      std::vector<T> dw_parts(want_w ? static_cast<std::size_t>(image_threads(g.N) * KW) : 0, T(0));
       over_images(g.N, [&](int t, std::int64_t n0, std::int64_t n1) {
-        std::vector<T> col(static_cast<std::size_t>(g.patch() * g.pixels()));
-        std::vector<T> dcol(want_x ? col.size() : 0);
-        if (want_w) dw_part[t].assign(static_cast<std::size_t>(g.O * g.patch()), T(0));
+        T* col = scratch<T>(0, static_cast<std::size_t>(g.patch() * P));
+        T* dcol = scratch<T>(1, static_cast<std::size_t>(g.patch() * P));
         for (std::int64_t n = n0; n < n1; ++n) {
-          const T* gn = pg + n * g.O * g.pixels();
+          const T* gn = pg + n * g.O * P;
           if (want_w) {  // dW += g_n col_n^T
-            im2col(px + n * g.C * g.H * g.W, col.data(), g);
-            gemm<T>(false, true, g.O, g.patch(), g.pixels(), T(1), gn, g.pixels(), col.data(), g.pixels(), T(1),
-                    dw_part[t].data(), g.patch());
+            im2col(px + n * g.C * g.H * g.W, col, P, g);
+            gemm<T>(false, true, g.O, g.patch(), P, T(1), gn, P, col, P, T(1), dw_parts.data() + t * KW, g.patch());
           }
           if (want_x) {  // dx_n = col2im(W^T g_n)
-            gemm<T>(true, false, g.patch(), g.pixels(), g.O, T(1), pw, g.patch(), gn, g.pixels(), T(0), dcol.data(),
-                    g.pixels());
-            col2im(dcol.data(), pgx + n * g.C * g.H * g.W, g);
+            gemm<T>(true, false, g.patch(), P, g.O, T(1), pw, g.patch(), gn, P, T(0), dcol, P);
+            col2im(dcol, P, pgx + n * g.C * g.H * g.W, g);
           }
         }
       });
@@ -183,20 +211,21 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
       if (want_w) {
         Tensor gw = zeros(w.shape(), w.dtype());
         T* pgw = gw.data<T>();
-        for (const auto& part : dw_part)
-          for (std::size_t i = 0; i < part.size(); ++i) pgw[i] += part[i];
+        for (int t = 0; t < image_threads(g.N); ++t)
+          for (std::int64_t i = 0; i < KW; ++i) pgw[i] += dw_parts[t * KW + i];
         dx.add(1, gw);
       }
       if (dx.wants(2)) {  // db[o] = sum over n and pixels of g[n, o, :]
         Tensor gb = zeros({g.O}, w.dtype());
         T* pgb = gb.data<T>();
-        for (std::int64_t n = 0; n < g.N; ++n)
-          for (std::int64_t o = 0; o < g.O; ++o) {
-            double s = 0;
-            const T* row = pg + (n * g.O + o) * g.pixels();
-            for (std::int64_t k = 0; k < g.pixels(); ++k) s += row[k];
-            pgb[o] += static_cast<T>(s);
+        for (std::int64_t o = 0; o < g.O; ++o) {
+          double acc = 0;
+          for (std::int64_t n = 0; n < g.N; ++n) {
+            const T* row = pg + (n * g.O + o) * P;
+            for (std::int64_t k = 0; k < P; ++k) acc += row[k];
           }
+          pgb[o] = static_cast<T>(acc);
+        }
         dx.add(2, gb);
       }
     });
