@@ -50,6 +50,10 @@ class Loss : public nn::Module {
   // Class scores for test accuracy (argmax), N x C; empty when the loss has
   // none (triplet: evaluation then uses the nearest class mean).
   virtual Tensor logits(const Tensor& embeddings) { (void)embeddings; return Tensor(); }
+  // The embedding the retrieval metrics (P@1, MAP@R, NMI, class means) compare with Euclidean
+  // distance: the model output itself, or its L2-normalised version for losses that only see
+  // directions (the margin-softmax family, a normalising triplet loss).
+  virtual Tensor metric_embedding(const Tensor& embeddings) { return embeddings; }
   // The triplet family mines inside batches: the loader then draws P classes x K samples.
   virtual bool wants_pk_batches() const { return false; }
   // Called once before training with the model's initial embeddings of (a

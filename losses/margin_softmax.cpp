@@ -540,4 +540,6 @@ Tensor SphereFaceLoss::forward(const Tensor& e, const Tensor& y) {
 void SphereFaceLoss::set_iteration(std::int64_t t) { lambda_ = sphereface_lambda(t); }
 std::string SphereFaceLoss::name() const { return str_cat("SphereFaceLoss(m = ", m_, ", lambda = ", lambda_, ")"); }
 
+Tensor MarginSoftmaxLoss::metric_embedding(const Tensor& embeddings) { return normalize(embeddings, 1); }
+
 }  // namespace chalk

@@ -91,6 +91,9 @@ Tensor sphereface_logits(const Tensor& x, const Tensor& W);
 class MarginSoftmaxLoss : public Loss {
  public:
   Tensor logits(const Tensor& embeddings) override;
+  // These losses see only the direction of x: retrieval compares normalised embeddings
+  // (Euclidean distance between unit vectors = a monotone function of the angle).
+  Tensor metric_embedding(const Tensor& embeddings) override;
   const Tensor& W() const { return W_; }
   double scale() const { return s_; }
 

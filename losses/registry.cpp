@@ -9,6 +9,7 @@
 #include "losses/loss.h"
 #include "losses/margin_softmax.h"
 #include "losses/softmax.h"
+#include "losses/triplet.h"
 
 namespace chalk {
 
@@ -20,6 +21,7 @@ const std::vector<LossEntry>& loss_registry() {
       {"cosface", "additive cosine margin: s (cos(theta) - m) for the target (CosFace / LMCL)", [](const LossOptions& o) { return std::make_shared<CosFaceLoss>(o); }},
       {"arcface", "additive angular margin: s cos(theta + m) for the target (ArcFace)", [](const LossOptions& o) { return std::make_shared<ArcFaceLoss>(o); }},
       {"combined", "InsightFace combined margin: s (cos(m1 theta + m2) - m3)", [](const LossOptions& o) { return std::make_shared<CombinedMarginLoss>(o); }},
+      {"triplet", "triplet loss with in-batch mining (all, hard, semihard) on P x K batches", [](const LossOptions& o) { return std::make_shared<TripletLoss>(o); }},
       {"centroid", "centroid upper bound of the triplet loss (Do et al. 2019), fixed centroids", [](const LossOptions& o) { return std::make_shared<CentroidLoss>(o); }},
   };
   return table;

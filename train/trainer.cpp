@@ -255,7 +255,8 @@ EpochMetrics Trainer::evaluate(int epoch) {
   EpochMetrics m;
   m.epoch = epoch + 1;
   m.lr = optimizer_->lr();
-  const Tensor emb = embed(test_);
+  const Tensor out = embed(test_);                  // model outputs (what the loss sees)
+  const Tensor emb = loss_->metric_embedding(out);  // what retrieval compares
   const Tensor labels = nn::make_label_batch(test_, [&] {
     std::vector<std::int64_t> v(static_cast<std::size_t>(test_.n));
     for (std::int64_t i = 0; i < test_.n; ++i) v[i] = i;
@@ -268,19 +269,19 @@ EpochMetrics Trainer::evaluate(int epoch) {
     const std::int64_t e = std::min(test_.n, s + 1000);
     std::vector<std::int64_t> rows;
     for (std::int64_t i = s; i < e; ++i) rows.push_back(i);
-    Tensor eb = Tensor::empty({e - s, emb.shape()[1]});
-    std::copy(emb.data<float>() + s * emb.shape()[1], emb.data<float>() + e * emb.shape()[1], eb.data<float>());
+    Tensor eb = Tensor::empty({e - s, out.shape()[1]});
+    std::copy(out.data<float>() + s * out.shape()[1], out.data<float>() + e * out.shape()[1], eb.data<float>());
     total += loss_->forward(eb, nn::make_label_batch(test_, rows)).item();
     ++parts;
   }
   m.test_loss = total / std::max<std::int64_t>(parts, 1);
   // accuracy: the loss's logits, else the nearest class mean of the training embeddings
-  const Tensor logits = loss_->logits(emb);
+  const Tensor logits = loss_->logits(out);
   Tensor pred;
   if (logits.defined()) {
     pred = argmax(logits, 1);
   } else {
-    const Tensor train_emb = embed(train_);
+    const Tensor train_emb = loss_->metric_embedding(embed(train_));
     const Tensor train_labels = from_vector(train_.labels, {train_.n});
     pred = nearest_centroid(emb, class_means(train_emb, train_labels, num_classes()));
   }

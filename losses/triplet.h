@@ -1,0 +1,72 @@
+// losses/triplet.h — the triplet loss: explicit triplets (PyTorch's TripletMarginLoss) and
+// in-batch mining (batch-all, batch-hard, semi-hard).
+// Derivation: docs/losses/triplet.md.  Tests: tests/test_loss_triplet.cpp.
+//
+// For an anchor a, a positive p (same label) and a negative n (another label):
+//     l(a, p, n) = max(0, d(a, p) - d(a, n) + alpha)          (hinge, margin alpha)
+//     l(a, p, n) = log(1 + exp(d(a, p) - d(a, n)))            (soft margin)
+// "Mining" decides which (a, p, n) of a batch enter the loss.
+#pragma once
+
+#include <string>
+
+#include "losses/loss.h"
+
+namespace chalk {
+
+// ---- explicit triplets: exactly PyTorch's TripletMarginLoss(margin, p=2, eps, swap, reduction) ----
+// a, p, n: N x D. d(u, v) = ||u - v + eps||_2 (eps is added to the difference vector, as PyTorch
+// does). swap: d(a, n) := min(d(a, n), d(p, n)). reduction: "mean" | "sum" | "none" (N values).
+// A fused op with the hand-derived VJP ...
+Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, double margin = 1.0,
+                           double eps = 1e-6, bool swap = false, const std::string& reduction = "mean");
+// ... and its twin composed from autograd ops.
+Tensor triplet_margin_loss_composed(const Tensor& a, const Tensor& p, const Tensor& n, double margin = 1.0,
+                                    double eps = 1e-6, bool swap = false, const std::string& reduction = "mean");
+
+// ---- in-batch mining ----
+struct TripletMining {
+  std::string mining = "hard";        // all | hard | semihard
+  std::string distance = "euclidean"; // euclidean | squared | cosine (1 - cos)
+  double margin = 0.2;                // alpha (unused with soft_margin)
+  bool soft_margin = false;           // softplus(d_ap - d_an) instead of the hinge
+  std::string reduction = "";         // all: nonzero (default) | mean | sum;  hard, semihard: mean (default) | sum
+  bool normalize = true;              // L2-normalise the embeddings first
+};
+
+struct TripletStats {
+  std::int64_t triplets = 0;         // triplets that entered the loss
+  std::int64_t active = 0;           // ... with a positive loss
+  std::int64_t skipped_anchors = 0;  // anchors with no positive or no negative in the batch
+};
+
+// The distance matrix the mining works on (N x N), from embeddings e (already normalised if asked).
+Tensor triplet_distance_matrix(const Tensor& e, const std::string& distance);
+
+// The loss of a batch: embeddings N x D, labels N (int64 >= 0). The distance matrix comes from
+// ops (their VJPs are in ops/nn_ops.cpp); the mining and the hinge are one fused op whose VJP
+// puts +w on each mined d(a, p) and -w on each mined d(a, n) (w = the hinge's 0/1 slope, or the
+// softplus' sigmoid, times the reduction's 1/count).
+Tensor batch_triplet_loss(const Tensor& embeddings, const Tensor& labels, const TripletMining& options,
+                          TripletStats* stats = nullptr);
+// The same loss composed only from autograd ops (masks, max/min, where, relu, gather; batch-all
+// builds the N x N x N tensor of all triplets): the reference for the fused op. Small N only.
+Tensor batch_triplet_loss_composed(const Tensor& embeddings, const Tensor& labels, const TripletMining& options);
+
+// ---- the Loss for chalk-train: --loss triplet --mining hard --distance euclidean --margin 0.2 ----
+class TripletLoss : public Loss {
+ public:
+  explicit TripletLoss(const LossOptions& options);
+  Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
+  bool wants_pk_batches() const override { return true; }
+  Tensor metric_embedding(const Tensor& embeddings) override;
+  std::string name() const override;
+  const TripletStats& last_stats() const { return stats_; }
+  const TripletMining& mining() const { return mining_; }
+
+ private:
+  TripletMining mining_;
+  TripletStats stats_;
+};
+
+}  // namespace chalk

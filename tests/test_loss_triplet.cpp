@@ -1,0 +1,262 @@
+// Tests for losses/triplet.h: explicit triplets (PyTorch TripletMarginLoss), in-batch mining
+// (batch-all, batch-hard, semi-hard) with every distance and margin form; fused vs composed,
+// gradient checks, PyTorch agreement (tests/reference/triplet.json), edge cases, errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/gradcheck.h"
+#include "core/random.h"
+#include "losses/triplet.h"
+#include "ops/elementwise.h"
+#include "reference.h"
+
+using namespace chalk;
+
+namespace {
+
+Tensor labels_of(std::vector<std::int64_t> v) { return from_vector(v, {static_cast<std::int64_t>(v.size())}); }
+
+// 3 classes x 4 samples, interleaved
+Tensor pk_labels() { return labels_of({0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2}); }
+
+std::vector<TripletMining> all_variants() {
+  std::vector<TripletMining> out;
+  for (const char* mining : {"all", "hard", "semihard"})
+    for (const char* dist : {"euclidean", "squared", "cosine"})
+      for (bool soft : {false, true})
+        for (bool norm : {true, false}) {
+          TripletMining o;
+          o.mining = mining;
+          o.distance = dist;
+          o.soft_margin = soft;
+          o.normalize = norm;
+          o.margin = 0.3;
+          out.push_back(o);
+        }
+  return out;
+}
+
+std::string describe(const TripletMining& o) {
+  return o.mining + "/" + o.distance + (o.soft_margin ? "/soft" : "/hinge") + (o.normalize ? "/norm" : "/raw") +
+         (o.reduction.empty() ? "" : "/" + o.reduction);
+}
+
+}  // namespace
+
+TEST(TripletMining, GradcheckFusedAndComposed) {
+  manual_seed(11);
+  const Tensor y = labels_of({0, 1, 2, 0, 1, 2, 0, 1});  // small: 36 variants x 2 versions x 2 evaluations per element
+  for (const TripletMining& o : all_variants()) {
+    SCOPED_TRACE(describe(o));
+    const Tensor x = randn({8, 3}, DType::Float64);
+    auto fused = gradcheck([&](const std::vector<Tensor>& in) { return batch_triplet_loss(in[0], y, o); }, {x});
+    EXPECT_TRUE(fused.ok) << fused.report;
+    auto composed =
+        gradcheck([&](const std::vector<Tensor>& in) { return batch_triplet_loss_composed(in[0], y, o); }, {x});
+    EXPECT_TRUE(composed.ok) << composed.report;
+  }
+}
+
+TEST(TripletMining, FusedAndComposedAgreeTo1e10) {
+  manual_seed(12);
+  const Tensor y = pk_labels();
+  std::vector<TripletMining> variants = all_variants();
+  for (const char* red : {"mean", "sum", "nonzero"}) {
+    TripletMining o;
+    o.mining = "all";
+    o.reduction = red;
+    variants.push_back(o);
+  }
+  TripletMining hs;
+  hs.mining = "hard";
+  hs.reduction = "sum";
+  variants.push_back(hs);
+  for (const TripletMining& o : variants) {
+    SCOPED_TRACE(describe(o));
+    Tensor x1 = randn({12, 6}, DType::Float64).requires_grad_();
+    Tensor x2 = x1.detach().clone().requires_grad_();
+    Tensor a = batch_triplet_loss(x1, y, o), b = batch_triplet_loss_composed(x2, y, o);
+    EXPECT_NEAR(a.item(), b.item(), 1e-10);
+    a.backward(scalar(1.7, DType::Float64));
+    b.backward(scalar(1.7, DType::Float64));
+    const auto g1 = x1.grad().to_vector<double>(), g2 = x2.grad().to_vector<double>();
+    for (std::size_t i = 0; i < g1.size(); ++i) ASSERT_NEAR(g1[i], g2[i], 1e-10) << i;
+  }
+}
+
+TEST(TripletMining, HandComputedPointsOnALine) {
+  // 1-D points: class 0 at 0 and 1, class 1 at 3 and 6; no normalisation, Euclidean, margin 2.
+  const Tensor x = from_vector(std::vector<double>{0, 1, 3, 6}, {4, 1});
+  const Tensor y = labels_of({0, 0, 1, 1});
+  TripletMining o;
+  o.normalize = false;
+  o.margin = 2.0;
+  // batch-hard, per anchor (d_ap farthest positive, d_an nearest negative):
+  //   a=0: d_ap 1, d_an 3 -> 0;   a=1: 1, 2 -> 1;   a=3: 3, 2 -> 3;   a=6: 3, 5 -> 0   => mean 1
+  o.mining = "hard";
+  EXPECT_NEAR(batch_triplet_loss(x, y, o).item(), 1.0, 1e-12);
+  // batch-all: triplets (a, p, n): a=0 (p=1): n=3 -> 0, n=6 -> 0; a=1 (p=0): n=3: 1-2+2=1, n=6: 0;
+  //   a=3 (p=6): n=0: 3-3+2=2, n=1: 3-2+2=3;   a=6 (p=3): n=0: 3-6+2 -> 0, n=1: 3-5+2 -> 0
+  //   sum 6 over 8 triplets, 3 active: nonzero 2, mean 0.75, sum 6
+  o.mining = "all";
+  EXPECT_NEAR(batch_triplet_loss(x, y, o).item(), 2.0, 1e-12);
+  o.reduction = "mean";
+  EXPECT_NEAR(batch_triplet_loss(x, y, o).item(), 0.75, 1e-12);
+  o.reduction = "sum";
+  TripletStats st;
+  EXPECT_NEAR(batch_triplet_loss(x, y, o, &st).item(), 6.0, 1e-12);
+  EXPECT_EQ(st.triplets, 8);
+  EXPECT_EQ(st.active, 3);
+  // semi-hard, per (a, p): the nearest negative farther than p, else the farthest negative:
+  //   (0,1): negatives 3, 6 both > 1 -> 3: 1-3+2 = 0;  (1,0): 2, 5 > 1 -> 2: 1-2+2 = 1
+  //   (3,6): 3, 2 none > 3 -> farthest 3: 3-3+2 = 2;   (6,3): 6, 5 > 3 -> 5: 3-5+2 = 0   => mean 0.75
+  o.mining = "semihard";
+  o.reduction = "";
+  EXPECT_NEAR(batch_triplet_loss(x, y, o).item(), 0.75, 1e-12);
+  // soft margin, batch-hard: mean of log(1 + e^(d_ap - d_an)) over the four anchors
+  o.mining = "hard";
+  o.soft_margin = true;
+  const double expect = (std::log1p(std::exp(1.0 - 3)) + std::log1p(std::exp(1.0 - 2)) + std::log1p(std::exp(3.0 - 2)) +
+                         std::log1p(std::exp(3.0 - 5))) / 4;
+  EXPECT_NEAR(batch_triplet_loss(x, y, o).item(), expect, 1e-12);
+}
+
+TEST(TripletMining, CollapsedBatchGivesMarginAndNoNaN) {
+  // every embedding identical: all distances 0, the batch-hard loss is exactly the margin
+  // (the collapse failure mode), and every gradient is finite (zero-distance kink -> 0).
+  for (const char* mining : {"all", "hard", "semihard"})
+    for (const char* dist : {"euclidean", "squared", "cosine"}) {
+      SCOPED_TRACE(std::string(mining) + "/" + dist);
+      Tensor x = ones({8, 4}).requires_grad_();
+      TripletMining o;
+      o.mining = mining;
+      o.distance = dist;
+      Tensor l = batch_triplet_loss(x, labels_of({0, 0, 1, 1, 2, 2, 3, 3}), o);
+      EXPECT_NEAR(l.item(), 0.2, 1e-6);
+      l.backward();
+      for (float v : x.grad().to_vector<float>()) EXPECT_TRUE(std::isfinite(v));
+    }
+}
+
+TEST(TripletMining, SkippedAnchorsAndBatchesWithoutTriplets) {
+  manual_seed(13);
+  // class 2 has one sample: its anchor has no positive and is skipped (and counted)
+  TripletMining o;
+  TripletStats st;
+  Tensor x = randn({5, 3}).requires_grad_();
+  batch_triplet_loss(x, labels_of({0, 0, 1, 1, 2}), o, &st);
+  EXPECT_EQ(st.skipped_anchors, 1);
+  // a single class: no negative anywhere -> loss 0, gradient 0, not NaN
+  for (const char* mining : {"all", "hard", "semihard"}) {
+    o.mining = mining;
+    Tensor z = randn({4, 3}).requires_grad_();
+    Tensor l = batch_triplet_loss(z, labels_of({1, 1, 1, 1}), o, &st);
+    EXPECT_EQ(l.item(), 0.0);
+    EXPECT_EQ(st.skipped_anchors, 4);
+    l.backward();
+    for (float v : z.grad().to_vector<float>()) EXPECT_EQ(v, 0.0f);
+  }
+}
+
+TEST(TripletMining, BadInputIsNamed) {
+  const Tensor x = randn({4, 3});
+  TripletMining o;
+  try {
+    batch_triplet_loss(x, labels_of({0, -1, 1, 1}), o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("label -1"), std::string::npos) << e.what();
+  }
+  Tensor bad = randn({4, 3});
+  bad.data<float>()[4] = INFINITY;
+  EXPECT_THROW(batch_triplet_loss(bad, labels_of({0, 0, 1, 1}), o), Error);
+  EXPECT_THROW(batch_triplet_loss(x, labels_of({0, 0, 1}), o), Error);
+  o.margin = -0.1;
+  EXPECT_THROW(batch_triplet_loss(x, labels_of({0, 0, 1, 1}), o), Error);
+  o = TripletMining{};
+  o.mining = "hardest";
+  try {
+    batch_triplet_loss(x, labels_of({0, 0, 1, 1}), o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("all, hard or semihard"), std::string::npos) << e.what();
+  }
+  o = TripletMining{};
+  o.distance = "manhattan";
+  EXPECT_THROW(batch_triplet_loss(x, labels_of({0, 0, 1, 1}), o), Error);
+  o = TripletMining{};
+  o.reduction = "nonzero";  // only batch-all has it
+  EXPECT_THROW(batch_triplet_loss(x, labels_of({0, 0, 1, 1}), o), Error);
+}
+
+TEST(TripletMarginLoss, GradcheckAndTwinAgree) {
+  manual_seed(14);
+  for (bool swap : {false, true})
+    for (const char* red : {"none", "mean", "sum"}) {
+      SCOPED_TRACE(std::string(red) + (swap ? " swap" : ""));
+      const Tensor a = randn({6, 4}, DType::Float64), p = randn({6, 4}, DType::Float64),
+                   n = randn({6, 4}, DType::Float64);
+      auto r = gradcheck([&](const std::vector<Tensor>& in) { return triplet_margin_loss(in[0], in[1], in[2], 1.0, 1e-6, swap, red); },
+                         {a, p, n});
+      EXPECT_TRUE(r.ok) << r.report;
+      const Tensor f = triplet_margin_loss(a, p, n, 1.0, 1e-6, swap, red);
+      const Tensor c = triplet_margin_loss_composed(a, p, n, 1.0, 1e-6, swap, red);
+      const auto vf = f.to_vector<double>(), vc = c.to_vector<double>();
+      for (std::size_t i = 0; i < vf.size(); ++i) EXPECT_NEAR(vf[i], vc[i], 1e-12);
+    }
+  EXPECT_THROW(triplet_margin_loss(zeros({2, 3}), zeros({2, 4}), zeros({2, 3})), Error);
+  EXPECT_THROW(triplet_margin_loss(zeros({2, 3}), zeros({2, 3}), zeros({2, 3}), 1.0, 1e-6, false, "max"), Error);
+}
+
+TEST(TripletReference, MatchesPyTorch) {
+  const reference::Family fam = reference::load_reference("triplet");
+  int checked = 0;
+  for (const reference::Case& c : fam.cases) {
+    SCOPED_TRACE(c.name);
+    for (int composed = 0; composed < 2; ++composed) {
+      if (c.has_param("loss")) {  // explicit triplets: TripletMarginLoss
+        Tensor a = c.input("anchor", true), p = c.input("positive", true), n = c.input("negative", true);
+        auto f = composed ? triplet_margin_loss_composed : triplet_margin_loss;
+        const Tensor out = f(a, p, n, c.param("margin"), c.param("eps"), c.param_bool("swap"), c.param_str("reduction"));
+        EXPECT_TRUE(reference::close(out, c.output("loss"), 1e-10, 1e-10)) << "loss";
+        c.objective(out).backward();
+        EXPECT_TRUE(reference::close(a.grad(), c.grad("anchor"), 1e-10, 1e-10)) << "d anchor";
+        EXPECT_TRUE(reference::close(p.grad(), c.grad("positive"), 1e-10, 1e-10)) << "d positive";
+        EXPECT_TRUE(reference::close(n.grad(), c.grad("negative"), 1e-10, 1e-10)) << "d negative";
+      } else {  // in-batch mining
+        TripletMining o;
+        o.mining = c.param_str("mining");
+        o.distance = c.param_str("distance");
+        o.margin = c.param("margin");
+        o.soft_margin = c.param_bool("soft_margin");
+        o.normalize = c.param_bool("normalize");
+        if (c.has_param("reduction")) o.reduction = c.param_str("reduction");
+        Tensor X = c.input("X", true);
+        TripletStats st;
+        const Tensor out = composed ? batch_triplet_loss_composed(X, c.input("labels"), o)
+                                    : batch_triplet_loss(X, c.input("labels"), o, &st);
+        EXPECT_TRUE(reference::close(out, c.output("loss"), 1e-10, 1e-10)) << "loss";
+        if (!composed) EXPECT_EQ(st.skipped_anchors, c.output("skipped_anchors").item()) << "skipped anchors";
+        out.backward();
+        EXPECT_TRUE(reference::close(X.grad(), c.grad("X"), 1e-10, 1e-10)) << "dX";
+      }
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 60);
+}
+
+TEST(TripletLossModule, OptionsDefaultsAndRegistry) {
+  LossOptions lo;
+  TripletLoss t(lo);
+  EXPECT_TRUE(t.wants_pk_batches());
+  EXPECT_EQ(t.mining().margin, 0.2);
+  EXPECT_TRUE(t.mining().normalize);
+  EXPECT_FALSE(t.logits(randn({4, 3})).defined());  // evaluation: nearest class mean
+  auto reg = make_loss("triplet", lo);
+  EXPECT_TRUE(reg->wants_pk_batches());
+  lo.mining = "bogus";
+  EXPECT_THROW(TripletLoss{lo}, Error);
+}
