@@ -49,63 +49,66 @@ ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b, in
   return g;
 }
 
-// Output columns j whose input column j*stride + q - pad lies inside [0, W): [j0, j1).
-inline void valid_columns(std::int64_t q, std::int64_t stride, std::int64_t pad, std::int64_t W, std::int64_t OW,
-                          std::int64_t& j0, std::int64_t& j1) {
-  // need 0 <= j*stride + q - pad < W
-  j0 = q >= pad ? 0 : (pad - q + stride - 1) / stride;
-  j1 = W + pad - q <= 0 ? 0 : std::min<std::int64_t>(OW, (W + pad - q + stride - 1) / stride);
-  j0 = std::min(j0, j1);
+// Padding is applied once per image: the image is copied into the middle of a zeroed
+// (H + 2 pad) x (W + 2 pad) buffer, so that the loops below read every patch element
+// without a bounds check. Hp, Wp: the padded size.
+template <class T>
+void pad_image(const T* x, T* xp, const ConvGeometry& g) {
+  const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  for (std::int64_t k = 0; k < g.C * Hp * Wp; ++k) xp[k] = T(0);
+  for (std::int64_t c = 0; c < g.C; ++c)
+    for (std::int64_t h = 0; h < g.H; ++h) {
+      const T* src = x + (c * g.H + h) * g.W;
+      T* dst = xp + (c * Hp + h + g.pad) * Wp + g.pad;
+      for (std::int64_t w = 0; w < g.W; ++w) dst[w] = src[w];
+    }
 }
 
-// im2col for one image: col[(c, p, q), (i, j)] = x[c, i*stride + p - pad, j*stride + q - pad]
-// (0 outside the image). col is (C KH KW) x ld, row-major; this image's block starts at `col`
-// (several images side by side share one column matrix of leading dimension ld).
+// im2col for one (padded) image: col[(c, p, q), (i, j)] = xp[c, i*stride + p, j*stride + q].
+// col is (C KH KW) x ld, row-major (ld = OH OW for one image).
 template <class T>
-void im2col(const T* x, T* col, std::int64_t ld, const ConvGeometry& g) {
+void im2col(const T* xp, T* col, std::int64_t ld, const ConvGeometry& g) {
+  const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
   for (std::int64_t c = 0; c < g.C; ++c)
     for (std::int64_t p = 0; p < g.KH; ++p)
       for (std::int64_t q = 0; q < g.KW; ++q) {
         T* row = col + ((c * g.KH + p) * g.KW + q) * ld;
-        std::int64_t j0, j1;
-        valid_columns(q, g.stride, g.pad, g.W, g.OW, j0, j1);
         for (std::int64_t i = 0; i < g.OH; ++i) {
-          T* out = row + i * g.OW;
-          const std::int64_t ih = i * g.stride + p - g.pad;
-          if (ih < 0 || ih >= g.H) {
-            std::fill(out, out + g.OW, T(0));
-            continue;
-          }
-          const T* in = x + (c * g.H + ih) * g.W;  // input row ih; column of output j: j*stride + q - pad
-          const std::int64_t shift = q - g.pad;
-          std::fill(out, out + j0, T(0));
-          if (g.stride == 1) std::copy(in + j0 + shift, in + j1 + shift, out + j0);
-          else for (std::int64_t j = j0; j < j1; ++j) out[j] = in[j * g.stride + shift];
-          std::fill(out + j1, out + g.OW, T(0));
+          const T* __restrict__ src = xp + (c * Hp + i * g.stride + p) * Wp + q;
+          T* __restrict__ out = row + i * g.OW;  // (no overlap: lets the compiler skip alias checks)
+          if (g.stride == 1)
+            for (std::int64_t j = 0; j < g.OW; ++j) out[j] = src[j];
+          else
+            for (std::int64_t j = 0; j < g.OW; ++j) out[j] = src[j * g.stride];
         }
       }
 }
 
-// col2im, the adjoint of im2col: dx[c, ih, iw] += dcol[(c, p, q), (i, j)] for every
-// (p, q, i, j) that im2col read x[c, ih, iw] from.
+// col2im, the adjoint of im2col: dxp[c, i*stride + p, j*stride + q] += dcol[(c, p, q), (i, j)]
+// into a padded gradient buffer; then the border (the padding) is dropped.
 template <class T>
-void col2im(const T* dcol, std::int64_t ld, T* dx, const ConvGeometry& g) {
-  std::fill(dx, dx + g.C * g.H * g.W, T(0));
+void col2im(const T* dcol, std::int64_t ld, T* dxp, T* dx, const ConvGeometry& g) {
+  const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  for (std::int64_t k = 0; k < g.C * Hp * Wp; ++k) dxp[k] = T(0);
   for (std::int64_t c = 0; c < g.C; ++c)
     for (std::int64_t p = 0; p < g.KH; ++p)
       for (std::int64_t q = 0; q < g.KW; ++q) {
         const T* row = dcol + ((c * g.KH + p) * g.KW + q) * ld;
-        std::int64_t j0, j1;
-        valid_columns(q, g.stride, g.pad, g.W, g.OW, j0, j1);
         for (std::int64_t i = 0; i < g.OH; ++i) {
-          const std::int64_t ih = i * g.stride + p - g.pad;
-          if (ih < 0 || ih >= g.H) continue;
-          T* out = dx + (c * g.H + ih) * g.W;
+          T* dst = dxp + (c * Hp + i * g.stride + p) * Wp + q;
           const T* in = row + i * g.OW;
-          const std::int64_t shift = q - g.pad;
-          for (std::int64_t j = j0; j < j1; ++j) out[j * g.stride + shift] += in[j];
+          if (g.stride == 1)
+            for (std::int64_t j = 0; j < g.OW; ++j) dst[j] += in[j];
+          else
+            for (std::int64_t j = 0; j < g.OW; ++j) dst[j * g.stride] += in[j];
         }
       }
+  for (std::int64_t c = 0; c < g.C; ++c)
+    for (std::int64_t h = 0; h < g.H; ++h) {
+      const T* src = dxp + (c * Hp + h + g.pad) * Wp + g.pad;
+      T* dst = dx + (c * g.H + h) * g.W;
+      for (std::int64_t w = 0; w < g.W; ++w) dst[w] = src[w];
+    }
 }
 
 }  // namespace
@@ -131,7 +134,7 @@ namespace {
 // no page faults and no zero-filling of fresh buffers in the hot loop.
 template <class T>
 T* scratch(int slot, std::size_t n) {
-  thread_local std::vector<T> buffers[3];
+  thread_local std::vector<T> buffers[3];  // column matrix, its gradient, a padded image
   if (buffers[slot].size() < n) buffers[slot].resize(n);
   return buffers[slot].data();
 }
@@ -172,9 +175,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     const std::int64_t P = g.pixels();
     over_images(g.N, [&](int, std::int64_t n0, std::int64_t n1) {
       T* col = scratch<T>(0, static_cast<std::size_t>(g.patch() * P));
+      T* xp = scratch<T>(2, static_cast<std::size_t>(g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad)));
       for (std::int64_t n = n0; n < n1; ++n) {
         T* yn = py + n * g.O * P;
-        im2col(px + n * g.C * g.H * g.W, col, P, g);
+        pad_image(px + n * g.C * g.H * g.W, xp, g);
+        im2col(xp, col, P, g);
         if (pb)  // y_n = b (broadcast over pixels), then y_n += W col_n
           for (std::int64_t o = 0; o < g.O; ++o) std::fill(yn + o * P, yn + (o + 1) * P, pb[o]);
         gemm<T>(false, false, g.O, P, g.patch(), T(1), pw, g.patch(), col, P, pb ? T(1) : T(0), yn, P);
@@ -195,15 +200,17 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
       over_images(g.N, [&](int t, std::int64_t n0, std::int64_t n1) {
         T* col = scratch<T>(0, static_cast<std::size_t>(g.patch() * P));
         T* dcol = scratch<T>(1, static_cast<std::size_t>(g.patch() * P));
+        T* xp = scratch<T>(2, static_cast<std::size_t>(g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad)));
         for (std::int64_t n = n0; n < n1; ++n) {
           const T* gn = pg + n * g.O * P;
           if (want_w) {  // dW += g_n col_n^T
-            im2col(px + n * g.C * g.H * g.W, col, P, g);
+            pad_image(px + n * g.C * g.H * g.W, xp, g);
+            im2col(xp, col, P, g);
             gemm<T>(false, true, g.O, g.patch(), P, T(1), gn, P, col, P, T(1), dw_parts.data() + t * KW, g.patch());
           }
           if (want_x) {  // dx_n = col2im(W^T g_n)
             gemm<T>(true, false, g.patch(), P, g.O, T(1), pw, g.patch(), gn, P, T(0), dcol, P);
-            col2im(dcol, P, pgx + n * g.C * g.H * g.W, g);
+            col2im(dcol, P, xp, pgx + n * g.C * g.H * g.W, g);  // xp reused as the padded gradient
           }
         }
       });
