@@ -388,7 +388,7 @@ void print_metrics(std::ostream& log, const EpochMetrics& m) {
   log << std::fixed << std::setprecision(4) << "epoch " << m.epoch << ": train loss " << m.train_loss
       << " | test loss " << m.test_loss << " | accuracy " << m.test_accuracy << " | P@1 "
       << m.retrieval.precision_at_1 << " | R@8 " << m.retrieval.recall_at_8 << " | MAP@R " << m.retrieval.map_at_r
-      << " | NMI " << m.nmi << " | " << std::setprecision(2) << m.epoch_seconds << " s\n";
+      << " | NMI " << m.nmi << " | " << std::setprecision(2) << m.epoch_seconds << " s" << std::endl;
 }
 
 }  // namespace
