@@ -55,31 +55,47 @@ ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b, in
 template <class T>
 void pad_image(const T* x, T* xp, const ConvGeometry& g) {
   const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
-  for (std::int64_t k = 0; k < g.C * Hp * Wp; ++k) xp[k] = T(0);
+  std::fill(xp, xp + g.C * Hp * Wp, T(0));
   for (std::int64_t c = 0; c < g.C; ++c)
     for (std::int64_t h = 0; h < g.H; ++h) {
-      const T* src = x + (c * g.H + h) * g.W;
-      T* dst = xp + (c * Hp + h + g.pad) * Wp + g.pad;
-      for (std::int64_t w = 0; w < g.W; ++w) dst[w] = src[w];
+      std::memcpy(xp + (c * Hp + h + g.pad) * Wp + g.pad, x + (c * g.H + h) * g.W, g.W * sizeof(T));
     }
 }
 
-// im2col for one (padded) image: col[(c, p, q), (i, j)] = xp[c, i*stride + p, j*stride + q].
-// col is (C KH KW) x ld, row-major (ld = OH OW for one image).
+// Copy one output row of the column matrix: out[j] = src[j], j < n. The rows are short
+// (OW: 14 or 28 for MNIST), so a call to memcpy costs more than the copy itself; for
+// 8 <= n <= 16 two fixed 8-element copies, the second ending at n (they may overlap:
+// writing the same value twice is harmless), each compile to one vector move: three times
+// faster than an element loop or a memcpy call of n elements.
 template <class T>
-void im2col(const T* xp, T* col, std::int64_t ld, const ConvGeometry& g) {
+void copy_row(const T* __restrict__ src, T* __restrict__ out, std::int64_t n) {
+  if (n >= 8 && n <= 16) {
+    std::memcpy(out, src, 8 * sizeof(T));
+    std::memcpy(out + n - 8, src + n - 8, 8 * sizeof(T));
+  } else {
+    std::memcpy(out, src, n * sizeof(T));
+  }
+}
+
+// im2col for one (padded) image: col[(c, p, q), (i, j)] = xp[c, i*stride + p, j*stride + q].
+// col is (C KH KW) x (OH OW), row-major. With stride 1 each output row i of column
+// (c, p, q) is a contiguous run of OW inputs.
+template <class T>
+void im2col(const T* xp, T* col, const ConvGeometry& g) {
+  // (the sizes as locals: the compiler keeps them in registers, though col is written)
+  const std::int64_t C = g.C, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW, s = g.stride;
   const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
-  for (std::int64_t c = 0; c < g.C; ++c)
-    for (std::int64_t p = 0; p < g.KH; ++p)
-      for (std::int64_t q = 0; q < g.KW; ++q) {
-        T* row = col + ((c * g.KH + p) * g.KW + q) * ld;
-        for (std::int64_t i = 0; i < g.OH; ++i) {
-          const T* __restrict__ src = xp + (c * Hp + i * g.stride + p) * Wp + q;
-          T* __restrict__ out = row + i * g.OW;  // (no overlap: lets the compiler skip alias checks)
-          if (g.stride == 1)
-            for (std::int64_t j = 0; j < g.OW; ++j) out[j] = src[j];
+  for (std::int64_t c = 0; c < C; ++c)
+    for (std::int64_t p = 0; p < KH; ++p)
+      for (std::int64_t q = 0; q < KW; ++q) {
+        T* row = col + ((c * KH + p) * KW + q) * OH * OW;
+        for (std::int64_t i = 0; i < OH; ++i) {
+          const T* src = xp + (c * Hp + i * s + p) * Wp + q;
+          T* out = row + i * OW;
+          if (s == 1)
+            copy_row(src, out, OW);
           else
-            for (std::int64_t j = 0; j < g.OW; ++j) out[j] = src[j * g.stride];
+            for (std::int64_t j = 0; j < OW; ++j) out[j] = src[j * s];
         }
       }
 }
@@ -87,28 +103,28 @@ void im2col(const T* xp, T* col, std::int64_t ld, const ConvGeometry& g) {
 // col2im, the adjoint of im2col: dxp[c, i*stride + p, j*stride + q] += dcol[(c, p, q), (i, j)]
 // into a padded gradient buffer; then the border (the padding) is dropped.
 template <class T>
-void col2im(const T* dcol, std::int64_t ld, T* dxp, T* dx, const ConvGeometry& g) {
+void col2im(const T* dcol, T* dxp, T* dx, const ConvGeometry& g) {
+  const std::int64_t C = g.C, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW, s = g.stride;
   const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
-  for (std::int64_t k = 0; k < g.C * Hp * Wp; ++k) dxp[k] = T(0);
-  for (std::int64_t c = 0; c < g.C; ++c)
-    for (std::int64_t p = 0; p < g.KH; ++p)
-      for (std::int64_t q = 0; q < g.KW; ++q) {
-        const T* row = dcol + ((c * g.KH + p) * g.KW + q) * ld;
-        for (std::int64_t i = 0; i < g.OH; ++i) {
-          T* dst = dxp + (c * Hp + i * g.stride + p) * Wp + q;
-          const T* in = row + i * g.OW;
-          if (g.stride == 1)
-            for (std::int64_t j = 0; j < g.OW; ++j) dst[j] += in[j];
-          else
-            for (std::int64_t j = 0; j < g.OW; ++j) dst[j * g.stride] += in[j];
+  std::fill(dxp, dxp + C * Hp * Wp, T(0));
+  for (std::int64_t c = 0; c < C; ++c)
+    for (std::int64_t p = 0; p < KH; ++p)
+      for (std::int64_t q = 0; q < KW; ++q) {
+        const T* row = dcol + ((c * KH + p) * KW + q) * OH * OW;
+        for (std::int64_t i = 0; i < OH; ++i) {
+          T* __restrict__ dst = dxp + (c * Hp + i * s + p) * Wp + q;
+          const T* __restrict__ in = row + i * OW;
+          if (s == 1) {
+#pragma omp simd
+            for (std::int64_t j = 0; j < OW; ++j) dst[j] += in[j];
+          } else {
+            for (std::int64_t j = 0; j < OW; ++j) dst[j * s] += in[j];
+          }
         }
       }
-  for (std::int64_t c = 0; c < g.C; ++c)
-    for (std::int64_t h = 0; h < g.H; ++h) {
-      const T* src = dxp + (c * Hp + h + g.pad) * Wp + g.pad;
-      T* dst = dx + (c * g.H + h) * g.W;
-      for (std::int64_t w = 0; w < g.W; ++w) dst[w] = src[w];
-    }
+  for (std::int64_t c = 0; c < C; ++c)
+    for (std::int64_t h = 0; h < g.H; ++h)
+      std::memcpy(dx + (c * g.H + h) * g.W, dxp + (c * Hp + h + g.pad) * Wp + g.pad, g.W * sizeof(T));
 }
 
 }  // namespace
@@ -118,16 +134,25 @@ void col2im(const T* dcol, std::int64_t ld, T* dxp, T* dx, const ConvGeometry& g
 // Forward, per image n:   col_n = im2col(x_n)                       (C KH KW) x (OH OW)
 //                         y_n   = W col_n + b                        O x (OH OW),  W seen as O x (C KH KW)
 // VJP, per image (g_n = dL/dy_n, O x (OH OW)):
-//   dW += g_n col_n^T        (a linear layer's weight gradient, summed over images)
-//   db += row sums of g_n
-//   dx_n = col2im(W^T g_n)   (the adjoint of im2col scatters each patch gradient back)
+//   dW   += g_n col_n^T      (a linear layer's weight gradient, summed over images;
+//                             computed as its transpose dW^T += col_n g_n^T, see below)
+//   db   += row sums of g_n  (sum over images and pixels)
+//   dx_n  = col2im(W^T g_n)  (the adjoint of im2col scatters each patch gradient back)
 //
-// Speed: images are split over the threads (OpenMP); each thread keeps its column
-// matrix (a few hundred KB for MNIST) in its own cache and calls a single-threaded
-// GEMM (OpenBLAS runs single-threaded inside a parallel region), so the two cores
-// never fight and col_n never travels to main memory. col_n is rebuilt in the
-// backward instead of being stored. dW is summed per thread, then across threads in
-// thread order (same thread count, same numbers).
+// Speed. Images are split over the threads (OpenMP), one contiguous block each. A thread
+// builds col_n for one image at a time in its own scratch buffer (C KH KW x OH OW: 313 KB
+// for SmallCNN's second layer, it stays in the core's L2 cache) and multiplies it at once
+// with a GEMM that runs single-threaded (OpenMP OpenBLAS does so inside a parallel region;
+// this is the one place chalk calls GEMM from a parallel region, core/parallel.h). Measured
+// on this project's 2-core machine for SmallCNN's second layer, batch 128, one thread:
+//   - one GEMM per image runs at about 70 GFLOP/s; one GEMM over a whole batch (a
+//     25088-column matrix, 40 MB, the usual "batched im2col") at about 40: its operands no
+//     longer fit in cache. Chunks of 2 to 8 images per GEMM gained nothing.
+//   - dW^T = col_n g_n^T (400 x 32 result) takes 60% of the time of dW = g_n col_n^T
+//     (32 x 400): OpenBLAS's kernel prefers the long side as rows.
+// col_n is rebuilt in the backward instead of being stored (storing it would be 40 MB per
+// layer and step). dW^T and db are summed per thread, then across threads in thread order:
+// the same thread count gives the same numbers, run after run.
 namespace {
 
 // Scratch memory that stays allocated across calls (one per thread and element type):
@@ -139,10 +164,14 @@ T* scratch(int slot, std::size_t n) {
   return buffers[slot].data();
 }
 
-// f(thread, first image, end image) with the images split evenly over the threads.
+int image_threads(std::int64_t N) {
+  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), N)));
+}
+
+// f(thread, first image, end image) with the N images split evenly over the threads.
 template <class F>
 void over_images(std::int64_t N, F&& f) {
-  const int T = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), N)));
+  const int T = image_threads(N);
 #ifdef _OPENMP
   if (T > 1 && !omp_in_parallel()) {
 #pragma omp parallel num_threads(T)
@@ -157,10 +186,6 @@ void over_images(std::int64_t N, F&& f) {
   f(0, 0, N);
 }
 
-int image_threads(std::int64_t N) {
-  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), N)));
-}
-
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding) {
@@ -172,17 +197,17 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     const T* pw = w.data<T>();
     const T* pb = b.defined() ? b.data<T>() : nullptr;
     T* py = y.data<T>();
-    const std::int64_t P = g.pixels();
+    const std::int64_t P = g.pixels(), K = g.patch();
     over_images(g.N, [&](int, std::int64_t n0, std::int64_t n1) {
-      T* col = scratch<T>(0, static_cast<std::size_t>(g.patch() * P));
+      T* col = scratch<T>(0, static_cast<std::size_t>(K * P));
       T* xp = scratch<T>(2, static_cast<std::size_t>(g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad)));
       for (std::int64_t n = n0; n < n1; ++n) {
         T* yn = py + n * g.O * P;
         pad_image(px + n * g.C * g.H * g.W, xp, g);
-        im2col(xp, col, P, g);
+        im2col(xp, col, g);
         if (pb)  // y_n = b (broadcast over pixels), then y_n += W col_n
           for (std::int64_t o = 0; o < g.O; ++o) std::fill(yn + o * P, yn + (o + 1) * P, pb[o]);
-        gemm<T>(false, false, g.O, P, g.patch(), T(1), pw, g.patch(), col, P, pb ? T(1) : T(0), yn, P);
+        gemm<T>(false, false, g.O, P, K, T(1), pw, K, col, P, pb ? T(1) : T(0), yn, P);
       }
     });
   });
@@ -192,45 +217,53 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
       const T* px = x.data<T>();
       const T* pw = w.data<T>();
       const T* pg = gy.data<T>();
-      const bool want_x = dx.wants(0), want_w = dx.wants(1);
-      const std::int64_t P = g.pixels(), KW = g.O * g.patch();
+      const bool want_x = dx.wants(0), want_w = dx.wants(1), want_b = dx.wants(2);
+      const std::int64_t P = g.pixels(), K = g.patch(), threads = image_threads(g.N);
       Tensor gx = want_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
       T* pgx = want_x ? gx.data<T>() : nullptr;
-      std::vector<T> dw_parts(want_w ? static_cast<std::size_t>(image_threads(g.N) * KW) : 0, T(0));
+      // per-thread partial sums: dW^T (K x O) and db (O, in double)
+      std::vector<T> dwt_parts(want_w ? static_cast<std::size_t>(threads * K * g.O) : 0, T(0));
+      std::vector<double> db_parts(want_b ? static_cast<std::size_t>(threads * g.O) : 0, 0.0);
       over_images(g.N, [&](int t, std::int64_t n0, std::int64_t n1) {
-        T* col = scratch<T>(0, static_cast<std::size_t>(g.patch() * P));
-        T* dcol = scratch<T>(1, static_cast<std::size_t>(g.patch() * P));
+        T* col = scratch<T>(0, static_cast<std::size_t>(K * P));
+        T* dcol = scratch<T>(1, static_cast<std::size_t>(K * P));
         T* xp = scratch<T>(2, static_cast<std::size_t>(g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad)));
         for (std::int64_t n = n0; n < n1; ++n) {
           const T* gn = pg + n * g.O * P;
-          if (want_w) {  // dW += g_n col_n^T
+          if (want_w) {  // dW^T += col_n g_n^T   (K x P times P x O)
             pad_image(px + n * g.C * g.H * g.W, xp, g);
-            im2col(xp, col, P, g);
-            gemm<T>(false, true, g.O, g.patch(), P, T(1), gn, P, col, P, T(1), dw_parts.data() + t * KW, g.patch());
+            im2col(xp, col, g);
+            gemm<T>(false, true, K, g.O, P, T(1), col, P, gn, P, T(1), dwt_parts.data() + t * K * g.O, g.O);
           }
           if (want_x) {  // dx_n = col2im(W^T g_n)
-            gemm<T>(true, false, g.patch(), P, g.O, T(1), pw, g.patch(), gn, P, T(0), dcol, P);
-            col2im(dcol, P, xp, pgx + n * g.C * g.H * g.W, g);  // xp reused as the padded gradient
+            gemm<T>(true, false, K, P, g.O, T(1), pw, K, gn, P, T(0), dcol, P);
+            col2im(dcol, xp, pgx + n * g.C * g.H * g.W, g);  // xp reused as the padded gradient
           }
+          if (want_b)  // db[o] += sum over pixels of g_n[o, :]
+            for (std::int64_t o = 0; o < g.O; ++o) {
+              const T* row = gn + o * P;
+              T s = 0;
+#pragma omp simd reduction(+ : s)
+              for (std::int64_t k = 0; k < P; ++k) s += row[k];
+              db_parts[t * g.O + o] += s;
+            }
         }
       });
       if (want_x) dx.add(0, gx);
-      if (want_w) {
+      if (want_w) {  // dW[o, k] = sum over threads of dW^T[k, o]
         Tensor gw = zeros(w.shape(), w.dtype());
         T* pgw = gw.data<T>();
-        for (int t = 0; t < image_threads(g.N); ++t)
-          for (std::int64_t i = 0; i < KW; ++i) pgw[i] += dw_parts[t * KW + i];
+        for (std::int64_t t = 0; t < threads; ++t)
+          for (std::int64_t k = 0; k < K; ++k)
+            for (std::int64_t o = 0; o < g.O; ++o) pgw[o * K + k] += dwt_parts[(t * K + k) * g.O + o];
         dx.add(1, gw);
       }
-      if (dx.wants(2)) {  // db[o] = sum over n and pixels of g[n, o, :]
-        Tensor gb = zeros({g.O}, w.dtype());
+      if (want_b) {
+        Tensor gb = Tensor::empty({g.O}, w.dtype());
         T* pgb = gb.data<T>();
         for (std::int64_t o = 0; o < g.O; ++o) {
           double acc = 0;
-          for (std::int64_t n = 0; n < g.N; ++n) {
-            const T* row = pg + (n * g.O + o) * P;
-            for (std::int64_t k = 0; k < P; ++k) acc += row[k];
-          }
+          for (std::int64_t t = 0; t < threads; ++t) acc += db_parts[t * g.O + o];
           pgb[o] = static_cast<T>(acc);
         }
         dx.add(2, gb);
