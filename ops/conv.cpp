@@ -57,9 +57,17 @@ void pad_image(const T* x, T* xp, const ConvGeometry& g) {
   const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
   std::fill(xp, xp + g.C * Hp * Wp, T(0));
   for (std::int64_t c = 0; c < g.C; ++c)
-    for (std::int64_t h = 0; h < g.H; ++h) {
+    for (std::int64_t h = 0; h < g.H; ++h)
       std::memcpy(xp + (c * Hp + h + g.pad) * Wp + g.pad, x + (c * g.H + h) * g.W, g.W * sizeof(T));
-    }
+}
+
+// The adjoint of pad_image: drop the border of a padded gradient.
+template <class T>
+void unpad_image(const T* dxp, T* dx, const ConvGeometry& g) {
+  const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  for (std::int64_t c = 0; c < g.C; ++c)
+    for (std::int64_t h = 0; h < g.H; ++h)
+      std::memcpy(dx + (c * g.H + h) * g.W, dxp + (c * Hp + h + g.pad) * Wp + g.pad, g.W * sizeof(T));
 }
 
 // Copy one output row of the column matrix: out[j] = src[j], j < n. The rows are short
@@ -77,21 +85,22 @@ void copy_row(const T* __restrict__ src, T* __restrict__ out, std::int64_t n) {
   }
 }
 
-// im2col for one (padded) image: col[(c, p, q), (i, j)] = xp[c, i*stride + p, j*stride + q].
-// col is (C KH KW) x (OH OW), row-major. With stride 1 each output row i of column
+// im2col for output rows i0 <= i < i1 of one (padded) image:
+//   col[(c, p, q), (i - i0, j)] = xp[c, i*stride + p, j*stride + q]
+// col is (C KH KW) x ((i1 - i0) OW), row-major. With stride 1 each output row i of column
 // (c, p, q) is a contiguous run of OW inputs.
 template <class T>
-void im2col(const T* xp, T* col, const ConvGeometry& g) {
+void im2col(const T* xp, T* col, std::int64_t i0, std::int64_t i1, const ConvGeometry& g) {
   // (the sizes as locals: the compiler keeps them in registers, though col is written)
-  const std::int64_t C = g.C, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW, s = g.stride;
+  const std::int64_t C = g.C, KH = g.KH, KW = g.KW, OW = g.OW, s = g.stride, L = (i1 - i0) * OW;
   const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
   for (std::int64_t c = 0; c < C; ++c)
     for (std::int64_t p = 0; p < KH; ++p)
       for (std::int64_t q = 0; q < KW; ++q) {
-        T* row = col + ((c * KH + p) * KW + q) * OH * OW;
-        for (std::int64_t i = 0; i < OH; ++i) {
+        T* row = col + ((c * KH + p) * KW + q) * L;
+        for (std::int64_t i = i0; i < i1; ++i) {
           const T* src = xp + (c * Hp + i * s + p) * Wp + q;
-          T* out = row + i * OW;
+          T* out = row + (i - i0) * OW;
           if (s == 1)
             copy_row(src, out, OW);
           else
@@ -100,20 +109,20 @@ void im2col(const T* xp, T* col, const ConvGeometry& g) {
       }
 }
 
-// col2im, the adjoint of im2col: dxp[c, i*stride + p, j*stride + q] += dcol[(c, p, q), (i, j)]
-// into a padded gradient buffer; then the border (the padding) is dropped.
+// col2im, the adjoint of im2col, for the same block of output rows: it adds
+//   dxp[c, i*stride + p, j*stride + q] += dcol[(c, p, q), (i - i0, j)]
+// into a padded gradient buffer (zeroed by the caller; unpad_image then drops the border).
 template <class T>
-void col2im(const T* dcol, T* dxp, T* dx, const ConvGeometry& g) {
-  const std::int64_t C = g.C, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW, s = g.stride;
+void col2im(const T* dcol, T* dxp, std::int64_t i0, std::int64_t i1, const ConvGeometry& g) {
+  const std::int64_t C = g.C, KH = g.KH, KW = g.KW, OW = g.OW, s = g.stride, L = (i1 - i0) * OW;
   const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
-  std::fill(dxp, dxp + C * Hp * Wp, T(0));
   for (std::int64_t c = 0; c < C; ++c)
     for (std::int64_t p = 0; p < KH; ++p)
       for (std::int64_t q = 0; q < KW; ++q) {
-        const T* row = dcol + ((c * KH + p) * KW + q) * OH * OW;
-        for (std::int64_t i = 0; i < OH; ++i) {
+        const T* row = dcol + ((c * KH + p) * KW + q) * L;
+        for (std::int64_t i = i0; i < i1; ++i) {
           T* __restrict__ dst = dxp + (c * Hp + i * s + p) * Wp + q;
-          const T* __restrict__ in = row + i * OW;
+          const T* __restrict__ in = row + (i - i0) * OW;
           if (s == 1) {
 #pragma omp simd
             for (std::int64_t j = 0; j < OW; ++j) dst[j] += in[j];
@@ -122,9 +131,6 @@ void col2im(const T* dcol, T* dxp, T* dx, const ConvGeometry& g) {
           }
         }
       }
-  for (std::int64_t c = 0; c < C; ++c)
-    for (std::int64_t h = 0; h < g.H; ++h)
-      std::memcpy(dx + (c * g.H + h) * g.W, dxp + (c * Hp + h + g.pad) * Wp + g.pad, g.W * sizeof(T));
 }
 
 }  // namespace
@@ -150,33 +156,49 @@ void col2im(const T* dcol, T* dxp, T* dx, const ConvGeometry& g) {
 //     longer fit in cache. Chunks of 2 to 8 images per GEMM gained nothing.
 //   - dW^T = col_n g_n^T (400 x 32 result) takes 60% of the time of dW = g_n col_n^T
 //     (32 x 400): OpenBLAS's kernel prefers the long side as rows.
-// col_n is rebuilt in the backward instead of being stored (storing it would be 40 MB per
-// layer and step). dW^T and db are summed per thread, then across threads in thread order:
-// the same thread count gives the same numbers, run after run.
+// Memory stays bounded: when one image's column matrix would exceed kColumnBytes (large
+// images), the image is done in blocks of output rows (rows i0..i1 of y_n need columns
+// i0 OW .. i1 OW only). col_n is rebuilt in the backward instead of being stored (storing
+// it would be 40 MB per layer and step). dW^T and db are summed per thread, then across
+// threads in thread order: the same thread count gives the same numbers, run after run.
 namespace {
+
+constexpr std::int64_t kColumnBytes = std::int64_t{1} << 20;  // ~ one core's L2 cache
+
+// Output rows per block: the block's column matrix (C KH KW) x (rows OW) stays under
+// kColumnBytes, but a block has at least one row.
+std::int64_t rows_per_block(const ConvGeometry& g, std::size_t elem_bytes) {
+  const std::int64_t row_bytes = g.patch() * g.OW * static_cast<std::int64_t>(elem_bytes);
+  return std::clamp<std::int64_t>(kColumnBytes / row_bytes, 1, g.OH);
+}
 
 // Scratch memory that stays allocated across calls (one per thread and element type):
 // no page faults and no zero-filling of fresh buffers in the hot loop.
+enum ScratchSlot { kColumns, kColumnGrad, kPadded, kPaddedGrad };
 template <class T>
-T* scratch(int slot, std::size_t n) {
-  thread_local std::vector<T> buffers[3];  // column matrix, its gradient, a padded image
-  if (buffers[slot].size() < n) buffers[slot].resize(n);
+T* scratch(ScratchSlot slot, std::int64_t n) {
+  thread_local std::vector<T> buffers[4];
+  if (buffers[slot].size() < static_cast<std::size_t>(n)) buffers[slot].resize(static_cast<std::size_t>(n));
   return buffers[slot].data();
 }
 
-int image_threads(std::int64_t N) {
+// Threads for N images of `macs` multiply-adds each: one when the whole batch is small
+// (waking a thread costs more than the work; gradient checks call tiny convolutions
+// thousands of times), else up to one per image.
+constexpr std::int64_t kParallelMacs = std::int64_t{1} << 18;
+int image_threads(std::int64_t N, std::int64_t macs) {
+  if (N * macs < kParallelMacs) return 1;
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), N)));
 }
 
-// f(thread, first image, end image) with the N images split evenly over the threads.
+// f(thread, first image, end image) with the N images split evenly over T threads.
 template <class F>
-void over_images(std::int64_t N, F&& f) {
-  const int T = image_threads(N);
+void over_images(std::int64_t N, int T, F&& f) {
 #ifdef _OPENMP
   if (T > 1 && !omp_in_parallel()) {
 #pragma omp parallel num_threads(T)
-    {
-      const std::int64_t t = omp_get_thread_num(), chunk = (N + T - 1) / T;
+    {  // (the runtime may grant fewer than T threads: split over those it gave)
+      const std::int64_t t = omp_get_thread_num(), team = omp_get_num_threads(), chunk = (N + team - 1) / team;
       const std::int64_t b = t * chunk, e = std::min(N, b + chunk);
       if (b < e) f(static_cast<int>(t), b, e);
     }
@@ -197,17 +219,20 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     const T* pw = w.data<T>();
     const T* pb = b.defined() ? b.data<T>() : nullptr;
     T* py = y.data<T>();
-    const std::int64_t P = g.pixels(), K = g.patch();
-    over_images(g.N, [&](int, std::int64_t n0, std::int64_t n1) {
-      T* col = scratch<T>(0, static_cast<std::size_t>(K * P));
-      T* xp = scratch<T>(2, static_cast<std::size_t>(g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad)));
+    const std::int64_t P = g.pixels(), K = g.patch(), rows = rows_per_block(g, sizeof(T));
+    over_images(g.N, image_threads(g.N, g.O * K * P), [&](int, std::int64_t n0, std::int64_t n1) {
+      T* col = scratch<T>(kColumns, K * rows * g.OW);
+      T* xp = scratch<T>(kPadded, g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad));
       for (std::int64_t n = n0; n < n1; ++n) {
         T* yn = py + n * g.O * P;
         pad_image(px + n * g.C * g.H * g.W, xp, g);
-        im2col(xp, col, g);
         if (pb)  // y_n = b (broadcast over pixels), then y_n += W col_n
           for (std::int64_t o = 0; o < g.O; ++o) std::fill(yn + o * P, yn + (o + 1) * P, pb[o]);
-        gemm<T>(false, false, g.O, P, K, T(1), pw, K, col, P, pb ? T(1) : T(0), yn, P);
+        for (std::int64_t i0 = 0; i0 < g.OH; i0 += rows) {  // one block (usually the whole image)
+          const std::int64_t i1 = std::min(g.OH, i0 + rows), L = (i1 - i0) * g.OW;
+          im2col(xp, col, i0, i1, g);
+          gemm<T>(false, false, g.O, L, K, T(1), pw, K, col, L, pb ? T(1) : T(0), yn + i0 * g.OW, P);
+        }
       }
     });
   });
@@ -218,27 +243,37 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
       const T* pw = w.data<T>();
       const T* pg = gy.data<T>();
       const bool want_x = dx.wants(0), want_w = dx.wants(1), want_b = dx.wants(2);
-      const std::int64_t P = g.pixels(), K = g.patch(), threads = image_threads(g.N);
+      const std::int64_t P = g.pixels(), K = g.patch(), rows = rows_per_block(g, sizeof(T));
+      const int threads = image_threads(g.N, g.O * K * P);
+      const std::int64_t padded = g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad);
       Tensor gx = want_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
       T* pgx = want_x ? gx.data<T>() : nullptr;
       // per-thread partial sums: dW^T (K x O) and db (O, in double)
       std::vector<T> dwt_parts(want_w ? static_cast<std::size_t>(threads * K * g.O) : 0, T(0));
       std::vector<double> db_parts(want_b ? static_cast<std::size_t>(threads * g.O) : 0, 0.0);
-      over_images(g.N, [&](int t, std::int64_t n0, std::int64_t n1) {
-        T* col = scratch<T>(0, static_cast<std::size_t>(K * P));
-        T* dcol = scratch<T>(1, static_cast<std::size_t>(K * P));
-        T* xp = scratch<T>(2, static_cast<std::size_t>(g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad)));
+      over_images(g.N, threads, [&](int t, std::int64_t n0, std::int64_t n1) {
+        T* col = scratch<T>(kColumns, K * rows * g.OW);
+        T* dcol = scratch<T>(kColumnGrad, K * rows * g.OW);
+        T* xp = scratch<T>(kPadded, padded);
+        T* dxp = scratch<T>(kPaddedGrad, padded);
+        T* dwt = want_w ? dwt_parts.data() + t * K * g.O : nullptr;
         for (std::int64_t n = n0; n < n1; ++n) {
           const T* gn = pg + n * g.O * P;
-          if (want_w) {  // dW^T += col_n g_n^T   (K x P times P x O)
-            pad_image(px + n * g.C * g.H * g.W, xp, g);
-            im2col(xp, col, g);
-            gemm<T>(false, true, K, g.O, P, T(1), col, P, gn, P, T(1), dwt_parts.data() + t * K * g.O, g.O);
+          if (want_w) pad_image(px + n * g.C * g.H * g.W, xp, g);
+          if (want_x) std::fill(dxp, dxp + padded, T(0));
+          for (std::int64_t i0 = 0; i0 < g.OH; i0 += rows) {
+            const std::int64_t i1 = std::min(g.OH, i0 + rows), L = (i1 - i0) * g.OW;
+            const T* gblock = gn + i0 * g.OW;  // O x L, leading dimension P
+            if (want_w) {  // dW^T += col_n g_n^T   (K x L times L x O)
+              im2col(xp, col, i0, i1, g);
+              gemm<T>(false, true, K, g.O, L, T(1), col, L, gblock, P, T(1), dwt, g.O);
+            }
+            if (want_x) {  // dx_n = col2im(W^T g_n)
+              gemm<T>(true, false, K, L, g.O, T(1), pw, K, gblock, P, T(0), dcol, L);
+              col2im(dcol, dxp, i0, i1, g);
+            }
           }
-          if (want_x) {  // dx_n = col2im(W^T g_n)
-            gemm<T>(true, false, K, P, g.O, T(1), pw, K, gn, P, T(0), dcol, P);
-            col2im(dcol, xp, pgx + n * g.C * g.H * g.W, g);  // xp reused as the padded gradient
-          }
+          if (want_x) unpad_image(dxp, pgx + n * g.C * g.H * g.W, g);
           if (want_b)  // db[o] += sum over pixels of g_n[o, :]
             for (std::int64_t o = 0; o < g.O; ++o) {
               const T* row = gn + o * P;
@@ -253,7 +288,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
       if (want_w) {  // dW[o, k] = sum over threads of dW^T[k, o]
         Tensor gw = zeros(w.shape(), w.dtype());
         T* pgw = gw.data<T>();
-        for (std::int64_t t = 0; t < threads; ++t)
+        for (int t = 0; t < threads; ++t)
           for (std::int64_t k = 0; k < K; ++k)
             for (std::int64_t o = 0; o < g.O; ++o) pgw[o * K + k] += dwt_parts[(t * K + k) * g.O + o];
         dx.add(1, gw);
@@ -263,7 +298,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
         T* pgb = gb.data<T>();
         for (std::int64_t o = 0; o < g.O; ++o) {
           double acc = 0;
-          for (std::int64_t t = 0; t < threads; ++t) acc += db_parts[t * g.O + o];
+          for (int t = 0; t < threads; ++t) acc += db_parts[t * g.O + o];
           pgb[o] = static_cast<T>(acc);
         }
         dx.add(2, gb);

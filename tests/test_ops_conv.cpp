@@ -2,7 +2,10 @@
 // float64 gradient check; max_pool2d; dropout. PyTorch agreement is in test_reference_ops.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <string>
 
 #include "core/autograd.h"
 #include "core/gradcheck.h"
@@ -27,14 +30,20 @@ const ConvCase kCases[] = {
     {2, 1, 5, 5, 2, 5, 1, 2, true},  {3, 2, 6, 6, 4, 2, 2, 0, true},  {1, 3, 5, 7, 2, 3, 2, 2, false},
 };
 
+// |a - b| <= tol (1 + max |b|) element-wise: the round-off of a sum (a convolution, a
+// gradient summed over pixels) is relative to the size of its terms, not of its result
 void expect_close(const Tensor& a, const Tensor& b, double tol, const char* what) {
   ASSERT_EQ(a.shape(), b.shape()) << what;
   const auto va = a.to(DType::Float64).to_vector<double>(), vb = b.to(DType::Float64).to_vector<double>();
-  for (std::size_t i = 0; i < va.size(); ++i) ASSERT_NEAR(va[i], vb[i], tol) << what << " at " << i;
+  double scale = 1;
+  for (double v : vb) scale = std::max(scale, 1 + std::fabs(v));
+  for (std::size_t i = 0; i < va.size(); ++i) ASSERT_NEAR(va[i], vb[i], tol * scale) << what << " at " << i;
 }
 
 // conv2d and conv2d_naive: the same values and the same gradients for x, w, b.
 void compare_twins(const ConvCase& c, DType dt, double tol) {
+  SCOPED_TRACE(testing::Message() << dtype_name(dt) << " N" << c.N << " C" << c.C << " " << c.H << "x" << c.W << " O"
+                                  << c.O << " K" << c.K << " s" << c.stride << " p" << c.pad << " bias " << c.bias);
   Tensor x = randn({c.N, c.C, c.H, c.W}, dt), w = randn({c.O, c.C, c.K, c.K}, dt), b = randn({c.O}, dt);
   Tensor up = randn({c.N, c.O, (c.H + 2 * c.pad - c.K) / c.stride + 1, (c.W + 2 * c.pad - c.K) / c.stride + 1}, dt);
   Tensor grads[2][3];
@@ -80,30 +89,57 @@ TEST(Conv2d, AgreesWithNaiveTwinFloat64AndFloat32) {
   manual_seed(2);
   for (const ConvCase& c : kCases) {
     compare_twins(c, DType::Float64, 1e-12);
-    compare_twins(c, DType::Float32, 1e-4);
+    compare_twins(c, DType::Float32, 1e-5);
+  }
+  // output rows of every length im2col copies differently: OW < 8, 8..16 (two overlapping
+  // 8-element moves), > 16 (one memcpy); stride 2 with OW in 8..16
+  const ConvCase widths[] = {{2, 2, 8, 6, 3, 3, 1, 0, true},
+                             {2, 3, 9, 11, 4, 3, 1, 1, true},
+                             {1, 2, 6, 20, 3, 3, 1, 1, false},
+                             {2, 2, 21, 25, 3, 3, 2, 1, true}};
+  for (const ConvCase& c : widths) {
+    compare_twins(c, DType::Float64, 1e-12);
+    compare_twins(c, DType::Float32, 1e-5);
   }
   // an MNIST-like layer: SmallCNN's second convolution on a small batch
-  compare_twins({4, 16, 14, 14, 32, 5, 1, 2, true}, DType::Float32, 2e-3);
+  compare_twins({4, 16, 14, 14, 32, 5, 1, 2, true}, DType::Float32, 1e-5);
+  compare_twins({4, 16, 14, 14, 32, 5, 1, 2, true}, DType::Float64, 1e-12);
+}
+
+TEST(Conv2d, LargeImagesAreDoneInBlocksOfOutputRows) {
+  // 16 channels, 3 x 3, 64 x 64: one image's column matrix is 144 x 4096 elements (2.4 MB in
+  // float32, 4.7 MB in float64), more than the 1 MB block budget of ops/conv.cpp, so the
+  // image is done in several blocks of output rows (the last one shorter).
+  manual_seed(5);
+  compare_twins({1, 16, 64, 64, 2, 3, 1, 1, true}, DType::Float64, 1e-12);
+  compare_twins({1, 16, 64, 64, 2, 3, 1, 1, true}, DType::Float32, 1e-5);
+  compare_twins({2, 16, 64, 64, 2, 3, 2, 1, false}, DType::Float64, 1e-12);
 }
 
 TEST(Conv2d, SameResultWithOneOrTwoThreads) {
+  // large enough to be split over threads (ops/conv.cpp runs tiny batches on one thread);
+  // 5 images: an uneven split
   manual_seed(3);
-  const Tensor x = randn({5, 3, 9, 9}), w = randn({4, 3, 3, 3}), b = randn({4}), up = randn({5, 4, 9, 9});
-  std::vector<float> results[2];
-  const int before = num_threads();
-  for (int t = 1; t <= 2; ++t) {
-    set_num_threads(t);
-    Tensor xv = x.clone().detach().requires_grad_(), wv = w.clone().detach().requires_grad_();
-    Tensor y = conv2d(xv, wv, b, 1, 1);
+  const Tensor x = randn({5, 4, 16, 16}), w = randn({8, 4, 3, 3}), b = randn({8}), up = randn({5, 8, 16, 16});
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Tensor xv = x.clone().detach().requires_grad_(), wv = w.clone().detach().requires_grad_(),
+           bv = b.clone().detach().requires_grad_();
+    Tensor y = conv2d(xv, wv, bv, 1, 1);
     y.backward(up);
-    results[t - 1] = y.to_vector<float>();
-    for (float v : xv.grad().to_vector<float>()) results[t - 1].push_back(v);
-    for (float v : wv.grad().to_vector<float>()) results[t - 1].push_back(v);
-  }
+    return std::vector<Tensor>{y, xv.grad(), wv.grad(), bv.grad()};
+  };
+  const int before = num_threads();
+  const auto one = run(1), two = run(2), two_again = run(2);
   set_num_threads(before);
-  // x and y do not depend on the split; dW sums per-thread parts, so allow float round-off
-  ASSERT_EQ(results[0].size(), results[1].size());
-  for (std::size_t i = 0; i < results[0].size(); ++i) EXPECT_NEAR(results[0][i], results[1][i], 1e-4);
+  // y and dx do not depend on the split: bit-identical
+  EXPECT_EQ(one[0].to_vector<float>(), two[0].to_vector<float>());
+  EXPECT_EQ(one[1].to_vector<float>(), two[1].to_vector<float>());
+  // dW and db add per-thread partial sums: equal up to float round-off
+  expect_close(two[2], one[2], 1e-5, "dw");
+  expect_close(two[3], one[3], 1e-5, "db");
+  // the same thread count gives the same numbers, run after run
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(two[k].to_vector<float>(), two_again[k].to_vector<float>()) << k;
 }
 
 TEST(Conv2d, OnlyNeededGradientsAreComputed) {
@@ -130,23 +166,38 @@ TEST(Conv2d, HandComputedValue) {
   EXPECT_EQ(y2.to_vector<float>(), (std::vector<float>{1, 5, 11, 28}));
 }
 
-TEST(Conv2d, ErrorsNameShapes) {
-  const Tensor x = zeros({2, 3, 8, 8});
+// f() throws chalk::Error whose message contains every one of `parts`
+template <class F>
+void expect_error(F&& f, std::initializer_list<const char*> parts) {
   try {
-    conv2d(x, zeros({4, 2, 3, 3}));
-    FAIL();
+    f();
+    ADD_FAILURE() << "no error; expected one mentioning " << *parts.begin();
   } catch (const Error& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find("conv2d"), std::string::npos) << m;
-    EXPECT_NE(m.find("[2, 3, 8, 8]"), std::string::npos) << m;
-    EXPECT_NE(m.find("[4, 2, 3, 3]"), std::string::npos) << m;
+    for (const char* p : parts) EXPECT_NE(m.find(p), std::string::npos) << "'" << p << "' not in: " << m;
   }
-  EXPECT_THROW(conv2d(zeros({3, 8, 8}), zeros({4, 3, 3, 3})), Error);         // rank
-  EXPECT_THROW(conv2d(x, zeros({4, 3, 9, 9})), Error);                        // kernel too large
-  EXPECT_THROW(conv2d(x, zeros({4, 3, 3, 3}), Tensor(), 0), Error);           // stride
-  EXPECT_THROW(conv2d(x, zeros({4, 3, 3, 3}), Tensor(), 1, -1), Error);       // padding
-  EXPECT_THROW(conv2d(x, zeros({4, 3, 3, 3}), zeros({5})), Error);            // bias length
-  EXPECT_THROW(conv2d(x, zeros({4, 3, 3, 3}, DType::Float64)), Error);        // dtype
+}
+
+TEST(Conv2d, ErrorsNameShapes) {
+  const Tensor x = zeros({2, 3, 8, 8}), w = zeros({4, 3, 3, 3});
+  for (int naive = 0; naive < 2; ++naive) {
+    auto conv = [naive](const Tensor& a, const Tensor& b, const Tensor& c = Tensor(), int s = 1, int p = 0) {
+      return naive ? conv2d_naive(a, b, c, s, p) : conv2d(a, b, c, s, p);
+    };
+    const char* op = naive ? "conv2d_naive" : "conv2d";
+    // channel mismatch: both shapes named
+    expect_error([&] { conv(x, zeros({4, 2, 3, 3})); }, {op, "[2, 3, 8, 8]", "[4, 2, 3, 3]", "channels"});
+    // ranks
+    expect_error([&] { conv(zeros({3, 8, 8}), w); }, {op, "N x C x H x W", "[3, 8, 8]"});
+    expect_error([&] { conv(x, zeros({4, 3, 3})); }, {op, "O x C x KH x KW", "[4, 3, 3]"});
+    // kernel larger than the padded input (9 > 8 + 2 * 0), fine with padding 1
+    expect_error([&] { conv(x, zeros({4, 3, 9, 9})); }, {op, "9x9", "larger", "8x8"});
+    EXPECT_NO_THROW(conv(x, zeros({4, 3, 9, 9}), Tensor(), 1, 1));
+    expect_error([&] { conv(x, w, Tensor(), 0); }, {op, "stride", ">= 1", "0"});
+    expect_error([&] { conv(x, w, Tensor(), 1, -1); }, {op, "padding", ">= 0", "-1"});
+    expect_error([&] { conv(x, w, zeros({5})); }, {op, "bias", "length 4", "[5]"});
+    expect_error([&] { conv(x, zeros({4, 3, 3, 3}, DType::Float64)); }, {op, "float32", "float64"});
+  }
 }
 
 TEST(MaxPool2d, ValuesGradcheckAndTies) {
@@ -162,8 +213,20 @@ TEST(MaxPool2d, ValuesGradcheckAndTies) {
   Tensor t = ones({1, 1, 2, 2}).requires_grad_();
   max_pool2d(t).backward(ones({1, 1, 1, 1}));
   EXPECT_EQ(t.grad().to_vector<float>(), (std::vector<float>{1, 0, 0, 0}));
-  EXPECT_THROW(max_pool2d(zeros({1, 1, 1, 1})), Error);
-  EXPECT_THROW(max_pool2d(zeros({4, 4})), Error);
+  // a tie between (0, 1) and (1, 0): the first in row-major order is (0, 1)
+  Tensor t2 = from_vector(std::vector<float>{0, 5, 5, 1}, {1, 1, 2, 2}).requires_grad_();
+  max_pool2d(t2).backward(full({1, 1, 1, 1}, 3.0));
+  EXPECT_EQ(t2.grad().to_vector<float>(), (std::vector<float>{0, 3, 0, 0}));
+  // overlapping windows (kernel 2, stride 1): an input that is the maximum of several
+  // windows receives the sum of their gradients
+  Tensor t3 = from_vector(std::vector<float>{1, 2, 3, 4, 9, 5, 6, 7, 8}, {1, 1, 3, 3}).requires_grad_();
+  Tensor y3 = max_pool2d(t3, 2, 1);
+  EXPECT_EQ(y3.to_vector<float>(), (std::vector<float>{9, 9, 9, 9}));
+  y3.backward(from_vector(std::vector<float>{1, 2, 3, 4}, {1, 1, 2, 2}));
+  EXPECT_EQ(t3.grad().to_vector<float>(), (std::vector<float>{0, 0, 0, 0, 10, 0, 0, 0, 0}));
+  expect_error([] { max_pool2d(zeros({1, 1, 1, 1})); }, {"max_pool2d", "kernel 2", "larger", "[1, 1, 1, 1]"});
+  expect_error([] { max_pool2d(zeros({4, 4})); }, {"max_pool2d", "N x C x H x W", "[4, 4]"});
+  expect_error([] { max_pool2d(zeros({1, 1, 4, 4}), 2, 0); }, {"max_pool2d", "stride", ">= 1"});
 }
 
 TEST(Dropout, StatisticsMaskAndEval) {
@@ -185,7 +248,16 @@ TEST(Dropout, StatisticsMaskAndEval) {
   Generator g3(9);
   Tensor yi = dropout(xi, 0.5, true, g3);
   yi.backward(ones({50}));
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(xi.grad().at({i}) == 0.0, yi.at({i}) == 0.0) << i;
+  int kept = 0;
+  for (int i = 0; i < 50; ++i) {  // dx = m / (1 - p): 0 where dropped, 2 where kept
+    kept += yi.at({i}) != 0.0;
+    EXPECT_EQ(xi.grad().at({i}), yi.at({i}) == 0.0 ? 0.0 : 2.0) << i;
+    if (yi.at({i}) != 0.0) {
+      EXPECT_FLOAT_EQ(yi.at({i}), 2 * xi.at({i})) << i;
+    }
+  }
+  EXPECT_GT(kept, 10);
+  EXPECT_LT(kept, 40);
   // evaluation: the identity
   EXPECT_EQ(dropout(x, 0.3, false).to_vector<float>(), x.to_vector<float>());
   EXPECT_THROW(dropout(x, 1.0, true), Error);
