@@ -70,18 +70,48 @@ void unpad_image(const T* dxp, T* dx, const ConvGeometry& g) {
       std::memcpy(dx + (c * g.H + h) * g.W, dxp + (c * Hp + h + g.pad) * Wp + g.pad, g.W * sizeof(T));
 }
 
-// Copy one output row of the column matrix: out[j] = src[j], j < n. The rows are short
-// (OW: 14 or 28 for MNIST), so a call to memcpy costs more than the copy itself; for
-// 8 <= n <= 16 two fixed 8-element copies, the second ending at n (they may overlap:
-// writing the same value twice is harmless), each compile to one vector move: three times
-// faster than an element loop or a memcpy call of n elements.
+// The rows im2col copies and col2im adds are short (OW: 28 and 14 in SmallCNN), so loop
+// overhead, not memory, sets their cost. For B <= n <= 2B they are done as two fixed
+// B-element blocks, [0, B) and [n - B, n): the blocks may overlap, which is harmless when
+// both are computed before either is stored. Fixed-size blocks compile to a few vector
+// instructions; measured 3x (copy) and 1.6x (add) faster than a loop over n elements.
+template <int B, class T>
+void copy_two_blocks(const T* __restrict__ src, T* __restrict__ out, std::int64_t n) {
+  std::memcpy(out, src, B * sizeof(T));
+  std::memcpy(out + n - B, src + n - B, B * sizeof(T));
+}
+template <int B, class T>
+void add_two_blocks(const T* __restrict__ in, T* __restrict__ dst, std::int64_t n) {
+  T lo[B], hi[B];
+#pragma omp simd
+  for (int k = 0; k < B; ++k) lo[k] = dst[k] + in[k];
+#pragma omp simd
+  for (int k = 0; k < B; ++k) hi[k] = dst[n - B + k] + in[n - B + k];
+  std::memcpy(dst, lo, B * sizeof(T));
+  std::memcpy(dst + n - B, hi, B * sizeof(T));
+}
+
+// out[j] = src[j], j < n
 template <class T>
 void copy_row(const T* __restrict__ src, T* __restrict__ out, std::int64_t n) {
-  if (n >= 8 && n <= 16) {
-    std::memcpy(out, src, 8 * sizeof(T));
-    std::memcpy(out + n - 8, src + n - 8, 8 * sizeof(T));
-  } else {
+  if (n >= 8 && n <= 16)
+    copy_two_blocks<8>(src, out, n);
+  else if (n > 16 && n <= 32)
+    copy_two_blocks<16>(src, out, n);
+  else
     std::memcpy(out, src, n * sizeof(T));
+}
+
+// dst[j] += in[j], j < n
+template <class T>
+void add_row(const T* __restrict__ in, T* __restrict__ dst, std::int64_t n) {
+  if (n >= 8 && n <= 16) {
+    add_two_blocks<8>(in, dst, n);
+  } else if (n > 16 && n <= 32) {
+    add_two_blocks<16>(in, dst, n);
+  } else {
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) dst[j] += in[j];
   }
 }
 
@@ -121,14 +151,12 @@ void col2im(const T* dcol, T* dxp, std::int64_t i0, std::int64_t i1, const ConvG
       for (std::int64_t q = 0; q < KW; ++q) {
         const T* row = dcol + ((c * KH + p) * KW + q) * L;
         for (std::int64_t i = i0; i < i1; ++i) {
-          T* __restrict__ dst = dxp + (c * Hp + i * s + p) * Wp + q;
-          const T* __restrict__ in = row + (i - i0) * OW;
-          if (s == 1) {
-#pragma omp simd
-            for (std::int64_t j = 0; j < OW; ++j) dst[j] += in[j];
-          } else {
+          T* dst = dxp + (c * Hp + i * s + p) * Wp + q;
+          const T* in = row + (i - i0) * OW;
+          if (s == 1)
+            add_row(in, dst, OW);
+          else
             for (std::int64_t j = 0; j < OW; ++j) dst[j * s] += in[j];
-          }
         }
       }
 }
