@@ -100,7 +100,8 @@ Tensor mined_triplet_loss(const Tensor& D, const Tensor& labels, const TripletMi
     using T = decltype(tag);
     const T* d = D.data<T>();
     double* h = H.data<double>();
-    parallel_for(N, 8, [&](std::int64_t a0, std::int64_t a1) {
+    // threads only when the batch is large enough to pay for waking them (N x N work)
+    parallel_for(N, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(N, 1)), [&](std::int64_t a0, std::int64_t a1) {
       for (std::int64_t a = a0; a < a1; ++a) {
         const T* row = d + a * N;
         double* hrow = h + a * N;
@@ -295,8 +296,8 @@ Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, do
   });
   Tensor out = reduction == "none" ? per : (reduction == "sum" ? sum(per.detach()) : mean(per.detach()));
   record(out, "triplet_margin_loss", {a, p, n},
-         [a = a.detach(), p = p.detach(), n = n.detach(), per, dap, dneg, swapped, eps, reduction](const Tensor& g,
-                                                                                                   Grads& dx) {
+         [a = a.detach(), p = p.detach(), n = n.detach(), dap, dneg, swapped, eps, margin, reduction](const Tensor& g,
+                                                                                                      Grads& dx) {
            const std::int64_t N = a.shape()[0], D = a.shape()[1];
            Tensor ga = zeros(a.shape(), a.dtype()), gp = zeros(a.shape(), a.dtype()), gn = zeros(a.shape(), a.dtype());
            dispatch_float(a.dtype(), "triplet_margin_loss backward", [&](auto tag) {
@@ -304,7 +305,9 @@ Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, do
              const T *pa = a.data<T>(), *pp = p.data<T>(), *pn = n.data<T>(), *pg = g.data<T>();
              T *da = ga.data<T>(), *dp = gp.data<T>(), *dn = gn.data<T>();
              for (std::int64_t i = 0; i < N; ++i) {
-               if (!(per.data<T>()[i] > 0)) continue;  // hinge inactive: no gradient
+               // hinge max(0, z): slope 1 for z >= 0 (at z = 0 exactly, PyTorch's clamp_min passes
+               // the gradient, and so do we), 0 below
+               if (!(dap[i] - dneg[i] + margin >= 0)) continue;
                const double w = reduction == "none" ? pg[i] : (reduction == "sum" ? pg[0] : pg[0] / N);
                for (std::int64_t k = 0; k < D; ++k) {
                  const std::int64_t j = i * D + k;
@@ -340,7 +343,7 @@ Tensor triplet_margin_loss_composed(const Tensor& a, const Tensor& p, const Tens
     const Tensor d_pn = dist(p, n);
     d_an = where(lt(sub(d_pn, d_an).detach(), 0.0), d_pn, d_an);  // min(d_an, d_pn)
   }
-  const Tensor l = relu(add(sub(d_ap, d_an), margin));
+  const Tensor l = clamp_min(add(sub(d_ap, d_an), margin), 0.0);  // PyTorch's clamp_min: gradient 1 at the edge
   if (reduction == "none") return l;
   return reduction == "sum" ? sum(l) : mean(l);
 }

@@ -206,6 +206,20 @@ TEST(TripletMarginLoss, GradcheckAndTwinAgree) {
       const auto vf = f.to_vector<double>(), vc = c.to_vector<double>();
       for (std::size_t i = 0; i < vf.size(); ++i) EXPECT_NEAR(vf[i], vc[i], 1e-12);
     }
+  // exactly on the hinge (d_ap - d_an + margin = 0): like PyTorch's clamp_min, the gradient passes
+  {
+    const Tensor a0 = from_vector(std::vector<double>{0, 0}, {1, 2}), p0 = from_vector(std::vector<double>{1, 0}, {1, 2}),
+                 n0 = from_vector(std::vector<double>{0, 2}, {1, 2});
+    for (int composed = 0; composed < 2; ++composed) {
+      Tensor a = a0.clone().requires_grad_();
+      Tensor l = composed ? triplet_margin_loss_composed(a, p0, n0, 1.0, 0.0) : triplet_margin_loss(a, p0, n0, 1.0, 0.0);
+      EXPECT_EQ(l.item(), 0.0);
+      l.backward();
+      // d/da (||a - p|| - ||a - n||) = (a - p)/1 - (a - n)/2 = (-1, 0) - (0, -1)
+      EXPECT_NEAR(a.grad().at({0, 0}), -1.0, 1e-12) << composed;
+      EXPECT_NEAR(a.grad().at({0, 1}), 1.0, 1e-12) << composed;
+    }
+  }
   EXPECT_THROW(triplet_margin_loss(zeros({2, 3}), zeros({2, 4}), zeros({2, 3})), Error);
   EXPECT_THROW(triplet_margin_loss(zeros({2, 3}), zeros({2, 3}), zeros({2, 3}), 1.0, 1e-6, false, "max"), Error);
 }
