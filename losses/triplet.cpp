@@ -226,7 +226,7 @@ Tensor triplet_distance_matrix(const Tensor& e, const std::string& distance) {
 // Kinks: at D_ij = 0 (u_i = u_j, e.g. a collapsed batch) the Euclidean distance is a cone; we
 // take the subgradient 0 (as pairwise_distances does), so nothing is NaN. The hinge at exactly
 // z + alpha = 0 has slope 0 (as relu at 0). Ties in max/min go to the lowest index.
-Tensor mined_triplet_loss(const Tensor& u, const Tensor& labels, const TripletMining& o, TripletStats* stats) {
+static Tensor mined_triplet_loss(const Tensor& u, const Tensor& labels, const TripletMining& o, TripletStats* stats) {
   const Distance kind = distance_kind(o.distance);
   const std::int64_t N = u.shape()[0];
   const std::int64_t* y = labels.data<std::int64_t>();
