@@ -140,7 +140,9 @@ TEST(TripletMining, CollapsedBatchGivesMarginAndNoNaN) {
       for (float v : x.grad().to_vector<float>()) {
         EXPECT_TRUE(std::isfinite(v));
         // every pair sits on the Euclidean kink: no force pulls the points apart again
-        if (std::string(dist) == "euclidean") EXPECT_EQ(v, 0.0f);
+        if (std::string(dist) == "euclidean") {
+          EXPECT_EQ(v, 0.0f);
+        }
       }
     }
 }
@@ -330,7 +332,9 @@ TEST(TripletReference, MatchesPyTorch) {
         const Tensor out = composed ? batch_triplet_loss_composed(X, c.input("labels"), o)
                                     : batch_triplet_loss(X, c.input("labels"), o, &st);
         EXPECT_TRUE(reference::close(out, c.output("loss"), 1e-10, 1e-10)) << "loss";
-        if (!composed) EXPECT_EQ(st.skipped_anchors, c.output("skipped_anchors").item()) << "skipped anchors";
+        if (!composed) {
+          EXPECT_EQ(st.skipped_anchors, c.output("skipped_anchors").item()) << "skipped anchors";
+        }
         out.backward();
         EXPECT_TRUE(reference::close(X.grad(), c.grad("X"), 1e-10, 1e-10)) << "dX";
       }
