@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/gradcheck.h"
+#include "core/parallel.h"
 #include "core/random.h"
 #include "losses/triplet.h"
 #include "ops/elementwise.h"
@@ -136,8 +137,96 @@ TEST(TripletMining, CollapsedBatchGivesMarginAndNoNaN) {
       Tensor l = batch_triplet_loss(x, labels_of({0, 0, 1, 1, 2, 2, 3, 3}), o);
       EXPECT_NEAR(l.item(), 0.2, 1e-6);
       l.backward();
-      for (float v : x.grad().to_vector<float>()) EXPECT_TRUE(std::isfinite(v));
+      for (float v : x.grad().to_vector<float>()) {
+        EXPECT_TRUE(std::isfinite(v));
+        // every pair sits on the Euclidean kink: no force pulls the points apart again
+        if (std::string(dist) == "euclidean") {
+          EXPECT_EQ(v, 0.0f);
+        }
+      }
     }
+}
+
+TEST(TripletMining, CoincidingEmbeddingsAgreeAndStayFinite) {
+  // points 0 and 3 coincide (same class), 1 and 4 coincide (different classes): distance exactly 0
+  // on both a positive and a negative pair. The kink gives 0 there, in both versions.
+  manual_seed(15);
+  Tensor base = randn({6, 4}, DType::Float64);
+  for (std::int64_t k = 0; k < 4; ++k) {
+    base.data<double>()[3 * 4 + k] = base.data<double>()[0 * 4 + k];
+    base.data<double>()[4 * 4 + k] = base.data<double>()[1 * 4 + k];
+  }
+  const Tensor y = labels_of({0, 1, 2, 0, 0, 1});
+  for (const TripletMining& o : all_variants()) {
+    SCOPED_TRACE(describe(o));
+    Tensor x1 = base.clone().requires_grad_(), x2 = base.clone().requires_grad_();
+    Tensor a = batch_triplet_loss(x1, y, o), b = batch_triplet_loss_composed(x2, y, o);
+    EXPECT_NEAR(a.item(), b.item(), 1e-10);
+    a.backward();
+    b.backward();
+    const auto g1 = x1.grad().to_vector<double>(), g2 = x2.grad().to_vector<double>();
+    for (std::size_t i = 0; i < g1.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(g1[i]));
+      ASSERT_NEAR(g1[i], g2[i], 1e-10) << i;
+    }
+  }
+}
+
+TEST(TripletMining, TiesGoToTheLowestIndex) {
+  // 1-D, no normalisation, Euclidean, margin 1.5. Class 0 at x0 = 0, x1 = -1, x2 = 1; class 1 at
+  // x3 = -2, x4 = 2. Batch-hard for anchor 0 ties both ways: positives 1 and 2 are both 1 away,
+  // negatives 3 and 4 both 2 away; the rule takes the lowest index, p = 1 and n = 3.
+  Tensor x = from_vector(std::vector<double>{0, -1, 1, -2, 2}, {5, 1}).requires_grad_();
+  const Tensor y = labels_of({0, 0, 0, 1, 1});
+  TripletMining o;
+  o.normalize = false;
+  o.margin = 1.5;
+  Tensor l = batch_triplet_loss(x, y, o);
+  // anchor: (p*, d_ap) (n*, d_an) l
+  //   0: (1, 1) (3, 2) 0.5    1: (2, 2) (3, 1) 2.5    2: (1, 2) (4, 1) 2.5
+  //   3: (4, 4) (1, 1) 4.5    4: (3, 4) (2, 1) 4.5                          => mean 14.5 / 5
+  EXPECT_NEAR(l.item(), 14.5 / 5, 1e-12);
+  l.backward();
+  // dl/dx1: anchor 0 (+d|x0-x1|/dx1 = -1), anchor 1 (+d|x1-x2|/dx1 = -1, -d|x1-x3|/dx1 = -1),
+  //   anchor 2 (+d|x2-x1|/dx1 = -1), anchor 3 (-d|x3-x1|/dx1 = -1): -5 / 5. (p = 2 for anchor 0: -4/5)
+  EXPECT_NEAR(x.grad().at({1, 0}), -1.0, 1e-12);
+  // dl/dx3: anchor 0 (-d|x0-x3|/dx3 = +1), anchor 1 (-d|x1-x3|/dx3 = +1), anchor 3 (+d|x3-x4|/dx3 = -1,
+  //   -d|x3-x1|/dx3 = +1), anchor 4 (+d|x4-x3|/dx3 = -1): 1 / 5. (n = 4 for anchor 0: 0)
+  EXPECT_NEAR(x.grad().at({3, 0}), 0.2, 1e-12);
+  // the composed twin (max/min: the first extremum) makes the same choice
+  Tensor x2 = x.detach().clone().requires_grad_();
+  Tensor l2 = batch_triplet_loss_composed(x2, y, o);
+  EXPECT_NEAR(l.item(), l2.item(), 1e-12);
+  l2.backward();
+  const auto g1 = x.grad().to_vector<double>(), g2 = x2.grad().to_vector<double>();
+  for (std::size_t i = 0; i < g1.size(); ++i) EXPECT_NEAR(g1[i], g2[i], 1e-12) << i;
+}
+
+TEST(TripletMining, SameResultWithOneOrTwoThreads) {
+  manual_seed(16);
+  std::vector<std::int64_t> yv(96);
+  for (std::int64_t i = 0; i < 96; ++i) yv[i] = i % 8;
+  const Tensor y = from_vector(yv, {96});
+  const Tensor x0 = randn({96, 8});
+  const int saved = num_threads();
+  for (const char* mining : {"all", "hard", "semihard"}) {
+    SCOPED_TRACE(mining);
+    TripletMining o;
+    o.mining = mining;
+    std::vector<float> grads[2];
+    float losses[2];
+    for (int t = 0; t < 2; ++t) {
+      set_num_threads(t + 1);
+      Tensor x = x0.clone().requires_grad_();
+      Tensor l = batch_triplet_loss(x, y, o);
+      l.backward();
+      losses[t] = static_cast<float>(l.item());
+      grads[t] = x.grad().to_vector<float>();
+    }
+    EXPECT_EQ(losses[0], losses[1]);
+    EXPECT_EQ(grads[0], grads[1]);  // bit for bit
+  }
+  set_num_threads(saved);
 }
 
 TEST(TripletMining, SkippedAnchorsAndBatchesWithoutTriplets) {
@@ -185,7 +274,12 @@ TEST(TripletMining, BadInputIsNamed) {
   }
   o = TripletMining{};
   o.distance = "manhattan";
-  EXPECT_THROW(batch_triplet_loss(x, labels_of({0, 0, 1, 1}), o), Error);
+  try {
+    batch_triplet_loss(x, labels_of({0, 0, 1, 1}), o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("euclidean, squared or cosine"), std::string::npos) << e.what();
+  }
   o = TripletMining{};
   o.reduction = "nonzero";  // only batch-all has it
   EXPECT_THROW(batch_triplet_loss(x, labels_of({0, 0, 1, 1}), o), Error);
@@ -252,7 +346,9 @@ TEST(TripletReference, MatchesPyTorch) {
         const Tensor out = composed ? batch_triplet_loss_composed(X, c.input("labels"), o)
                                     : batch_triplet_loss(X, c.input("labels"), o, &st);
         EXPECT_TRUE(reference::close(out, c.output("loss"), 1e-10, 1e-10)) << "loss";
-        if (!composed) EXPECT_EQ(st.skipped_anchors, c.output("skipped_anchors").item()) << "skipped anchors";
+        if (!composed) {
+          EXPECT_EQ(st.skipped_anchors, c.output("skipped_anchors").item()) << "skipped anchors";
+        }
         out.backward();
         EXPECT_TRUE(reference::close(X.grad(), c.grad("X"), 1e-10, 1e-10)) << "dX";
       }
