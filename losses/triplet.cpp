@@ -268,19 +268,21 @@ static Tensor mined_triplet_loss(const Tensor& u, const Tensor& labels, const Tr
              const T *pu = u.data<T>(), *pd = Dm.data<T>();
              const double* pG = G.data<double>();
              // h_ij = s G_ij f'(D_ij)  (euclidean f' = 1 / D_ij, 0 at the kink D_ij = 0; else 1)
-             std::vector<double> h(static_cast<std::size_t>(N * N));
-             for (std::int64_t i = 0; i < N * N; ++i) {
-               const bool euclid = kind == Distance::Euclidean;
-               h[i] = pG[i] == 0 ? 0.0 : (!euclid ? s * pG[i] : (pd[i] > 0 ? s * pG[i] / static_cast<double>(pd[i]) : 0.0));
-             }
-             // S = h + h^T, and its row sums
+             const bool euclid = kind == Distance::Euclidean;
+             auto h = [&](std::int64_t ij) {
+               if (pG[ij] == 0) return 0.0;  // not a mined entry (most of them)
+               if (!euclid) return s * pG[ij];
+               return pd[ij] > 0 ? s * pG[ij] / static_cast<double>(pd[ij]) : 0.0;
+             };
+             // S = h + h^T (symmetric: one pass over the pairs i <= j), and its row sums
              std::vector<T> S(static_cast<std::size_t>(N * N));
              std::vector<double> rowsum(static_cast<std::size_t>(N), 0.0);
              for (std::int64_t i = 0; i < N; ++i)
-               for (std::int64_t j = 0; j < N; ++j) {
-                 const double sij = h[i * N + j] + h[j * N + i];
-                 S[i * N + j] = static_cast<T>(sij);
+               for (std::int64_t j = i; j < N; ++j) {
+                 const double sij = h(i * N + j) + h(j * N + i);
+                 S[i * N + j] = S[j * N + i] = static_cast<T>(sij);
                  rowsum[i] += sij;
+                 if (j != i) rowsum[j] += sij;
                }
              T* out = du.data<T>();
              const double c = kind == Distance::Squared ? 2.0 : 1.0;  // squared: the factor 2 of 2 (u_i - u_j)

@@ -124,6 +124,50 @@ TEST(TripletMining, HandComputedPointsOnALine) {
   EXPECT_NEAR(batch_triplet_loss(x, y, o).item(), expect, 1e-12);
 }
 
+TEST(TripletMining, HandComputedGradientsOnALine) {
+  // The same four points (class 0 at 0 and 1, class 1 at 3 and 6; margin 2, Euclidean, raw).
+  // In 1-D, d|u - v|/du = sign(u - v), so an active triplet (a, p, n) with weight w adds
+  //   w (sign(a - p) - sign(a - n)) to a,   w sign(p - a) to p,   -w sign(n - a) to n.
+  // Several triplets sit exactly on the hinge (z + alpha = 0: (0, 1, 3), (6, 3, 1)); their slope is
+  // 0 (relu's convention), which these numbers pin down. Both versions must give them.
+  const Tensor x0 = from_vector(std::vector<double>{0, 1, 3, 6}, {4, 1});
+  const Tensor y = labels_of({0, 0, 1, 1});
+  auto check = [&](const TripletMining& o, std::vector<double> expect) {
+    for (int composed = 0; composed < 2; ++composed) {
+      SCOPED_TRACE(describe(o) + (composed ? " composed" : " fused"));
+      Tensor x = x0.clone().requires_grad_();
+      (composed ? batch_triplet_loss_composed(x, y, o) : batch_triplet_loss(x, y, o)).backward();
+      const auto g = x.grad().to_vector<double>();
+      for (std::size_t i = 0; i < 4; ++i) EXPECT_NEAR(g[i], expect[i], 1e-12) << "point " << i;
+    }
+  };
+  TripletMining o;
+  o.normalize = false;
+  o.margin = 2.0;
+  // batch-hard: active (1, 0, 3): x1 +2, x0 -1, x3 -1;  (3, 6, 1): x3 -2, x6 +1, x1 +1;  w = 1/4
+  o.mining = "hard";
+  check(o, {-0.25, 0.75, -0.75, 0.25});
+  // batch-all: active (1, 0, 3) as above; (3, 6, 0): x3 -2, x6 +1, x0 +1; (3, 6, 1) as above.
+  //   sum of the three: (0, 3, -5, 2); nonzero divides by 3 active, mean by 8 valid, sum by 1
+  o.mining = "all";
+  check(o, {0.0, 1.0, -5.0 / 3, 2.0 / 3});
+  o.reduction = "mean";
+  check(o, {0.0, 3.0 / 8, -5.0 / 8, 2.0 / 8});
+  o.reduction = "sum";
+  check(o, {0.0, 3.0, -5.0, 2.0});
+  // semi-hard: active (1, 0, 3) and the fallback (3, 6, 0): (0, 2, -3, 1) / 4 positive pairs
+  o.mining = "semihard";
+  o.reduction = "";
+  check(o, {0.0, 0.5, -0.75, 0.25});
+  // soft margin, batch-hard: every anchor's triplet pulls with sigmoid(z) / 4:
+  //   a=0 (0, 1, 3) z=-2: x1 +1, x3 -1 (x0: 0);   a=1 (1, 0, 3) z=-1: x1 +2, x0 -1, x3 -1;
+  //   a=3 (3, 6, 1) z=+1: x3 -2, x6 +1, x1 +1;     a=6 (6, 3, 1) z=-2: x3 -1, x1 +1 (x6: 0)
+  const auto sg = [](double z) { return 1.0 / (1.0 + std::exp(-z)); };
+  o.mining = "hard";
+  o.soft_margin = true;
+  check(o, {-sg(-1) / 4, (2 * sg(-2) + 2 * sg(-1) + sg(1)) / 4, -(2 * sg(-2) + sg(-1) + 2 * sg(1)) / 4, sg(1) / 4});
+}
+
 TEST(TripletMining, CollapsedBatchGivesMarginAndNoNaN) {
   // every embedding identical: all distances 0, the batch-hard loss is exactly the margin
   // (the collapse failure mode), and every gradient is finite (zero-distance kink -> 0).
@@ -144,6 +188,13 @@ TEST(TripletMining, CollapsedBatchGivesMarginAndNoNaN) {
           EXPECT_EQ(v, 0.0f);
         }
       }
+      // the soft margin: every z = 0, so every triplet costs softplus(0) = log 2
+      o.soft_margin = true;
+      Tensor xs = ones({8, 4}).requires_grad_();
+      Tensor ls = batch_triplet_loss(xs, labels_of({0, 0, 1, 1, 2, 2, 3, 3}), o);
+      EXPECT_NEAR(ls.item(), std::log(2.0), 1e-6);
+      ls.backward();
+      for (float v : xs.grad().to_vector<float>()) EXPECT_TRUE(std::isfinite(v));
     }
 }
 
@@ -365,6 +416,12 @@ TEST(TripletLossModule, OptionsDefaultsAndRegistry) {
   EXPECT_EQ(t.mining().margin, 0.2);
   EXPECT_TRUE(t.mining().normalize);
   EXPECT_FALSE(t.logits(randn({4, 3})).defined());  // evaluation: nearest class mean
+  // the module keeps the last batch's counts: one singleton class -> one skipped anchor
+  t.forward(randn({5, 3}), labels_of({0, 0, 1, 1, 2}));
+  EXPECT_EQ(t.last_stats().skipped_anchors, 1);
+  EXPECT_EQ(t.last_stats().triplets, 4);  // batch-hard: one triplet per remaining anchor
+  t.forward(randn({4, 3}), labels_of({0, 0, 1, 1}));
+  EXPECT_EQ(t.last_stats().skipped_anchors, 0);
   auto reg = make_loss("triplet", lo);
   EXPECT_TRUE(reg->wants_pk_batches());
   lo.mining = "bogus";
