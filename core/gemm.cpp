@@ -41,7 +41,7 @@ void gemm_blocked(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, st
       for (std::int64_t k = 0; k < kb; ++k)
         for (std::int64_t j = 0; j < jb; ++j)
           Bp[k * jb + j] = trans_b ? B[(j0 + j) * ldb + (k0 + k)] : B[(k0 + k) * ldb + (j0 + j)];
-      parallel_for(M, 8, [&](std::int64_t ib, std::int64_t ie) {
+      parallel_for(M, std::max<std::int64_t>(1, kParallelGrain / (jb * kb)), [&](std::int64_t ib, std::int64_t ie) {
         for (std::int64_t i = ib; i < ie; ++i) {
           T* c = C + i * ldc + j0;
           for (std::int64_t k = 0; k < kb; ++k) {

@@ -58,7 +58,7 @@ RetrievalMetrics retrieval_metrics(const Tensor& embeddings, const Tensor& label
     // dist[i, j] = ||r_j||^2 - 2 q_i . r_j  (||q_i||^2 is the same for a whole row: it
     // does not change the ranking, so it is left out)
     gemm<double>(false, true, qb, n, d, -2.0, px + q0 * d, d, px, d, 0.0, dist.data(), n);
-    parallel_for(qb, 1, [&](std::int64_t b, std::int64_t e) {
+    parallel_for(qb, std::max<std::int64_t>(1, kParallelGrain / n), [&](std::int64_t b, std::int64_t e) {
       std::vector<std::pair<double, std::int64_t>> order;  // (distance, index) of every other item
       for (std::int64_t i = b; i < e; ++i) {
         const std::int64_t q = q0 + i;

@@ -2,13 +2,16 @@
 // Read with docs/losses/triplet.md (the derivation); tested in tests/test_loss_triplet.cpp.
 #include "losses/triplet.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/gemm.h"
 #include "core/parallel.h"
 #include "ops/elementwise.h"
+#include "ops/linalg.h"
 #include "ops/nn_ops.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
@@ -47,110 +50,201 @@ void check_batch(const Tensor& x, const Tensor& labels, const char* op) {
   });
 }
 
-// The per-triplet loss and its slope d l / d z, for z = d_ap - d_an:
-//   hinge:  l = max(0, z + alpha),        slope = [z + alpha > 0]
-//   soft:   l = log(1 + e^z) (stable),    slope = sigmoid(z)
+// The per-triplet loss and its slope dl/dz, for z = d_ap - d_an:
+//   hinge:  l = max(0, z + alpha),               slope = [z + alpha > 0]   (0 at the kink z = -alpha,
+//                                                                           like relu at 0)
+//   soft:   l = log(1 + e^z) = max(z, 0) + log(1 + e^-|z|)   (stable),   slope = sigmoid(z)
 struct PerTriplet {
   double loss, slope;
 };
-PerTriplet per_triplet(double z, const TripletMining& o) {
-  if (o.soft_margin) {
-    const double l = std::max(z, 0.0) + std::log1p(std::exp(-std::fabs(z)));
-    return {l, 1.0 / (1.0 + std::exp(-z))};
-  }
-  const double h = z + o.margin;
-  return {h > 0 ? h : 0.0, h > 0 ? 1.0 : 0.0};
+inline PerTriplet per_triplet(double z, bool soft, double margin) {
+  if (soft) return {std::max(z, 0.0) + std::log1p(std::exp(-std::fabs(z))), 1.0 / (1.0 + std::exp(-z))};
+  const double h = z + margin;
+  return h > 0 ? PerTriplet{h, 1.0} : PerTriplet{0.0, 0.0};
 }
 
-// One anchor's share of the mining: its loss sum, how many triplets it contributes
-// (and how many are active), and its row of H = d loss_sum / d D.
+// What one anchor contributes: its loss sum and its triplet counts. (Its row of G = dloss_sum/dD
+// is written straight into G.)
 struct AnchorResult {
   double loss = 0;
-  std::int64_t triplets = 0, active = 0, pairs = 0;
+  std::int64_t triplets = 0, active = 0;
   bool skipped = false;
 };
+
+enum class Distance { Euclidean, Squared, Cosine };
+
+Distance distance_kind(const std::string& name) {
+  if (name == "euclidean") return Distance::Euclidean;
+  if (name == "squared") return Distance::Squared;
+  if (name == "cosine") return Distance::Cosine;
+  fail("triplet loss: unknown distance '", name, "' (expected euclidean, squared or cosine)");
+}
+
+// The values of the distance matrix of the rows of u (N x D), no autograd (the fused op below
+// writes its own VJP). The euclidean/squared kernels are pairwise_(squared_)distances' own: one
+// GEMM, and exact 0 for coinciding points.
+Tensor distance_values(const Tensor& u, Distance kind) {
+  NoGradGuard no_grad;
+  const Tensor v = u.detach();
+  if (kind == Distance::Euclidean) return pairwise_distances(v, v);
+  if (kind == Distance::Squared) return pairwise_squared_distances(v, v);
+  return rsub(1.0, matmul(v, v, false, true));  // 1 - u_i . u_j  (u normalised by the caller)
+}
+
+// Mining for one anchor a, on its row d[0..N) of the distance matrix. Adds dl/dD_aj into grow
+// (the anchor's row of G) and returns the loss sum and counts. s: per-thread scratch.
+//   all:       every (p, n):                          l = per_triplet(D_ap - D_an)
+//   hard:      p* = argmax_p D_ap, n* = argmin_n D_an          (ties: the lowest index)
+//   semihard:  for every p:  n* = argmin { D_an : D_an > D_ap },  or, if no negative is farther
+//              than p, n* = argmax_n D_an                        (ties: the lowest index)
+// A mined triplet (a, p, n) sends +slope to G_ap and -slope to G_an: only these entries of the
+// N x N matrix get a gradient.
+struct Scratch {
+  std::vector<std::int64_t> pos, neg;  // this anchor's positives (p != a) and negatives, by index
+  std::vector<double> dneg, gneg;      // D_an of the negatives, contiguous; their dl/dD_an
+  explicit Scratch(std::int64_t N) : pos(N), neg(N), dneg(N), gneg(N) {}
+};
+
+template <class T>
+AnchorResult mine_anchor(std::int64_t a, const T* d, const std::int64_t* y, std::int64_t N, const TripletMining& o,
+                         double* grow, Scratch& s) {
+  AnchorResult r;
+  std::int64_t np = 0, nn = 0;  // split the row into positives and negatives (branch-free)
+  for (std::int64_t j = 0; j < N; ++j) {
+    const bool same = y[j] == y[a];
+    s.pos[np] = j;
+    s.neg[nn] = j;
+    s.dneg[nn] = d[j];
+    np += same && j != a;
+    nn += !same;
+  }
+  if (np == 0 || nn == 0) {  // no valid triplet with this anchor: skipped (and counted)
+    r.skipped = true;
+    return r;
+  }
+  const std::int64_t* pos = s.pos.data();
+  const std::int64_t* neg = s.neg.data();
+  const double* dn = s.dneg.data();
+  auto take = [&](std::int64_t p, std::int64_t k) {  // one mined triplet (a, p, neg[k])
+    const PerTriplet t = per_triplet(static_cast<double>(d[p]) - dn[k], o.soft_margin, o.margin);
+    r.loss += t.loss;
+    ++r.triplets;
+    r.active += t.loss > 0;
+    grow[p] += t.slope;       // dl/dD_ap = +slope
+    grow[neg[k]] -= t.slope;  // dl/dD_an = -slope
+  };
+  if (o.mining == "hard") {
+    std::int64_t p_star = pos[0], k_star = 0;
+    for (std::int64_t i = 1; i < np; ++i) p_star = d[pos[i]] > d[p_star] ? pos[i] : p_star;  // farthest positive
+    for (std::int64_t k = 1; k < nn; ++k) k_star = dn[k] < dn[k_star] ? k : k_star;          // nearest negative
+    take(p_star, k_star);  // (strict > and <: the first, i.e. lowest index, on ties)
+  } else if (o.mining == "all") {
+    // np x nn triplets, the inner loop over this anchor's negatives only: O(K N) per anchor on
+    // the N x N matrix, never an N x N x N tensor.
+    double* gn = s.gneg.data();
+    std::fill(gn, gn + nn, 0.0);
+    for (std::int64_t i = 0; i < np; ++i) {
+      const double dp = d[pos[i]];
+      double slope_p = 0;  // sum over n of dl/dD_ap
+      std::int64_t active = 0;
+      if (o.soft_margin) {
+        for (std::int64_t k = 0; k < nn; ++k) {
+          const PerTriplet t = per_triplet(dp - dn[k], true, 0.0);
+          r.loss += t.loss;
+          active += t.loss > 0;
+          slope_p += t.slope;
+          gn[k] -= t.slope;
+        }
+      } else {
+        for (std::int64_t k = 0; k < nn; ++k) {  // hinge: slope 1 where dp - dn + alpha > 0, else 0
+          const double h = dp - dn[k] + o.margin;
+          const double on = h > 0 ? 1.0 : 0.0;
+          r.loss += on * h;
+          active += h > 0;
+          slope_p += on;
+          gn[k] -= on;
+        }
+      }
+      grow[pos[i]] += slope_p;
+      r.active += active;
+      r.triplets += nn;
+    }
+    for (std::int64_t k = 0; k < nn; ++k) grow[neg[k]] += gn[k];
+  } else {  // semihard
+    std::int64_t k_far = 0;  // the farthest negative, independent of p
+    for (std::int64_t k = 1; k < nn; ++k) k_far = dn[k] > dn[k_far] ? k : k_far;
+    for (std::int64_t i = 0; i < np; ++i) {
+      const double dp = d[pos[i]];
+      // the nearest negative farther than p: first its distance (a plain min), then its index
+      constexpr double inf = std::numeric_limits<double>::infinity();
+      double best = inf;
+      for (std::int64_t k = 0; k < nn; ++k) {
+        const double v = dn[k] > dp ? dn[k] : inf;  // only negatives beyond p compete
+        best = v < best ? v : best;
+      }
+      std::int64_t k_beyond = -1;
+      if (best < inf)
+        for (k_beyond = 0; dn[k_beyond] != best; ++k_beyond) {}  // the lowest index on ties
+      take(pos[i], k_beyond >= 0 ? k_beyond : k_far);
+    }
+  }
+  return r;
+}
 
 }  // namespace
 
 Tensor triplet_distance_matrix(const Tensor& e, const std::string& distance) {
-  if (distance == "euclidean") return pairwise_distances(e, e);
-  if (distance == "squared") return pairwise_squared_distances(e, e);
-  if (distance == "cosine") return rsub(1.0, cosine_similarity_matrix(e, e));  // d = 1 - cos
-  fail("triplet loss: unknown distance '", distance, "' (expected euclidean, squared or cosine)");
+  switch (distance_kind(distance)) {
+    case Distance::Euclidean: return pairwise_distances(e, e);
+    case Distance::Squared: return pairwise_squared_distances(e, e);
+    case Distance::Cosine: break;
+  }
+  return rsub(1.0, cosine_similarity_matrix(e, e));  // d = 1 - cos
 }
 
-// ---------------------------------------------------------------- mining on D, fused
+// ---------------------------------------------------------------- mining, fused (the hand VJP)
 //
-// Forward, for the distance matrix D (N x N) and labels y:
-//   all:       every (a, p, n), p != a, y_p = y_a, y_n != y_a:      l = per_triplet(D_ap - D_an)
-//   hard:      per anchor, p* = argmax_{p} D_ap, n* = argmin_{n} D_an  (ties: the lowest index)
-//   semihard:  per positive pair (a, p): n* = argmin { D_an : D_an > D_ap }, or, when no
-//              negative is farther than p, n* = argmax_n D_an    (TF-addons' triplet_semihard_loss)
-//   loss = (sum of l) / count,  count = active triplets (all, "nonzero"), all mined triplets ("mean"),
-//          or 1 ("sum")
-// VJP (g = dL/dloss): each mined triplet sends  +g slope / count  to D_ap and  -g slope / count  to
-// D_an; the distance ops carry it on to the embeddings. Which triplets were mined is a
-// piecewise-constant choice: no gradient flows through the choice itself.
-Tensor mined_triplet_loss(const Tensor& D, const Tensor& labels, const TripletMining& o, TripletStats* stats) {
-  const std::int64_t N = D.shape()[0];
+// Forward, for embeddings u (N x D, rows already normalised if asked) and labels y:
+//   1. the distance matrix, once:   euclidean  D_ij = ||u_i - u_j||
+//                                   squared    D_ij = ||u_i - u_j||^2
+//                                   cosine     D_ij = 1 - u_i . u_j   (u_i unit vectors)
+//   2. mine each anchor's row (mine_anchor above) and sum the per-triplet losses l
+//   3. loss = (sum of l) / count,   count = active triplets (all, "nonzero"), all mined
+//      triplets ("mean"), or 1 ("sum"); no triplet at all: loss 0
+//
+// VJP, g = dJ/dloss (J the final objective). Which triplets were mined is piecewise constant in
+// u: no gradient flows through the choice, only through the distances of the mined triplets.
+//   dJ/dD = s G,  s = g / count,  G_ap = sum of the slopes of the mined triplets using (a, p),
+//                                 G_an = minus the sum of the slopes of those using (a, n)
+// Then through the distance matrix, with S = h + h^T (N x N) and
+//   euclidean: h_ij = s G_ij / D_ij  (0 where D_ij = 0: the kink, see below)
+//     dD_ij/du_i = (u_i - u_j) / D_ij, dD_ij/du_j = -(u_i - u_j) / D_ij, so
+//     du_k = sum_j (h_kj + h_jk)(u_k - u_j) = rowsum(S)_k u_k - (S u)_k
+//   squared:   h_ij = s G_ij,   dD_ij/du_i = 2 (u_i - u_j):  du = 2 (rowsum(S) * u - S u)
+//   cosine:    h_ij = s G_ij,   dD_ij/du_i = -u_j:           du = -S u
+// S u is one N x N x D GEMM: the whole backward is O(N^2 D), like the forward.
+// Kinks: at D_ij = 0 (u_i = u_j, e.g. a collapsed batch) the Euclidean distance is a cone; we
+// take the subgradient 0 (as pairwise_distances does), so nothing is NaN. The hinge at exactly
+// z + alpha = 0 has slope 0 (as relu at 0). Ties in max/min go to the lowest index.
+static Tensor mined_triplet_loss(const Tensor& u, const Tensor& labels, const TripletMining& o, TripletStats* stats) {
+  const Distance kind = distance_kind(o.distance);
+  const std::int64_t N = u.shape()[0];
   const std::int64_t* y = labels.data<std::int64_t>();
-  Tensor H = zeros({N, N}, DType::Float64);  // d loss_sum / d D, filled row by row (one row per anchor)
+  const Tensor Dm = distance_values(u, kind);   // D, N x N, in u's dtype
+  Tensor G = zeros({N, N}, DType::Float64);     // dloss_sum/dD, one row per anchor
   std::vector<AnchorResult> per(static_cast<std::size_t>(N));
-  dispatch_float(D.dtype(), "triplet loss", [&](auto tag) {
+  dispatch_float(u.dtype(), "triplet loss", [&](auto tag) {
     using T = decltype(tag);
-    const T* d = D.data<T>();
-    double* h = H.data<double>();
-    parallel_for(N, 8, [&](std::int64_t a0, std::int64_t a1) {
-      for (std::int64_t a = a0; a < a1; ++a) {
-        const T* row = d + a * N;
-        double* hrow = h + a * N;
-        AnchorResult& r = per[a];
-        bool has_pos = false, has_neg = false;
-        for (std::int64_t j = 0; j < N; ++j) {
-          has_pos = has_pos || (j != a && y[j] == y[a]);
-          has_neg = has_neg || y[j] != y[a];
-        }
-        if (!has_pos || !has_neg) {  // no valid triplet with this anchor
-          r.skipped = true;
-          continue;
-        }
-        auto take = [&](std::int64_t p, std::int64_t n) {  // one mined triplet (a, p, n)
-          const PerTriplet t = per_triplet(static_cast<double>(row[p]) - row[n], o);
-          r.loss += t.loss;
-          ++r.triplets;
-          r.active += t.loss > 0;
-          hrow[p] += t.slope;  // d l / d D_ap
-          hrow[n] -= t.slope;  // d l / d D_an
-        };
-        if (o.mining == "all") {
-          for (std::int64_t p = 0; p < N; ++p) {
-            if (p == a || y[p] != y[a]) continue;
-            for (std::int64_t n = 0; n < N; ++n)
-              if (y[n] != y[a]) take(p, n);
-          }
-        } else if (o.mining == "hard") {
-          std::int64_t p_star = -1, n_star = -1;
-          for (std::int64_t j = 0; j < N; ++j) {
-            if (j != a && y[j] == y[a] && (p_star < 0 || row[j] > row[p_star])) p_star = j;  // farthest positive
-            if (y[j] != y[a] && (n_star < 0 || row[j] < row[n_star])) n_star = j;            // nearest negative
-          }
-          take(p_star, n_star);
-        } else {  // semihard
-          for (std::int64_t p = 0; p < N; ++p) {
-            if (p == a || y[p] != y[a]) continue;
-            std::int64_t beyond = -1, farthest = -1;  // nearest negative beyond D_ap; farthest negative
-            for (std::int64_t n = 0; n < N; ++n) {
-              if (y[n] == y[a]) continue;
-              if (row[n] > row[p] && (beyond < 0 || row[n] < row[beyond])) beyond = n;
-              if (farthest < 0 || row[n] > row[farthest]) farthest = n;
-            }
-            take(p, beyond >= 0 ? beyond : farthest);
-          }
-        }
-      }
+    const T* d = Dm.data<T>();
+    double* g = G.data<double>();
+    // OpenMP over anchors; each anchor writes only its own row of G and its own result.
+    const std::int64_t grain = std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(N * 16, 1));
+    parallel_for(N, grain, [&](std::int64_t a0, std::int64_t a1) {
+      Scratch scratch(N);
+      for (std::int64_t a = a0; a < a1; ++a) per[a] = mine_anchor<T>(a, d + a * N, y, N, o, g + a * N, scratch);
     });
   });
-  // Combine the anchors in order (the same numbers whatever the thread count).
+  // Combine the anchors in order: the same numbers whatever the thread count.
   double total = 0;
   TripletStats st;
   for (const AnchorResult& r : per) {
@@ -161,25 +255,66 @@ Tensor mined_triplet_loss(const Tensor& D, const Tensor& labels, const TripletMi
   }
   const std::string red = o.reduction.empty() ? (o.mining == "all" ? "nonzero" : "mean") : o.reduction;
   const double count = red == "sum" ? 1.0 : static_cast<double>(red == "nonzero" ? st.active : st.triplets);
-  const double scale = count > 0 ? 1.0 / count : 0.0;  // no triplet at all: loss 0, gradient 0
+  const double inv_count = count > 0 ? 1.0 / count : 0.0;  // no triplet at all: loss 0, gradient 0
   if (stats) *stats = st;
-  Tensor loss = full({}, total * scale, D.dtype());
-  record(loss, "triplet_mining", {D}, [H, scale](const Tensor& g, Grads& dx) {
-    // dD = g * H / count
-    dx.add(0, mul(H, g.to(DType::Float64).item() * scale).to(g.dtype()));
-  });
+  Tensor loss = full({}, total * inv_count, u.dtype());
+  record(loss, "batch_triplet_loss", {u},
+         [u = u.detach(), Dm, G, inv_count, kind](const Tensor& g, Grads& dx) {
+           const std::int64_t N = u.shape()[0], D = u.shape()[1];
+           Tensor du = Tensor::empty(u.shape(), u.dtype());
+           dispatch_float(u.dtype(), "batch_triplet_loss backward", [&](auto tag) {
+             using T = decltype(tag);
+             const double s = static_cast<double>(g.data<T>()[0]) * inv_count;  // s = g / count
+             const T *pu = u.data<T>(), *pd = Dm.data<T>();
+             const double* pG = G.data<double>();
+             // h_ij = s G_ij f'(D_ij)  (euclidean f' = 1 / D_ij, 0 at the kink D_ij = 0; else 1)
+             const bool euclid = kind == Distance::Euclidean;
+             auto h = [&](std::int64_t ij) {
+               if (pG[ij] == 0) return 0.0;  // not a mined entry (most of them)
+               if (!euclid) return s * pG[ij];
+               return pd[ij] > 0 ? s * pG[ij] / static_cast<double>(pd[ij]) : 0.0;
+             };
+             // S = h + h^T (symmetric: one pass over the pairs i <= j), and its row sums
+             std::vector<T> S(static_cast<std::size_t>(N * N));
+             std::vector<double> rowsum(static_cast<std::size_t>(N), 0.0);
+             for (std::int64_t i = 0; i < N; ++i)
+               for (std::int64_t j = i; j < N; ++j) {
+                 const double sij = h(i * N + j) + h(j * N + i);
+                 S[i * N + j] = S[j * N + i] = static_cast<T>(sij);
+                 rowsum[i] += sij;
+                 if (j != i) rowsum[j] += sij;
+               }
+             T* out = du.data<T>();
+             const double c = kind == Distance::Squared ? 2.0 : 1.0;  // squared: the factor 2 of 2 (u_i - u_j)
+             gemm<T>(false, false, N, D, N, static_cast<T>(-c), S.data(), N, pu, D, T(0), out, D);  // -c S u
+             if (kind != Distance::Cosine)
+               for (std::int64_t i = 0; i < N; ++i) {
+                 const T ri = static_cast<T>(c * rowsum[i]);  // + c rowsum(S)_i u_i
+                 for (std::int64_t k = 0; k < D; ++k) out[i * D + k] += ri * pu[i * D + k];
+               }
+           });
+           dx.add(0, du);
+         });
   return loss;
 }
 
+// The L2 normalisation (if asked) and, for the cosine distance, the unit rows are ops with their
+// own VJPs (ops/nn_ops.cpp); everything after them is the one fused op above.
 Tensor batch_triplet_loss(const Tensor& embeddings, const Tensor& labels, const TripletMining& o,
                           TripletStats* stats) {
   check_options(o);
   check_batch(embeddings, labels, "triplet loss");
-  const Tensor e = o.normalize ? normalize(embeddings, 1) : embeddings;
-  return mined_triplet_loss(triplet_distance_matrix(e, o.distance), labels, o, stats);
+  Tensor u = o.normalize ? normalize(embeddings, 1) : embeddings;
+  if (o.distance == "cosine") u = normalize(u, 1);  // cos(u_i, u_j) = u_i . u_j for unit rows
+  return mined_triplet_loss(u, labels, o, stats);
 }
 
 // ---------------------------------------------------------------- the composed twin
+//
+// The same loss from autograd ops only (the distance ops, constant masks, max/min, where, relu or
+// softplus, sums); the mining choices are made by max/min (ties: the lowest index) on the same
+// values. Batch-all and semi-hard go one anchor at a time over its row D[a, :]: N x N
+// temporaries per anchor, never an N x N x N tensor.
 Tensor batch_triplet_loss_composed(const Tensor& embeddings, const Tensor& labels, const TripletMining& o) {
   check_options(o);
   check_batch(embeddings, labels, "triplet loss");
@@ -188,59 +323,55 @@ Tensor batch_triplet_loss_composed(const Tensor& embeddings, const Tensor& label
   const Tensor e = o.normalize ? normalize(embeddings, 1) : embeddings;
   const Tensor D = triplet_distance_matrix(e, o.distance);
   // Masks (constants): P[a, p] = 1 for a positive p != a;  Q[a, n] = 1 for a negative n.
-  Tensor P = zeros({N, N}, dt), Q = zeros({N, N}, dt);
   const std::int64_t* y = labels.data<std::int64_t>();
+  Tensor P = zeros({N, N}, DType::Float64), Q = zeros({N, N}, DType::Float64);
   for (std::int64_t a = 0; a < N; ++a)
     for (std::int64_t j = 0; j < N; ++j) {
-      dispatch_float(dt, "triplet loss", [&](auto tag) {
-        using T = decltype(tag);
-        P.data<T>()[a * N + j] = (j != a && y[j] == y[a]) ? T(1) : T(0);
-        Q.data<T>()[a * N + j] = y[j] != y[a] ? T(1) : T(0);
-      });
+      P.data<double>()[a * N + j] = (j != a && y[j] == y[a]) ? 1.0 : 0.0;
+      Q.data<double>()[a * N + j] = y[j] != y[a] ? 1.0 : 0.0;
     }
+  P = P.to(dt);
+  Q = Q.to(dt);
   auto loss_of = [&](const Tensor& z) { return o.soft_margin ? softplus(z) : relu(add(z, o.margin)); };
   const std::string red = o.reduction.empty() ? (o.mining == "all" ? "nonzero" : "mean") : o.reduction;
   const double big = 1e30;  // stands in for +-infinity in the masked max/min (inf - inf would be NaN)
+  const Tensor has_both = mul(gt(sum(P, 1), 0.5), gt(sum(Q, 1), 0.5));  // anchors with a valid triplet
+  auto reduce = [&](const Tensor& total, double count) {
+    return count > 0 ? mul(total, 1.0 / count) : mul(total, 0.0);  // no triplet: 0, gradient 0
+  };
   if (o.mining == "hard") {
-    const Tensor d_ap = max(where(P, D, full({}, -big, dt)), 1);  // farthest positive
+    const Tensor d_ap = max(where(P, D, full({}, -big, dt)), 1);  // farthest positive, per anchor
     const Tensor d_an = min(where(Q, D, full({}, big, dt)), 1);   // nearest negative
-    const Tensor valid = mul(gt(sum(P, 1), 0.5), gt(sum(Q, 1), 0.5));  // anchors with both
-    const Tensor l = mul(loss_of(sub(d_ap, d_an)), valid);
-    const double count = red == "sum" ? 1.0 : sum(valid).item();
-    return count > 0 ? mul(sum(l), 1.0 / count) : mul(sum(l), 0.0);
+    const Tensor l = mul(loss_of(sub(d_ap, d_an)), has_both);
+    return reduce(sum(l), red == "sum" ? 1.0 : sum(has_both).item());
   }
-  if (o.mining == "semihard") {
-    // choose n for every (a, p) from the detached distances, then gather D[a, n]
-    const Tensor Dd = D.detach().to(DType::Float64);
-    Tensor idx = zeros({N, N}, DType::Int64);
-    Tensor pair_ok = zeros({N, N}, dt);
-    for (std::int64_t a = 0; a < N; ++a)
-      for (std::int64_t p = 0; p < N; ++p) {
-        if (p == a || y[p] != y[a]) continue;
-        std::int64_t beyond = -1, farthest = -1;
-        for (std::int64_t n = 0; n < N; ++n) {
-          if (y[n] == y[a]) continue;
-          const double dn = Dd.at({a, n});
-          if (dn > Dd.at({a, p}) && (beyond < 0 || dn < Dd.at({a, beyond}))) beyond = n;
-          if (farthest < 0 || dn > Dd.at({a, farthest})) farthest = n;
-        }
-        if (farthest < 0) continue;
-        idx.data<std::int64_t>()[a * N + p] = beyond >= 0 ? beyond : farthest;
-        dispatch_float(dt, "triplet loss", [&](auto tag) { pair_ok.data<decltype(tag)>()[a * N + p] = 1; });
-      }
-    const Tensor d_an = gather(D, 1, idx);
-    const Tensor l = mul(loss_of(sub(D, d_an)), pair_ok);
-    const double count = red == "sum" ? 1.0 : sum(pair_ok).item();
-    return count > 0 ? mul(sum(l), 1.0 / count) : mul(sum(l), 0.0);
+  std::vector<Tensor> anchor_sums;
+  double count = 0;
+  for (std::int64_t a = 0; a < N; ++a) {
+    if (has_both.to(DType::Float64).data<double>()[a] == 0) continue;
+    const Tensor row = slice(D, 0, a, a + 1);                       // D[a, :]     1 x N
+    const Tensor col = row.reshape({N, 1});                         // D[a, p]     N x 1
+    const Tensor Pa = slice(P, 0, a, a + 1).reshape({N, 1}), Qa = slice(Q, 0, a, a + 1);
+    if (o.mining == "all") {
+      const Tensor Z = sub(col, row);      // Z[p, n] = D_ap - D_an             N x N
+      const Tensor M = mul(Pa, Qa);        // valid (p, n)
+      const Tensor L = mul(loss_of(Z), M);
+      anchor_sums.push_back(sum(L));
+      count += red == "mean" ? sum(M).item() : sum(gt(L.detach(), 0.0)).item();
+    } else {  // semihard
+      // beyond[p, n] = 1 for a negative n farther than p (a constant: the choice has no gradient)
+      const Tensor beyond = mul(Qa, gt(sub(row, col).detach(), 0.0));
+      const Tensor d_beyond = min(where(beyond, row, full({}, big, dt)), 1);  // nearest such n, per p
+      const Tensor has_beyond = gt(sum(beyond, 1), 0.5);
+      const Tensor d_far = max(where(Qa, row, full({}, -big, dt)));           // the farthest negative
+      const Tensor d_an = where(has_beyond, d_beyond, d_far);                  // N
+      const Tensor l = mul(loss_of(sub(row.reshape({N}), d_an)), Pa.reshape({N}));
+      anchor_sums.push_back(sum(l));
+      count += sum(Pa).item();
+    }
   }
-  // all: Z[a, p, n] = D[a, p] - D[a, n], masked by P[a, p] Q[a, n]
-  const Tensor Z = sub(D.reshape({N, N, 1}), D.reshape({N, 1, N}));
-  const Tensor M = mul(P.reshape({N, N, 1}), Q.reshape({N, 1, N}));
-  const Tensor L = mul(loss_of(Z), M);
-  double count = 1.0;
-  if (red == "mean") count = sum(M).item();
-  if (red == "nonzero") count = sum(gt(L.detach(), 0.0)).item();
-  return count > 0 ? mul(sum(L), 1.0 / count) : mul(sum(L), 0.0);
+  if (anchor_sums.empty()) return mul(sum(D), 0.0);
+  return reduce(sum(stack(anchor_sums, 0)), red == "sum" ? 1.0 : count);
 }
 
 // ---------------------------------------------------------------- explicit triplets (PyTorch)
@@ -295,8 +426,8 @@ Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, do
   });
   Tensor out = reduction == "none" ? per : (reduction == "sum" ? sum(per.detach()) : mean(per.detach()));
   record(out, "triplet_margin_loss", {a, p, n},
-         [a = a.detach(), p = p.detach(), n = n.detach(), per, dap, dneg, swapped, eps, reduction](const Tensor& g,
-                                                                                                   Grads& dx) {
+         [a = a.detach(), p = p.detach(), n = n.detach(), dap, dneg, swapped, eps, margin, reduction](const Tensor& g,
+                                                                                                      Grads& dx) {
            const std::int64_t N = a.shape()[0], D = a.shape()[1];
            Tensor ga = zeros(a.shape(), a.dtype()), gp = zeros(a.shape(), a.dtype()), gn = zeros(a.shape(), a.dtype());
            dispatch_float(a.dtype(), "triplet_margin_loss backward", [&](auto tag) {
@@ -304,7 +435,9 @@ Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, do
              const T *pa = a.data<T>(), *pp = p.data<T>(), *pn = n.data<T>(), *pg = g.data<T>();
              T *da = ga.data<T>(), *dp = gp.data<T>(), *dn = gn.data<T>();
              for (std::int64_t i = 0; i < N; ++i) {
-               if (!(per.data<T>()[i] > 0)) continue;  // hinge inactive: no gradient
+               // hinge max(0, z): slope 1 for z >= 0 (at z = 0 exactly, PyTorch's clamp_min passes
+               // the gradient, and so do we), 0 below
+               if (!(dap[i] - dneg[i] + margin >= 0)) continue;
                const double w = reduction == "none" ? pg[i] : (reduction == "sum" ? pg[0] : pg[0] / N);
                for (std::int64_t k = 0; k < D; ++k) {
                  const std::int64_t j = i * D + k;
@@ -340,7 +473,7 @@ Tensor triplet_margin_loss_composed(const Tensor& a, const Tensor& p, const Tens
     const Tensor d_pn = dist(p, n);
     d_an = where(lt(sub(d_pn, d_an).detach(), 0.0), d_pn, d_an);  // min(d_an, d_pn)
   }
-  const Tensor l = relu(add(sub(d_ap, d_an), margin));
+  const Tensor l = clamp_min(add(sub(d_ap, d_an), margin), 0.0);  // PyTorch's clamp_min: gradient 1 at the edge
   if (reduction == "none") return l;
   return reduction == "sum" ? sum(l) : mean(l);
 }

@@ -43,14 +43,16 @@ struct TripletStats {
 // The distance matrix the mining works on (N x N), from embeddings e (already normalised if asked).
 Tensor triplet_distance_matrix(const Tensor& e, const std::string& distance);
 
-// The loss of a batch: embeddings N x D, labels N (int64 >= 0). The distance matrix comes from
-// ops (their VJPs are in ops/nn_ops.cpp); the mining and the hinge are one fused op whose VJP
-// puts +w on each mined d(a, p) and -w on each mined d(a, n) (w = the hinge's 0/1 slope, or the
-// softplus' sigmoid, times the reduction's 1/count).
+// The loss of a batch: embeddings N x D, labels N (int64 >= 0). One fused op (after the optional
+// normalisation): the distance matrix is computed once, each anchor's row is mined, and the
+// hand-derived VJP puts +slope on each mined D_ap and -slope on each mined D_an (slope = the
+// hinge's 0/1 or the softplus' sigmoid, times the reduction's 1/count), then carries that N x N
+// matrix to the embeddings with one GEMM. O(N^2 D + N K N); OpenMP over anchors, deterministic.
 Tensor batch_triplet_loss(const Tensor& embeddings, const Tensor& labels, const TripletMining& options,
                           TripletStats* stats = nullptr);
-// The same loss composed only from autograd ops (masks, max/min, where, relu, gather; batch-all
-// builds the N x N x N tensor of all triplets): the reference for the fused op. Small N only.
+// The same loss composed only from autograd ops (the distance ops, masks, max/min, where, relu or
+// softplus, sums; batch-all and semi-hard one anchor row at a time): the twin the tests compare
+// the hand-derived VJP against.
 Tensor batch_triplet_loss_composed(const Tensor& embeddings, const Tensor& labels, const TripletMining& options);
 
 // ---- the Loss for chalk-train: --loss triplet --mining hard --distance euclidean --margin 0.2 ----

@@ -2,6 +2,8 @@
 // twice, freeing the graph, long chains) and NoGradGuard.
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cmath>
 
 #include "core/autograd.h"
@@ -12,31 +14,14 @@
 #include "ops/reduce.h"
 
 using namespace chalk;
+using namespace chalk::test_util;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (...) {
-    return "<threw something other than chalk::Error>";
-  }
-  return "<did not throw>";
-}
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-Tensor f64(std::vector<double> v, const Shape& s) { return from_vector(v, s); }
 
-void expect_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
-  ASSERT_TRUE(t.defined());
-  const auto got = t.to(DType::Float64).to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "index " << i;
-}
 
 }  // namespace
 

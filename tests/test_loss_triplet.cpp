@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/gradcheck.h"
+#include "core/parallel.h"
 #include "core/random.h"
 #include "losses/triplet.h"
 #include "ops/elementwise.h"
@@ -123,6 +124,50 @@ TEST(TripletMining, HandComputedPointsOnALine) {
   EXPECT_NEAR(batch_triplet_loss(x, y, o).item(), expect, 1e-12);
 }
 
+TEST(TripletMining, HandComputedGradientsOnALine) {
+  // The same four points (class 0 at 0 and 1, class 1 at 3 and 6; margin 2, Euclidean, raw).
+  // In 1-D, d|u - v|/du = sign(u - v), so an active triplet (a, p, n) with weight w adds
+  //   w (sign(a - p) - sign(a - n)) to a,   w sign(p - a) to p,   -w sign(n - a) to n.
+  // Several triplets sit exactly on the hinge (z + alpha = 0: (0, 1, 3), (6, 3, 1)); their slope is
+  // 0 (relu's convention), which these numbers pin down. Both versions must give them.
+  const Tensor x0 = from_vector(std::vector<double>{0, 1, 3, 6}, {4, 1});
+  const Tensor y = labels_of({0, 0, 1, 1});
+  auto check = [&](const TripletMining& o, std::vector<double> expect) {
+    for (int composed = 0; composed < 2; ++composed) {
+      SCOPED_TRACE(describe(o) + (composed ? " composed" : " fused"));
+      Tensor x = x0.clone().requires_grad_();
+      (composed ? batch_triplet_loss_composed(x, y, o) : batch_triplet_loss(x, y, o)).backward();
+      const auto g = x.grad().to_vector<double>();
+      for (std::size_t i = 0; i < 4; ++i) EXPECT_NEAR(g[i], expect[i], 1e-12) << "point " << i;
+    }
+  };
+  TripletMining o;
+  o.normalize = false;
+  o.margin = 2.0;
+  // batch-hard: active (1, 0, 3): x1 +2, x0 -1, x3 -1;  (3, 6, 1): x3 -2, x6 +1, x1 +1;  w = 1/4
+  o.mining = "hard";
+  check(o, {-0.25, 0.75, -0.75, 0.25});
+  // batch-all: active (1, 0, 3) as above; (3, 6, 0): x3 -2, x6 +1, x0 +1; (3, 6, 1) as above.
+  //   sum of the three: (0, 3, -5, 2); nonzero divides by 3 active, mean by 8 valid, sum by 1
+  o.mining = "all";
+  check(o, {0.0, 1.0, -5.0 / 3, 2.0 / 3});
+  o.reduction = "mean";
+  check(o, {0.0, 3.0 / 8, -5.0 / 8, 2.0 / 8});
+  o.reduction = "sum";
+  check(o, {0.0, 3.0, -5.0, 2.0});
+  // semi-hard: active (1, 0, 3) and the fallback (3, 6, 0): (0, 2, -3, 1) / 4 positive pairs
+  o.mining = "semihard";
+  o.reduction = "";
+  check(o, {0.0, 0.5, -0.75, 0.25});
+  // soft margin, batch-hard: every anchor's triplet pulls with sigmoid(z) / 4:
+  //   a=0 (0, 1, 3) z=-2: x1 +1, x3 -1 (x0: 0);   a=1 (1, 0, 3) z=-1: x1 +2, x0 -1, x3 -1;
+  //   a=3 (3, 6, 1) z=+1: x3 -2, x6 +1, x1 +1;     a=6 (6, 3, 1) z=-2: x3 -1, x1 +1 (x6: 0)
+  const auto sg = [](double z) { return 1.0 / (1.0 + std::exp(-z)); };
+  o.mining = "hard";
+  o.soft_margin = true;
+  check(o, {-sg(-1) / 4, (2 * sg(-2) + 2 * sg(-1) + sg(1)) / 4, -(2 * sg(-2) + sg(-1) + 2 * sg(1)) / 4, sg(1) / 4});
+}
+
 TEST(TripletMining, CollapsedBatchGivesMarginAndNoNaN) {
   // every embedding identical: all distances 0, the batch-hard loss is exactly the margin
   // (the collapse failure mode), and every gradient is finite (zero-distance kink -> 0).
@@ -136,8 +181,103 @@ TEST(TripletMining, CollapsedBatchGivesMarginAndNoNaN) {
       Tensor l = batch_triplet_loss(x, labels_of({0, 0, 1, 1, 2, 2, 3, 3}), o);
       EXPECT_NEAR(l.item(), 0.2, 1e-6);
       l.backward();
-      for (float v : x.grad().to_vector<float>()) EXPECT_TRUE(std::isfinite(v));
+      for (float v : x.grad().to_vector<float>()) {
+        EXPECT_TRUE(std::isfinite(v));
+        // every pair sits on the Euclidean kink: no force pulls the points apart again
+        if (std::string(dist) == "euclidean") {
+          EXPECT_EQ(v, 0.0f);
+        }
+      }
+      // the soft margin: every z = 0, so every triplet costs softplus(0) = log 2
+      o.soft_margin = true;
+      Tensor xs = ones({8, 4}).requires_grad_();
+      Tensor ls = batch_triplet_loss(xs, labels_of({0, 0, 1, 1, 2, 2, 3, 3}), o);
+      EXPECT_NEAR(ls.item(), std::log(2.0), 1e-6);
+      ls.backward();
+      for (float v : xs.grad().to_vector<float>()) EXPECT_TRUE(std::isfinite(v));
     }
+}
+
+TEST(TripletMining, CoincidingEmbeddingsAgreeAndStayFinite) {
+  // points 0 and 3 coincide (same class), 1 and 4 coincide (different classes): distance exactly 0
+  // on both a positive and a negative pair. The kink gives 0 there, in both versions.
+  manual_seed(15);
+  Tensor base = randn({6, 4}, DType::Float64);
+  for (std::int64_t k = 0; k < 4; ++k) {
+    base.data<double>()[3 * 4 + k] = base.data<double>()[0 * 4 + k];
+    base.data<double>()[4 * 4 + k] = base.data<double>()[1 * 4 + k];
+  }
+  const Tensor y = labels_of({0, 1, 2, 0, 0, 1});
+  for (const TripletMining& o : all_variants()) {
+    SCOPED_TRACE(describe(o));
+    Tensor x1 = base.clone().requires_grad_(), x2 = base.clone().requires_grad_();
+    Tensor a = batch_triplet_loss(x1, y, o), b = batch_triplet_loss_composed(x2, y, o);
+    EXPECT_NEAR(a.item(), b.item(), 1e-10);
+    a.backward();
+    b.backward();
+    const auto g1 = x1.grad().to_vector<double>(), g2 = x2.grad().to_vector<double>();
+    for (std::size_t i = 0; i < g1.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(g1[i]));
+      ASSERT_NEAR(g1[i], g2[i], 1e-10) << i;
+    }
+  }
+}
+
+TEST(TripletMining, TiesGoToTheLowestIndex) {
+  // 1-D, no normalisation, Euclidean, margin 1.5. Class 0 at x0 = 0, x1 = -1, x2 = 1; class 1 at
+  // x3 = -2, x4 = 2. Batch-hard for anchor 0 ties both ways: positives 1 and 2 are both 1 away,
+  // negatives 3 and 4 both 2 away; the rule takes the lowest index, p = 1 and n = 3.
+  Tensor x = from_vector(std::vector<double>{0, -1, 1, -2, 2}, {5, 1}).requires_grad_();
+  const Tensor y = labels_of({0, 0, 0, 1, 1});
+  TripletMining o;
+  o.normalize = false;
+  o.margin = 1.5;
+  Tensor l = batch_triplet_loss(x, y, o);
+  // anchor: (p*, d_ap) (n*, d_an) l
+  //   0: (1, 1) (3, 2) 0.5    1: (2, 2) (3, 1) 2.5    2: (1, 2) (4, 1) 2.5
+  //   3: (4, 4) (1, 1) 4.5    4: (3, 4) (2, 1) 4.5                          => mean 14.5 / 5
+  EXPECT_NEAR(l.item(), 14.5 / 5, 1e-12);
+  l.backward();
+  // dl/dx1: anchor 0 (+d|x0-x1|/dx1 = -1), anchor 1 (+d|x1-x2|/dx1 = -1, -d|x1-x3|/dx1 = -1),
+  //   anchor 2 (+d|x2-x1|/dx1 = -1), anchor 3 (-d|x3-x1|/dx1 = -1): -5 / 5. (p = 2 for anchor 0: -4/5)
+  EXPECT_NEAR(x.grad().at({1, 0}), -1.0, 1e-12);
+  // dl/dx3: anchor 0 (-d|x0-x3|/dx3 = +1), anchor 1 (-d|x1-x3|/dx3 = +1), anchor 3 (+d|x3-x4|/dx3 = -1,
+  //   -d|x3-x1|/dx3 = +1), anchor 4 (+d|x4-x3|/dx3 = -1): 1 / 5. (n = 4 for anchor 0: 0)
+  EXPECT_NEAR(x.grad().at({3, 0}), 0.2, 1e-12);
+  // the composed twin (max/min: the first extremum) makes the same choice
+  Tensor x2 = x.detach().clone().requires_grad_();
+  Tensor l2 = batch_triplet_loss_composed(x2, y, o);
+  EXPECT_NEAR(l.item(), l2.item(), 1e-12);
+  l2.backward();
+  const auto g1 = x.grad().to_vector<double>(), g2 = x2.grad().to_vector<double>();
+  for (std::size_t i = 0; i < g1.size(); ++i) EXPECT_NEAR(g1[i], g2[i], 1e-12) << i;
+}
+
+TEST(TripletMining, SameResultWithOneOrTwoThreads) {
+  manual_seed(16);
+  std::vector<std::int64_t> yv(96);
+  for (std::int64_t i = 0; i < 96; ++i) yv[i] = i % 8;
+  const Tensor y = from_vector(yv, {96});
+  const Tensor x0 = randn({96, 8});
+  const int saved = num_threads();
+  for (const char* mining : {"all", "hard", "semihard"}) {
+    SCOPED_TRACE(mining);
+    TripletMining o;
+    o.mining = mining;
+    std::vector<float> grads[2];
+    float losses[2];
+    for (int t = 0; t < 2; ++t) {
+      set_num_threads(t + 1);
+      Tensor x = x0.clone().requires_grad_();
+      Tensor l = batch_triplet_loss(x, y, o);
+      l.backward();
+      losses[t] = static_cast<float>(l.item());
+      grads[t] = x.grad().to_vector<float>();
+    }
+    EXPECT_EQ(losses[0], losses[1]);
+    EXPECT_EQ(grads[0], grads[1]);  // bit for bit
+  }
+  set_num_threads(saved);
 }
 
 TEST(TripletMining, SkippedAnchorsAndBatchesWithoutTriplets) {
@@ -185,7 +325,12 @@ TEST(TripletMining, BadInputIsNamed) {
   }
   o = TripletMining{};
   o.distance = "manhattan";
-  EXPECT_THROW(batch_triplet_loss(x, labels_of({0, 0, 1, 1}), o), Error);
+  try {
+    batch_triplet_loss(x, labels_of({0, 0, 1, 1}), o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("euclidean, squared or cosine"), std::string::npos) << e.what();
+  }
   o = TripletMining{};
   o.reduction = "nonzero";  // only batch-all has it
   EXPECT_THROW(batch_triplet_loss(x, labels_of({0, 0, 1, 1}), o), Error);
@@ -206,6 +351,20 @@ TEST(TripletMarginLoss, GradcheckAndTwinAgree) {
       const auto vf = f.to_vector<double>(), vc = c.to_vector<double>();
       for (std::size_t i = 0; i < vf.size(); ++i) EXPECT_NEAR(vf[i], vc[i], 1e-12);
     }
+  // exactly on the hinge (d_ap - d_an + margin = 0): like PyTorch's clamp_min, the gradient passes
+  {
+    const Tensor a0 = from_vector(std::vector<double>{0, 0}, {1, 2}), p0 = from_vector(std::vector<double>{1, 0}, {1, 2}),
+                 n0 = from_vector(std::vector<double>{0, 2}, {1, 2});
+    for (int composed = 0; composed < 2; ++composed) {
+      Tensor a = a0.clone().requires_grad_();
+      Tensor l = composed ? triplet_margin_loss_composed(a, p0, n0, 1.0, 0.0) : triplet_margin_loss(a, p0, n0, 1.0, 0.0);
+      EXPECT_EQ(l.item(), 0.0);
+      l.backward();
+      // d/da (||a - p|| - ||a - n||) = (a - p)/1 - (a - n)/2 = (-1, 0) - (0, -1)
+      EXPECT_NEAR(a.grad().at({0, 0}), -1.0, 1e-12) << composed;
+      EXPECT_NEAR(a.grad().at({0, 1}), 1.0, 1e-12) << composed;
+    }
+  }
   EXPECT_THROW(triplet_margin_loss(zeros({2, 3}), zeros({2, 4}), zeros({2, 3})), Error);
   EXPECT_THROW(triplet_margin_loss(zeros({2, 3}), zeros({2, 3}), zeros({2, 3}), 1.0, 1e-6, false, "max"), Error);
 }
@@ -238,7 +397,9 @@ TEST(TripletReference, MatchesPyTorch) {
         const Tensor out = composed ? batch_triplet_loss_composed(X, c.input("labels"), o)
                                     : batch_triplet_loss(X, c.input("labels"), o, &st);
         EXPECT_TRUE(reference::close(out, c.output("loss"), 1e-10, 1e-10)) << "loss";
-        if (!composed) EXPECT_EQ(st.skipped_anchors, c.output("skipped_anchors").item()) << "skipped anchors";
+        if (!composed) {
+          EXPECT_EQ(st.skipped_anchors, c.output("skipped_anchors").item()) << "skipped anchors";
+        }
         out.backward();
         EXPECT_TRUE(reference::close(X.grad(), c.grad("X"), 1e-10, 1e-10)) << "dX";
       }
@@ -255,6 +416,12 @@ TEST(TripletLossModule, OptionsDefaultsAndRegistry) {
   EXPECT_EQ(t.mining().margin, 0.2);
   EXPECT_TRUE(t.mining().normalize);
   EXPECT_FALSE(t.logits(randn({4, 3})).defined());  // evaluation: nearest class mean
+  // the module keeps the last batch's counts: one singleton class -> one skipped anchor
+  t.forward(randn({5, 3}), labels_of({0, 0, 1, 1, 2}));
+  EXPECT_EQ(t.last_stats().skipped_anchors, 1);
+  EXPECT_EQ(t.last_stats().triplets, 4);  // batch-hard: one triplet per remaining anchor
+  t.forward(randn({4, 3}), labels_of({0, 0, 1, 1}));
+  EXPECT_EQ(t.last_stats().skipped_anchors, 0);
   auto reg = make_loss("triplet", lo);
   EXPECT_TRUE(reg->wants_pk_batches());
   lo.mining = "bogus";

@@ -3,6 +3,8 @@
 // against hand-computed numbers, the kinks, and every error path.
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cmath>
 #include <functional>
 #include <string>
@@ -15,35 +17,14 @@
 #include "ops/reduce.h"
 
 using namespace chalk;
+using namespace chalk::test_util;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (...) {
-    return "<threw something other than chalk::Error>";
-  }
-  return "<did not throw>";
-}
 
 // The message names every one of `parts`.
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  const std::string msg = error_of(f);
-  for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-}
 
-Tensor f64(std::vector<double> v, const Shape& s) { return from_vector(v, s); }
 
-void expect_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
-  ASSERT_TRUE(t.defined());
-  const auto got = t.to(DType::Float64).to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "index " << i;
-}
 
 // Values of `x` moved at least `margin` away from each point in `kinks`
 // (so central differences with h = 1e-6 never straddle a kink).
@@ -60,13 +41,6 @@ Tensor positive64(const Shape& s) { return add(rand(s, DType::Float64), 0.5); } 
 Tensor nonzero64(const Shape& s) { return away_from(randn64(s), {0.0}, 0.3); }              // |x| >= 0.3
 Tensor uniform64(const Shape& s, double lo, double hi) { return add(mul(rand(s, DType::Float64), hi - lo), lo); }
 
-void expect_gradcheck(const std::string& what, const TensorFn& f, const std::vector<Tensor>& inputs) {
-  std::string shapes;
-  for (const auto& t : inputs) shapes += shape_str(t.shape()) + " ";
-  const GradcheckResult r = gradcheck(f, inputs);
-  EXPECT_TRUE(r.ok) << what << " on " << shapes << ": " << r.report;
-  EXPECT_GT(r.checked, 0) << what;
-}
 
 const std::vector<std::pair<Shape, Shape>> kBroadcastPairs = {
     {{3, 4}, {4}},       {{4}, {3, 4}},       // a trailing vector, both ways

@@ -3,6 +3,8 @@
 // against hand-computed numbers, max/min ties, determinism, and every error.
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -20,40 +22,14 @@
 #include "ops/reduce.h"
 
 using namespace chalk;
+using namespace chalk::test_util;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (...) {
-    return "<threw something other than chalk::Error>";
-  }
-  return "<did not throw>";
-}
 
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  const std::string msg = error_of(f);
-  for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-}
 
-Tensor f64(std::vector<double> v, const Shape& s) { return from_vector(v, s); }
 
-void expect_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-12) {
-  ASSERT_TRUE(t.defined());
-  const auto got = t.to(DType::Float64).to_vector<double>();
-  ASSERT_EQ(got.size(), want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "index " << i;
-}
 
-void expect_gradcheck(const std::string& what, const TensorFn& f, const std::vector<Tensor>& inputs) {
-  const GradcheckResult r = gradcheck(f, inputs);
-  EXPECT_TRUE(r.ok) << what << " on " << shape_str(inputs[0].shape()) << ": " << r.report;
-  EXPECT_GT(r.checked, 0) << what;
-}
 
 // Distinct values at least 0.1 apart in a random order: max/min have a
 // unique winner that h = 1e-6 cannot change.

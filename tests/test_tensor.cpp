@@ -2,6 +2,8 @@
 // reshape/view, clone, detach, dtype conversion, printing.
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -12,21 +14,11 @@
 #include "ops/elementwise.h"
 
 using namespace chalk;
+using namespace chalk::test_util;
 
 namespace {
 
 // Runs `f`, expects it to throw chalk::Error, returns the message.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (...) {
-    return "<threw something other than chalk::Error>";
-  }
-  return "<did not throw>";
-}
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
