@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <initializer_list>
 #include <string>
 
 #include "core/autograd.h"
@@ -14,8 +13,10 @@
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
+#include "test_util.h"
 
 using namespace chalk;
+using chalk::test_util::expect_error;
 
 namespace {
 
@@ -164,18 +165,6 @@ TEST(Conv2d, HandComputedValue) {
   const Tensor y2 = conv2d(x, w, Tensor(), 2, 1);
   EXPECT_EQ(y2.shape(), (Shape{1, 1, 2, 2}));
   EXPECT_EQ(y2.to_vector<float>(), (std::vector<float>{1, 5, 11, 28}));
-}
-
-// f() throws chalk::Error whose message contains every one of `parts`
-template <class F>
-void expect_error(F&& f, std::initializer_list<const char*> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one mentioning " << *parts.begin();
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    for (const char* p : parts) EXPECT_NE(m.find(p), std::string::npos) << "'" << p << "' not in: " << m;
-  }
 }
 
 TEST(Conv2d, ErrorsNameShapes) {
