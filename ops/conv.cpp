@@ -200,6 +200,23 @@ std::int64_t rows_per_block(const ConvGeometry& g, std::size_t elem_bytes) {
   return std::clamp<std::int64_t>(kColumnBytes / row_bytes, 1, g.OH);
 }
 
+// OpenBLAS (0.3.21, AVX-512) multiplies small products (M N K <= 10^6) with kernels that
+// read both operands where they lie; larger ones are first copied ("packed") into its own
+// layout. A column matrix serves only O output channels, so packing it costs about as much
+// as the multiply. So the forward GEMM is split along its inner dimension (the patch rows k,
+// accumulating: y_n = sum over blocks of W[:, block] col_n[block, :]) and the dx GEMM along
+// its rows, into even blocks of at most kSmallGemmMacs multiply-adds each. Measured, SmallCNN
+// second layer, 128 images: forward 9.4 -> 5.8 ms, dcol 7.5 -> 5.4 ms (dW^T gained nothing).
+// With another BLAS the split only costs a few more calls.
+constexpr std::int64_t kSmallGemmMacs = 500000;
+
+// Block size for splitting a dimension of size D, each unit of which costs `macs`
+// multiply-adds, into even blocks of at most kSmallGemmMacs (at least one unit each).
+std::int64_t gemm_block(std::int64_t D, std::int64_t macs) {
+  const std::int64_t blocks = std::max<std::int64_t>(1, (D * macs + kSmallGemmMacs - 1) / kSmallGemmMacs);
+  return (D + blocks - 1) / blocks;
+}
+
 // Scratch memory that stays allocated across calls (one per thread and element type):
 // no page faults and no zero-filling of fresh buffers in the hot loop.
 enum ScratchSlot { kColumns, kColumnGrad, kPadded, kPaddedGrad };
@@ -259,7 +276,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
         for (std::int64_t i0 = 0; i0 < g.OH; i0 += rows) {  // one block (usually the whole image)
           const std::int64_t i1 = std::min(g.OH, i0 + rows), L = (i1 - i0) * g.OW;
           im2col(xp, col, i0, i1, g);
-          gemm<T>(false, false, g.O, L, K, T(1), pw, K, col, L, pb ? T(1) : T(0), yn + i0 * g.OW, P);
+          const std::int64_t kb = gemm_block(K, g.O * L);
+          for (std::int64_t k0 = 0; k0 < K; k0 += kb)  // y_n += W[:, k0..k1) col_n[k0..k1, :]
+            gemm<T>(false, false, g.O, L, std::min(kb, K - k0), T(1), pw + k0, K, col + k0 * L, L,
+                    (pb || k0 > 0) ? T(1) : T(0), yn + i0 * g.OW, P);
         }
       }
     });
@@ -297,7 +317,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
               gemm<T>(false, true, K, g.O, L, T(1), col, L, gblock, P, T(1), dwt, g.O);
             }
             if (want_x) {  // dx_n = col2im(W^T g_n)
-              gemm<T>(true, false, K, L, g.O, T(1), pw, K, gblock, P, T(0), dcol, L);
+              const std::int64_t kb = gemm_block(K, g.O * L);
+              for (std::int64_t k0 = 0; k0 < K; k0 += kb)  // rows k0..k1 of dcol = W^T g_n
+                gemm<T>(true, false, std::min(kb, K - k0), L, g.O, T(1), pw + k0, K, gblock, P, T(0), dcol + k0 * L, L);
               col2im(dcol, dxp, i0, i1, g);
             }
           }
