@@ -175,15 +175,16 @@ void col2im(const T* dcol, T* dxp, std::int64_t i0, std::int64_t i1, const ConvG
 //
 // Speed. Images are split over the threads (OpenMP), one contiguous block each. A thread
 // builds col_n for one image at a time in its own scratch buffer (C KH KW x OH OW: 313 KB
-// for SmallCNN's second layer, it stays in the core's L2 cache) and multiplies it at once
-// with a GEMM that runs single-threaded (OpenMP OpenBLAS does so inside a parallel region;
+// for SmallCNN's second layer, it stays in the core's L2 cache) and multiplies it at once,
+// with GEMMs that run single-threaded (OpenMP OpenBLAS does so inside a parallel region;
 // this is the one place chalk calls GEMM from a parallel region, core/parallel.h). Measured
 // on this project's 2-core machine for SmallCNN's second layer, batch 128, one thread:
-//   - one GEMM per image runs at about 70 GFLOP/s; one GEMM over a whole batch (a
-//     25088-column matrix, 40 MB, the usual "batched im2col") at about 40: its operands no
-//     longer fit in cache. Chunks of 2 to 8 images per GEMM gained nothing.
+//   - per-image GEMMs run at 70-110 GFLOP/s; one GEMM over the whole batch (a 25088-column
+//     matrix, 40 MB, the usual "batched im2col") at about 40: its operands no longer fit in
+//     cache. Chunks of 2 to 8 images per GEMM gained nothing.
 //   - dW^T = col_n g_n^T (400 x 32 result) takes 60% of the time of dW = g_n col_n^T
 //     (32 x 400): OpenBLAS's kernel prefers the long side as rows.
+//   - the forward and dx GEMMs are split into small blocks (kSmallGemmMacs below).
 // Memory stays bounded: when one image's column matrix would exceed kColumnBytes (large
 // images), the image is done in blocks of output rows (rows i0..i1 of y_n need columns
 // i0 OW .. i1 OW only). col_n is rebuilt in the backward instead of being stored (storing
