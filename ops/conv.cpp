@@ -448,7 +448,7 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride) {
     });
   });
   record(y, "max_pool2d", {x}, [arg, xs = x.shape(), dt = x.dtype()](const Tensor& g, Grads& dx) {
-    Tensor gx = zeros(xs, dt);
+    Tensor gx = Tensor::empty(xs, dt);  // zeroed plane by plane below, while in cache
     dispatch_float(dt, "max_pool2d backward", [&](auto tag) {
       using T = decltype(tag);
       const T* pg = g.data<T>();
@@ -456,8 +456,10 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride) {
       T* pgx = gx.data<T>();
       const std::int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], out = g.numel() / planes;
       parallel_for(planes, std::max<std::int64_t>(1, kParallelGrain / hw), [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t plane = b; plane < e; ++plane)
+        for (std::int64_t plane = b; plane < e; ++plane) {
+          std::fill(pgx + plane * hw, pgx + (plane + 1) * hw, T(0));
           for (std::int64_t k = 0; k < out; ++k) pgx[plane * hw + pa[plane * out + k]] += pg[plane * out + k];
+        }
       });
     });
     dx.add(0, gx);
