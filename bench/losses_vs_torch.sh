@@ -18,7 +18,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY=/usr/bin/python3
+PY="${PYTHON:-/usr/bin/python3}"   # the interpreter with PyTorch (env PYTHON overrides)
 rounds=5 threads=2 filter="" secs=0.2 build="$repo/build"
 while [ $# -gt 0 ]; do
   case "$1" in

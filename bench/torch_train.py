@@ -92,9 +92,11 @@ def load_mnist(folder, torch, limit=0):
     if ldims[0] != dims[0]:
         sys.exit(f"torch_train.py: {dims[0]} training images but {ldims[0]} labels")
     n = dims[0] if limit <= 0 else min(limit, dims[0])
+    # in place: the peak memory is then the bytes plus one float32 copy (188 MB for 60,000 images)
     x = torch.frombuffer(bytearray(pix), dtype=torch.uint8)[: n * dims[1] * dims[2]]
+    del pix
     x = x.view(n, 1, dims[1], dims[2]).to(torch.float32)
-    x = (x / 255.0 - 0.1307) / 0.3081
+    x.div_(255.0).sub_(0.1307).div_(0.3081)
     y = torch.frombuffer(bytearray(lab), dtype=torch.uint8)[:n].to(torch.int64)
     return x.contiguous(), y
 

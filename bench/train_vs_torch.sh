@@ -33,7 +33,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY=/usr/bin/python3
+PY="${PYTHON:-/usr/bin/python3}"   # the interpreter with PyTorch (env PYTHON overrides)
 repeats=3 epochs=1 models="mlp cnn" limit=0 build="$repo/build" memory=1 twopool=1
 while [ $# -gt 0 ]; do
   case "$1" in
