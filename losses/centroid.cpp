@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/autograd.h"
+#include "core/parallel.h"
 #include "losses/metrics.h"
 #include "ops/elementwise.h"
 #include "ops/nn_ops.h"
@@ -26,12 +28,14 @@ void check_inputs(const Tensor& x, const Tensor& labels, const Tensor& c, const 
          shape_str(labels.shape()));
   const std::int64_t C = c.shape()[0];
   const std::int64_t* y = labels.data<std::int64_t>();
-  for (std::int64_t i = 0; i < labels.numel(); ++i)
+  const std::int64_t n = labels.numel();
+  for (std::int64_t i = 0; i < n; ++i)
     if (y[i] < 0 || y[i] >= C) fail(op, ": label ", y[i], " at index ", i, " is outside [0, ", C, ")");
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.data<T>();
-    for (std::int64_t i = 0; i < x.numel(); ++i)
+    const std::int64_t size = x.numel();
+    for (std::int64_t i = 0; i < size; ++i)
       if (!std::isfinite(p[i]))
         fail(op, ": embedding ", i / x.shape()[1], " has a non-finite value (", p[i], ")");
   });
@@ -41,6 +45,7 @@ void check_inputs(const Tensor& x, const Tensor& labels, const Tensor& c, const 
 template <class T, class U>
 double dist(const T* a, const U* b, std::int64_t D) {
   double s = 0;
+#pragma omp simd reduction(+ : s)
   for (std::int64_t t = 0; t < D; ++t) {
     const double v = static_cast<double>(a[t]) - static_cast<double>(b[t]);
     s += v * v;
@@ -144,14 +149,19 @@ Tensor centroid_bound_loss(const Tensor& x, const Tensor& labels, const Tensor& 
     const T* pc = c.data<T>();
     const std::int64_t* y = labels.data<std::int64_t>();
     double* pd = dists.data<double>();
-    for (std::int64_t i = 0; i < N; ++i) {
-      double l = 0;
-      for (std::int64_t m = 0; m < C; ++m) {
-        pd[i * C + m] = dist(px + i * D, pc + m * D, D);
-        l += (m == y[i] ? 1.0 : -beta) * pd[i * C + m];  // l_i = d_iy - beta sum_{m != y} d_im
-      }
-      total += l;
-    }
+    std::vector<double> per_sample(N);
+    parallel_for(N, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(C * D, 1)),
+                 [&](std::int64_t b, std::int64_t e) {
+                   for (std::int64_t i = b; i < e; ++i) {
+                     double l = 0;
+                     for (std::int64_t m = 0; m < C; ++m) {
+                       pd[i * C + m] = dist(px + i * D, pc + m * D, D);
+                       l += (m == y[i] ? 1.0 : -beta) * pd[i * C + m];  // l_i = d_iy - beta sum_{m != y} d_im
+                     }
+                     per_sample[i] = l;
+                   }
+                 });
+    for (std::int64_t i = 0; i < N; ++i) total += per_sample[i];  // in order: same sum on any thread count
   });
   Tensor loss = full({}, total / N, x.dtype());
   record(loss, "centroid_bound_loss", {x},
@@ -166,14 +176,30 @@ Tensor centroid_bound_loss(const Tensor& x, const Tensor& labels, const Tensor& 
              const double* pd = dists.data<double>();
              const std::int64_t* y = labels.data<std::int64_t>();
              T* pg = grad.data<T>();
-             for (std::int64_t i = 0; i < N; ++i)
-               for (std::int64_t m = 0; m < C; ++m) {
-                 const double d = pd[i * C + m];
-                 if (d == 0) continue;  // the kink: u_im = 0
-                 const double w = scale * (m == y[i] ? 1.0 : -beta) / d;  // coefficient of (x_i - c_m)
-                 for (std::int64_t t = 0; t < D; ++t)
-                   pg[i * D + t] += static_cast<T>(w * (static_cast<double>(px[i * D + t]) - pc[m * D + t]));
-               }
+             // dx_i = sum_m w_im (x_i - c_m) = (sum_m w_im) x_i - sum_m w_im c_m, accumulated in
+             // double per row (rows are independent: split over threads).
+             parallel_for(N, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(C * D, 1)),
+                          [&](std::int64_t b, std::int64_t e) {
+                            std::vector<double> acc(D);
+                            for (std::int64_t i = b; i < e; ++i) {
+                              std::fill(acc.begin(), acc.end(), 0.0);
+                              double wsum = 0;
+                              for (std::int64_t m = 0; m < C; ++m) {
+                                const double d = pd[i * C + m];
+                                if (d == 0) continue;  // the kink: u_im = 0
+                                const double w = scale * (m == y[i] ? 1.0 : -beta) / d;  // coefficient of (x_i - c_m)
+                                wsum += w;
+                                const T* cm = pc + m * D;
+                                double* a = acc.data();
+#pragma omp simd
+                                for (std::int64_t t = 0; t < D; ++t) a[t] -= w * static_cast<double>(cm[t]);
+                              }
+                              const T* xi = px + i * D;
+                              T* gi = pg + i * D;
+                              for (std::int64_t t = 0; t < D; ++t)
+                                gi[t] = static_cast<T>(wsum * static_cast<double>(xi[t]) + acc[t]);
+                            }
+                          });
            });
            dx.add(0, grad);
          });
