@@ -7,6 +7,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/parallel.h"
 #include "core/random.h"
@@ -14,12 +15,10 @@
 namespace chalk {
 
 // ---- storage ----
-Storage::Storage(std::size_t n) : bytes(n) {
-  const std::size_t rounded = ((n + 63) / 64) * 64;  // aligned_alloc needs a multiple of 64
-  data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (!data) fail("out of memory allocating ", n, " bytes");
-}
-Storage::~Storage() { std::free(data); }
+// Memory comes from core/allocator.h, which reuses freed large blocks (no page faults
+// on the repeated allocations of a training step).
+Storage::Storage(std::size_t n) : data(allocate(n)), bytes(n) {}
+Storage::~Storage() { deallocate(data, bytes); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (auto d : shape)

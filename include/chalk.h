@@ -9,6 +9,7 @@
 //   train/   the training loop behind chalk-train and the demos
 #pragma once
 
+#include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/dtype.h"
 #include "core/error.h"
