@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
                  "model output size: the embedding dimension D (default: 64; for softmax 0 = output the 10 "
                  "logits directly)")
       ->check(CLI::Range(-1, 4096));
-  app.add_option("--optimizer", cfg.optimizer, "sgd | adam | adamw")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
+  app.add_option("--optimizer", cfg.optimizer, "sgd | adam | adamw (default: adam for triplet, sgd for the others)")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
   app.add_option("--lr", cfg.lr, "learning rate (default: sgd 0.05, adam/adamw 0.001)");
   app.add_option("--momentum", cfg.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0));
   app.add_flag("--nesterov", cfg.nesterov, "Nesterov momentum (SGD)");
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", cfg.epochs, "training epochs")->check(CLI::Range(1, 100000));
   app.add_option("--batch-size", cfg.batch_size, "batch size")->check(CLI::Range(2, 65536));
   app.add_option("--samples-per-class", cfg.samples_per_class,
-                 "K of the P x K batches used by the triplet loss (P = batch size / K)")
+                 "K of the P x K batches used by the triplet loss (P = min(classes, batch size / K): 10 x 8 by default)")
       ->check(CLI::Range(2, 4096));
   app.add_option("--seed", cfg.seed, "random seed (same seed + same --threads = same numbers)");
   app.add_option("--threads", cfg.threads, "threads for chalk and BLAS (one shared pool; 0 = all cores)")

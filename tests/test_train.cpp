@@ -225,6 +225,32 @@ TEST(TrainConfig, JsonRoundTripAndValidation) {
   EXPECT_THROW(TrainConfig::from_json("{\"model\": 1}"), Error);
 }
 
+// The defaults a user gets without flags: the ones docs/losses.md reports results for.
+TEST(TrainConfig, PerLossDefaults) {
+  TrainConfig t;
+  t.loss = "triplet";
+  t.resolve();
+  EXPECT_EQ(t.optimizer, "adam");  // batch-hard leaves its plateau with Adam, not with SGD
+  EXPECT_DOUBLE_EQ(t.lr, 1e-3);
+  EXPECT_EQ(t.samples_per_class, 8);
+  EXPECT_EQ(t.emb_dim, 64);
+  TrainConfig s;
+  s.resolve();
+  EXPECT_EQ(s.optimizer, "sgd");
+  EXPECT_DOUBLE_EQ(s.lr, 0.05);
+  EXPECT_EQ(s.emb_dim, 0);  // softmax: the model outputs the logits
+  TrainConfig a;
+  a.loss = "arcface";
+  a.resolve();
+  EXPECT_EQ(a.optimizer, "sgd");
+  EXPECT_DOUBLE_EQ(a.lr, 0.01);  // scaled logits: a smaller step
+  TrainConfig chosen;
+  chosen.loss = "triplet";
+  chosen.optimizer = "sgd";  // an explicit choice is kept
+  chosen.resolve();
+  EXPECT_EQ(chosen.optimizer, "sgd");
+}
+
 TEST(Programs, BadFlagsExitWithStatus2) {
   std::string out;
   EXPECT_EQ(run_program("chalk-train --epochs 0", &out), 2) << out;

@@ -35,6 +35,10 @@ void TrainConfig::resolve() {
   if (emb_dim == 0 && loss != "softmax")
     fail("--emb-dim: the ", loss, " loss needs an embedding size >= 1 (0 means 'the model outputs the C logits' "
          "and is only for --loss softmax)");
+  // Batch-hard triplet training starts on a plateau (every hardest negative as near as the
+  // hardest positive: the loss sits at the margin). Adam leaves it within an epoch; SGD
+  // with momentum took several (docs/losses.md, "Choosing the defaults").
+  if (optimizer.empty()) optimizer = loss == "triplet" ? "adam" : "sgd";
   if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw")
     fail("--optimizer: expected sgd, adam or adamw, got '", optimizer, "'");
   if (lr < 0) {

@@ -31,8 +31,8 @@ struct TrainConfig {
   std::string loss = "softmax";    // a name from loss_registry()
   std::int64_t emb_dim = -1;       // -1: the loss's default (softmax: 0 = the model outputs C logits; others: 64)
   LossOptions loss_options;        // margin, scale, mining, distance, centroids, ...
-  std::string optimizer = "sgd";   // sgd | adam | adamw
-  double lr = -1;                  // -1: the optimizer's default (sgd 0.05, adam/adamw 1e-3)
+  std::string optimizer;           // sgd | adam | adamw; empty: the loss's default (triplet: adam, others: sgd)
+  double lr = -1;                  // -1: the optimizer's default (sgd 0.05 or 0.01, adam/adamw 1e-3)
   double momentum = 0.9;           // sgd
   bool nesterov = false;           // sgd
   double weight_decay = 0.0;
@@ -40,7 +40,7 @@ struct TrainConfig {
   std::int64_t warmup_steps = 0;
   int epochs = 10;
   std::int64_t batch_size = 128;
-  std::int64_t samples_per_class = 16;  // K of PK batches (triplet family): P = batch_size / K
+  std::int64_t samples_per_class = 8;   // K of PK batches (triplet family): P = min(C, batch_size / K)
   std::uint64_t seed = 0;
   int threads = 0;                 // 0: OpenMP's default
   std::string data_dir;            // "" : the full set if fetched, else the shipped subset
