@@ -18,7 +18,9 @@ Tensor map1(const Tensor& x, F f) {
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   const T* px = x.data<T>();
   T* py = y.data<T>();
-  parallel_for(x.numel(), [&](std::int64_t s, std::int64_t e) {
+  // The loops capture by value ([=]): with [&] the pointers are references that a store
+  // to py[i] might change, and GCC leaves the loop scalar (see nn/optim.cpp, SGD).
+  parallel_for(x.numel(), [=](std::int64_t s, std::int64_t e) {
     for (std::int64_t i = s; i < e; ++i) py[i] = f(px[i]);
   });
   return y;
@@ -36,21 +38,21 @@ Tensor map2(const Tensor& a, const Tensor& b, const char* op, F f) {
   T* py = y.data<T>();
   const std::int64_t n = y.numel();
   if (a.shape() == b.shape()) {  // fast path: same shape
-    parallel_for(n, [&](std::int64_t s, std::int64_t e) {
+    parallel_for(n, [=](std::int64_t s, std::int64_t e) {
       for (std::int64_t i = s; i < e; ++i) py[i] = f(pa[i], pb[i]);
     });
     return y;
   }
   if (b.numel() == 1) {  // fast path: b is a single value (then a.numel() == n)
     const T vb = pb[0];
-    parallel_for(n, [&](std::int64_t s, std::int64_t e) {
+    parallel_for(n, [=](std::int64_t s, std::int64_t e) {
       for (std::int64_t i = s; i < e; ++i) py[i] = f(pa[i], vb);
     });
     return y;
   }
   if (a.numel() == 1) {  // fast path: a is a single value (then b.numel() == n)
     const T va = pa[0];
-    parallel_for(n, [&](std::int64_t s, std::int64_t e) {
+    parallel_for(n, [=](std::int64_t s, std::int64_t e) {
       for (std::int64_t i = s; i < e; ++i) py[i] = f(va, pb[i]);
     });
     return y;

@@ -218,6 +218,58 @@ TEST(MaxPool2d, ValuesGradcheckAndTies) {
   expect_error([] { max_pool2d(zeros({1, 1, 4, 4}), 2, 0); }, {"max_pool2d", "stride", ">= 1"});
 }
 
+// Values and gradients of y = f(x), with a random upstream weight g.
+std::pair<std::vector<float>, std::vector<float>> pool_values_and_grad(Tensor (*f)(const Tensor&), const Tensor& x0,
+                                                                       const Tensor& g) {
+  Tensor x = x0.detach().clone().requires_grad_();
+  Tensor y = f(x);
+  y.backward(g);
+  return {y.to_vector<float>(), x.grad().to_vector<float>()};
+}
+
+// The 2 x 2 fast path against the general loop (its plain twin), and relu_max_pool2d
+// against max_pool2d(relu(x)): bit-identical values and gradients, on integer-valued
+// inputs full of ties, zeros and negatives, and on odd plane sizes (the last row and
+// column are dropped).
+TEST(MaxPool2d, FastPathAndReluFusionAgreeWithTheirTwins) {
+  manual_seed(11);
+  for (const Shape& shape : {Shape{3, 4, 28, 28}, Shape{2, 3, 7, 9}, Shape{1, 1, 2, 2}}) {
+    const Tensor x = randint(-3, 4, shape).to(DType::Float32);  // values -3..3: many ties and zeros
+    const std::int64_t out = shape[0] * shape[1] * (shape[2] / 2) * (shape[3] / 2);
+    const Tensor g = randn({shape[0], shape[1], shape[2] / 2, shape[3] / 2});
+    ASSERT_EQ(g.numel(), out);
+    const auto fast = pool_values_and_grad([](const Tensor& t) { return max_pool2d(t); }, x, g);
+    const auto plain = pool_values_and_grad([](const Tensor& t) { return max_pool2d_naive(t); }, x, g);
+    EXPECT_EQ(fast.first, plain.first) << shape_str(shape);
+    EXPECT_EQ(fast.second, plain.second) << shape_str(shape);
+    const auto fused = pool_values_and_grad([](const Tensor& t) { return relu_max_pool2d(t); }, x, g);
+    const auto composed = pool_values_and_grad([](const Tensor& t) { return max_pool2d(relu(t)); }, x, g);
+    EXPECT_EQ(fused.first, composed.first) << shape_str(shape);
+    EXPECT_EQ(fused.second, composed.second) << shape_str(shape);
+  }
+  // other windows go through the general loop in all three
+  const Tensor r = randn({2, 2, 7, 7});
+  EXPECT_EQ(max_pool2d(r, 3, 2).to_vector<float>(), max_pool2d_naive(r, 3, 2).to_vector<float>());
+  EXPECT_EQ(relu_max_pool2d(r, 3, 1).to_vector<float>(), max_pool2d(relu(r), 3, 1).to_vector<float>());
+  // a window with no positive value gives 0 and passes no gradient
+  Tensor neg = from_vector(std::vector<float>{-1, -2, -3, -4}, {1, 1, 2, 2}).requires_grad_();
+  Tensor yn = relu_max_pool2d(neg);
+  EXPECT_EQ(yn.to_vector<float>(), (std::vector<float>{0}));
+  yn.backward(ones({1, 1, 1, 1}));
+  EXPECT_EQ(neg.grad().to_vector<float>(), (std::vector<float>{0, 0, 0, 0}));
+  // float64 gradient checks (random values: no ties, no zeros)
+  manual_seed(12);
+  const Tensor r64 = randn({2, 3, 6, 5}, DType::Float64);
+  for (int k : {2, 3}) {
+    auto gc = gradcheck([k](const std::vector<Tensor>& in) { return relu_max_pool2d(in[0], k, k == 2 ? 2 : 1); }, {r64});
+    EXPECT_TRUE(gc.ok) << gc.report;
+    auto gn = gradcheck([k](const std::vector<Tensor>& in) { return max_pool2d_naive(in[0], k, k == 2 ? 2 : 1); }, {r64});
+    EXPECT_TRUE(gn.ok) << gn.report;
+  }
+  expect_error([] { relu_max_pool2d(zeros({4, 4})); }, {"relu_max_pool2d", "N x C x H x W", "[4, 4]"});
+  expect_error([] { max_pool2d_naive(zeros({1, 1, 1, 1})); }, {"max_pool2d_naive", "kernel 2", "larger"});
+}
+
 TEST(Dropout, StatisticsMaskAndEval) {
   Generator g1(5), g2(5);
   const Tensor x = ones({100000});
