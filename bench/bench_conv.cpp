@@ -113,32 +113,46 @@ void BM_Conv_GemmFloor(benchmark::State& state) {
       benchmark::Counter(layer_flops(l, l.input_grad ? 3 : 2), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// max_pool2d(2) on a conv layer's output (range(0): which layer), forward + backward.
+// The pool after a conv layer (range(0): which layer), forward + backward; range(2):
+//   0 max_pool2d_naive (the general loop)   1 max_pool2d (the 2x2 loop)
+//   2 relu, then max_pool2d                 3 relu_max_pool2d (one fused pass)
+Tensor pool_kind(int kind, const Tensor& x) {
+  switch (kind) {
+    case 0: return max_pool2d_naive(x, 2, 2);
+    case 1: return max_pool2d(x, 2, 2);
+    case 2: return max_pool2d(relu(x), 2, 2);
+    default: return relu_max_pool2d(x, 2, 2);
+  }
+}
+
 void BM_Pool_FwdBwd(benchmark::State& state) {
   const Layer l = kLayers[state.range(0)];
   Threads threads(static_cast<int>(state.range(1)));
+  const int kind = static_cast<int>(state.range(2));
   manual_seed(1);
   Tensor x = randn({kBatch, l.O, l.HW, l.HW}).requires_grad_();
   const Tensor up = randn({kBatch, l.O, l.HW / 2, l.HW / 2});
   for (auto _ : state) {
-    Tensor y = max_pool2d(x, 2, 2);
+    Tensor y = pool_kind(kind, x);
     y.backward(up);
     benchmark::DoNotOptimize(x.grad().data<float>());
     x.zero_grad();
   }
 }
 
-// conv1 -> relu -> pool -> conv2 -> relu -> pool, forward + backward: SmallCNN's conv part.
+// conv1 -> relu -> pool -> conv2 -> relu -> pool, forward + backward: SmallCNN's conv part
+// (range(1): 0 relu then max_pool2d, 1 relu_max_pool2d).
 void BM_Stack_FwdBwd(benchmark::State& state) {
   Threads threads(static_cast<int>(state.range(0)));
+  const bool fused = state.range(1) != 0;
   manual_seed(1);
   const Tensor image = randn({kBatch, 1, 28, 28});
   Tensor w1 = randn({16, 1, 5, 5}).requires_grad_(), b1 = randn({16}).requires_grad_();
   Tensor w2 = mul(randn({32, 16, 5, 5}), 0.05).detach().requires_grad_(), b2 = randn({32}).requires_grad_();
   const Tensor up = randn({kBatch, 32, 7, 7});
   for (auto _ : state) {
-    Tensor h = max_pool2d(relu(conv2d(image, w1, b1, 1, 2)), 2, 2);
-    Tensor y = max_pool2d(relu(conv2d(h, w2, b2, 1, 2)), 2, 2);
+    Tensor h = pool_kind(fused ? 3 : 2, conv2d(image, w1, b1, 1, 2));
+    Tensor y = pool_kind(fused ? 3 : 2, conv2d(h, w2, b2, 1, 2));
     y.backward(up);
     benchmark::DoNotOptimize(w1.grad().data<float>());
     for (Tensor* p : {&w1, &b1, &w2, &b2}) p->zero_grad();
@@ -150,7 +164,7 @@ void BM_Stack_FwdBwd(benchmark::State& state) {
 BENCHMARK(BM_Conv_Fwd)->ArgNames({"layer", "threads"})->ArgsProduct({{0, 1}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Conv_FwdBwd)->ArgNames({"layer", "threads"})->ArgsProduct({{0, 1}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Conv_GemmFloor)->ArgNames({"layer", "threads"})->ArgsProduct({{0, 1}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Pool_FwdBwd)->ArgNames({"layer", "threads"})->ArgsProduct({{0, 1}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Stack_FwdBwd)->ArgNames({"threads"})->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Pool_FwdBwd)->ArgNames({"layer", "threads", "kind"})->ArgsProduct({{0, 1}, {1, 2}, {0, 1, 2, 3}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Stack_FwdBwd)->ArgNames({"threads", "fused"})->ArgsProduct({{1, 2}, {0, 1}})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -57,6 +57,19 @@ class MaxPool2d : public Layer {
   int kernel_size, stride;
 };
 
+// ReLU followed by MaxPool2d, computed as one op (relu_max_pool2d, ops/conv.h): the
+// pool goes first (relu keeps the order of positive values), which saves the ReLU output
+// (as large as the convolution's) and two passes over it. Same values and gradients as
+// the two layers (tested bit for bit).
+class ReLUMaxPool2d : public Layer {
+ public:
+  explicit ReLUMaxPool2d(int kernel_size, int stride = 0);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override;  // "ReLU + MaxPool2d(2x2, stride 2)"
+
+  int kernel_size, stride;
+};
+
 // y = max(x, 0) element-wise (subgradient 0 at x = 0).
 class ReLU : public Layer {
  public:

@@ -29,16 +29,16 @@ std::string MLP::name() const { return str_cat("MLP(784-256-128-", out, ")"); }
 SmallCNN::SmallCNN(std::int64_t out_, Generator& gen) : out(out_) {
   if (out <= 0) fail("SmallCNN: expected out > 0, got ", out);
   net = register_module("net", std::make_shared<Sequential>());
+  // conv -> ReLU -> maxpool, with each ReLU and the pool after it run as one op
+  // (ReLUMaxPool2d: the same numbers, one pass over the convolution's output).
   net->push_back(std::make_shared<Conv2d>(1, 16, 5, 1, 2, true, gen));   // net.0  N x 16 x 28 x 28
-  net->push_back(std::make_shared<ReLU>());                             // net.1
-  net->push_back(std::make_shared<MaxPool2d>(2));                       // net.2  N x 16 x 14 x 14
-  net->push_back(std::make_shared<Conv2d>(16, 32, 5, 1, 2, true, gen));  // net.3  N x 32 x 14 x 14
-  net->push_back(std::make_shared<ReLU>());                             // net.4
-  net->push_back(std::make_shared<MaxPool2d>(2));                       // net.5  N x 32 x 7 x 7
-  net->push_back(std::make_shared<Flatten>());                          // net.6  N x 1568
-  net->push_back(std::make_shared<Linear>(32 * 7 * 7, 128, true, gen));  // net.7
-  net->push_back(std::make_shared<ReLU>());                             // net.8
-  net->push_back(std::make_shared<Linear>(128, out, true, gen));        // net.9
+  net->push_back(std::make_shared<ReLUMaxPool2d>(2));                   // net.1  N x 16 x 14 x 14
+  net->push_back(std::make_shared<Conv2d>(16, 32, 5, 1, 2, true, gen));  // net.2  N x 32 x 14 x 14
+  net->push_back(std::make_shared<ReLUMaxPool2d>(2));                   // net.3  N x 32 x 7 x 7
+  net->push_back(std::make_shared<Flatten>());                          // net.4  N x 1568
+  net->push_back(std::make_shared<Linear>(32 * 7 * 7, 128, true, gen));  // net.5
+  net->push_back(std::make_shared<ReLU>());                             // net.6
+  net->push_back(std::make_shared<Linear>(128, out, true, gen));        // net.7
 }
 
 Tensor SmallCNN::forward(const Tensor& x) {

@@ -4,7 +4,7 @@
 // embedding of dimension D = out for the metric losses. Their parameter names
 // are checkpoint keys and must not change:
 //   MLP       net.0.{weight,bias} net.2.* net.4.*              (235,146 parameters for out = 10)
-//   SmallCNN  net.0.* net.3.* (convs)  net.7.* net.9.* (linears) (215,370 parameters for out = 10)
+//   SmallCNN  net.0.* net.2.* (convs)  net.5.* net.7.* (linears) (215,370 parameters for out = 10)
 #pragma once
 
 #include <cstdint>

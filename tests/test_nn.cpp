@@ -354,8 +354,8 @@ TEST(Models, MLPGradcheckFloat64OnSampledParameters) {
 
 TEST(Models, SmallCNNParameterNamesAndCount) {
   SmallCNN cnn(10);
-  EXPECT_EQ(names_of(cnn), (std::vector<std::string>{"net.0.weight", "net.0.bias", "net.3.weight", "net.3.bias",
-                                                     "net.7.weight", "net.7.bias", "net.9.weight", "net.9.bias"}));
+  EXPECT_EQ(names_of(cnn), (std::vector<std::string>{"net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias",
+                                                     "net.5.weight", "net.5.bias", "net.7.weight", "net.7.bias"}));
   const auto p = cnn.named_parameters();
   EXPECT_EQ(p[0].second.shape(), (Shape{16, 1, 5, 5}));
   EXPECT_EQ(p[2].second.shape(), (Shape{32, 16, 5, 5}));
@@ -368,8 +368,8 @@ TEST(Models, SmallCNNParameterNamesAndCount) {
   EXPECT_GT(w.hi, 0.045);
   const std::string s = cnn.summary();
   EXPECT_NE(s.find("(0) Conv2d(1 -> 16, 5x5, stride 1, padding 2)"), std::string::npos) << s;
-  EXPECT_NE(s.find("(2) MaxPool2d(2x2, stride 2)"), std::string::npos) << s;
-  EXPECT_NE(s.find("(6) Flatten"), std::string::npos) << s;
+  EXPECT_NE(s.find("(1) ReLU + MaxPool2d(2x2, stride 2)"), std::string::npos) << s;
+  EXPECT_NE(s.find("(4) Flatten"), std::string::npos) << s;
 }
 
 TEST(Models, MakeModel) {
@@ -406,6 +406,18 @@ TEST(MaxPool2dLayer, HalvesTheImage) {
   const Tensor x = arange(0, 16, 1, DType::Float64).reshape({1, 1, 4, 4});
   EXPECT_EQ(pool(x).to_vector<double>(), (std::vector<double>{5, 7, 13, 15}));
   EXPECT_EQ(MaxPool2d(3, 1)(zeros({2, 3, 5, 5})).shape(), (Shape{2, 3, 3, 3}));
+}
+
+TEST(ReLUMaxPool2dLayer, IsReLUThenMaxPool) {
+  manual_seed(6);
+  ReLUMaxPool2d fused(2);
+  EXPECT_EQ(fused.stride, 2);
+  EXPECT_EQ(fused.name(), "ReLU + MaxPool2d(2x2, stride 2)");
+  const Tensor x = randn({2, 3, 6, 6});
+  ReLU relu_layer;
+  MaxPool2d pool(2);
+  EXPECT_EQ(fused(x).to_vector<float>(), pool(relu_layer(x)).to_vector<float>());
+  EXPECT_THROW(ReLUMaxPool2d(0), Error);
 }
 
 TEST(DropoutLayer, FollowsTrainingMode) {
