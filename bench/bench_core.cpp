@@ -138,6 +138,20 @@ void BM_Memcpy_1M(benchmark::State& state) {
   set_bytes(state, 2);
 }
 
+// The same copy split over chalk's threads (one memcpy per thread, as Tensor::clone does):
+// the bandwidth the element-wise ops, which also run on every thread, can reach.
+void BM_MemcpyParallel_1M(benchmark::State& state) {
+  std::vector<float> src(kN, 1.0f), dst(kN);
+  char* d = reinterpret_cast<char*>(dst.data());
+  const char* s = reinterpret_cast<const char*>(src.data());
+  for (auto _ : state) {
+    parallel_for(kArrayBytes, 4 * kParallelGrain, [=](std::int64_t b, std::int64_t e) { std::memcpy(d + b, s + b, e - b); });
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state, 2);
+}
+
 enum class Op { Add, Mul, Relu };
 
 Tensor apply(Op op, const Tensor& a, const Tensor& b) {
@@ -181,6 +195,7 @@ void BM_Elementwise_FwdBwd_1M(benchmark::State& state) {
 }
 
 BENCHMARK(BM_Memcpy_1M)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_MemcpyParallel_1M)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Elementwise_Fwd_1M<Op::Add>)->Name("BM_Add_Fwd_1M")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Elementwise_Fwd_1M<Op::Mul>)->Name("BM_Mul_Fwd_1M")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Elementwise_Fwd_1M<Op::Relu>)->Name("BM_Relu_Fwd_1M")->Unit(benchmark::kMicrosecond)->UseRealTime();

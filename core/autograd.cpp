@@ -21,7 +21,7 @@ Tensor add_same_shape(const Tensor& a, const Tensor& b) {
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* po = out.data<T>();
-    parallel_for(a.numel(), [&](std::int64_t s, std::int64_t e) {
+    parallel_for(a.numel(), [=](std::int64_t s, std::int64_t e) {  // [=]: vectorised (ops/kernels.h)
       for (std::int64_t i = s; i < e; ++i) po[i] = pa[i] + pb[i];
     });
   });
@@ -34,7 +34,7 @@ void add_in_place(Tensor& a, const Tensor& b) {
     using T = decltype(tag);
     T* pa = a.data<T>();
     const T* pb = b.data<T>();
-    parallel_for(a.numel(), [&](std::int64_t s, std::int64_t e) {
+    parallel_for(a.numel(), [=](std::int64_t s, std::int64_t e) {
       for (std::int64_t i = s; i < e; ++i) pa[i] += pb[i];
     });
   });
