@@ -233,7 +233,7 @@ Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, co
   const DType dt = x.dtype();
   Tensor xh = Tensor::empty({N, D}, dt), Wh = Tensor::empty({C, D}, dt);
   Tensor cos_nc = Tensor::empty({N, C}, dt), z = Tensor::empty({N, C}, dt);
-  std::vector<double> x_norm(N), W_norm(C), f(N), df(N), lse(N);
+  std::vector<double> x_norm(N), W_norm(C), f(N), df(N), probs(N * C);
   const std::int64_t* y = labels.data<std::int64_t>();
   double total = 0;
   dispatch_float(dt, op, [&](auto tag) {
@@ -251,14 +251,14 @@ Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, co
       f[i] = t.value;
       df[i] = t.dvalue_dcos;
       pz[i * C + y[i]] = static_cast<T>(a * t.value);                                           // a f(c_i)
-      total += ce_kernel::row_loss(pz + i * C, C, y[i], 0.0, lse[i]);
+      total += ce_kernel::row_loss(pz + i * C, C, y[i], 0.0, probs.data() + i * C);
     }
   });
   Tensor loss = full({}, total / N, dt);
 
   record(loss, op, {x, W},
-         [labels, s, scale_by_norm, xh, Wh, cos_nc, z, x_norm = std::move(x_norm), W_norm = std::move(W_norm),
-          f = std::move(f), df = std::move(df), lse = std::move(lse)](const Tensor& g, Grads& grads) {
+         [labels, s, scale_by_norm, xh, Wh, cos_nc, x_norm = std::move(x_norm), W_norm = std::move(W_norm),
+          f = std::move(f), df = std::move(df), probs = std::move(probs)](const Tensor& g, Grads& grads) {
            const std::int64_t N = xh.shape()[0], D = xh.shape()[1], C = Wh.shape()[0];
            const std::int64_t* y = labels.data<std::int64_t>();
            Tensor dcos = Tensor::empty({N, C}, xh.dtype());
@@ -266,11 +266,11 @@ Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, co
            dispatch_float(xh.dtype(), "margin_softmax backward", [&](auto tag) {
              using T = decltype(tag);
              const double gN = static_cast<double>(g.data<T>()[0]) / N;
-             const T *pc = cos_nc.data<T>(), *pz = z.data<T>();
+             const T* pc = cos_nc.data<T>();
              T* pd = dcos.data<T>();
              for (std::int64_t i = 0; i < N; ++i) {
                T* row = pd + i * C;
-               ce_kernel::row_grad(pz + i * C, C, y[i], 0.0, lse[i], gN, row);  // dz_ij = (g/N)(p_ij - [j = y_i])
+               ce_kernel::row_grad(probs.data() + i * C, C, y[i], 0.0, gN, row);  // dz_ij = (g/N)(p_ij - [j = y_i])
                if (scale_by_norm) {                                             // da_i
                  double acc = 0;
                  for (std::int64_t j = 0; j < C; ++j) acc += row[j] * (j == y[i] ? f[i] : pc[i * C + j]);

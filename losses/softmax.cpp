@@ -77,8 +77,7 @@ void check_cross_entropy(const Tensor& logits, const Tensor& labels, double s, c
 // VJP. d lse_i / d z_ij = exp(z_ij - lse_i) = p_ij (the softmax), so
 //   d loss_i / d z_ij = p_ij - (1 - s) [j = y_i] - s / C = p_ij - t_ij     (ce_kernel::row_grad)
 // and dz_ij = g_i (p_ij - t_ij) with g_i = g / N (mean), g (sum), g_i (none).
-// The backward recomputes p from z and the saved lse (N numbers): nothing N x C is kept
-// besides the logits themselves.
+// The forward keeps p (N x C, double), so the backward needs no exp.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_smoothing,
                      const std::string& reduction) {
   const char* op = "cross_entropy";
@@ -88,14 +87,14 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
   const double s = label_smoothing;
   const std::int64_t* y = labels.data<std::int64_t>();
 
-  std::vector<double> lse(static_cast<std::size_t>(N));
+  std::vector<double> probs(static_cast<std::size_t>(N * C));  // p_ij, for the VJP
   Tensor out = red == Reduction::None ? Tensor::empty({N}, logits.dtype()) : Tensor::empty({}, logits.dtype());
   dispatch_float(logits.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     const T* z = logits.data<T>();
     double total = 0;
     for (std::int64_t i = 0; i < N; ++i) {
-      const double l = ce_kernel::row_loss(z + i * C, C, y[i], s, lse[i]);
+      const double l = ce_kernel::row_loss(z + i * C, C, y[i], s, probs.data() + i * C);
       if (red == Reduction::None) out.data<T>()[i] = static_cast<T>(l);
       total += l;
     }
@@ -104,7 +103,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
   });
 
   record(out, "cross_entropy", {logits},
-         [z = logits.detach(), labels, s, red, lse = std::move(lse)](const Tensor& g, Grads& dx) {
+         [z = logits.detach(), labels, s, red, probs = std::move(probs)](const Tensor& g, Grads& dx) {
            const std::int64_t N = z.shape()[0], C = z.shape()[1];
            const std::int64_t* y = labels.data<std::int64_t>();
            Tensor dz = Tensor::empty(z.shape(), z.dtype());
@@ -115,7 +114,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
                const double g_i = red == Reduction::None ? static_cast<double>(pg[i])
                                   : red == Reduction::Mean ? static_cast<double>(pg[0]) / N
                                                            : static_cast<double>(pg[0]);
-               ce_kernel::row_grad(z.data<T>() + i * C, C, y[i], s, lse[i], g_i, dz.data<T>() + i * C);
+               ce_kernel::row_grad(probs.data() + i * C, C, y[i], s, g_i, dz.data<T>() + i * C);
              }
            });
            dx.add(0, dz);
