@@ -57,13 +57,22 @@ double layer_flops(const Layer& l, int gemms) {
   return gemms * 2.0 * kBatch * l.O * OHW * OHW * l.C * l.K * l.K;
 }
 
+// A layer's input, weight and bias (seeded), with gradients where the layer needs them.
+struct ConvOperands {
+  Tensor x, w, b;
+  explicit ConvOperands(const Layer& l) {
+    manual_seed(1);
+    x = randn({kBatch, l.C, l.HW, l.HW});
+    if (l.input_grad) x.requires_grad_();
+    w = randn({l.O, l.C, l.K, l.K}).requires_grad_();
+    b = randn({l.O}).requires_grad_();
+  }
+};
+
 void BM_Conv_Fwd(benchmark::State& state) {
   const Layer l = kLayers[state.range(0)];
   Threads threads(static_cast<int>(state.range(1)));
-  manual_seed(1);
-  Tensor x = randn({kBatch, l.C, l.HW, l.HW});
-  if (l.input_grad) x.requires_grad_();
-  Tensor w = randn({l.O, l.C, l.K, l.K}).requires_grad_(), b = randn({l.O}).requires_grad_();
+  auto [x, w, b] = ConvOperands(l);
   for (auto _ : state) {
     Tensor y = conv2d(x, w, b, 1, l.pad);
     benchmark::DoNotOptimize(y.data<float>());
@@ -74,10 +83,7 @@ void BM_Conv_Fwd(benchmark::State& state) {
 void BM_Conv_FwdBwd(benchmark::State& state) {
   const Layer l = kLayers[state.range(0)];
   Threads threads(static_cast<int>(state.range(1)));
-  manual_seed(1);
-  Tensor x = randn({kBatch, l.C, l.HW, l.HW});
-  if (l.input_grad) x.requires_grad_();
-  Tensor w = randn({l.O, l.C, l.K, l.K}).requires_grad_(), b = randn({l.O}).requires_grad_();
+  auto [x, w, b] = ConvOperands(l);
   const std::int64_t OHW = l.HW + 2 * l.pad - l.K + 1;
   const Tensor up = randn({kBatch, l.O, OHW, OHW});
   for (auto _ : state) {
