@@ -348,6 +348,10 @@ Tensor CentroidLoss::forward(const Tensor& embeddings, const Tensor& labels) {
   return centroid_bound_loss(e, labels, centroids_);
 }
 
+Tensor CentroidLoss::metric_embedding(const Tensor& embeddings) {
+  return normalize_ ? normalize(embeddings, 1) : embeddings;
+}
+
 Tensor CentroidLoss::logits(const Tensor& embeddings) {
   NoGradGuard no_grad;
   const Tensor e = normalize_ ? normalize(embeddings.detach(), 1) : embeddings.detach();

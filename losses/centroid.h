@@ -66,6 +66,9 @@ class CentroidLoss : public Loss {
   Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
   // -d(x, c_m): argmax = the nearest centroid.
   Tensor logits(const Tensor& embeddings) override;
+  // What retrieval compares: the L2-normalised embeddings when the loss normalises (it
+  // then only ever sees directions), else the embeddings themselves.
+  Tensor metric_embedding(const Tensor& embeddings) override;
   // kmeans centroids are computed here from the initial embeddings.
   void prepare(const Tensor& embeddings, const Tensor& labels) override;
   std::string name() const override;

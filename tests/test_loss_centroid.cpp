@@ -230,3 +230,22 @@ TEST(CentroidLossModule, KmeansNeedsPrepareAndLogitsPickNearest) {
   EXPECT_EQ(loss.named_buffers().size(), 1u);
   EXPECT_EQ(loss.named_buffers()[0].first, "centroids");
 }
+
+// Retrieval must compare what the loss compares: unit vectors when it normalises.
+TEST(CentroidLossModule, MetricEmbeddingFollowsNormalize) {
+  manual_seed(7);
+  LossOptions o;
+  o.num_classes = 3;
+  o.emb_dim = 4;
+  const Tensor e = randn({5, 4});
+  CentroidLoss raw(o);
+  EXPECT_EQ(raw.metric_embedding(e).to_vector<float>(), e.to_vector<float>());
+  o.normalize = 1;
+  CentroidLoss unit(o);
+  const Tensor n = unit.metric_embedding(e);
+  for (std::int64_t i = 0; i < 5; ++i) {
+    double ss = 0;
+    for (std::int64_t k = 0; k < 4; ++k) ss += n.at({i, k}) * n.at({i, k});
+    EXPECT_NEAR(ss, 1.0, 1e-6) << "row " << i;
+  }
+}
