@@ -314,7 +314,10 @@ double centroid_bound_sum(const Tensor& x, const Tensor& labels, const Tensor& c
 // ---------------------------------------------------------------- the Loss
 
 CentroidLoss::CentroidLoss(const LossOptions& o) : options_(o) {
-  normalize_ = o.normalize == 1;  // default: off (the bound needs no normalisation)
+  // Default: on. The bound needs no normalisation (theory.md section 2), but on MNIST the
+  // unit sphere trained better: P@1 0.9907 / 0.9888 / 0.9875 for seeds 0 / 1 / 2 against
+  // 0.9875 / 0.9879 / 0.9886 without (docs/losses.md).
+  normalize_ = o.normalize != 0;
   const std::int64_t C = o.num_classes, D = o.emb_dim;
   if (C < 2) fail("centroid loss: need at least 2 classes, got ", C);
   Tensor c;

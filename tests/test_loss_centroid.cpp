@@ -209,6 +209,7 @@ TEST(CentroidLossModule, KmeansNeedsPrepareAndLogitsPickNearest) {
   o.num_classes = 3;
   o.emb_dim = 2;
   o.centroids = "kmeans";
+  o.normalize = 0;  // raw 2-d points: the blob means below are in these coordinates
   CentroidLoss loss(o);
   // three blobs around (0,0), (10,0), (0,10)
   std::vector<float> pts;
@@ -238,9 +239,10 @@ TEST(CentroidLossModule, MetricEmbeddingFollowsNormalize) {
   o.num_classes = 3;
   o.emb_dim = 4;
   const Tensor e = randn({5, 4});
+  o.normalize = 0;
   CentroidLoss raw(o);
   EXPECT_EQ(raw.metric_embedding(e).to_vector<float>(), e.to_vector<float>());
-  o.normalize = 1;
+  o.normalize = -1;  // the default: normalised
   CentroidLoss unit(o);
   const Tensor n = unit.metric_embedding(e);
   for (std::int64_t i = 0; i < 5; ++i) {
