@@ -87,16 +87,9 @@ std::string MaxPool2d::name() const {
 }
 
 // ---- ReLUMaxPool2d ----
-ReLUMaxPool2d::ReLUMaxPool2d(int k, int s) : kernel_size(k), stride(s == 0 ? k : s) {
-  if (k <= 0 || stride <= 0)
-    fail("ReLUMaxPool2d: expected kernel > 0 and stride >= 0 (0 = kernel), got kernel = ", k, ", stride = ", s);
-}
-
 Tensor ReLUMaxPool2d::forward(const Tensor& x) { return relu_max_pool2d(x, kernel_size, stride); }
 
-std::string ReLUMaxPool2d::name() const {
-  return str_cat("ReLU + MaxPool2d(", kernel_size, "x", kernel_size, ", stride ", stride, ")");
-}
+std::string ReLUMaxPool2d::name() const { return "ReLU + " + MaxPool2d::name(); }
 
 // ---- ReLU ----
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }

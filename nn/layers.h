@@ -61,13 +61,11 @@ class MaxPool2d : public Layer {
 // pool goes first (relu keeps the order of positive values), which saves the ReLU output
 // (as large as the convolution's) and two passes over it. Same values and gradients as
 // the two layers (tested bit for bit).
-class ReLUMaxPool2d : public Layer {
+class ReLUMaxPool2d : public MaxPool2d {
  public:
-  explicit ReLUMaxPool2d(int kernel_size, int stride = 0);
+  using MaxPool2d::MaxPool2d;  // the same window and stride, and the same checks
   Tensor forward(const Tensor& x) override;
   std::string name() const override;  // "ReLU + MaxPool2d(2x2, stride 2)"
-
-  int kernel_size, stride;
 };
 
 // y = max(x, 0) element-wise (subgradient 0 at x = 0).
