@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--schedule", cfg.schedule, "learning-rate schedule: constant | step | cosine")
       ->check(CLI::IsMember({"constant", "step", "cosine"}));
-  app.add_option("--warmup-steps", cfg.warmup_steps, "linear warm-up steps")->check(CLI::NonNegativeNumber);
+  app.add_option("--warmup-steps", cfg.warmup_steps, "linear warm-up steps (default: arcface one epoch, 469 steps on full MNIST; others 0)")
+      ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1} << 40));
   app.add_option("--epochs", cfg.epochs, "training epochs")->check(CLI::Range(1, 100000));
   app.add_option("--batch-size", cfg.batch_size, "batch size")->check(CLI::Range(2, 65536));
   app.add_option("--samples-per-class", cfg.samples_per_class,

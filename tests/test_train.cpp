@@ -244,6 +244,14 @@ TEST(TrainConfig, PerLossDefaults) {
   a.resolve();
   EXPECT_EQ(a.optimizer, "sgd");
   EXPECT_DOUBLE_EQ(a.lr, 0.01);  // scaled logits: a smaller step
+  EXPECT_EQ(a.warmup_steps, -1);  // decided by the Trainer: one epoch (ArcFace can stall without)
+  EXPECT_EQ(s.warmup_steps, 0);
+  TrainConfig arc = small_config("arcface");
+  arc.epochs = 3;
+  Trainer trainer(arc);  // 1,024 images at batch 128: 8 steps an epoch
+  EXPECT_EQ(trainer.config().warmup_steps, 8);
+  arc.epochs = 1;
+  EXPECT_EQ(Trainer(arc).config().warmup_steps, 4);  // at most half of a short run
   TrainConfig chosen;
   chosen.loss = "triplet";
   chosen.optimizer = "sgd";  // an explicit choice is kept

@@ -37,7 +37,7 @@ struct TrainConfig {
   bool nesterov = false;           // sgd
   double weight_decay = 0.0;
   std::string schedule = "cosine"; // constant | step | cosine
-  std::int64_t warmup_steps = 0;
+  std::int64_t warmup_steps = -1;  // -1: the loss's default (arcface: one epoch, at most half the run; others 0)
   int epochs = 10;
   std::int64_t batch_size = 128;
   std::int64_t samples_per_class = 8;   // K of PK batches (triplet family): P = min(C, batch_size / K)
