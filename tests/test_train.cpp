@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -257,6 +258,9 @@ TEST(TrainConfig, PerLossDefaults) {
   chosen.optimizer = "sgd";  // an explicit choice is kept
   chosen.resolve();
   EXPECT_EQ(chosen.optimizer, "sgd");
+  TrainConfig bad;
+  bad.warmup_steps = -2;  // -1 means "the loss's default"; below that is an error
+  EXPECT_THROW(bad.resolve(), Error);
 }
 
 TEST(Programs, BadFlagsExitWithStatus2) {
@@ -268,6 +272,21 @@ TEST(Programs, BadFlagsExitWithStatus2) {
   EXPECT_EQ(run_program("chalk-train --loss nosuchloss", &out), 2) << out;
   EXPECT_EQ(run_program("chalk-train --data /no/such/dir", &out), 2) << out;
   EXPECT_EQ(run_program("chalk-eval", &out), 2) << out;
+}
+
+// A bad CHALK_CACHE_MB (core/allocator.h) stops the program with the variable and its value
+// named, before anything is written.
+TEST(Programs, BadCacheSizeInTheEnvironmentIsNamed) {
+  const std::string dir = temp_dir("cache_env");
+  ASSERT_EQ(setenv("CHALK_CACHE_MB", "abc", 1), 0);  // inherited by the child only: this
+  std::string out;                                    // process read the variable long ago
+  const int status = run_program("chalk-train --epochs 1 --limit-train 256 --quiet --out " + dir + "/out", &out);
+  unsetenv("CHALK_CACHE_MB");
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("CHALK_CACHE_MB"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"abc\""), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(dir + "/out")) << "nothing is written";
+  fs::remove_all(dir);
 }
 
 TEST(Programs, CorruptDataFileIsNamedAndNothingIsWritten) {
