@@ -129,11 +129,8 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
 Tensor Tensor::clone() const {
   check_defined("clone");
   Tensor out = empty(shape(), dtype());
-  // One memcpy per thread: a single core cannot saturate memory bandwidth on its own.
-  char* dst = static_cast<char*>(out.impl_->storage->data);
-  const char* src = static_cast<const char*>(impl_->storage->data);
-  const std::int64_t bytes = numel() * static_cast<std::int64_t>(dtype_size(dtype()));
-  parallel_for(bytes, 4 * kParallelGrain, [=](std::int64_t b, std::int64_t e) { std::memcpy(dst + b, src + b, e - b); });
+  parallel_memcpy(out.impl_->storage->data, impl_->storage->data,
+                  numel() * static_cast<std::int64_t>(dtype_size(dtype())));
   record(out, "clone", {*this}, [](const Tensor& g, Grads& dx) { dx.add(0, g); });
   return out;
 }
