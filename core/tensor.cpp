@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
