@@ -2,7 +2,8 @@
 //
 // Both output `out` numbers per image: class logits for softmax losses, or an
 // embedding of dimension D = out for the metric losses. Their parameter names
-// are checkpoint keys and must not change:
+// are checkpoint keys: renaming one makes older checkpoints unreadable (SmallCNN's
+// changed once, when each ReLU and pool became one ReLUMaxPool2d layer):
 //   MLP       net.0.{weight,bias} net.2.* net.4.*              (235,146 parameters for out = 10)
 //   SmallCNN  net.0.* net.2.* (convs)  net.5.* net.7.* (linears) (215,370 parameters for out = 10)
 #pragma once

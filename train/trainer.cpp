@@ -37,7 +37,7 @@ void TrainConfig::resolve() {
          "and is only for --loss softmax)");
   // Batch-hard triplet training starts on a plateau (every hardest negative as near as the
   // hardest positive: the loss sits at the margin). Adam leaves it within an epoch; SGD
-  // with momentum took several (docs/losses.md, "Choosing the defaults").
+  // with momentum had not left it after 5 epochs (docs/losses/triplet.md, section 13).
   if (optimizer.empty()) optimizer = loss == "triplet" ? "adam" : "sgd";
   if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw")
     fail("--optimizer: expected sgd, adam or adamw, got '", optimizer, "'");
