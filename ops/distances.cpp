@@ -2,7 +2,7 @@
 //
 // The hot path of the triplet and centroid losses and of the retrieval metrics, so each has
 // its own kernel and a hand-derived VJP. Their plain twins, the same formulas composed from
-// element-wise ops and reductions, are in tests/test_ops_distances.cpp and are checked
+// element-wise ops and reductions, are in tests/test_ops_nn.cpp and are checked
 // against these.
 //
 // Axis ops see x along `axis` as [outer, n, inner] (core/shape.h AxisView): one "lane" (o, i)

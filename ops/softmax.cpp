@@ -2,7 +2,7 @@
 //
 // The hot path of every softmax-family loss, so each has its own lane kernel and a
 // hand-derived VJP (no chain of small ops). Their plain twins, the same formulas composed
-// from element-wise ops and reductions, are in tests/test_ops_softmax.cpp and are checked
+// from element-wise ops and reductions, are in tests/test_ops_nn.cpp and are checked
 // against these.
 //
 // x is seen along `axis` as [outer, n, inner] (core/shape.h AxisView): one "lane" (o, i) is the

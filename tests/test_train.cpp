@@ -10,9 +10,12 @@
 
 #include "core/autograd.h"
 #include "io/safetensors.h"
+#include "test_util.h"
 #include "train/trainer.h"
 
 using namespace chalk;
+using chalk::test_util::run_program;
+using chalk::test_util::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -31,12 +34,6 @@ TrainConfig small_config(const std::string& loss = "softmax") {
   return c;
 }
 
-std::string temp_dir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("chalk_test_train_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
 
 std::vector<float> params_of(Trainer& t) {
   std::vector<float> out;
@@ -47,17 +44,6 @@ std::vector<float> params_of(Trainer& t) {
   return out;
 }
 
-int run_program(const std::string& args, std::string* output = nullptr) {
-  const std::string log = fs::temp_directory_path() / ("chalk_prog_" + std::to_string(::getpid()) + ".log");
-  const int status = std::system((std::string(CHALK_BINARY_DIR) + "/" + args + " > " + log + " 2>&1").c_str());
-  if (output) {
-    std::ifstream in(log);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    *output = ss.str();
-  }
-  return WEXITSTATUS(status);
-}
 
 }  // namespace
 

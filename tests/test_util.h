@@ -3,7 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +18,32 @@
 #include "core/tensor.h"
 
 namespace chalk::test_util {
+
+// A fresh, empty folder under the system's temp folder, unique to this process.
+inline std::string temp_dir(const std::string& name) {
+  const std::filesystem::path p =
+      std::filesystem::temp_directory_path() / ("chalk_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+#ifdef CHALK_BINARY_DIR
+// Run one of the built programs ("chalk-train --epochs 1 ...") with its output captured in
+// *output; returns its exit status.
+inline int run_program(const std::string& args, std::string* output = nullptr) {
+  const std::string log =
+      (std::filesystem::temp_directory_path() / ("chalk_prog_" + std::to_string(::getpid()) + ".log")).string();
+  const int status = std::system((std::string(CHALK_BINARY_DIR) + "/" + args + " > " + log + " 2>&1").c_str());
+  if (output) {
+    std::ifstream in(log);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *output = ss.str();
+  }
+  return WEXITSTATUS(status);
+}
+#endif
 
 // The message of the chalk::Error that f throws (or a marker when it throws nothing / something else).
 template <class F>

@@ -491,10 +491,10 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
   // resumed run rewrites); both files are written atomically and a failed write fails the run.
   auto write_run_files = [&] {
     if (config_.out_dir.empty()) return;
-    write_text_atomically(config_.out_dir + "/config.json", config_.to_json() + "\n", "chalk-train");
+    write_text_atomically(config_.out_dir + "/config.json", config_.to_json() + "\n", "Trainer::run");
     std::string lines;
     for (const EpochMetrics& m : history_) lines += m.to_json() + "\n";
-    write_text_atomically(config_.out_dir + "/metrics.jsonl", lines, "chalk-train");
+    write_text_atomically(config_.out_dir + "/metrics.jsonl", lines, "Trainer::run");
   };
   write_run_files();
   if (start >= config_.epochs) log << "the run already has " << start << " of " << config_.epochs << " epochs\n";
