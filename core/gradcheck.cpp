@@ -76,12 +76,14 @@ GradcheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs,
         r.numeric = numeric;
         r.error = err;
       }
-      if (!(err <= tol)) r.ok = false;
+      if (!(err <= tol)) r.ok = false, ++r.failed;
     }
   }
   std::ostringstream os;
   os.precision(10);
-  os << "gradcheck " << (r.ok ? "passed" : "FAILED") << ": " << r.checked << " elements";
+  os << "gradcheck " << (r.ok ? "passed" : "FAILED") << ": ";
+  if (!r.ok) os << r.failed << " of ";
+  os << r.checked << " elements" << (r.ok ? "" : " outside the tolerance");
   if (r.worst_input >= 0)
     os << "; worst: input " << r.worst_input << " " << shape_str(x[r.worst_input].shape())
        << " flat index " << r.worst_index << ", analytic " << r.analytic << ", numeric "

@@ -43,6 +43,7 @@ struct GradcheckResult {
   std::int64_t worst_index = -1;
   double analytic = 0, numeric = 0, error = 0;
   std::int64_t checked = 0;  // how many elements were compared
+  std::int64_t failed = 0;   // ... and how many of them were outside the tolerance
   std::string report;        // a human-readable summary (names the worst element)
 };
 

@@ -9,6 +9,8 @@
 //     (scripts/make_reference.py), fused and composed, values and gradients, to 1e-10.
 #include <gtest/gtest.h>
 
+#include <source_location>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -28,6 +30,7 @@
 #include "ops/softmax.h"
 #include "ops/reduce.h"
 #include "reference.h"
+#include "test_util.h"
 
 using namespace chalk;
 
@@ -134,10 +137,12 @@ bool all_finite(const std::vector<double>& v) {
   return true;
 }
 
-void expect_close(const std::vector<double>& a, const std::vector<double>& b, double tol, const std::string& what) {
-  ASSERT_EQ(a.size(), b.size()) << what;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    EXPECT_NEAR(a[i], b[i], tol * std::max(1.0, std::fabs(b[i]))) << what << " [" << i << "]";
+// a and b agree within tol * max(1, |b|); one line naming the worst element on failure, at the
+// caller's line.
+void expect_close(const std::vector<double>& a, const std::vector<double>& b, double tol, const std::string& what,
+                  std::source_location where = std::source_location::current()) {
+  chalk::test_util::expect_close(from_vector(a, {static_cast<std::int64_t>(a.size())}),
+                                 from_vector(b, {static_cast<std::int64_t>(b.size())}), tol, tol, what, where);
 }
 
 template <class F>
