@@ -169,6 +169,7 @@ Tensor SoftmaxLoss::apply_head(const Tensor& e) const {
 }
 
 Tensor SoftmaxLoss::forward(const Tensor& embeddings, const Tensor& labels) {
+  check_embeddings(embeddings, "softmax loss");  // before the head: name the embeddings, not the logits
   return cross_entropy(apply_head(embeddings), labels, options_.label_smoothing, reduction_);
 }
 

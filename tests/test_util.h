@@ -61,9 +61,13 @@ std::string error_of(F&& f) {
 }
 
 // f must throw a chalk::Error whose message contains every one of `parts`.
-inline void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
+// A failure is one line at the caller's line.
+inline void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts,
+                         std::source_location where = std::source_location::current()) {
   const std::string msg = error_of(f);
-  for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+  for (const auto& p : parts)
+    if (msg.find(p) == std::string::npos)
+      ADD_FAILURE_AT(where.file_name(), static_cast<int>(where.line())) << "'" << p << "' not in: " << msg;
 }
 
 // A float64 tensor from values in row-major order.
