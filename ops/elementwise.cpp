@@ -169,6 +169,8 @@ Tensor sqrt(const Tensor& x) {
 }
 
 // y = x^p          dx = g p x^(p-1)
+// NOTE: for p = 0 the gradient is exactly 0 everywhere (y = 1 is a constant), also at x = 0
+// where p x^(p-1) would be 0 * inf = nan (PyTorch's pow_backward makes the same case).
 Tensor pow(const Tensor& x, double p) {
   Tensor y = dispatch_float(x.dtype(), "pow", [&](auto tag) {
     using T = decltype(tag);
@@ -181,6 +183,7 @@ Tensor pow(const Tensor& x, double p) {
       using T = decltype(tag);
       const T e = static_cast<T>(p);
       return map2<T>(g, x, "pow backward", [e](T gi, T u) {
+        if (e == T(0)) return T(0);
         return e == T(2) ? gi * T(2) * u : gi * e * std::pow(u, e - T(1));
       });
     });
@@ -191,7 +194,7 @@ Tensor pow(const Tensor& x, double p) {
 
 Tensor square(const Tensor& x) { return pow(x, 2.0); }
 
-// y = |x|          dx = g sign(x)   (sign(0) = 0)
+// y = |x|          dx = g sign(x)   (sign(0) = 0; sign(nan) = 0 too, as PyTorch's sgn gives)
 Tensor abs(const Tensor& x) {
   Tensor y = dispatch_float(x.dtype(), "abs", [&](auto tag) {
     using T = decltype(tag);
@@ -206,16 +209,20 @@ Tensor abs(const Tensor& x) {
   return y;
 }
 
-// y = max(x, 0)    dx = g [x > 0]   (0 at x = 0, like PyTorch)
+// y = max(x, 0)    dx = g [y > 0]   (0 at x = 0, like PyTorch)
+// NOTE: NaN propagates, as in PyTorch: relu(nan) = nan with gradient g (a NaN is not
+// "<= 0", so it is kept, and the VJP tests y <= 0, not y > 0, so it passes g as
+// PyTorch's threshold_backward does). Written `u > 0 ? u : 0`, both would be 0 and a NaN
+// would vanish silently.
 Tensor relu(const Tensor& x) {
   Tensor y = dispatch_float(x.dtype(), "relu", [&](auto tag) {
     using T = decltype(tag);
-    return map1<T>(x, [](T u) { return u > T(0) ? u : T(0); });
+    return map1<T>(x, [](T u) { return u <= T(0) ? T(0) : u; });
   });
   record(y, "relu", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, dispatch_float(y_.dtype(), "relu backward", [&](auto tag) {
       using T = decltype(tag);
-      return map2<T>(g, y_, "relu backward", [](T gi, T yi) { return yi > T(0) ? gi : T(0); });
+      return map2<T>(g, y_, "relu backward", [](T gi, T yi) { return yi <= T(0) ? T(0) : gi; });
     }));
   });
   return y;
@@ -310,6 +317,7 @@ Tensor acos(const Tensor& x) {
 }
 
 // y = min(max(x, lo), hi)     dx = g [lo <= x <= hi]
+// (clamp(nan) = nan, with gradient 0: no comparison holds for nan; PyTorch gives the same.)
 Tensor clamp(const Tensor& x, double lo, double hi) {
   if (lo > hi) fail("clamp: expected lo <= hi, got lo = ", lo, ", hi = ", hi);
   Tensor y = dispatch_float(x.dtype(), "clamp", [&](auto tag) {
