@@ -295,22 +295,20 @@ Tensor sin(const Tensor& x) {
   return y;
 }
 
-// y = acos(c),  c = clamp(x, -1 + kAcosEps, 1 - kAcosEps)
-// dx = -g / sqrt(1 - c^2) inside the clamp range, 0 outside (the clamp's gradient).
-// The clamp keeps the derivative finite: at |x| = 1 it would be infinite.
+// y = acos(x)      dx = -g / sqrt(1 - x^2)
+// As torch.acos: at x = +-1 the derivative is -inf, and |x| > 1 gives nan (value and
+// gradient). No hidden clamp: a clamp at 1 - 1e-7 here once gave acos(2) = 4.5e-4 and cut the
+// ArcFace margin's gradient within 4.5e-4 rad of W_y (issue 11). Callers that meet +-1 choose
+// their own finite form (losses/margin_softmax.cpp: angle_of, and `angle` in the composed twins).
 Tensor acos(const Tensor& x) {
-  const double lo = -1.0 + kAcosEps, hi = 1.0 - kAcosEps;
   Tensor y = dispatch_float(x.dtype(), "acos", [&](auto tag) {
     using T = decltype(tag);
-    return map1<T>(x, [lo, hi](T u) { return std::acos(std::clamp<T>(u, T(lo), T(hi))); });
+    return map1<T>(x, [](T u) { return std::acos(u); });
   });
-  record(y, "acos", {x}, [x = x.detach(), lo, hi](const Tensor& g, Grads& dx) {
+  record(y, "acos", {x}, [x = x.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, dispatch_float(x.dtype(), "acos backward", [&](auto tag) {
       using T = decltype(tag);
-      return map2<T>(g, x, "acos backward", [lo, hi](T gi, T u) {
-        if (u < T(lo) || u > T(hi)) return T(0);
-        return -gi / std::sqrt(T(1) - u * u);
-      });
+      return map2<T>(g, x, "acos backward", [](T gi, T u) { return -gi / std::sqrt(T(1) - u * u); });
     }));
   });
   return y;
