@@ -11,8 +11,10 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <iostream>
+#include <optional>
 #include <string>
 
+#include "core/autograd.h"
 #include "core/error.h"
 #include "losses/loss.h"
 #include "nn/models.h"
@@ -97,6 +99,10 @@ int main(int argc, char** argv) {
   app.add_option("--limit-train", cfg.limit_train, "use only the first N training images (quick runs)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--quiet", quiet, "no progress bar");
+  bool detect_anomaly = false;
+  app.add_flag("--detect-anomaly", detect_anomaly,
+               "stop at the first op whose forward or backward gives nan/inf, naming it (slow; "
+               "chalk::AnomalyGuard, like torch.autograd.detect_anomaly)");
   // loss options
   app.add_option("--margin", margin, "margin: triplet alpha (default 0.2), cosface m (0.35), arcface m in radians (0.5)")
       ->check(CLI::NonNegativeNumber)->check(finite);
@@ -151,6 +157,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    std::optional<chalk::AnomalyGuard> anomaly;  // alive for the whole run
+    if (detect_anomaly) anomaly.emplace();
     chalk::Trainer trainer(cfg);
     trainer.run(resume, std::cout);
   } catch (const chalk::Error& e) {

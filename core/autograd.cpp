@@ -1,6 +1,8 @@
 #include "core/autograd.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstring>
 #include <unordered_map>
 #include <unordered_set>
@@ -40,7 +42,86 @@ void add_in_place(Tensor& a, const Tensor& b) {
   });
 }
 
+// ---- anomaly mode ----
+std::atomic<int> g_anomaly_guards{0};  // how many AnomalyGuards are alive
+
+// The first non-finite element of t, as a flat index; -1 if every value is finite.
+std::int64_t first_non_finite(const Tensor& t) {
+  if (!t.defined() || !is_floating(t.dtype())) return -1;
+  return dispatch_float(t.dtype(), "anomaly check", [&](auto tag) -> std::int64_t {
+    using T = decltype(tag);
+    const T* p = t.data<T>();
+    for (std::int64_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(p[i])) return i;
+    return -1;
+  });
+}
+
+// "[1, 0]": the multi-index of flat index i in shape s.
+std::string index_str(const Shape& s, std::int64_t i) {
+  std::vector<std::int64_t> idx(s.size());
+  for (int d = static_cast<int>(s.size()) - 1; d >= 0; --d) {
+    idx[d] = s[d] == 0 ? 0 : i % s[d];
+    i = s[d] == 0 ? i : i / s[d];
+  }
+  std::string r = "[";
+  for (std::size_t d = 0; d < idx.size(); ++d) r += (d ? ", " : "") + std::to_string(idx[d]);
+  return r + "]";
+}
+
+std::string value_str(const Tensor& t, std::int64_t i) {
+  return dispatch_float(t.dtype(), "anomaly check", [&](auto tag) {
+    using T = decltype(tag);
+    const double v = t.data<T>()[i];
+    return std::string(std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+  });
+}
+
+std::string types_str(const std::vector<std::pair<Shape, DType>>& types) {
+  std::string r;
+  for (std::size_t k = 0; k < types.size(); ++k)
+    r += (k ? ", " : "") + shape_str(types[k].first) + " " + dtype_name(types[k].second);
+  return r.empty() ? "none" : r;
+}
+
+std::vector<std::pair<Shape, DType>> types_of(const std::vector<Tensor>& inputs) {
+  std::vector<std::pair<Shape, DType>> r;
+  r.reserve(inputs.size());
+  for (const auto& t : inputs) r.emplace_back(t.defined() ? t.shape() : Shape{}, t.defined() ? t.dtype() : DType::Float32);
+  return r;
+}
+
+// Forward check: out is op `name`'s result.
+void check_forward(const Tensor& out, const char* name, const std::vector<Tensor>& inputs) {
+  const std::int64_t i = first_non_finite(out);
+  if (i < 0) return;
+  fail("anomaly: the forward of ", name, " produced ", value_str(out, i), " at index ", index_str(out.shape(), i),
+       " of its output ", shape_str(out.shape()), " ", dtype_name(out.dtype()), " (inputs: ",
+       types_str(types_of(inputs)), ")");
+}
+
+// Backward check: the gradients node's VJP wrote into dx, given the incoming gradient g.
+void check_backward(const Node& node, const Tensor& g, Grads& dx) {
+  for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+    const Tensor& gk = dx.slot(k);
+    const std::int64_t i = first_non_finite(gk);
+    if (i < 0) continue;
+    std::vector<std::pair<Shape, DType>> types = node.input_types;
+    if (types.empty())  // recorded before the guard: the inputs that need a gradient are known
+      for (const auto& in : node.inputs)
+        types.emplace_back(in ? in->shape : Shape{}, in ? in->dtype : DType::Float32);
+    fail("anomaly: the backward of ", node.name, " produced ", value_str(gk, i), " at index ",
+         index_str(gk.shape(), i), " of the gradient for input ", k, " ", shape_str(gk.shape()), " ",
+         dtype_name(gk.dtype()), " (inputs: ", types_str(types), "; incoming gradient ",
+         first_non_finite(g) < 0 ? "finite" : "already non-finite", ")");
+  }
+}
+
 }  // namespace
+
+bool anomaly_enabled() { return g_anomaly_guards.load(std::memory_order_relaxed) > 0; }
+AnomalyGuard::AnomalyGuard() { g_anomaly_guards.fetch_add(1); }
+AnomalyGuard::~AnomalyGuard() { g_anomaly_guards.fetch_sub(1); }
 
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
@@ -88,6 +169,8 @@ Node::~Node() {
 
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn) {
   if (!g_grad_enabled) return;
+  const bool anomaly = anomaly_enabled();
+  if (anomaly) check_forward(out, name, inputs);  // before the test below: constants are checked too
   bool any = false;
   for (const auto& t : inputs) any = any || (t.defined() && t.requires_grad());
   if (!any) return;
@@ -97,6 +180,7 @@ void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, Ba
   for (const auto& t : inputs)
     node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl_ptr() : nullptr);
   node->backward = std::move(fn);
+  if (anomaly) node->input_types = types_of(inputs);
   out.impl()->grad_fn = std::move(node);
   out.impl()->requires_grad = true;
 }
@@ -173,6 +257,7 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
         if (in) dx.set_expected(i, in->shape, in->dtype);
       }
       node->backward(g, dx);
+      if (anomaly_enabled()) check_backward(*node, g, dx);
       for (std::size_t i = 0; i < node->inputs.size(); ++i) {
         const auto& in = node->inputs[i];
         Tensor& gi = dx.slot(i);

@@ -65,6 +65,8 @@ struct Node {
   std::vector<std::shared_ptr<TensorImpl>> inputs;    // graph edges (null: no grad needed)
   BackwardFn backward;                                // the VJP; empty once freed
   bool released = false;                              // true after backward freed it
+  std::vector<std::pair<Shape, DType>> input_types;   // every input's shape and dtype
+                                                      // (kept in anomaly mode only, for messages)
   ~Node();  // frees long chains iteratively (no deep recursion)
 };
 
@@ -86,6 +88,31 @@ class NoGradGuard {
  private:
   bool previous_;
 };
+
+// ---- anomaly mode (PyTorch: torch.autograd.detect_anomaly) ----
+// While an AnomalyGuard is alive (on any thread), every op run with gradient mode on checks
+// its forward output and every VJP checks the gradients it produces; the first non-finite
+// value (nan, inf, -inf) throws chalk::Error naming the op as recorded, forward or
+// backward, its input shapes, and where the value is:
+//   "anomaly: the forward of log produced nan at index [1] of its output [3] float32
+//    (inputs: [3] float32)"
+//   "anomaly: the backward of sqrt produced inf at index [0] of the gradient for input 0
+//    [2] float32 (inputs: [2] float32; incoming gradient finite)"
+// Ops under a NoGradGuard (evaluation, the optimizer step, and the ops a VJP itself calls)
+// are not checked: a VJP is checked as a whole, under its op's name.
+// Cost when no guard is alive: one branch per recorded op and per VJP. When alive: one pass
+// over every op's output and every gradient (a teaching and debugging aid, not for speed).
+// Guards nest; the count is process-wide (atomic), so a guard on the main thread covers ops
+// and backward run from it.
+class AnomalyGuard {
+ public:
+  AnomalyGuard();
+  ~AnomalyGuard();
+  AnomalyGuard(const AnomalyGuard&) = delete;
+  AnomalyGuard& operator=(const AnomalyGuard&) = delete;
+};
+// Is an AnomalyGuard alive?
+bool anomaly_enabled();
 
 // Backpropagate from several outputs at once (each with its upstream gradient).
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,

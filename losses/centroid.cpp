@@ -292,6 +292,7 @@ double all_triplets_loss(const Tensor& x_in, const Tensor& labels) {
   return L;
 }
 
+// sum_i [ d(x_i, c_{y_i}) - 1/(3(C-1)) sum_{m != y_i} d(x_i, c_m) ] = N * the batch mean = L_d / G
 double centroid_bound_sum(const Tensor& x, const Tensor& labels, const Tensor& centroids) {
   NoGradGuard no_grad;
   return centroid_bound_loss(x.detach().to(DType::Float64), labels, centroids).item() *

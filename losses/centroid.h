@@ -55,8 +55,14 @@ struct CentroidBoundReport {
 };
 // Cubic in N: for small batches (tests, demos). Labels must be in [0, C).
 CentroidBoundReport centroid_bound_report(const Tensor& x, const Tensor& labels, const Tensor& centroids);
-// L_t alone (cubic) and the linear L_d alone (what training costs), for the cost benchmark.
+// For the cost benchmark (bench/bench_centroid_cost.cpp, demo 07), in float64 on detached data:
+// L_t alone, sum over all triplets of d(x_i,x_j) - d(x_i,x_k) (cubic in N) ...
 double all_triplets_loss(const Tensor& x, const Tensor& labels);
+// ... and the linear bound's sum over the batch (what training costs, linear in N):
+//   sum_i [ d(x_i, c_{y_i}) - 1/(3(C-1)) sum_{m != y_i} d(x_i, c_m) ]  =  N centroid_bound_loss
+// This is L_d / G, not L_d: for a balanced batch L_d = G times it (CentroidBoundReport's
+// L_d_linear, G = 3(C-1)(n-1)n); G is a constant that needs balanced classes, so the sum is
+// what is timed. Labels in [0, C).
 double centroid_bound_sum(const Tensor& x, const Tensor& labels, const Tensor& centroids);
 
 // ---- the Loss for chalk-train: --loss centroid --centroids onehot|simplex|kmeans|random ----

@@ -33,21 +33,34 @@ namespace {
 
 constexpr double kPi = std::numbers::pi;
 constexpr double kNormEps = 1e-12;              // normalize(v) = v / max(||v||, 1e-12)
-constexpr double kCosLo = -1.0 + kAcosEps;      // theta = acos(clamp(c, kCosLo, kCosHi))
-constexpr double kCosHi = 1.0 - kAcosEps;
 
-// theta = acos(clamp(c)) and d theta / dc.
-//   d acos(u)/du = -1 / sqrt(1 - u^2)          (finite: u is at most 1 - 1e-7 in size)
-//   d clamp(c)/dc = 1 inside [lo, hi], 0 outside: at cos = +-1 exactly (x parallel or
-//   antiparallel to W_y) no gradient flows through theta, and nothing is NaN.
+// theta = acos(c) and sin(theta) for a cosine c, exact up to c = +-1.
+// c is clamped to [-1, 1] first (round-off can put a cosine a few ulps outside), and
+//   sin(theta) = sqrt((1 - c)(1 + c))      ((1 - c) is exact near 1: no cancellation)
+// d theta / dc = -1 / sin(theta) is infinite at c = +-1, but every target logit below
+// multiplies it by something that makes the product finite, or is a cone there (see
+// arcface_target); each handles sin(theta) = 0 itself. No acos clamp at 1 - 1e-7: that
+// clamp dropped the whole margin gradient within 4.5e-4 rad of W_y (issue 11).
 struct Angle {
-  double theta;
-  double dtheta_dc;
+  double c;      // the cosine, clamped to [-1, 1]
+  double theta;  // acos(c), in [0, pi]
+  double sin;    // sin(theta) >= 0
 };
 Angle angle_of(double c) {
-  const double u = std::clamp(c, kCosLo, kCosHi);
-  const bool inside = c >= kCosLo && c <= kCosHi;
-  return {std::acos(u), inside ? -1.0 / std::sqrt(1.0 - u * u) : 0.0};
+  const double u = std::clamp(c, -1.0, 1.0);
+  return {u, std::acos(u), std::sqrt((1.0 - u) * (1.0 + u))};
+}
+
+// SphereFace's piece of [0, pi]: k = floor(m theta / pi) (clamped to m - 1 at theta = pi,
+// where the last piece ends) and its sign (-1)^k. psi, its derivative and the composed
+// twin all take the piece from here.
+struct SpherePiece {
+  double k;
+  double sign;
+};
+SpherePiece sphere_piece(double theta, int m) {
+  const double k = std::min(std::floor(m * theta / kPi), static_cast<double>(m - 1));
+  return {k, std::fmod(k, 2.0) == 0.0 ? 1.0 : -1.0};
 }
 
 }  // namespace
@@ -57,8 +70,16 @@ Angle angle_of(double c) {
 // CosFace (Wang et al. 2018): subtract m from the cosine.   f = c - m,   df/dc = 1
 TargetLogit cosface_target(double c, double m) { return {c - m, 1.0}; }
 
-// ArcFace (Deng et al. 2019): add m to the angle.
-//   f = cos(theta + m)     df/dc = -sin(theta + m) dtheta/dc = sin(theta + m) / sqrt(1 - c^2)
+// ArcFace (Deng et al. 2019): add m to the angle, written as InsightFace's reference does:
+//   f = cos(theta + m) = c cos m - sin(theta) sin m,            sin(theta) = sqrt(1 - c^2)
+//   df/dc = cos m + sin m c / sin(theta)
+// df/dc grows like 1 / sin(theta) as x approaches W_y, but dc/dx_i has size sin(theta) / ||x_i||
+// (c moves only with the tangential part of x), so the gradient w.r.t. x and W stays finite:
+// its margin part tends to sin m / ||x_i|| along the unit tangent from x_i to W_y. (-sin(theta)
+// is a cone in x at theta = 0.) At sin(theta) = 0 exactly (c = +-1 after rounding) the
+// tangent direction does not exist; we take the cone's subgradient 0 and keep the smooth
+// part: df/dc = cos m. (The former acos clamp at 1 - 1e-7 set df/dc = 0 there, dropping the
+// margin gradient for theta < 4.5e-4 rad: x's gradient 7.2 where InsightFace's gives 14.4.)
 // cos(theta + m) is decreasing in theta only while theta + m <= pi. Past that (cos <= cos(pi - m))
 // the margin would *raise* the logit of a badly wrong sample, so the InsightFace code falls back
 // to CosFace's shape with a matching size:  f = c - m sin(m),  df/dc = 1.
@@ -67,14 +88,21 @@ TargetLogit arcface_target(double c, double m, bool easy_margin) {
   const bool with_margin = easy_margin ? c > 0.0 : c > std::cos(kPi - m);
   if (!with_margin) return easy_margin ? TargetLogit{c, 1.0} : TargetLogit{c - m * std::sin(m), 1.0};
   const Angle a = angle_of(c);
-  return {std::cos(a.theta + m), -std::sin(a.theta + m) * a.dtheta_dc};
+  const double cm = std::cos(m), sm = std::sin(m);
+  const double df = a.sin > 0.0 ? cm + sm * a.c / a.sin : cm;
+  return {a.c * cm - a.sin * sm, df};
 }
 
 // Combined margin (InsightFace): all three margins at once, no fallback.
-//   f = cos(m1 theta + m2) - m3     df/dc = -m1 sin(m1 theta + m2) dtheta/dc
+//   f = cos(m1 theta + m2) - m3     df/dc = -m1 sin(m1 theta + m2) dtheta/dc = m1 sin(m1 theta + m2) / sin(theta)
+// Like ArcFace's, df/dc ~ 1/sin(theta) near c = +-1 with a finite gradient in x and W. At
+// sin(theta) = 0 exactly: the cone's subgradient 0 and the smooth part's limit,
+//   df/dc = m1^2 cos(m1 theta + m2) / cos(theta)      (cos(theta) = +-1; = cos m for m1 = 1, m2 = m)
 TargetLogit combined_target(double c, double m1, double m2, double m3) {
   const Angle a = angle_of(c);
-  return {std::cos(m1 * a.theta + m2) - m3, -m1 * std::sin(m1 * a.theta + m2) * a.dtheta_dc};
+  const double phi = m1 * a.theta + m2;
+  const double df = a.sin > 0.0 ? m1 * std::sin(phi) / a.sin : m1 * m1 * std::cos(phi) / a.c;
+  return {std::cos(phi) - m3, df};
 }
 
 // SphereFace (Liu et al. 2017): multiply the angle by an integer m. cos(m theta) alone is not
@@ -83,22 +111,23 @@ TargetLogit combined_target(double c, double m1, double m2, double m3) {
 // Continuous: at theta = (k+1) pi/m, piece k gives (-1)^k (-1)^(k+1) - 2k = -1 - 2k and
 // piece k+1 gives (-1)^(k+1) (-1)^(k+1) - 2(k+1) = -1 - 2k. psi(0) = 1, psi(pi) = -(2m - 1).
 double sphereface_psi(double theta, int m) {
-  const double k = std::floor(m * theta / kPi);
-  const double sign = std::fmod(k, 2.0) == 0.0 ? 1.0 : -1.0;  // (-1)^k
-  return sign * std::cos(m * theta) - 2.0 * k;
+  const SpherePiece p = sphere_piece(theta, m);
+  return p.sign * std::cos(m * theta) - 2.0 * p.k;
 }
 
 // The annealed target logit, divided by ||x||:
 //   F(c) = (lambda c + psi(theta)) / (1 + lambda)
 //   dF/dc = (lambda + dpsi/dc) / (1 + lambda),
-//   dpsi/dc = (-1)^k (-m sin(m theta)) dtheta/dc      (k is piecewise constant: no gradient)
+//   dpsi/dc = (-1)^k (-m sin(m theta)) dtheta/dc = (-1)^k m sin(m theta) / sin(theta)
+//   (k is piecewise constant: no gradient). cos(m theta) is a polynomial in c (Chebyshev), so
+//   dpsi/dc stays finite at c = +-1: there sin(m theta) / sin(theta) -> m cos(m theta) / cos(theta).
 TargetLogit sphereface_target(double c, int m, double lambda) {
   const Angle a = angle_of(c);
-  const double k = std::floor(m * a.theta / kPi);
-  const double sign = std::fmod(k, 2.0) == 0.0 ? 1.0 : -1.0;
-  const double psi = sign * std::cos(m * a.theta) - 2.0 * k;
-  const double dpsi_dc = sign * (-m * std::sin(m * a.theta)) * a.dtheta_dc;
-  return {(lambda * c + psi) / (1.0 + lambda), (lambda + dpsi_dc) / (1.0 + lambda)};
+  const SpherePiece p = sphere_piece(a.theta, m);
+  const double psi = p.sign * std::cos(m * a.theta) - 2.0 * p.k;
+  const double ratio = a.sin > 0.0 ? std::sin(m * a.theta) / a.sin : m * std::cos(m * a.theta) / a.c;
+  const double dpsi_dc = p.sign * m * ratio;
+  return {(lambda * a.c + psi) / (1.0 + lambda), (lambda + dpsi_dc) / (1.0 + lambda)};
 }
 
 // lambda(t) = max(lambda_min, base (1 + gamma t)^(-power))
@@ -358,9 +387,17 @@ namespace {
 // cos_ij = normalize(x_i) . normalize(W_j)        N x C, from autograd ops
 Tensor cosines(const Tensor& x, const Tensor& W) { return matmul(normalize(x, 1), normalize(W, 1), false, true); }
 
-// theta = acos(clamp(c, lo, hi)): clamp passes no gradient outside [lo, hi] (chalk's acos
-// clamps as well; the explicit clamp states the choice).
-Tensor angle(const Tensor& c) { return acos(clamp(c, kCosLo, kCosHi)); }
+// theta = acos(c), exact up to c = +-1 like the fused op's angle_of: c is clamped to [-1, 1]
+// (round-off), and where |c| = 1 exactly theta is a constant (0 or pi) with no gradient
+// (acos' derivative is -inf there). acos is evaluated at 0 on those rows so that its unused
+// gradient is finite (not inf * 0). At |c| = 1 the fused op keeps the smooth part of df/dc,
+// this twin 0: both multiply a tangent projection that is 0 there.
+Tensor angle(const Tensor& c) {
+  const Tensor cc = clamp(c, -1.0, 1.0);
+  const Tensor inside = lt(abs(cc.detach()), 1.0);
+  const Tensor safe = where(inside, cc, zeros({}, c.dtype()));
+  return where(inside, acos(safe), acos(cc.detach()));
+}
 
 // Put the target logits f (N) into the cosine matrix and cross-entropy it:
 //   z_ij = a_i (j == y_i ? f_i : cos_ij),   L = cross_entropy_composed(z, y)
@@ -405,7 +442,15 @@ Tensor arcface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& lab
   check_inputs(x, W, labels, "arcface_loss_composed");
   check_arcface(s, m, "arcface_loss_composed");
   const Composed k = composed_cosines(x, W, labels);
-  const Tensor with_margin = cos(angle(k.c) + m);  // cos(theta + m)
+  // cos(theta + m) = c cos m - sin(theta) sin m,  sin(theta) = sqrt((1 - c)(1 + c))
+  // (InsightFace's form, as the fused op.) At c = +-1, sqrt's derivative is infinite; like the
+  // fused op we take the cone's subgradient 0 there: sin(theta) = where(s2 > 0, sqrt(s2), 0),
+  // with sqrt evaluated at 1 where s2 <= 0 so that its unused gradient is finite, not inf * 0.
+  const Tensor s2 = (1.0 - k.c) * (1.0 + k.c);
+  const Tensor positive = gt(s2, 0.0);
+  const Tensor zero = zeros({}, x.dtype());
+  const Tensor sin_theta = where(positive, sqrt(where(positive, s2, zero + 1.0)), zero);
+  const Tensor with_margin = k.c * std::cos(m) - sin_theta * std::sin(m);
   const Tensor f = easy_margin ? where(gt(k.c, 0.0), with_margin, k.c)
                                : where(gt(k.c, std::cos(kPi - m)), with_margin, k.c - m * std::sin(m));
   return margin_cross_entropy(k.cos, k.mask, f, scalar(s, x.dtype()), labels);
@@ -431,8 +476,9 @@ Tensor sphereface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& 
   std::vector<double> piece(N), sign(N);
   const Tensor th = theta.detach().to(DType::Float64);
   for (std::int64_t i = 0; i < N; ++i) {
-    piece[i] = std::floor(m * th.data<double>()[i] / kPi);
-    sign[i] = std::fmod(piece[i], 2.0) == 0.0 ? 1.0 : -1.0;
+    const SpherePiece p = sphere_piece(th.data<double>()[i], m);
+    piece[i] = p.k;
+    sign[i] = p.sign;
   }
   const Tensor kt = from_vector(piece, {N}).to(x.dtype()), st = from_vector(sign, {N}).to(x.dtype());
   const Tensor psi = st * cos(theta * static_cast<double>(m)) - kt * 2.0;

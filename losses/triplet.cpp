@@ -43,7 +43,10 @@ void check_batch(const Tensor& x, const Tensor& labels, const char* op) {
 
 // The per-triplet loss and its slope dl/dz, for z = d_ap - d_an:
 //   hinge:  l = max(0, z + alpha),               slope = [z + alpha > 0]   (0 at the kink z = -alpha,
-//                                                                           like relu at 0)
+//                                                                           like relu at 0, for every
+//                                                                           mining: pytorch-metric-learning's
+//                                                                           choice; TF-addons' tf.maximum
+//                                                                           passes 1 there; docs/losses/triplet.md §5)
 //   soft:   l = log(1 + e^z) = max(z, 0) + log(1 + e^-|z|)   (stable),   slope = sigmoid(z)
 struct PerTriplet {
   double loss, slope;
@@ -412,7 +415,8 @@ Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, do
         const double dpn = dist(pp + i * D, pn + i * D);
         if (dpn < dneg[i]) dneg[i] = dpn, swapped[i] = 1;
       }
-      per.data<T>()[i] = static_cast<T>(std::max(0.0, dap[i] - dneg[i] + margin));
+      const double h = dap[i] - dneg[i] + margin;
+      per.data<T>()[i] = static_cast<T>(h < 0.0 ? 0.0 : h);  // max(0, h); a nan stays nan (std::max(0.0, nan) is 0)
     }
   });
   Tensor out = reduction == "none" ? per : (reduction == "sum" ? sum(per.detach()) : mean(per.detach()));

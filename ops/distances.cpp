@@ -48,7 +48,7 @@ Tensor l2_norm(const Tensor& x, int axis, bool keepdim) {
       const T *px = x.data<T>(), *py = y_.data<T>(), *pg = g.data<T>();
       T* pd = d.data<T>();
       kernels::for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
-        const T c = py[j] > T(0) ? pg[j] / py[j] : T(0);  // g / ||x||, 0 at x = 0
+        const T c = py[j] == T(0) ? T(0) : pg[j] / py[j];  // g / ||x||, 0 at x = 0 (nan stays nan)
         for (std::int64_t k = 0; k < l.n; ++k) pd[base + k * l.inner] = c * px[base + k * l.inner];
       });
     });
@@ -126,19 +126,31 @@ void check_pair(const Tensor& a, const Tensor& b, const char* op) {
   if (!is_floating(a.dtype())) fail(op, ": expected float32 or float64 tensors, got ", dtype_name(a.dtype()));
 }
 
-// Below this fraction of ||a_i||^2 + ||b_j||^2, the GEMM form's cancellation
-// error (a few ulps of ||a_i||^2 + ||b_j||^2 per term) is no longer small
-// next to d2, so such entries are recomputed directly (see below).
-template <class T>
-constexpr T kRecomputeBelow = T(4096) * std::numeric_limits<T>::epsilon();
+// When the GEMM form is accurate enough, and when it is not.
+// The GEMM form d2 = ||a||^2 + ||b||^2 - 2 a.b rounds each of its terms, so its absolute
+// error is about kappa eps (||a||^2 + ||b||^2) (kappa: a few units, growing slowly with D),
+// whatever d2 is. Its relative error is therefore
+//   |delta d2| / d2  ~  kappa eps S / d2,        S = ||a_i||^2 + ||b_j||^2,
+// and that of d = sqrt(d2) half of it. Cancellation makes this large exactly for near
+// points. Every entry with
+//   d2 < kRecomputeBelow * S,      kRecomputeBelow = 2^-8
+// is recomputed directly as sum_k (a_ik - b_jk)^2 (relative error a few eps: the
+// differences of near values are exact). Everywhere else d2 >= S / 256, so the GEMM's
+// relative error on d is at most ~128 kappa eps: the same few digits in float32 and
+// float64, for every separation. (A threshold of a fixed multiple of eps instead, say
+// 4096 eps, leaves a relative error of ~kappa / 8192 just above it: 1e-4 in float64 too.)
+// The recompute region is separations below ~9% of the norms (d2 / S = r^2 / 2 for two
+// points at relative separation r): the diagonal of pairwise(x, x), duplicates, collapsed
+// embeddings, tight classes. It costs D multiply-adds per such entry, on batch-sized
+// matrices only (the triplet losses; the retrieval metrics have their own kernel).
+constexpr double kRecomputeBelow = 1.0 / 256.0;
 
 // d2 (N x M) = ||a_i||^2 + ||b_j||^2 - 2 a_i . b_j, clamped at 0, with ONE GEMM.
-// No N x M x D temporary. The GEMM form loses digits when a_i and b_j are
-// close (two big numbers cancel), so entries with
-//   d2 < kRecomputeBelow * (||a_i||^2 + ||b_j||^2)
-// are recomputed as sum_k (a_ik - b_jk)^2: identical points then give exactly
-// 0 and near points keep their relative accuracy. There are few such entries
-// (the diagonal of pairwise(x, x), duplicates, collapsed embeddings).
+// No N x M x D temporary. Entries where cancellation would cost more than a few digits
+// (above) are recomputed directly: identical points then give exactly 0 and near points
+// keep their relative accuracy (tests/test_nan_propagation.cpp,
+// PairwiseDistancesAccuracy.RelativeErrorAtEverySeparation).
+// NaN propagates: the clamp is `v < 0 ? 0 : v`, so a NaN stays NaN (PyTorch's cdist too).
 Tensor squared_distances_kernel(const Tensor& a, const Tensor& b) {
   const std::int64_t N = a.shape()[0], M = b.shape()[0], D = a.shape()[1];
   Tensor d2 = Tensor::empty({N, M}, a.dtype());
@@ -153,28 +165,32 @@ Tensor squared_distances_kernel(const Tensor& a, const Tensor& b) {
     else
       std::fill(pd, pd + N * M, T(0));
     auto sq_norms = [D](const T* p, std::int64_t rows) {
-      std::vector<T> s(static_cast<std::size_t>(rows));
+      std::vector<double> s(static_cast<std::size_t>(rows));
       for (std::int64_t r = 0; r < rows; ++r) {
         double acc = 0;
         for (std::int64_t k = 0; k < D; ++k) acc += static_cast<double>(p[r * D + k]) * p[r * D + k];
-        s[r] = static_cast<T>(acc);
+        s[r] = acc;
       }
       return s;
     };
-    const std::vector<T> na = sq_norms(pa, N), nb = sq_norms(pb, M);
+    const std::vector<double> na = sq_norms(pa, N), nb = sq_norms(pb, M);
     parallel_for(N, std::max<std::int64_t>(1, kParallelGrain / M), [&](std::int64_t ib, std::int64_t ie) {
       for (std::int64_t i = ib; i < ie; ++i) {
         T* row = pd + i * M;
         for (std::int64_t j = 0; j < M; ++j) {
-          T v = na[i] + nb[j] + row[j];
-          if (v < kRecomputeBelow<T> * (na[i] + nb[j])) {  // close points: the direct sum
+          const double S = na[i] + nb[j];
+          double v = S + static_cast<double>(row[j]);
+          if (v < kRecomputeBelow * S) {  // near points: the direct sum
             const T *ai = pa + i * D, *bj = pb + j * D;
-            T s = 0;
+            double s = 0;
 #pragma omp simd reduction(+ : s)
-            for (std::int64_t k = 0; k < D; ++k) s += (ai[k] - bj[k]) * (ai[k] - bj[k]);
+            for (std::int64_t k = 0; k < D; ++k) {
+              const double dk = static_cast<double>(ai[k]) - bj[k];
+              s += dk * dk;
+            }
             v = s;
           }
-          row[j] = v > T(0) ? v : T(0);
+          row[j] = static_cast<T>(v < 0 ? 0.0 : v);  // round-off below 0 -> 0; nan stays nan
         }
       }
     });
@@ -269,7 +285,7 @@ Tensor pairwise_distances(const Tensor& a, const Tensor& b) {
       const T *pg = g.data<T>(), *pd = d_.data<T>();
       T* ph = h.data<T>();
       parallel_for(h.numel(), [&](std::int64_t s, std::int64_t e) {
-        for (std::int64_t i = s; i < e; ++i) ph[i] = pd[i] > T(0) ? pg[i] / pd[i] : T(0);  // 0 at the kink
+        for (std::int64_t i = s; i < e; ++i) ph[i] = pd[i] == T(0) ? T(0) : pg[i] / pd[i];  // 0 at the kink; nan stays
       });
     });
     pairwise_vjp(h, a, b, 1.0, dx);

@@ -169,6 +169,8 @@ Tensor sqrt(const Tensor& x) {
 }
 
 // y = x^p          dx = g p x^(p-1)
+// NOTE: for p = 0 the gradient is exactly 0 everywhere (y = 1 is a constant), also at x = 0
+// where p x^(p-1) would be 0 * inf = nan (PyTorch's pow_backward makes the same case).
 Tensor pow(const Tensor& x, double p) {
   Tensor y = dispatch_float(x.dtype(), "pow", [&](auto tag) {
     using T = decltype(tag);
@@ -181,6 +183,7 @@ Tensor pow(const Tensor& x, double p) {
       using T = decltype(tag);
       const T e = static_cast<T>(p);
       return map2<T>(g, x, "pow backward", [e](T gi, T u) {
+        if (e == T(0)) return T(0);
         return e == T(2) ? gi * T(2) * u : gi * e * std::pow(u, e - T(1));
       });
     });
@@ -191,7 +194,7 @@ Tensor pow(const Tensor& x, double p) {
 
 Tensor square(const Tensor& x) { return pow(x, 2.0); }
 
-// y = |x|          dx = g sign(x)   (sign(0) = 0)
+// y = |x|          dx = g sign(x)   (sign(0) = 0; sign(nan) = 0 too, as PyTorch's sgn gives)
 Tensor abs(const Tensor& x) {
   Tensor y = dispatch_float(x.dtype(), "abs", [&](auto tag) {
     using T = decltype(tag);
@@ -206,16 +209,20 @@ Tensor abs(const Tensor& x) {
   return y;
 }
 
-// y = max(x, 0)    dx = g [x > 0]   (0 at x = 0, like PyTorch)
+// y = max(x, 0)    dx = g [y > 0]   (0 at x = 0, like PyTorch)
+// NOTE: NaN propagates, as in PyTorch: relu(nan) = nan with gradient g (a NaN is not
+// "<= 0", so it is kept, and the VJP tests y <= 0, not y > 0, so it passes g as
+// PyTorch's threshold_backward does). Written `u > 0 ? u : 0`, both would be 0 and a NaN
+// would vanish silently.
 Tensor relu(const Tensor& x) {
   Tensor y = dispatch_float(x.dtype(), "relu", [&](auto tag) {
     using T = decltype(tag);
-    return map1<T>(x, [](T u) { return u > T(0) ? u : T(0); });
+    return map1<T>(x, [](T u) { return u <= T(0) ? T(0) : u; });
   });
   record(y, "relu", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, dispatch_float(y_.dtype(), "relu backward", [&](auto tag) {
       using T = decltype(tag);
-      return map2<T>(g, y_, "relu backward", [](T gi, T yi) { return yi > T(0) ? gi : T(0); });
+      return map2<T>(g, y_, "relu backward", [](T gi, T yi) { return yi <= T(0) ? T(0) : gi; });
     }));
   });
   return y;
@@ -288,28 +295,27 @@ Tensor sin(const Tensor& x) {
   return y;
 }
 
-// y = acos(c),  c = clamp(x, -1 + kAcosEps, 1 - kAcosEps)
-// dx = -g / sqrt(1 - c^2) inside the clamp range, 0 outside (the clamp's gradient).
-// The clamp keeps the derivative finite: at |x| = 1 it would be infinite.
+// y = acos(x)      dx = -g / sqrt(1 - x^2)
+// As torch.acos: at x = +-1 the derivative is -inf, and |x| > 1 gives nan (value and
+// gradient). No hidden clamp: a clamp at 1 - 1e-7 here once gave acos(2) = 4.5e-4 and cut the
+// ArcFace margin's gradient within 4.5e-4 rad of W_y (issue 11). Callers that meet +-1 choose
+// their own finite form (losses/margin_softmax.cpp: angle_of, and `angle` in the composed twins).
 Tensor acos(const Tensor& x) {
-  const double lo = -1.0 + kAcosEps, hi = 1.0 - kAcosEps;
   Tensor y = dispatch_float(x.dtype(), "acos", [&](auto tag) {
     using T = decltype(tag);
-    return map1<T>(x, [lo, hi](T u) { return std::acos(std::clamp<T>(u, T(lo), T(hi))); });
+    return map1<T>(x, [](T u) { return std::acos(u); });
   });
-  record(y, "acos", {x}, [x = x.detach(), lo, hi](const Tensor& g, Grads& dx) {
+  record(y, "acos", {x}, [x = x.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, dispatch_float(x.dtype(), "acos backward", [&](auto tag) {
       using T = decltype(tag);
-      return map2<T>(g, x, "acos backward", [lo, hi](T gi, T u) {
-        if (u < T(lo) || u > T(hi)) return T(0);
-        return -gi / std::sqrt(T(1) - u * u);
-      });
+      return map2<T>(g, x, "acos backward", [](T gi, T u) { return -gi / std::sqrt(T(1) - u * u); });
     }));
   });
   return y;
 }
 
 // y = min(max(x, lo), hi)     dx = g [lo <= x <= hi]
+// (clamp(nan) = nan, with gradient 0: no comparison holds for nan; PyTorch gives the same.)
 Tensor clamp(const Tensor& x, double lo, double hi) {
   if (lo > hi) fail("clamp: expected lo <= hi, got lo = ", lo, ", hi = ", hi);
   Tensor y = dispatch_float(x.dtype(), "clamp", [&](auto tag) {

@@ -50,9 +50,9 @@ Tensor tanh(const Tensor& x);
 Tensor softplus(const Tensor& x);       // log(1 + exp(x)), computed stably
 Tensor cos(const Tensor& x);
 Tensor sin(const Tensor& x);
-// acos(x), x clamped to [-1 + kAcosEps, 1 - kAcosEps] first so that
-// d acos/dx = -1/sqrt(1 - x^2) stays finite (see docs/ops.md#acos).
-inline constexpr double kAcosEps = 1e-7;
+// acos(x) as torch.acos: d acos/dx = -1/sqrt(1 - x^2), -inf at x = +-1; nan for |x| > 1
+// (see docs/ops.md#acos: a cosine computed by round-off past +-1 must be clamped by the caller,
+// and a caller near +-1 picks its own finite form, as losses/margin_softmax.cpp does).
 Tensor acos(const Tensor& x);
 // clamp(x, lo, hi); gradient 1 inside [lo, hi], 0 outside (PyTorch's choice at the edges: 1).
 Tensor clamp(const Tensor& x, double lo, double hi);

@@ -16,14 +16,25 @@ namespace chalk {
 // y[n, c, i, j] = max over the window x[n, c, i s .. i s + k - 1, j s .. j s + k - 1]
 // VJP: the whole gradient of each output goes to the window's maximum (the first one
 // in row-major order when several are equal): dx[argmax] += g.
+// NaN: a window with a NaN gives NaN and its gradient goes to the NaN (to the last NaN
+// when there are several), as PyTorch's max_pool2d: an element is taken when
+//   v > m  or  v is NaN        (`takes(v, m)` below)
+// A plain `v > m` would skip a NaN (every comparison with NaN is false) and hide it.
 //
 // relu_max_pool2d is max_pool2d(relu(x)) in one pass. relu keeps the order of positive
 // values and sends every other one to 0, so the pool can go first:
 //   max_window relu(x) = relu(max_window x) = max(m, 0),  m = the window's maximum
 // and the VJP sends g to the argmax where m > 0, nothing elsewhere — exactly what relu's
 // VJP (0 where x <= 0) does to max_pool2d's. It saves the relu tensor (as large as the
-// convolution's output) and the two passes over it.
+// convolution's output) and the two passes over it. A NaN window stays NaN (relu(nan) = nan)
+// and passes its gradient, as relu's VJP does: the tests are `m <= 0`, never `m > 0`.
 namespace {
+
+// Does v replace the running maximum m? Yes if larger, and always if v is NaN.
+template <class T>
+inline bool takes(T v, T m) {
+  return v > m || v != v;  // v != v: v is NaN
+}
 
 // The plain loop over any window and stride: arg = flat index of the window's maximum in
 // its H x W plane (first in row-major order on ties).
@@ -36,7 +47,7 @@ void pool_plane_generic(const T* in, std::int64_t W, std::int64_t OH, std::int64
       for (std::int64_t p = 0; p < kernel; ++p)
         for (std::int64_t q = 0; q < kernel; ++q) {
           const std::int64_t k = (i * stride + p) * W + (j * stride + q);
-          if (in[k] > in[best]) best = k;
+          if (takes(in[k], in[best])) best = k;
         }
       out[i * OW + j] = in[best];
       arg[i * OW + j] = best;
@@ -55,9 +66,9 @@ void pool_plane_2x2(const T* in, std::int64_t W, std::int64_t OH, std::int64_t O
       const std::int64_t c = 2 * j;
       T m = r0[c];
       std::int64_t a = base + c;
-      if (r0[c + 1] > m) m = r0[c + 1], a = base + c + 1;
-      if (r1[c] > m) m = r1[c], a = base + W + c;
-      if (r1[c + 1] > m) m = r1[c + 1], a = base + W + c + 1;
+      if (takes(r0[c + 1], m)) m = r0[c + 1], a = base + c + 1;
+      if (takes(r1[c], m)) m = r1[c], a = base + W + c;
+      if (takes(r1[c + 1], m)) m = r1[c + 1], a = base + W + c + 1;
       out[i * OW + j] = m;
       arg[i * OW + j] = a;
     }
@@ -87,12 +98,12 @@ Tensor max_pool2d_impl(const Tensor& x, int kernel, int stride, bool with_relu, 
         if (fast) pool_plane_2x2(px + plane * H * W, W, OH, OW, out, pa + plane * OH * OW);
         else pool_plane_generic(px + plane * H * W, W, OH, OW, kernel, stride, out, pa + plane * OH * OW);
         if (with_relu)
-          for (std::int64_t k = 0; k < OH * OW; ++k) out[k] = out[k] > T(0) ? out[k] : T(0);
+          for (std::int64_t k = 0; k < OH * OW; ++k) out[k] = out[k] <= T(0) ? T(0) : out[k];  // nan stays
       }
     });
   });
-  // With relu, an output of 0 passes no gradient (its window had no positive value);
-  // y is kept for that test only.
+  // With relu, an output of 0 passes no gradient (its window had no positive value; a NaN
+  // output passes it); y is kept for that test only.
   record(y, op, {x}, [arg, y_ = with_relu ? y.detach() : Tensor(), xs = x.shape(), dt = x.dtype(), op](
                          const Tensor& g, Grads& dx) {
     Tensor gx = Tensor::empty(xs, dt);  // zeroed plane by plane below, while in cache
@@ -112,7 +123,7 @@ Tensor max_pool2d_impl(const Tensor& x, int kernel, int stride, bool with_relu, 
           if (pyr) {
             const T* yp = pyr + plane * out;
             for (std::int64_t k = 0; k < out; ++k)
-              if (yp[k] > T(0)) d[ap[k]] += gp[k];
+              if (!(yp[k] <= T(0))) d[ap[k]] += gp[k];
           } else {
             for (std::int64_t k = 0; k < out; ++k) d[ap[k]] += gp[k];
           }

@@ -181,8 +181,19 @@ Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
       for (std::int64_t j = b; j < e; ++j) {
         const std::int64_t o = j / v.inner, i = j % v.inner;
         const T* base = px + o * v.n * v.inner + i;
+        // m = max_k x_k; a NaN anywhere makes the result NaN (PyTorch's too), also next to
+        // a +inf, which would otherwise take the early exit below.
         T m = base[0];
-        for (std::int64_t k = 1; k < v.n; ++k) m = std::max(m, base[k * v.inner]);
+        bool has_nan = false;
+        for (std::int64_t k = 0; k < v.n; ++k) {
+          const T u = base[k * v.inner];
+          has_nan = has_nan || u != u;
+          m = u > m ? u : m;
+        }
+        if (has_nan) {
+          py[j] = std::numeric_limits<T>::quiet_NaN();
+          continue;
+        }
         if (std::isinf(m)) {  // all -inf (or a +inf): the answer is m itself
           py[j] = m;
           continue;

@@ -252,3 +252,17 @@ TEST(CentroidLossModule, MetricEmbeddingFollowsNormalize) {
     EXPECT_NEAR(ss, 1.0, 1e-6) << "row " << i;
   }
 }
+
+// centroid_bound_sum is what its header says: the batch sum of the per-sample bound terms,
+// N * centroid_bound_loss, which is L_d / G (not L_d) on a balanced batch.
+TEST(CentroidBound, SumIsLdOverG) {
+  const std::int64_t C = 4, n = 3, D = 5;
+  manual_seed(7);
+  const Tensor x = randn({C * n, D}, DType::Float64), y = balanced_labels(C, n);
+  const Tensor c = onehot_centroids(C, D, DType::Float64);
+  const double s = centroid_bound_sum(x, y, c);
+  EXPECT_NEAR(s, static_cast<double>(C * n) * centroid_bound_loss(x, y, c).item(), 1e-12);
+  const CentroidBoundReport r = centroid_bound_report(x, y, c);
+  EXPECT_DOUBLE_EQ(r.G, 3.0 * (C - 1) * (n - 1) * n);
+  EXPECT_NEAR(s * r.G, r.L_d, 1e-9 * std::max(1.0, std::fabs(r.L_d)));
+}

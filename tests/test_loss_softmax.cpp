@@ -692,3 +692,109 @@ TEST(ReferencePyTorch, MarginSoftmax) {
   for (const char* name : {"normface", "cosface", "arcface", "combined", "sphereface"})
     EXPECT_NE(std::find(seen.begin(), seen.end(), name), seen.end()) << "no reference case for " << name;
 }
+
+// ================================================================ the edge at cos = 1 (issue 11)
+
+// x within 1e-4 rad of W_y, i.e. inside the former acos clamp (1 - 1e-7, about 4.5e-4 rad):
+// the margin's gradient must not vanish. Reference: PyTorch 1.13, float64, with InsightFace's
+// formulation (phi = cos * cos m - sqrt((1 - cos^2).clamp(0, 1)) * sin m, the where() fallback),
+// an unclamped acos for the combined margin and SphereFace (k detached):
+//   x = [[2 cos t, 2 sin t, 0]], t = 1e-4;  W = [[1.5, 0, 0], [cos .3, 0, sin .3], [-.6, .8, 0]];
+//   label 0; arcface s = 2, m = 0.5; combined s = 2, m1 = 1.2, m2 = 0.3, m3 = 0.2;
+//   sphereface m = 4, lambda = 5.
+// (With the clamp, chalk's dx[1] was 1.4e-18 instead of 0.2823: the margin term was dropped.)
+TEST(MarginSoftmaxEdge, NearCosOneMatchesInsightFaceFormulation) {
+  const double t = 1e-4;
+  const Tensor x0 = from_vector(std::vector<double>{2 * std::cos(t), 2 * std::sin(t), 0}, {1, 3});
+  const Tensor W0 = from_vector(std::vector<double>{1.5, 0, 0, std::cos(0.3), 0, std::sin(0.3), -0.6, 0.8, 0}, {3, 3});
+  const Tensor y = labels_of({0});
+  struct Case {
+    const char* name;
+    std::function<Tensor(const Tensor&, const Tensor&)> loss;
+    double L;
+    std::vector<double> dx, dW;
+  };
+  const std::vector<Case> cases = {
+      {"arcface", [&](const Tensor& x, const Tensor& W) { return arcface_loss(x, W, y, 2.0, 0.5); },
+       0.7977083119918537,
+       {-2.82275905192364e-05, 0.28227590329307717, 0.15549796466668667},
+       {0.0, -0.35141300192075825, 0.0, 0.0919055808479059, 0.00010523677291936998, -0.29710575777617126,
+        0.0300262744455549, 0.02251970583416617, 0.0}},
+      {"arcface composed", [&](const Tensor& x, const Tensor& W) { return arcface_loss_composed(x, W, y, 2.0, 0.5); },
+       0.7977083119918537,
+       {-2.82275905192364e-05, 0.28227590329307717, 0.15549796466668667},
+       {0.0, -0.35141300192075825, 0.0, 0.0919055808479059, 0.00010523677291936998, -0.29710575777617126,
+        0.0300262744455549, 0.02251970583416617, 0.0}},
+      {"combined", [&](const Tensor& x, const Tensor& W) { return combined_margin_loss(x, W, y, 2.0, 1.2, 0.3, 0.2); },
+       0.9393968835059824,
+       {-2.368404693697812e-05, 0.23684047126370494, 0.1723300031050704},
+       {0.0, -0.2881311596868271, 0.0, 0.10185399575384935, 0.00011662823653567663, -0.32926627862847413,
+        0.03327649966047899, 0.02495737474535925, 0.0}},
+      {"sphereface", [&](const Tensor& x, const Tensor& W) { return sphereface_loss(x, W, y, 4, 5.0); },
+       0.6705514077993806,
+       {-0.05425050305802914, 0.016802309571818875, 0.13822168532675225},
+       {0.0, -0.00022800096384340633, 0.0, 0.08169460161720787, 9.354465920144823e-05, -0.2640964378416854,
+        0.026690267405392824, 0.020017700554044622, 0.0}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Tensor x = x0.clone().requires_grad_(), W = W0.clone().requires_grad_();
+    Tensor L = c.loss(x, W);
+    EXPECT_NEAR(L.to_vector<double>()[0], c.L, 1e-12);
+    L.backward();
+    // PyTorch's own sin(theta) = sqrt(1 - cos^2) carries a relative error ~1e-8 at t = 1e-4
+    const auto dx = x.grad().to_vector<double>(), dW = W.grad().to_vector<double>();
+    for (std::size_t k = 0; k < dx.size(); ++k) EXPECT_NEAR(dx[k], c.dx[k], 1e-7) << "dx " << k;
+    for (std::size_t k = 0; k < dW.size(); ++k) EXPECT_NEAR(dW[k], c.dW[k], 1e-7) << "dW " << k;
+  }
+}
+
+// The target-logit derivative just inside 1 matches central differences taken with the
+// same exact formula, and at c = 1 exactly it is the smooth part's limit (the cone's
+// subgradient 0): ArcFace cos m, combined m1^2 cos(m2), SphereFace (lambda + m^2) / (1 + lambda).
+TEST(MarginSoftmaxEdge, TargetDerivativesUpToCosOne) {
+  for (double theta : {1e-2, 1e-3, 1e-5}) {
+    const double c = std::cos(theta);  // rounded: its own angle is acos(c), not theta
+    // the value is cos(acos(c) + m); the derivative matches a central difference with a step
+    // far inside 1 - c (~theta^2 / 2), where df/dc ~ sin m / theta is large
+    EXPECT_NEAR(arcface_target(c, 0.5).value, std::cos(std::acos(c) + 0.5), 1e-14) << theta;
+    const double h = (1 - c) * 1e-3;
+    for (auto f : {+[](double u) { return arcface_target(u, 0.5); },
+                   +[](double u) { return combined_target(u, 1.2, 0.3, 0.2); },
+                   +[](double u) { return sphereface_target(u, 4, 5.0); }}) {
+      const double cp = c + h, cm = c - h;  // the step actually taken (cp - cm is exact)
+      const double num = (f(cp).value - f(cm).value) / (cp - cm);
+      EXPECT_NEAR(f(c).dvalue_dcos / num, 1.0, 1e-5) << theta;
+    }
+  }
+  EXPECT_DOUBLE_EQ(arcface_target(1.0, 0.5).dvalue_dcos, std::cos(0.5));
+  EXPECT_DOUBLE_EQ(arcface_target(1.0, 0.5).value, std::cos(0.5));
+  EXPECT_DOUBLE_EQ(arcface_target(1.0 + 1e-16, 0.5).value, std::cos(0.5));  // round-off above 1: clamped
+  EXPECT_NEAR(combined_target(1.0, 1.2, 0.3, 0.2).dvalue_dcos, 1.44 * std::cos(0.3), 1e-15);
+  EXPECT_NEAR(combined_target(-1.0, 1.2, 0.3, 0.2).dvalue_dcos, -1.44 * std::cos(1.2 * kPi + 0.3), 1e-14);
+  EXPECT_NEAR(sphereface_target(1.0, 4, 5.0).dvalue_dcos, (5.0 + 16.0) / 6.0, 1e-14);
+  // SphereFace is smooth in c at 1 (a Chebyshev polynomial): the limit is also the derivative nearby
+  EXPECT_NEAR(sphereface_target(std::cos(1e-4), 4, 5.0).dvalue_dcos, (5.0 + 16.0) / 6.0, 1e-6);
+}
+
+// At cos = 1 exactly (x parallel to W_y) the gradient is finite in both dtypes, and in float32
+// (where c rounds to 1 below ~3.4e-4 rad) nothing is NaN just inside either.
+TEST(MarginSoftmaxEdge, FiniteAtAndNearCosOneInBothDtypes) {
+  const Tensor y = labels_of({0, 0});
+  for (DType dt : {DType::Float64, DType::Float32})
+    for (double t : {0.0, 1e-5, 3e-4}) {
+      SCOPED_TRACE(str_cat(dtype_name(dt), " t = ", t));
+      const Tensor x0 = from_vector(std::vector<double>{2 * std::cos(t), 2 * std::sin(t), 0, 1, 0, 0}, {2, 3}).to(dt);
+      const Tensor W0 = from_vector(std::vector<double>{1.5, 0, 0, 0, 1, 0}, {2, 3}).to(dt);
+      for (int which = 0; which < 4; ++which) {
+        Tensor x = x0.clone().requires_grad_(), W = W0.clone().requires_grad_();
+        Tensor L = which == 0   ? arcface_loss(x, W, y, 30, 0.5)
+                   : which == 1 ? arcface_loss_composed(x, W, y, 30, 0.5)
+                   : which == 2 ? combined_margin_loss(x, W, y, 30, 1.0, 0.3, 0.2)
+                                : sphereface_loss(x, W, y, 4, 5.0);
+        L.backward();
+        for (double v : x.grad().to(DType::Float64).to_vector<double>()) EXPECT_TRUE(std::isfinite(v)) << which;
+        for (double v : W.grad().to(DType::Float64).to_vector<double>()) EXPECT_TRUE(std::isfinite(v)) << which;
+      }
+    }
+}

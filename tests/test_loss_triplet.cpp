@@ -422,3 +422,41 @@ TEST(TripletLossModule, OptionsDefaultsAndRegistry) {
   lo.mining = "bogus";
   EXPECT_THROW(TripletLoss{lo}, Error);
 }
+
+// Every triplet exactly on the hinge's edge (z + alpha = 0 in exact arithmetic): class 0 at
+// (0, 0), (1, 0), class 1 at (0, 2), (1, 2). Each anchor's positive is at distance 1 (squared 1),
+// its negatives at 2 and sqrt 5 (squared 4 and 5). With alpha = 1 (Euclidean) or 3 (squared)
+// the nearest negative gives z + alpha = 0 exactly and the other one -0.24 or -1: for every
+// mining (all: every triplet; hard: hardest positive 1, hardest negative 2; semihard: the nearest
+// negative farther than the positive, 2) the loss is 0 and, with relu's slope 0 at the edge,
+// so is every gradient. (TF-addons' tf.maximum would give slope 1 here: docs/losses/triplet.md §5.)
+TEST(TripletMining, SlopeIsZeroAtExactEquality) {
+  const Tensor x0 = from_vector(std::vector<double>{0, 0, 1, 0, 0, 2, 1, 2}, {4, 2});
+  const Tensor y = labels_of({0, 0, 1, 1});
+  for (const char* mining : {"all", "hard", "semihard"})
+    for (const char* distance : {"euclidean", "squared"})
+      for (int composed = 0; composed < 2; ++composed) {
+        TripletMining o;
+        o.mining = mining;
+        o.distance = distance;
+        o.normalize = false;
+        o.margin = std::string(distance) == "squared" ? 3.0 : 1.0;
+        SCOPED_TRACE(describe(o) + (composed ? " composed" : " fused"));
+        Tensor x = x0.clone().requires_grad_();
+        TripletStats stats;
+        Tensor L = composed ? batch_triplet_loss_composed(x, y, o) : batch_triplet_loss(x, y, o, &stats);
+        EXPECT_EQ(L.to_vector<double>()[0], 0.0);
+        L.backward();
+        for (double g : x.grad().to_vector<double>()) EXPECT_EQ(g, 0.0);
+        if (!composed) EXPECT_EQ(stats.active, 0);
+        // just inside the edge (alpha + 1/64): every edge triplet is active and sends slope 1
+        o.margin += 1.0 / 64;
+        Tensor x2 = x0.clone().requires_grad_();
+        Tensor L2 = composed ? batch_triplet_loss_composed(x2, y, o) : batch_triplet_loss(x2, y, o);
+        EXPECT_NEAR(L2.to_vector<double>()[0], 1.0 / 64, 1e-15);
+        L2.backward();
+        double n = 0;
+        for (double g : x2.grad().to_vector<double>()) n += std::fabs(g);
+        EXPECT_GT(n, 0.1);
+      }
+}
