@@ -314,7 +314,7 @@ double centroid_bound_sum(const Tensor& x, const Tensor& labels, const Tensor& c
 // ---------------------------------------------------------------- the Loss
 
 CentroidLoss::CentroidLoss(const LossOptions& o) : options_(o) {
-  // Default: on. The bound needs no normalisation (theory.md section 2), but on MNIST the
+  // Default: on. The bound needs no normalisation (docs/losses/centroid.md section 3), but on MNIST the
   // unit sphere trained better: P@1 0.9907 / 0.9888 / 0.9875 for seeds 0 / 1 / 2 against
   // 0.9875 / 0.9879 / 0.9886 without (docs/losses.md).
   normalize_ = o.normalize != 0;
