@@ -67,8 +67,10 @@ std::optional<int> Notebook::parse(int argc, char** argv) {
     }
     return app_.exit(e);
   } catch (const CLI::ParseError& e) {
-    return app_.exit(e);  // --help: 0; a bad flag: its usage message and status 2
+    // --help: 0; a bad flag: its usage message and status 2 (CLI11's own codes are 100..127)
+    return app_.exit(e) == 0 ? 0 : 2;
   }
+  if (argc > 0) program_ = fs::path(argv[0]).filename().string();
   try {
     fs::create_directories(out_);
   } catch (const std::exception& e) {
@@ -142,7 +144,7 @@ int Notebook::finish() {
   const double secs = elapsed_seconds();
   std::ostringstream os;
   os << "# Demo " << id_ << " — " << title_ << "\n\n";
-  os << "*Run: `demo_" << id_ << "…" << (quick_ ? " --quick" : "") << " --seed " << seed_ << "`"
+  os << "*Run: `" << program_ << (quick_ ? " --quick" : "") << " --seed " << seed_ << "`"
      << (data_.empty() ? " on the shipped MNIST subset" : " on the MNIST files in " + data_) << ", " << num_threads()
      << " thread(s), " << fmt(secs, 1) << " s.*\n\n";
   os << body_;

@@ -102,6 +102,7 @@ class Notebook {
 
  private:
   std::string id_, title_;
+  std::string program_ = "demo";  // argv[0]'s file name, for the report's run line
   CLI::App app_;
   bool quick_ = false;
   std::string out_, data_;

@@ -14,7 +14,9 @@
 //
 // Every function writes one SVG file at `path` (its folder must exist) and throws
 // chalk::Error naming the path and what was wrong (mismatched lengths, an empty series,
-// a non-positive value on a log axis, a file that cannot be written).
+// a non-positive value on a log axis, a NaN, a file that cannot be written). Each call has its
+// own PLplot stream and leaves no state behind; calls from several threads are serialised (PLplot
+// keeps its current stream in a process-wide variable).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +34,7 @@ struct Axes {
   bool log_y = false;   // log10 axis; every y must be > 0
   int width = 600;      // pixels
   int height = 450;
+  std::string zlabel{}; // sphere_scatter only: the third axis' name (default "z")
 };
 
 // One named line (or point set) of a chart.
@@ -71,7 +74,9 @@ void class_regions(const std::string& path, int nx, int ny, double x0, double x1
                    const std::vector<std::string>& class_names = {});
 
 // Points on (or near) the unit sphere in a 3-D view, coloured by class, with the sphere's
-// wire frame. altitude, azimuth: viewing angles in degrees (PLplot's plw3d convention).
+// wire frame; points on the far side are drawn in a lighter tint, under the near side. The axis
+// directions are marked at the outline with axes.xlabel, ylabel, zlabel ("x", "y", "z" when empty).
+// altitude, azimuth: viewing angles in degrees (PLplot's plw3d convention).
 void sphere_scatter(const std::string& path, const std::vector<double>& x, const std::vector<double>& y,
                     const std::vector<double>& z, const std::vector<std::int64_t>& labels, const Axes& axes,
                     double altitude = 30, double azimuth = 40, const std::vector<std::string>& class_names = {});
@@ -79,7 +84,8 @@ void sphere_scatter(const std::string& path, const std::vector<double>& x, const
 // A grid of grey-scale images (first-layer filters, digits, nearest neighbours).
 // images: each rows * cols values, row-major; each image is scaled to its own [min, max]
 // (or to a shared one when `shared_scale`). grid_cols images per row; titles: empty or one
-// short caption per image.
+// short caption per image. The page is axes.width wide and only as high as the grid needs
+// (at most axes.height). Grey map: the low end black, the high end white.
 void image_grid(const std::string& path, const std::vector<std::vector<float>>& images, int rows, int cols,
                 int grid_cols, const Axes& axes, const std::vector<std::string>& titles = {},
                 bool shared_scale = false);
