@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
       "With strides s = [s0, s1, s2] = [3*4, 4, 1] = [12, 4, 1], element [i][j][k] is at flat "
       "index i*s0 + j*s1 + k*s2. Stepping k moves 1 slot, stepping j skips a row of 4, stepping "
       "i skips a 3x4 matrix of 12. A few elements, read through `x.data<float>()[flat]`:");
-  Table layout{{"[i][j][k]", "flat = 12 i + 4 j + k", "x.data<float>()[flat]", "x.at({i, j, k})"}};
+  Table layout{{"[i][j][k]", "flat = 12 i + 4 j + k", "x.data<float>()[flat]", "x.at({i, j, k})"}, {}};
   const float* px = x.data<float>();
   for (auto [i, j, k] : std::vector<std::array<std::int64_t, 3>>{{0, 0, 1}, {0, 1, 0}, {0, 2, 3}, {1, 0, 0}, {1, 2, 3}}) {
     const std::int64_t flat = i * strides[0] + j * strides[1] + k * strides[2];
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
                                    {{5, 1, 4}, {3, 1}, {5, 3, 4}},
                                    {{}, {2, 3}, {2, 3}},
                                    {{8, 1, 6, 1}, {7, 1, 5}, {8, 7, 6, 5}}};
-  Table bt{{"a", "b", "(a + b).shape()", "expected"}};
+  Table bt{{"a", "b", "(a + b).shape()", "expected"}, {}};
   int pairs_ok = 0;
   std::string alignment;
   for (const auto& p : pairs) {
@@ -241,7 +241,7 @@ int main(int argc, char** argv) {
       row_sum[i] += W.at({i, j});
       col_sum[j] += W.at({i, j});
     }
-  Table gt{{"input", "hand sum of W", "from backward()", "equal"}};
+  Table gt{{"input", "hand sum of W", "from backward()", "equal"}, {}};
   int exact = 0;
   for (std::int64_t i = 0; i < 3; ++i) {
     std::string terms;

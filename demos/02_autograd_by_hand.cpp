@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   L.backward();
   const auto dw = w.grad().to_vector<double>(), dx = x.grad().to_vector<double>();
   const double db = b.grad().item();
-  Table ct{{"gradient", "by hand", "value by hand", "backward()", "abs. difference"}};
+  Table ct{{"gradient", "by hand", "value by hand", "backward()", "abs. difference"}, {}};
   double worst = std::fabs(db - db_hand);
   ct.row({"dL/dv", "1 - L^2 = 1 - (" + fmt(L_hand, 4) + ")^2", fmt(dv_hand, 6), "(not kept: v is not a leaf)", ""});
   ct.row({"dL/db", "dL/dv", fmt(db_hand, 6), fmt(db, 6), diff_str(std::fabs(db - db_hand))});
@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
   nb.markdown(
       "Each path alone is measured by cutting the other with `detach()` (a detached tensor is a "
       "constant to autograd): path A is `sum(t * sin(t.detach()))`, path B `sum(t.detach() * sin(t))`.");
-  Table pt{{"t", "path A: sin t", "path B: t cos t", "A + B", "backward() of sum(t sin t)", "analytic sin t + t cos t"}};
+  Table pt{{"t", "path A: sin t", "path B: t cos t", "A + B", "backward() of sum(t sin t)", "analytic sin t + t cos t"}, {}};
   const auto tv = t.to_vector<double>();
   std::vector<double> sum_ab(4), analytic(4);
   for (int i = 0; i < 4; ++i) {
