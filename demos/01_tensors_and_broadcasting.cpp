@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       "so that `transpose` can be a view; chalk trades that for simpler kernels: every op that "
       "moves data (`transpose`, `permute`, `slice`) returns a fresh contiguous copy, and only "
       "`reshape` shares memory.\n\n"
-      "To see the layout, fill a [2, 3, 4] tensor whose element [i][j][k] holds the number "
+      "To see the layout, fill a [2, 3, 4] tensor whose element `[i][j][k]` holds the number "
       "100 i + 10 j + k, writing the values into memory in row-major order (k fastest):");
   nb.code(
       "std::vector<float> v;\n"
@@ -111,16 +111,16 @@ int main(int argc, char** argv) {
   // ---- 2. [i][j][k] -> flat index -------------------------------------------------------------
   nb.markdown(
       "## 2. Where element [i][j][k] lives\n\n"
-      "With strides s = [s0, s1, s2] = [3*4, 4, 1] = [12, 4, 1], element [i][j][k] is at flat "
-      "index i*s0 + j*s1 + k*s2. Stepping k moves 1 slot, stepping j skips a row of 4, stepping "
+      "With strides `s = [s0, s1, s2] = [3*4, 4, 1] = [12, 4, 1]`, element `[i][j][k]` is at flat "
+      "index `i*s0 + j*s1 + k*s2`. Stepping k moves 1 slot, stepping j skips a row of 4, stepping "
       "i skips a 3x4 matrix of 12. A few elements, read through `x.data<float>()[flat]`:");
-  Table layout{{"[i][j][k]", "flat = 12 i + 4 j + k", "x.data<float>()[flat]", "x.at({i, j, k})"}, {}};
+  Table layout{{"`[i][j][k]`", "flat = 12 i + 4 j + k", "`x.data<float>()[flat]`", "`x.at({i, j, k})`"}, {}};
   const float* px = x.data<float>();
   for (auto [i, j, k] : std::vector<std::array<std::int64_t, 3>>{{0, 0, 1}, {0, 1, 0}, {0, 2, 3}, {1, 0, 0}, {1, 2, 3}}) {
     const std::int64_t flat = i * strides[0] + j * strides[1] + k * strides[2];
-    layout.row({"[" + std::to_string(i) + "][" + std::to_string(j) + "][" + std::to_string(k) + "]",
-                std::to_string(i) + "*12 + " + std::to_string(j) + "*4 + " + std::to_string(k) + " = " +
-                    std::to_string(flat),
+    layout.row({"`[" + std::to_string(i) + "][" + std::to_string(j) + "][" + std::to_string(k) + "]`",
+                "`" + std::to_string(i) + "*12 + " + std::to_string(j) + "*4 + " + std::to_string(k) + " = " +
+                    std::to_string(flat) + "`",
                 fmt(px[flat], 0), fmt(x.at({i, j, k}), 0)});
   }
   nb.table(layout);
@@ -219,7 +219,7 @@ int main(int argc, char** argv) {
       "`sum_to` (ops/reduce.cpp) sums g over every axis where the input had size 1 (or did not "
       "exist). In linear-algebra terms, broadcasting is a linear map B that copies, and the "
       "backward applies its transpose B^T, which adds the copies back up: "
-      "<W, B a> = <B^T W, a>. The derivation in full: docs/broadcasting.md.\n\n"
+      "`<W, B a> = <B^T W, a>`. The derivation in full: docs/broadcasting.md.\n\n"
       "We take L = sum(W * (a + b)) so that dL/dy = W exactly, in float64. W's entries are "
       "random multiples of 1/4 (seeded by --seed): every sum of them is exact in binary floating "
       "point, so backward() and the hand sums can be compared for exact equality.");
@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
   nb.markdown(
       "A missing leading axis is a stretched axis as well. For u of shape [2, 3, 4] plus a bias "
       "c of shape [4] (how a layer adds its bias to a batch), c[k] is used 2 x 3 = 6 times, so "
-      "dL/dc[k] = sum over i, j of W2[i][j][k]:");
+      "`dL/dc[k] = sum over i, j of W2[i][j][k]`:");
   const Tensor u = randn({2, 3, 4}, DType::Float64).requires_grad_();
   const Tensor c = randn({4}, DType::Float64).requires_grad_();
   const Tensor W2 = mul(randint(-8, 9, {2, 3, 4}).to(DType::Float64), 0.25);

@@ -211,10 +211,12 @@ int main(int argc, char** argv) {
   nb.table(pt);
   const double paths_err = max_abs_diff(both, sum_ab), twice_analytic_err = max_abs_diff(both, analytic);
   nb.markdown(
-      "Inside backward() (core/autograd.cpp) this is one line: when a second contribution for the "
-      "same tensor arrives, it is added to the first (`slot = slot + gi`). The same holds for "
-      "`x * x`, where both inputs of one mul node are the same tensor: each slot receives g * x and "
-      "the two add to 2 x g.");
+      "Inside backward() (core/autograd.cpp) this sum is plain addition: a contribution that reaches "
+      "an intermediate tensor already holding one is added to it "
+      "(`slot = slot.defined() ? add_same_shape(slot, gi) : gi`), and a leaf such as t adds each "
+      "contribution into its `.grad()` (`add_in_place`) — the accumulation of section 4. For "
+      "`x * x` the mul node lists x as both of its inputs; each input receives g * x, and the two "
+      "add up to 2 x g.");
   nb.check(paths_err <= 1e-12 && twice_analytic_err <= 1e-6,
            "the gradient of an input used twice is the sum of both paths' gradients",
            "max |both - (A + B)| = " + diff_str(paths_err) + ", max |both - analytic| = " + diff_str(twice_analytic_err));
