@@ -283,15 +283,48 @@ Range padded_range(double lo, double hi, bool log) {
   return r;
 }
 
-// Grid in light grey, then the frame with ticks and numeric labels in ink.
-void draw_box(plstream& pl, bool log_x, bool log_y) {
-  const std::string gx = log_x ? "gl" : "g", gy = log_y ? "gl" : "g";
+// The labelled ticks of a log axis spanning `span` decades: every decade up to 8 decades (with
+// PLplot's own log axis, minor ticks at 2..9), beyond that every 2nd, 3rd, ... decade (PLplot's
+// log axis labels every decade, so that axis is drawn as a linear one in log10 units with our
+// own "10^k" labels).
+double log_step(double span) { return span <= 8.5 ? 1.0 : std::ceil(span / 8); }
+
+// plslabelfunc callback: the label of log10 value v, "10^v" (PLplot's #u ... #d: superscript).
+void power_of_ten_label(PLINT, PLFLT v, char* label, PLINT length, PLPointer) {
+  std::snprintf(label, static_cast<std::size_t>(length), "10#u%ld#d", std::lround(v));
+}
+
+// Grid in light grey, then the frame with ticks and numeric labels in ink; xspan, yspan: the
+// window's extent in decades on a log axis.
+void draw_box(plstream& pl, bool log_x, bool log_y, double xspan = 0, double yspan = 0) {
+  const double xstep = log_x ? log_step(xspan) : 0, ystep = log_y ? log_step(yspan) : 0;
+  const bool own_x = xstep > 1, own_y = ystep > 1;  // our labels, every xstep / ystep decades
+  if (own_x || own_y) pl.slabelfunc(power_of_ten_label, nullptr);
+  const std::string gx = own_x ? "g" : log_x ? "gl" : "g", gy = own_y ? "g" : log_y ? "gl" : "g";
   pl.col0(kGrid);
   pl.width(1.0);
-  pl.box(gx.c_str(), 0, 0, gy.c_str(), 0, 0);
+  pl.box(gx.c_str(), own_x ? xstep : 0, 0, gy.c_str(), own_y ? ystep : 0, 0);
   pl.col0(kInk);
-  const std::string bx = log_x ? "bcnstl" : "bcnst", by = log_y ? "bcnstlv" : "bcnstv";
-  pl.box(bx.c_str(), 0, 0, by.c_str(), 0, 0);
+  const std::string bx = own_x ? "bcnto" : log_x ? "bcnstl" : "bcnst";
+  const std::string by = own_y ? "bcntov" : log_y ? "bcnstlv" : "bcnstv";
+  pl.box(bx.c_str(), own_x ? xstep : 0, own_x ? 1 : 0, by.c_str(), own_y ? ystep : 0, own_y ? 1 : 0);
+}
+
+// Width of the widest y tick label, in characters (an estimate of what PLplot will print:
+// "10^-12" on a log axis; on a linear one the ends of the range at the tick step's decimals).
+double y_label_chars(Range r, bool log) {
+  const auto len = [](long v) { return static_cast<double>(std::to_string(v).size()); };
+  if (log) return 2 + 0.75 * std::max(len(std::lround(std::floor(r.lo))), len(std::lround(std::ceil(r.hi))));
+  const double raw = (r.hi - r.lo) / 6, mag = std::pow(10.0, std::floor(std::log10(raw)));
+  const double step = raw / mag < 2 ? mag : raw / mag < 5 ? 2 * mag : 5 * mag;
+  const int decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
+  double chars = 1;
+  for (double v : {std::ceil(r.lo / step) * step, std::floor(r.hi / step) * step}) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    chars = std::max(chars, static_cast<double>(std::strlen(buf)));
+  }
+  return std::min(chars, 6.0);  // PLplot moves large exponents to a "x10^n" label
 }
 
 // One legend entry: a line (colour, dashed) and/or a marker.
@@ -302,7 +335,8 @@ struct LegendEntry {
 };
 
 // pllegend inside the viewport at `position` (PL_POSITION_* flags) or outside to its right.
-void draw_legend(plstream& pl, const std::vector<LegendEntry>& entries, PLINT position, double text_scale = 0.9) {
+void draw_legend(plstream& pl, const std::vector<LegendEntry>& entries, PLINT position, int columns = 1,
+                 double text_scale = 0.9) {
   const auto n = static_cast<PLINT>(entries.size());
   std::vector<PLINT> opt(n), text_col(n, kInk), line_col(n), line_sty(n), sym_col(n), sym_num(n);
   std::vector<PLFLT> line_w(n, 2.5), sym_scale(n, 0.75);
@@ -320,8 +354,9 @@ void draw_legend(plstream& pl, const std::vector<LegendEntry>& entries, PLINT po
   }
   PLFLT w = 0, h = 0;
   pl.width(1.0);
-  pl.legend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, position, 0.02, 0.02, 0.07, kWhite, kGrid, 1, 0, 0,
-            n, opt.data(), 0.8, text_scale, 2.0, 0.0, text_col.data(), text_ptr.data(), nullptr, nullptr, nullptr,
+  const PLINT ncol = std::max(1, columns), nrow = (n + ncol - 1) / ncol;
+  pl.legend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX | (ncol > 1 ? PL_LEGEND_ROW_MAJOR : 0), position,
+            0.02, 0.02, 0.07, kWhite, kGrid, 1, nrow, ncol, n, opt.data(), 0.8, text_scale, 2.0, 0.0, text_col.data(), text_ptr.data(), nullptr, nullptr, nullptr,
             nullptr, line_col.data(), line_sty.data(), line_w.data(), sym_col.data(), sym_scale.data(),
             sym_num.data(), sym_ptr.data());
 }
@@ -410,6 +445,58 @@ std::vector<std::pair<double, double>> normalised_points(const Prepared& p) {
 
 constexpr double kMarkerMm = 0.9;  // radius of a data marker
 
+// The layout of a chart of curves (lines, loglog_with_fit): the left margin that the y tick
+// labels need, and where the legend goes — inside the corner of the viewport with no data under
+// it; when every corner has data, above the data (the y range is extended upwards to make room),
+// in two columns when there are 4 or more entries and two fit side by side.
+struct CurveLayout {
+  double vx0 = 0.13;         // the viewport's left edge (normalised page coordinates)
+  double ylabel_disp = 3.6;  // the y label's distance from the axis (character heights)
+  Range yr{0, 1};            // the y range, extended when the legend sits above the data
+  PLINT legend_position = PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE;
+  int legend_columns = 1;
+};
+constexpr double kCurveVx1 = 0.95, kCurveVy0 = 0.13, kCurveVy1 = 0.90;
+
+CurveLayout layout_curves(Chart& chart, const Prepared& p, bool log_y, const std::vector<LegendEntry>& entries) {
+  auto& pl = chart.pl();
+  PLFLT def = 0, ht = 0, sx0, sx1, sy0, sy1;
+  pl.gchr(def, ht);             // character height, mm
+  pl.gspa(sx0, sx1, sy0, sy1);  // the page, mm
+  const double page_w = sx1 - sx0, page_h = sy1 - sy0;
+  CurveLayout L;
+  L.yr = p.yr;
+  L.ylabel_disp = 1.8 + 0.62 * y_label_chars(p.yr, log_y);
+  L.vx0 = std::clamp((L.ylabel_disp + 1.6) * ht / page_w, 0.08, 0.3);
+  if (entries.empty()) return L;
+  // the legend's size in normalised viewport units, as pllegend computes it (text scale 0.9;
+  // measured: 0.95 character heights per character, 7.9 mm of margins, 2.22 character heights a row)
+  const double vp_w = (kCurveVx1 - L.vx0) * page_w, vp_h = (kCurveVy1 - kCurveVy0) * page_h, ch = 0.9 * ht;
+  std::size_t chars = 0;
+  for (const auto& e : entries) chars = std::max(chars, e.text.size());
+  const double col_w = 0.07 * vp_w + 7.9 + 0.95 * ch * static_cast<double>(chars);
+  const auto box = [&](int columns) {
+    const double rows = std::ceil(static_cast<double>(entries.size()) / columns);
+    return std::pair<double, double>{columns * col_w / vp_w + 0.03, rows * 2.22 * ch / vp_h + 0.03};
+  };
+  const auto [w1, h1] = box(1);
+  const auto pts = normalised_points(p);
+  const PLINT corner = emptiest_corner(pts, w1, h1);
+  const bool right = corner & PL_POSITION_RIGHT, top = corner & PL_POSITION_TOP;
+  std::size_t under = 0;
+  for (const auto& [u, v] : pts) under += ((right ? u > 1 - w1 : u < w1) && (top ? v > 1 - h1 : v < h1)) ? 1 : 0;
+  if (under == 0) {
+    L.legend_position = corner;
+    return L;
+  }
+  L.legend_columns = entries.size() >= 4 && box(2).first <= 0.97 ? 2 : 1;
+  const double h = box(L.legend_columns).second;
+  // the data keeps the lower (1 - h - 0.02) of the viewport
+  L.yr.hi = L.yr.lo + (L.yr.hi - L.yr.lo) / std::max(0.3, 1 - h - 0.02);
+  L.legend_position = PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE;
+  return L;
+}
+
 }  // namespace
 
 std::uint32_t palette(int i) { return kPalette[static_cast<std::size_t>(((i % 10) + 10) % 10)]; }
@@ -450,15 +537,22 @@ void scatter_by_class(const std::string& path, const std::vector<double>& x, con
 
 void lines(const std::string& path, const std::vector<Series>& series, const Axes& axes) {
   const Prepared p = prepare_series(path, series, axes.log_x, axes.log_y, 1);
+  std::vector<LegendEntry> entries;
+  bool any_label = false;
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    const bool markers = series[s].points || p.x[s].size() == 1;
+    entries.push_back({series[s].label, class_col(static_cast<std::int64_t>(s)), !markers, markers, series[s].dashed});
+    any_label |= !series[s].label.empty();
+  }
+  if (!any_label) entries.clear();
+
   Chart chart(path, axes);
   auto& pl = chart.pl();
-  chart.frame(0.13, 0.95, 0.13, 0.90, p.xr.lo, p.xr.hi, p.yr.lo, p.yr.hi);
-  draw_box(pl, axes.log_x, axes.log_y);
-  std::vector<LegendEntry> entries;
-  std::size_t chars = 0;
+  const CurveLayout L = layout_curves(chart, p, axes.log_y, entries);
+  chart.frame(L.vx0, kCurveVx1, kCurveVy0, kCurveVy1, p.xr.lo, p.xr.hi, L.yr.lo, L.yr.hi);
+  draw_box(pl, axes.log_x, axes.log_y, p.xr.hi - p.xr.lo, L.yr.hi - L.yr.lo);
   for (std::size_t s = 0; s < series.size(); ++s) {
-    const int col = class_col(static_cast<std::int64_t>(s));
-    pl.col0(col);
+    pl.col0(class_col(static_cast<std::int64_t>(s)));
     const auto n = static_cast<PLINT>(p.x[s].size());
     if (series[s].points || n == 1) {
       for (PLINT i = 0; i < n; ++i) chart.disc(p.x[s][i], p.y[s][i], kMarkerMm * 1.2);
@@ -469,17 +563,9 @@ void lines(const std::string& path, const std::vector<Series>& series, const Axe
       pl.lsty(1);
       pl.width(1.0);
     }
-    entries.push_back({series[s].label, col, !series[s].points && n > 1, series[s].points || n == 1,
-                       series[s].dashed});
-    chars = std::max(chars, series[s].label.size());
   }
-  chart.labels(axes, axes.log_y ? 3.8 : 3.6);
-  bool any_label = false;
-  for (const auto& s : series) any_label |= !s.label.empty();
-  if (any_label) {
-    const double box_w = (0.1 + 0.0145 * chars) / 0.82, box_h = (0.06 * series.size() + 0.04) / 0.77;
-    draw_legend(pl, entries, emptiest_corner(normalised_points(p), box_w, box_h));
-  }
+  chart.labels(axes, L.ylabel_disp);
+  if (!entries.empty()) draw_legend(pl, entries, L.legend_position, L.legend_columns);
   chart.finish();
 }
 
@@ -524,35 +610,35 @@ std::vector<double> loglog_with_fit(const std::string& path, const std::vector<S
   for (std::size_t s = 0; s < series.size(); ++s)
     fits.push_back(fit_loglog("plot " + path + ": series " + std::to_string(s), series[s].x, series[s].y));
 
-  Chart chart(path, axes);
-  auto& pl = chart.pl();
-  chart.frame(0.13, 0.95, 0.13, 0.90, p.xr.lo, p.xr.hi, p.yr.lo, p.yr.hi);
-  draw_box(pl, true, true);
   std::vector<LegendEntry> entries;
   std::vector<double> slopes;
-  std::size_t chars = 0;
   for (std::size_t s = 0; s < series.size(); ++s) {
-    const int col = class_col(static_cast<std::int64_t>(s));
+    char slope[32];
+    std::snprintf(slope, sizeof slope, "slope %.2f", fits[s].second);
+    const std::string text = series[s].label.empty() ? slope : series[s].label + ": " + slope;
+    entries.push_back({text, class_col(static_cast<std::int64_t>(s)), true, true, series[s].dashed});
+    slopes.push_back(fits[s].second);
+  }
+
+  Chart chart(path, axes);
+  auto& pl = chart.pl();
+  const CurveLayout L = layout_curves(chart, p, true, entries);
+  chart.frame(L.vx0, kCurveVx1, kCurveVy0, kCurveVy1, p.xr.lo, p.xr.hi, L.yr.lo, L.yr.hi);
+  draw_box(pl, true, true, p.xr.hi - p.xr.lo, L.yr.hi - L.yr.lo);
+  for (std::size_t s = 0; s < series.size(); ++s) {
     const auto [a, b] = fits[s];
     const auto [lo, hi] = std::minmax_element(p.x[s].begin(), p.x[s].end());
     PLFLT fx[2] = {*lo, *hi}, fy[2] = {a + b * *lo, a + b * *hi};
-    pl.col0(col);
+    pl.col0(class_col(static_cast<std::int64_t>(s)));
     pl.width(2.0);
     pl.lsty(series[s].dashed ? 3 : 1);
     pl.line(2, fx, fy);
     pl.lsty(1);
     pl.width(1.0);
     for (std::size_t i = 0; i < p.x[s].size(); ++i) chart.disc(p.x[s][i], p.y[s][i], kMarkerMm * 1.3);
-    char slope[32];
-    std::snprintf(slope, sizeof slope, "slope %.2f", b);
-    const std::string text = series[s].label.empty() ? slope : series[s].label + ": " + slope;
-    entries.push_back({text, col, true, true, series[s].dashed});
-    chars = std::max(chars, text.size());
-    slopes.push_back(b);
   }
-  chart.labels(axes, 3.8);
-  const double box_w = (0.1 + 0.0145 * chars) / 0.82, box_h = (0.06 * series.size() + 0.04) / 0.77;
-  draw_legend(pl, entries, emptiest_corner(normalised_points(p), box_w, box_h));
+  chart.labels(axes, L.ylabel_disp);
+  draw_legend(pl, entries, L.legend_position, L.legend_columns);
   chart.finish();
   return slopes;
 }
