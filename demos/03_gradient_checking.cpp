@@ -153,19 +153,19 @@ int main(int argc, char** argv) {
       "A VJP written by hand is checked against the definition of the derivative. The central "
       "difference\n\n"
       "    f'(x) ~ (f(x + h) - f(x - h)) / (2 h)\n\n"
-      "is wrong in two ways. **Truncation**: by Taylor's theorem f(x +- h) = f +- h f' + h^2 f''/2 "
-      "+- h^3 f'''/6 + ..., the even terms cancel and the quotient is f' + h^2 f'''/6 + O(h^4): "
-      "an error ~ h^2 that wants h small. **Rounding**: f(x + h) and f(x - h) are each computed "
-      "with a relative error of about the machine epsilon eps (float32: 2^-23 = 1.2e-7; float64: "
-      "2^-52 = 2.2e-16); their difference keeps that absolute error while the true difference "
-      "shrinks with h, so the quotient's error is ~ eps |f| / h, which wants h large. The sum "
-      "h^2 |f'''| / 6 + eps |f| / h is smallest at h* = (3 eps |f| / |f'''|)^(1/3) ~ eps^(1/3) "
-      "(float32: ~5e-3, float64: ~6e-6), where the error is ~ eps^(2/3) (float32: ~2e-5, "
-      "float64: ~4e-11) times constants of the function.\n\n"
-      "The function: L(x) = sum_i sin(x_i) exp(x_i) at 16 points x_i drawn from U[-1.5, 1.5] with "
+      "is wrong in two ways. **Truncation**: by Taylor's theorem "
+      "`f(x +- h) = f +- h f' + h^2 f''/2 +- h^3 f'''/6 + ...`; the even terms cancel and the quotient "
+      "is `f' + h^2 f'''/6 + O(h^4)`: an error ~ `h^2` that wants h small. **Rounding**: `f(x + h)` "
+      "and `f(x - h)` are each computed with a relative error of about the machine epsilon eps "
+      "(float32: `2^-23 = 1.2e-7`; float64: `2^-52 = 2.2e-16`); their difference keeps that absolute "
+      "error while the true difference shrinks with h, so the quotient's error is ~ `eps |f| / h`, "
+      "which wants h large. The sum `h^2 |f'''| / 6 + eps |f| / h` is smallest at "
+      "`h* = (3 eps |f| / |f'''|)^(1/3) ~ eps^(1/3)` (float32: ~5e-3, float64: ~6e-6), where the "
+      "error is ~ `eps^(2/3)` (float32: ~2e-5, float64: ~4e-11) times constants of the function.\n\n"
+      "The function: `L(x) = sum_i sin(x_i) exp(x_i)` at 16 points `x_i` drawn from U[-1.5, 1.5] with "
       "--seed, computed with chalk's ops (sin, exp, mul, sum) in float32 and in float64. Its "
-      "exact gradient is dL/dx_i = exp(x_i) (sin x_i + cos x_i); the error below is the largest "
-      "|numeric - exact| over the 16 elements.");
+      "exact gradient is `dL/dx_i = exp(x_i) (sin x_i + cos x_i)`; the error below is the largest "
+      "`|numeric - exact|` over the 16 elements.");
   const Tensor x_t = 3.0 * rand({16}, DType::Float64) - 1.5;
   const std::vector<double> x = x_t.to_vector<double>();
   {
@@ -215,8 +215,8 @@ int main(int argc, char** argv) {
   const double min64 = e64[static_cast<std::size_t>(best64)], min32 = e32[static_cast<std::size_t>(best32)];
   const double hstar64 = std::cbrt(3 * eps64 * S / M3), hstar32 = std::cbrt(3 * eps32 * S / M3);
   nb.markdown(
-      "The best h measured: float64 " + h_str(h64) + " (error " + sci(min64) + "; the model's h* = " +
-      sci(hstar64) + "), float32 " + h_str(h32) + " (error " + sci(min32) + "; h* = " + sci(hstar32) +
+      "The best h measured: float64 " + h_str(h64) + " (error " + sci(min64) + "; the model's `h*` = " +
+      sci(hstar64) + "), float32 " + h_str(h32) + " (error " + sci(min32) + "; `h*` = " + sci(hstar32) +
       "). The two bottoms differ by a factor " + sci(min32 / min64) + "; the model predicts "
       "(eps32 / eps64)^(2/3) = " + sci(std::pow(eps32 / eps64, 2.0 / 3.0)) + ". Below h ~ 1e-8 float32 cannot even represent x + h as different from x "
       "(the spacing of floats near 1 is 1.2e-7): both evaluations are the same number, the "
@@ -306,8 +306,8 @@ int main(int argc, char** argv) {
       "// broken 2, softsign_drops_abs:  dx.add(0, g / square(1.0 + x));          // (1 + x)^2");
   nb.markdown(
       "`gradcheck` (core/gradcheck.h) compares the VJP with central differences in float64 at "
-      "h = 1e-6 — near float64's best h from part 2 — on L = sum(w * f(x)) with a fixed random "
-      "upstream weight w, and an element passes when |analytic - numeric| <= 1e-5 + 1e-3 |numeric|. "
+      "h = 1e-6 — near float64's best h from part 2 — on `L = sum(w * f(x))` with a fixed random "
+      "upstream weight w, and an element passes when `|analytic - numeric| <= 1e-5 + 1e-3 |numeric|`. "
       "The input: x = randn([3, 4]) (--seed).");
   const Tensor xs = randn({3, 4}, DType::Float64);
   const auto xs_v = xs.to_vector<double>();
@@ -332,12 +332,12 @@ int main(int argc, char** argv) {
   const double ones_bad =
       check_with_ones([](const std::vector<Tensor>& in) { return softsign_forgets_g(in[0]); }, xs, 1e-6);
   nb.markdown(
-      "Why the random w: a check that backpropagates from L = sum(f(x)) feeds every VJP an "
-      "upstream gradient of ones, and a VJP that forgets g computes 1 * (its local derivative) = "
+      "Why the random w: a check that backpropagates from `L = sum(f(x))` feeds every VJP an "
+      "upstream gradient of ones, and a VJP that forgets g computes `1 * (its local derivative)` = "
       "the right answer. Checked that way (same central differences, h = 1e-6), softsign_forgets_g's "
       "largest error is " + fmt(ones_bad, 2) + " (the correct softsign's: " + fmt(ones_ok, 2) +
       ") — the bug is invisible. With gradcheck's random w it fails (above).");
-  Table gt{{"op", "gradcheck", "worst element (flat index)", "analytic", "numeric", "|error|"}, {}};
+  Table gt{{"op", "gradcheck", "worst element (flat index)", "analytic", "numeric", "abs. error"}, {}};
   for (const auto& [name, r] : {std::pair<std::string, const GradcheckResult&>{"softsign", ok},
                                 {"softsign_forgets_g", bad_g},
                                 {"softsign_drops_abs", bad_abs}})
