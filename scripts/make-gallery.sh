@@ -89,7 +89,9 @@ trap 'rm -f "$log"' EXIT
 declare -A seconds title
 for name in "${names[@]}"; do
   prog="$build_dir/demo_$name"
-  title[$name]=$("$prog" --describe | head -n 1 | sed 's/^# //')
+  described=$("$prog" --describe) || die "$prog --describe failed: is it a Notebook demo (demos/notebook.h)?"
+  [[ $described == "# Demo "* ]] || die "$prog --describe printed '${described%%$'\n'*}', not '# Demo NN — title'"
+  title[$name]=$(head -n 1 <<<"$described" | sed 's/^# //')
   rm -rf -- "${out_abs:?}/$name"
   echo "== $name: ${title[$name]}"
   t0=$(now)
@@ -113,7 +115,7 @@ total=$(secs "$t_start" "$(now)")
   echo "and the claims it checks. These are their reports from one run of"
   echo "\`scripts/make-gallery.sh$([[ $quick == 1 ]] && echo " --quick")$([[ -n $threads ]] && echo " --threads $threads")\`"
   echo "at commit $commit ($(nproc) cores$([[ $quick == 1 ]] && echo ", --quick mode"); the shipped MNIST subset;"
-  echo "the run, building included, took $total s). Run a demo yourself with \`build/demo_NN_topic\`"
+  echo "the run$([[ $do_build == 1 ]] && echo ", building included,") took $total s). Run a demo yourself with \`build/demo_NN_topic\`"
   echo "(add \`--quick\` for a few seconds); the order to read them in is in [docs/course.md](../course.md)."
   echo
   echo "| demo | source | run time | report | first figure |"
@@ -129,5 +131,5 @@ total=$(secs "$t_start" "$(now)")
 echo
 echo "== run times"
 for name in "${names[@]}"; do printf '   %-40s %8s s\n' "$name" "${seconds[$name]}"; done
-printf '   %-40s %8s s\n' "total (with the build)" "$total"
+printf '   %-40s %8s s\n' "total$([[ $do_build == 1 ]] && echo " (with the build)")" "$total"
 echo "gallery: $out_root/README.md"
