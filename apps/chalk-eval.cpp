@@ -1,18 +1,24 @@
 // chalk-eval — load a chalk-train checkpoint and report its test metrics.
 //
-//   chalk-eval runs/arc/checkpoint.safetensors [--data DIR]
+//   chalk-eval runs/arc/checkpoint.safetensors [--data DIR] [--threads N]
+//
+// Exit status: 0 success, 1 error (not a chalk checkpoint, bad data, ...), 2 bad flags.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
   std::string path, data;
+  int threads = 0;
   CLI::App app{"chalk-eval: test metrics of a chalk-train checkpoint"};
   app.add_option("checkpoint", path, "checkpoint.safetensors written by chalk-train")->required()->check(CLI::ExistingFile);
   app.add_option("--data", data, "folder with the four MNIST files (default: as chalk-train)")
       ->check(CLI::ExistingDirectory);
+  app.add_option("--threads", threads, "threads for chalk and BLAS (one shared pool; 0 = all cores)")
+      ->check(CLI::Range(0, 1024));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -22,10 +28,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (threads > 0) chalk::set_num_threads(threads);
     const chalk::EpochMetrics m = chalk::evaluate_checkpoint(path, data, std::cout);
     std::cout << m.to_json() << "\n";
   } catch (const chalk::Error& e) {
     std::cerr << "chalk-eval: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "chalk-eval: " << path << ": unexpected error: " << e.what() << "\n";
     return 1;
   }
   return 0;

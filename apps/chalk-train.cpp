@@ -9,11 +9,13 @@
 // scripts/fetch-mnist.sh was run, else the 7,000-image subset shipped in data/.
 // Exit status: 0 success, 1 error (bad data, divergence, ...), 2 bad flags.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <iostream>
 #include <string>
 
 #include "core/error.h"
 #include "losses/loss.h"
+#include "nn/models.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
@@ -22,31 +24,64 @@ int main(int argc, char** argv) {
   bool resume = false, quiet = false;
   double margin = -1, scale = -1;
 
-  std::vector<std::string> loss_names;
-  std::string loss_help = "loss function:";
+  // --loss and --model list every entry of the registries with its own defaults and options
+  // (one source: losses/registry.cpp, nn/models.cpp).
+  std::vector<std::string> loss_names, model_names;
+  std::string loss_help = "loss function (default " + cfg.loss + "):";
   for (const auto& e : chalk::loss_registry()) {
     loss_names.push_back(e.name);
-    loss_help += "\n  " + e.name + ": " + e.description;
+    loss_help += "\n  " + e.name + ": " + e.description + "\n      defaults: " + chalk::describe_defaults(e.defaults) +
+                 "\n      options: " + e.options_help;
+  }
+  std::string model_help = "network (default " + cfg.model + "):";
+  for (const auto& e : chalk::nn::model_registry()) {
+    model_names.push_back(e.name);
+    model_help += "\n  " + e.name + ": " + e.description;
   }
 
+  // a learning rate: > 0 and finite, or -1 (the loss's default)
+  const CLI::Validator finite_positive_or_default(
+      [](std::string& text) -> std::string {
+        double v = 0;
+        try {
+          std::size_t used = 0;
+          v = std::stod(text, &used);
+          if (used != text.size()) return "expected a number, got '" + text + "'";
+        } catch (const std::exception&) {
+          return "expected a number, got '" + text + "'";
+        }
+        if (v == -1 || (v > 0 && std::isfinite(v))) return "";
+        return "expected a positive, finite number (or -1 for the loss's default), got " + text;
+      },
+      "POSITIVE");
+  // a real number: rejects nan and inf (CLI11's ranges let nan through)
+  const CLI::Validator finite(
+      [](std::string& text) -> std::string {
+        try {
+          if (std::isfinite(std::stod(text))) return "";
+        } catch (const std::exception&) {
+        }
+        return "expected a finite number, got '" + text + "'";
+      },
+      "FINITE");
   CLI::App app{"chalk-train: train an embedding (or classifier) on MNIST with chalk's losses"};
   app.option_defaults()->always_capture_default();
-  app.add_option("--model", cfg.model, "network: mlp (784-256-128-out) or cnn (SmallCNN)")
-      ->check(CLI::IsMember({"mlp", "cnn"}));
+  app.add_option("--model", cfg.model, model_help)->check(CLI::IsMember(model_names));
   app.add_option("--loss", cfg.loss, loss_help)->check(CLI::IsMember(loss_names));
   app.add_option("--emb-dim", cfg.emb_dim,
-                 "model output size: the embedding dimension D (default: 64; for softmax 0 = output the 10 "
-                 "logits directly)")
+                 "model output size: the embedding dimension D (default -1: the loss's, see --loss; 0 = output "
+                 "the 10 logits directly, for losses without a head)")
       ->check(CLI::Range(-1, 4096));
-  app.add_option("--optimizer", cfg.optimizer, "sgd | adam | adamw (default: adam for triplet, sgd for the others)")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
-  app.add_option("--lr", cfg.lr, "learning rate (default: sgd 0.05, adam/adamw 0.001)");
-  app.add_option("--momentum", cfg.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--optimizer", cfg.optimizer, "sgd | adam | adamw (default: the loss's, see --loss)")->check(CLI::IsMember({"sgd", "adam", "adamw"}));
+  app.add_option("--lr", cfg.lr, "learning rate (default -1: the loss's for the optimizer, see --loss)")
+      ->check(finite_positive_or_default);
+  app.add_option("--momentum", cfg.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->check(finite);
   app.add_flag("--nesterov", cfg.nesterov, "Nesterov momentum (SGD)");
   app.add_option("--weight-decay", cfg.weight_decay, "weight decay (L2 for sgd/adam, decoupled for adamw)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::NonNegativeNumber)->check(finite);
   app.add_option("--schedule", cfg.schedule, "learning-rate schedule: constant | step | cosine")
       ->check(CLI::IsMember({"constant", "step", "cosine"}));
-  app.add_option("--warmup-steps", cfg.warmup_steps, "linear warm-up steps (default: arcface one epoch, 469 steps on full MNIST; others 0)")
+  app.add_option("--warmup-steps", cfg.warmup_steps, "linear warm-up steps (default -1: the loss's, see --loss; at most half the run)")
       ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1} << 40));
   app.add_option("--epochs", cfg.epochs, "training epochs")->check(CLI::Range(1, 100000));
   app.add_option("--batch-size", cfg.batch_size, "batch size")->check(CLI::Range(2, 65536));
@@ -64,8 +99,8 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", quiet, "no progress bar");
   // loss options
   app.add_option("--margin", margin, "margin: triplet alpha (default 0.2), cosface m (0.35), arcface m in radians (0.5)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--scale", scale, "scale s of normface/cosface/arcface/combined")->check(CLI::PositiveNumber);
+      ->check(CLI::NonNegativeNumber)->check(finite);
+  app.add_option("--scale", scale, "scale s of normface/cosface/arcface/combined")->check(CLI::PositiveNumber)->check(finite);
   app.add_option("--mining", lo.mining, "triplet mining: all | hard | semihard")
       ->check(CLI::IsMember({"all", "hard", "semihard"}));
   app.add_option("--distance", lo.distance, "triplet distance: euclidean | squared | cosine")
@@ -77,12 +112,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(-1, 1));
   app.add_option("--centroids", lo.centroids, "centroid bound: onehot | simplex | kmeans | random")
       ->check(CLI::IsMember({"onehot", "simplex", "kmeans", "random"}));
-  app.add_option("--label-smoothing", lo.label_smoothing, "softmax label smoothing")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--label-smoothing", lo.label_smoothing, "softmax label smoothing")->check(CLI::Range(0.0, 1.0))->check(finite);
   app.add_option("--sphere-m", lo.sphere_m, "SphereFace integer margin m")->check(CLI::Range(1, 6));
   app.add_flag("--easy-margin", lo.easy_margin, "ArcFace: margin only where cos(theta) > 0");
-  app.add_option("--m1", lo.m1, "combined margin: cos(m1 theta + m2) - m3");
-  app.add_option("--m2", lo.m2, "combined margin m2");
-  app.add_option("--m3", lo.m3, "combined margin m3");
+  app.add_option("--m1", lo.m1, "combined margin: cos(m1 theta + m2) - m3")->check(finite);
+  app.add_option("--m2", lo.m2, "combined margin m2")->check(finite);
+  app.add_option("--m3", lo.m3, "combined margin m3")->check(finite);
 
   try {
     app.parse(argc, argv);
@@ -96,6 +131,25 @@ int main(int argc, char** argv) {
   if (margin >= 0) lo.margin = margin;
   if (scale > 0) lo.scale = scale;
   cfg.progress = !quiet;
+  // Flag values are checked here, before any data is read: a bad value or combination exits 2.
+  try {
+    if (resume) {
+      // A resumed run keeps the configuration stored in its checkpoint; flags given now must
+      // agree with it (--epochs may extend it; --threads and --quiet may change).
+      if (cfg.out_dir.empty()) throw chalk::Error("--resume needs --out DIR (the folder holding checkpoint.safetensors)");
+      const std::string ckpt = cfg.out_dir + "/checkpoint.safetensors";
+      std::vector<std::string> given;
+      for (const CLI::Option* o : app.get_options())
+        if (o->count() > 0 && !o->get_name().empty()) given.push_back(o->get_name());
+      chalk::TrainConfig flags = cfg;
+      flags.resolve();
+      cfg = chalk::resume_config(chalk::checkpoint_config(ckpt), flags, given);
+    }
+    cfg.resolve();
+  } catch (const chalk::Error& e) {
+    std::cerr << "chalk-train: " << e.what() << "\nrun 'chalk-train --help' for the flags\n";
+    return 2;
+  }
   try {
     chalk::Trainer trainer(cfg);
     trainer.run(resume, std::cout);

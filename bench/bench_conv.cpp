@@ -30,8 +30,11 @@
 #include "core/random.h"
 #include "core/tensor.h"
 #include "ops/conv.h"
+#include "ops/dropout.h"
+#include "ops/pooling.h"
 #include "ops/elementwise.h"
-#include "ops/nn_ops.h"
+#include "ops/distances.h"
+#include "ops/softmax.h"
 
 using namespace chalk;
 

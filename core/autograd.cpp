@@ -101,39 +101,6 @@ void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, Ba
   out.impl()->requires_grad = true;
 }
 
-// ---- Tensor's autograd members ----
-bool Tensor::requires_grad() const { return impl_ && (impl_->requires_grad || impl_->grad_fn); }
-
-Tensor& Tensor::requires_grad_(bool on) {
-  check_defined("requires_grad_");
-  if (impl_->grad_fn)
-    fail("requires_grad_: only leaf tensors can change requires_grad (this one was produced by ",
-         impl_->grad_fn->name, "); use detach() first");
-  if (on && !is_floating(impl_->dtype))
-    fail("requires_grad_: only float32/float64 tensors can require gradients, got ", dtype_name(impl_->dtype));
-  impl_->requires_grad = on;
-  return *this;
-}
-
-bool Tensor::is_leaf() const { return impl_ && !impl_->grad_fn; }
-
-Tensor Tensor::grad() const {
-  check_defined("grad");
-  return impl_->grad ? Tensor(impl_->grad) : Tensor();
-}
-
-void Tensor::zero_grad() {
-  check_defined("zero_grad");
-  impl_->grad.reset();
-}
-
-std::string Tensor::grad_fn_name() const { return impl_ && impl_->grad_fn ? impl_->grad_fn->name : ""; }
-
-void Tensor::backward(const Tensor& grad_out, bool retain_graph) const {
-  check_defined("backward");
-  chalk::backward({*this}, {grad_out}, retain_graph);
-}
-
 // ---- the engine ----
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
               bool retain_graph) {

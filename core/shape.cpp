@@ -47,4 +47,26 @@ int normalize_axis(int axis, std::size_t ndim, const char* op) {
   return axis < 0 ? axis + n : axis;
 }
 
+AxisView axis_view(const Shape& shape, int axis, bool keepdim, const char* op) {
+  const int nd = static_cast<int>(shape.size());
+  if (axis < -nd || axis >= nd)
+    fail(op, ": axis ", axis, " is out of range for shape ", shape_str(shape), " (", nd, " dimension(s))");
+  AxisView v;
+  v.axis = axis < 0 ? axis + nd : axis;
+  for (int i = 0; i < nd; ++i) {
+    const std::int64_t d = shape[i];
+    if (i < v.axis) v.outer *= d;
+    if (i > v.axis) v.inner *= d;
+    if (i == v.axis) {
+      v.n = d;
+      v.keep_shape.push_back(1);
+      if (keepdim) v.out_shape.push_back(1);
+    } else {
+      v.keep_shape.push_back(d);
+      v.out_shape.push_back(d);
+    }
+  }
+  return v;
+}
+
 }  // namespace chalk

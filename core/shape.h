@@ -29,4 +29,17 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 // Map a possibly negative axis (-1 = last) into [0, ndim); throws naming `op`.
 int normalize_axis(int axis, std::size_t ndim, const char* op);
 
+// A row-major tensor seen along one axis as [outer, n, inner]: element (o, k, i) of the view
+// is at flat index (o * n + k) * inner + i. Reductions, softmax, norms, slice and cat all
+// walk their axis through this one view.
+//   out_shape:  the shape with the axis removed (or kept as 1 when keepdim)
+//   keep_shape: the shape with 1 at the axis (a reduction's result, ready to broadcast back)
+struct AxisView {
+  int axis = 0;
+  std::int64_t outer = 1, n = 1, inner = 1;
+  Shape out_shape, keep_shape;
+};
+// Throws chalk::Error naming `op`, the axis and the shape when the axis is out of range.
+AxisView axis_view(const Shape& shape, int axis, bool keepdim, const char* op);
+
 }  // namespace chalk

@@ -80,7 +80,7 @@ class Tensor {
   // Same data, cut from the graph: no grad_fn, requires_grad false.
   Tensor detach() const;
 
-  // ---- autograd (implemented in core/autograd.cpp) ----
+  // ---- autograd (defined in core/tensor.cpp with the other members; the engine is core/autograd.cpp) ----
   bool requires_grad() const;
   Tensor& requires_grad_(bool on = true);  // only on leaves
   bool is_leaf() const;

@@ -3,14 +3,16 @@
 // Layers, from the bottom up (each includes only those below it):
 //   core/    tensors, autograd, GEMM and OpenMP kernels, gradcheck
 //   ops/     differentiable operations on tensors
-//   io/      file formats: MNIST IDX, safetensors
-//   nn/      modules, layers, models, optimizers, MNIST batches
-//   losses/  the three loss families and embedding metrics
-//   train/   the training loop behind chalk-train and the demos
+//   io/      file formats: MNIST (IDX), safetensors
+//   nn/      modules, layers, models, optimizers, learning-rate schedules
+//   eval/    how good an embedding is: retrieval metrics, K-means, NMI, accuracy
+//   losses/  the three loss families (softmax/margin softmax, triplet, centroid bound)
+//   train/   batches and samplers, and the training loop behind chalk-train and the demos
 #pragma once
 
 #include "core/allocator.h"
 #include "core/autograd.h"
+#include "core/checks.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/gemm.h"
@@ -19,24 +21,30 @@
 #include "core/random.h"
 #include "core/shape.h"
 #include "core/tensor.h"
+#include "ops/broadcast.h"
 #include "ops/conv.h"
+#include "ops/distances.h"
+#include "ops/dropout.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
-#include "ops/nn_ops.h"
+#include "ops/pooling.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#include "ops/softmax.h"
 #include "io/idx.h"
+#include "io/mnist.h"
 #include "io/safetensors.h"
-#include "nn/data.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/models.h"
 #include "nn/module.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "eval/metrics.h"
 #include "losses/centroid.h"
 #include "losses/loss.h"
 #include "losses/margin_softmax.h"
-#include "losses/metrics.h"
 #include "losses/softmax.h"
+#include "losses/triplet.h"
+#include "train/batches.h"
 #include "train/trainer.h"

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 
 namespace chalk {
 
@@ -45,19 +46,6 @@ bool parse_dtype(const std::string& s, DType* t) {
 // ---- writing ----
 
 // Write all of [p, p+n) to fd, resuming after partial writes and signals.
-bool write_all(int fd, const void* p, std::size_t n) {
-  const char* c = static_cast<const char*>(p);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, c, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    c += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
 
 // ---- reading ----
 
@@ -105,33 +93,12 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const M
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(text.size()) >> (8 * i));
 
-  // 2. Write PATH.tmp, flush it to disk, rename it over PATH. rename() within
-  // one folder is atomic: PATH is either the old file or the new one, whole.
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    fail(op, ": cannot create '", tmp, "': ", std::strerror(errno), " (nothing written; '", path, "' is unchanged)");
-  int err = 0;  // the first errno, if any step fails
-  auto step = [&](bool ok) { if (!ok && err == 0) err = errno ? errno : EIO; };
-  step(write_all(fd, len, 8) && write_all(fd, text.data(), text.size()));
-  for (auto it = tensors.begin(); err == 0 && it != tensors.end(); ++it) {
-    const Tensor& t = it->second;
-    step(write_all(fd, t.impl()->storage->data, static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype())));
-  }
-  if (err == 0) step(::fsync(fd) == 0);
-  step(::close(fd) == 0);
-  if (err == 0) step(::rename(tmp.c_str(), path.c_str()) == 0);
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    fail(op, ": writing '", tmp, "' failed: ", std::strerror(err), " (removed it; '", path, "' is unchanged)");
-  }
-  // Make the rename itself durable: flush the folder's entry too (best effort).
-  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  // 2. Write PATH.tmp, flush it to disk, rename it over PATH (io/atomic_file.h): PATH is
+  // either the old file or the new one, whole.
+  std::vector<ByteChunk> chunks = {{len, 8}, {text.data(), text.size()}};
+  for (const auto& [name, t] : tensors)
+    chunks.emplace_back(t.impl()->storage->data, static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+  write_file_atomically(path, chunks, op);
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

@@ -60,6 +60,10 @@ double all_triplets_loss(const Tensor& x, const Tensor& labels);
 double centroid_bound_sum(const Tensor& x, const Tensor& labels, const Tensor& centroids);
 
 // ---- the Loss for chalk-train: --loss centroid --centroids onehot|simplex|kmeans|random ----
+enum class CentroidKind { OneHot, Simplex, KMeans, Random };
+// "onehot" | "simplex" | "kmeans" | "random"; throws chalk::Error naming the choices otherwise.
+CentroidKind parse_centroid_kind(const std::string& name);
+
 class CentroidLoss : public Loss {
  public:
   explicit CentroidLoss(const LossOptions& options);
@@ -69,13 +73,15 @@ class CentroidLoss : public Loss {
   // What retrieval compares: the L2-normalised embeddings when the loss normalises (it
   // then only ever sees directions), else the embeddings themselves.
   Tensor metric_embedding(const Tensor& embeddings) override;
-  // kmeans centroids are computed here from the initial embeddings.
+  // kmeans centroids are computed in prepare() from the initial embeddings.
+  bool needs_data_pass() const override { return kind_ == CentroidKind::KMeans; }
   void prepare(const Tensor& embeddings, const Tensor& labels) override;
   std::string name() const override;
   const Tensor& centroids() const { return centroids_; }
 
  private:
   LossOptions options_;
+  CentroidKind kind_ = CentroidKind::OneHot;
   bool normalize_ = false;
   Tensor centroids_;  // buffer "centroids", C x D
 };

@@ -6,7 +6,9 @@
 // checkpoint (names prefixed "loss.").
 //
 // Adding a loss (docs/adding-a-loss.md): one source file in losses/, one line
-// in the table in losses/registry.cpp, its tests, its doc page.
+// in the table in losses/registry.cpp, its tests, its doc page. Everything the
+// training loop needs to know about a loss comes from that line (its TrainingDefaults,
+// its option help) and from the Loss interface below: train/ names no loss.
 #pragma once
 
 #include <functional>
@@ -56,22 +58,48 @@ class Loss : public nn::Module {
   virtual Tensor metric_embedding(const Tensor& embeddings) { return embeddings; }
   // The triplet family mines inside batches: the loader then draws P classes x K samples.
   virtual bool wants_pk_batches() const { return false; }
-  // Called once before training with the model's initial embeddings of (a
-  // sample of) the training set (K-means centroids need them). Default: nothing.
+  // True when prepare() needs the model's initial embeddings of the training set (K-means
+  // centroids do); the trainer then computes them (a pass over up to 10,000 images).
+  virtual bool needs_data_pass() const { return false; }
+  // Called by the trainer once before the first training step of every run (not on resume:
+  // the checkpoint holds what prepare computed). embeddings (N x D) and labels (N) are the
+  // initial embeddings of the first training images when needs_data_pass(), else undefined
+  // tensors. Default: nothing.
   virtual void prepare(const Tensor& embeddings, const Tensor& labels) { (void)embeddings; (void)labels; }
   // Called at the start of every training iteration (SphereFace anneals lambda).
   virtual void set_iteration(std::int64_t t) { (void)t; }
 };
 
+// How a loss trains when the user leaves a flag at "the loss's default" (TrainConfig's -1 and
+// empty fields). Each loss defines its own in its source file, with the measurement behind
+// each value; the trainer reads them from the registry and never asks which loss it has.
+struct TrainingDefaults {
+  std::int64_t emb_dim = 64;      // D, the model's output size
+  bool logits_output = false;     // emb_dim 0 is allowed: the model outputs the C logits (no head)
+  std::string optimizer = "sgd";  // sgd | adam | adamw
+  double sgd_lr = 0.05;           // the learning rate when the optimizer is sgd
+  double adam_lr = 1e-3;          // ... when it is adam or adamw
+  double warmup_epochs = 0;       // linear learning-rate warm-up, in epochs (at most half the run)
+};
+
+// The loss a TrainConfig trains with unless told otherwise: the first one a student meets.
+inline constexpr const char* kDefaultLoss = "softmax";
+
 struct LossEntry {
-  std::string name;         // the --loss value
-  std::string description;  // one line for --help
+  std::string name;          // the --loss value
+  std::string description;   // one line for --help
+  std::string options_help;  // the loss options it reads, with their defaults, for --help
+  TrainingDefaults defaults;
   std::function<std::shared_ptr<Loss>(const LossOptions&)> make;
 };
 
 // The table of all losses (losses/registry.cpp).
 const std::vector<LossEntry>& loss_registry();
-// Build a loss by name; throws chalk::Error listing the known names.
+// The entry called `name`; throws chalk::Error listing the known names.
+const LossEntry& find_loss(const std::string& name);
+// The defaults as one line for --help: "emb_dim 64, sgd lr 0.01 (adam/adamw 0.001), warm-up 1 epoch".
+std::string describe_defaults(const TrainingDefaults& d);
+// find_loss(name).make(options).
 std::shared_ptr<Loss> make_loss(const std::string& name, const LossOptions& options);
 
 }  // namespace chalk

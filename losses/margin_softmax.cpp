@@ -14,13 +14,16 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/checks.h"
+#include "losses/cross_entropy_rows.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "losses/softmax.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
-#include "ops/nn_ops.h"
+#include "ops/distances.h"
+#include "ops/softmax.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
 
@@ -110,24 +113,19 @@ namespace {
 
 // Embeddings x (N x D) and class weights W (C x D): shapes, dtypes, finite values.
 void check_embeddings_and_weights(const Tensor& x, const Tensor& W, const char* op) {
-  if (!x.defined() || x.dim() != 2 || !is_floating(x.dtype()))
-    fail(op, ": expected float embeddings N x D, got ",
-         x.defined() ? str_cat(dtype_name(x.dtype()), " ", shape_str(x.shape())) : "none");
-  if (!W.defined() || W.dim() != 2 || W.shape()[1] != x.shape()[1])
-    fail(op, ": class weights W ", W.defined() ? shape_str(W.shape()) : "none", " do not match embeddings ",
-         shape_str(x.shape()), " (expected C x ", x.shape()[1], ")");
+  check_embeddings(x, op);
+  check_embeddings(W, op, "class weights W");
+  if (W.shape()[1] != x.shape()[1])
+    fail(op, ": class weights W ", shape_str(W.shape()), " do not match embeddings ", shape_str(x.shape()),
+         " (expected C x ", x.shape()[1], ")");
   if (W.dtype() != x.dtype())
     fail(op, ": dtype mismatch: embeddings are ", dtype_name(x.dtype()), ", W is ", dtype_name(W.dtype()));
-  if (x.shape()[0] == 0 || x.shape()[1] == 0 || W.shape()[0] == 0)
-    fail(op, ": empty input: embeddings ", shape_str(x.shape()), ", W ", shape_str(W.shape()));
-  ce_kernel::check_finite(x, "embeddings", op);
-  ce_kernel::check_finite(W, "W", op);
 }
 
 // ... and labels (N int64 in [0, C)).
 void check_inputs(const Tensor& x, const Tensor& W, const Tensor& labels, const char* op) {
   check_embeddings_and_weights(x, W, op);
-  ce_kernel::check_class_labels(labels, x.shape()[0], W.shape()[0], op);
+  check_class_labels(labels, x.shape()[0], W.shape()[0], op);
 }
 
 void check_scale(double s, const char* op) {
@@ -251,7 +249,7 @@ Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, co
       f[i] = t.value;
       df[i] = t.dvalue_dcos;
       pz[i * C + y[i]] = static_cast<T>(a * t.value);                                           // a f(c_i)
-      total += ce_kernel::row_loss(pz + i * C, C, y[i], 0.0, probs.data() + i * C);
+      total += cross_entropy_rows::row_loss(pz + i * C, C, y[i], 0.0, probs.data() + i * C);
     }
   });
   Tensor loss = full({}, total / N, dt);
@@ -270,7 +268,7 @@ Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, co
              T* pd = dcos.data<T>();
              for (std::int64_t i = 0; i < N; ++i) {
                T* row = pd + i * C;
-               ce_kernel::row_grad(probs.data() + i * C, C, y[i], 0.0, gN, row);  // dz_ij = (g/N)(p_ij - [j = y_i])
+               cross_entropy_rows::row_grad(probs.data() + i * C, C, y[i], 0.0, gN, row);  // dz_ij = (g/N)(p_ij - [j = y_i])
                if (scale_by_norm) {                                             // da_i
                  double acc = 0;
                  for (std::int64_t j = 0; j < C; ++j) acc += row[j] * (j == y[i] ? f[i] : pc[i * C + j]);

@@ -1,5 +1,9 @@
-// losses/registry.cpp — every loss by its --loss name: one line per loss in the table below.
-// Adding a loss (docs/adding-a-loss.md): its source in losses/, one line here, tests, doc page.
+// losses/registry.cpp — every loss by its --loss name, with the training defaults it brings.
+// Adding a loss (docs/adding-a-loss.md): its source in losses/, one entry here, tests, doc page.
+//
+// Each entry: name, one line for --help, the loss options it reads (with their defaults, also
+// for --help), its TrainingDefaults (losses/loss.h), and how to build it. The defaults were
+// measured on full MNIST (docs/losses.md); the comment above an entry says where.
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,27 +17,81 @@
 
 namespace chalk {
 
+namespace {
+
+template <class L>
+std::shared_ptr<Loss> make(const LossOptions& o) {
+  return std::make_shared<L>(o);
+}
+
+// The margin-softmax losses multiply their logits by a scale s (16..64), which multiplies
+// their gradients too: with SGD they want a smaller step (0.01) than the others (0.05).
+TrainingDefaults scaled_logits() {
+  TrainingDefaults d;
+  d.sgd_lr = 0.01;
+  return d;
+}
+
+}  // namespace
+
 const std::vector<LossEntry>& loss_registry() {
-  static const std::vector<LossEntry> table = {
-      {"softmax", "cross-entropy over the logits (a linear head W, b when emb_dim > 0)", [](const LossOptions& o) { return std::make_shared<SoftmaxLoss>(o); }},
-      {"normface", "normalised softmax: logits s cos(theta) (NormFace)", [](const LossOptions& o) { return std::make_shared<NormFaceLoss>(o); }},
-      {"sphereface", "A-Softmax: ||x|| psi(theta), integer angular margin m, annealed lambda", [](const LossOptions& o) { return std::make_shared<SphereFaceLoss>(o); }},
-      {"cosface", "additive cosine margin: s (cos(theta) - m) for the target (CosFace / LMCL)", [](const LossOptions& o) { return std::make_shared<CosFaceLoss>(o); }},
-      {"arcface", "additive angular margin: s cos(theta + m) for the target (ArcFace)", [](const LossOptions& o) { return std::make_shared<ArcFaceLoss>(o); }},
-      {"combined", "InsightFace combined margin: s (cos(m1 theta + m2) - m3)", [](const LossOptions& o) { return std::make_shared<CombinedMarginLoss>(o); }},
-      {"triplet", "triplet loss with in-batch mining (all, hard, semihard) on P x K batches", [](const LossOptions& o) { return std::make_shared<TripletLoss>(o); }},
-      {"centroid", "centroid upper bound of the triplet loss (Do et al. 2019), fixed centroids", [](const LossOptions& o) { return std::make_shared<CentroidLoss>(o); }},
-  };
+  static const std::vector<LossEntry> table = [] {
+    TrainingDefaults softmax;  // emb_dim 0: the model outputs the 10 logits (no head)
+    softmax.emb_dim = 0;
+    softmax.logits_output = true;
+    // ArcFace from scratch can stall: with seed 1 its loss sat near 5.9 and P@1 ended at
+    // 0.9688; one epoch of linear warm-up let every seed tried escape (docs/losses.md,
+    // "ArcFace and a warm-up").
+    TrainingDefaults arcface = scaled_logits();
+    arcface.warmup_epochs = 1;
+    // Batch-hard triplet training starts on a plateau (every hardest negative as near as the
+    // hardest positive: the loss sits at the margin). Adam leaves it within an epoch; SGD with
+    // momentum had not left it after 5 epochs (docs/losses/triplet.md, section 13).
+    TrainingDefaults triplet;
+    triplet.optimizer = "adam";
+    return std::vector<LossEntry>{
+        {"softmax", "cross-entropy over the logits (a linear head W, b when emb_dim > 0)",
+         "--label-smoothing 0, --reduction mean", softmax, make<SoftmaxLoss>},
+        {"normface", "normalised softmax: logits s cos(theta) (NormFace)", "--scale 16", scaled_logits(),
+         make<NormFaceLoss>},
+        {"sphereface", "A-Softmax: ||x|| psi(theta), integer angular margin m, annealed lambda", "--sphere-m 4",
+         scaled_logits(), make<SphereFaceLoss>},
+        {"cosface", "additive cosine margin: s (cos(theta) - m) for the target (CosFace / LMCL)",
+         "--scale 30, --margin 0.35", scaled_logits(), make<CosFaceLoss>},
+        {"arcface", "additive angular margin: s cos(theta + m) for the target (ArcFace)",
+         "--scale 30, --margin 0.5 (radians), --easy-margin off", arcface, make<ArcFaceLoss>},
+        {"combined", "InsightFace combined margin: s (cos(m1 theta + m2) - m3)",
+         "--scale 30, --m1 1, --m2 0.3, --m3 0.2", scaled_logits(), make<CombinedMarginLoss>},
+        {"triplet", "triplet loss with in-batch mining (all, hard, semihard) on P x K batches",
+         "--mining hard, --distance euclidean, --margin 0.2, --soft-margin off, --normalize 1, "
+         "--reduction (all: nonzero; hard, semihard: mean), --samples-per-class 8",
+         triplet, make<TripletLoss>},
+        {"centroid", "centroid upper bound of the triplet loss (Do et al. 2019), fixed centroids",
+         "--centroids onehot, --normalize 1", TrainingDefaults{}, make<CentroidLoss>},
+    };
+  }();
   return table;
 }
 
-std::shared_ptr<Loss> make_loss(const std::string& name, const LossOptions& options) {
+const LossEntry& find_loss(const std::string& name) {
   std::string known;
   for (const LossEntry& e : loss_registry()) {
-    if (e.name == name) return e.make(options);
+    if (e.name == name) return e;
     known += (known.empty() ? "" : ", ") + e.name;
   }
   fail("unknown loss '", name, "' (known losses: ", known, ")");
+}
+
+std::string describe_defaults(const TrainingDefaults& d) {
+  std::string s = d.emb_dim == 0 ? std::string("emb_dim 0 (the model outputs the logits)") : str_cat("emb_dim ", d.emb_dim);
+  s += d.optimizer == "sgd" ? str_cat(", sgd lr ", d.sgd_lr, " (adam/adamw lr ", d.adam_lr, ")")
+                            : str_cat(", ", d.optimizer, " lr ", d.adam_lr, " (sgd lr ", d.sgd_lr, ")");
+  if (d.warmup_epochs > 0) s += str_cat(", warm-up ", d.warmup_epochs, " epoch(s)");
+  return s;
+}
+
+std::shared_ptr<Loss> make_loss(const std::string& name, const LossOptions& options) {
+  return find_loss(name).make(options);
 }
 
 }  // namespace chalk

@@ -3,14 +3,18 @@
 // tests/test_loss_softmax.cpp.
 #include "losses/softmax.h"
 
+#include "losses/cross_entropy_rows.h"
+
 #include <cmath>
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/checks.h"
 #include "core/random.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
-#include "ops/nn_ops.h"
+#include "ops/distances.h"
+#include "ops/softmax.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
 
@@ -18,31 +22,6 @@ namespace chalk {
 
 // ---------------------------------------------------------------- input checks
 
-namespace ce_kernel {
-
-void check_class_labels(const Tensor& labels, std::int64_t N, std::int64_t C, const char* op) {
-  if (!labels.defined() || labels.dtype() != DType::Int64 || labels.dim() != 1 || labels.shape()[0] != N)
-    fail(op, ": expected int64 labels of shape [", N, "], got ",
-         labels.defined() ? str_cat(dtype_name(labels.dtype()), " ", shape_str(labels.shape())) : "none");
-  const std::int64_t* y = labels.data<std::int64_t>();
-  for (std::int64_t i = 0; i < N; ++i)
-    if (y[i] < 0 || y[i] >= C)
-      fail(op, ": label ", y[i], " at index ", i, " is outside [0, C) with C = ", C, " classes");
-}
-
-void check_finite(const Tensor& x, const char* what, const char* op) {
-  dispatch_float(x.dtype(), op, [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = x.data<T>();
-    const std::int64_t n = x.numel(), row = x.dim() == 2 ? x.shape()[1] : 1;
-    for (std::int64_t i = 0; i < n; ++i)
-      if (!std::isfinite(p[i]))
-        fail(op, ": ", what, " ", shape_str(x.shape()), " has a non-finite value (", p[i], ") in row ",
-             row > 0 ? i / row : 0, " (diverged training? a learning rate too large?)");
-  });
-}
-
-}  // namespace ce_kernel
 
 namespace {
 
@@ -62,20 +41,20 @@ void check_cross_entropy(const Tensor& logits, const Tensor& labels, double s, c
   const std::int64_t N = logits.shape()[0], C = logits.shape()[1];
   if (N == 0 || C == 0) fail(op, ": empty logits ", shape_str(logits.shape()), " (need N >= 1 and C >= 1)");
   if (!(s >= 0.0 && s <= 1.0)) fail(op, ": label_smoothing must be in [0, 1], got ", s);
-  ce_kernel::check_class_labels(labels, N, C, op);
-  ce_kernel::check_finite(logits, "logits", op);
+  check_class_labels(labels, N, C, op);
+  check_finite(logits, "logits", op);
 }
 
 }  // namespace
 
 // ---------------------------------------------------------------- cross-entropy, fused
 
-// Forward, for logits z (N x C), labels y, smoothing s (ce_kernel::row_loss, per row):
+// Forward, for logits z (N x C), labels y, smoothing s (cross_entropy_rows::row_loss, per row):
 //   lse_i  = max_j z_ij + log sum_j exp(z_ij - max_j z_ij)
 //   loss_i = lse_i - (1 - s) z_{i,y_i} - (s / C) sum_j z_ij
 //   mean: L = (1/N) sum_i loss_i     sum: L = sum_i loss_i     none: L_i = loss_i
 // VJP. d lse_i / d z_ij = exp(z_ij - lse_i) = p_ij (the softmax), so
-//   d loss_i / d z_ij = p_ij - (1 - s) [j = y_i] - s / C = p_ij - t_ij     (ce_kernel::row_grad)
+//   d loss_i / d z_ij = p_ij - (1 - s) [j = y_i] - s / C = p_ij - t_ij     (cross_entropy_rows::row_grad)
 // and dz_ij = g_i (p_ij - t_ij) with g_i = g / N (mean), g (sum), g_i (none).
 // The forward keeps p (N x C, double), so the backward needs no exp.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_smoothing,
@@ -94,7 +73,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
     const T* z = logits.data<T>();
     double total = 0;
     for (std::int64_t i = 0; i < N; ++i) {
-      const double l = ce_kernel::row_loss(z + i * C, C, y[i], s, probs.data() + i * C);
+      const double l = cross_entropy_rows::row_loss(z + i * C, C, y[i], s, probs.data() + i * C);
       if (red == Reduction::None) out.data<T>()[i] = static_cast<T>(l);
       total += l;
     }
@@ -114,7 +93,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
                const double g_i = red == Reduction::None ? static_cast<double>(pg[i])
                                   : red == Reduction::Mean ? static_cast<double>(pg[0]) / N
                                                            : static_cast<double>(pg[0]);
-               ce_kernel::row_grad(probs.data() + i * C, C, y[i], s, g_i, dz.data<T>() + i * C);
+               cross_entropy_rows::row_grad(probs.data() + i * C, C, y[i], s, g_i, dz.data<T>() + i * C);
              }
            });
            dx.add(0, dz);

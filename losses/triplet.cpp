@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/checks.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
-#include "ops/nn_ops.h"
+#include "ops/distances.h"
+#include "ops/softmax.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
 
@@ -35,19 +37,8 @@ void check_options(const TripletMining& o) {
 }
 
 void check_batch(const Tensor& x, const Tensor& labels, const char* op) {
-  if (x.dim() != 2) fail(op, ": expected embeddings N x D, got ", shape_str(x.shape()));
-  if (labels.dtype() != DType::Int64 || labels.dim() != 1 || labels.shape()[0] != x.shape()[0])
-    fail(op, ": expected int64 labels of shape [", x.shape()[0], "], got ", dtype_name(labels.dtype()), " ",
-         shape_str(labels.shape()));
-  const std::int64_t* y = labels.data<std::int64_t>();
-  for (std::int64_t i = 0; i < labels.numel(); ++i)
-    if (y[i] < 0) fail(op, ": label ", y[i], " at index ", i, " is negative");
-  dispatch_float(x.dtype(), op, [&](auto tag) {
-    using T = decltype(tag);
-    const T* p = x.data<T>();
-    for (std::int64_t i = 0; i < x.numel(); ++i)
-      if (!std::isfinite(p[i])) fail(op, ": embedding ", i / x.shape()[1], " has a non-finite value (", p[i], ")");
-  });
+  check_embeddings(x, op);
+  check_class_labels(labels, x.shape()[0], /*C=*/0, op);  // the number of classes is not known here
 }
 
 // The per-triplet loss and its slope dl/dz, for z = d_ap - d_an:

@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "nn/init.h"
 #include "ops/conv.h"
+#include "ops/dropout.h"
+#include "ops/pooling.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 

@@ -49,11 +49,28 @@ Tensor SmallCNN::forward(const Tensor& x) {
 
 std::string SmallCNN::name() const { return str_cat("SmallCNN(out=", out, ")"); }
 
-// ---- factory ----
+// ---- registry ----
+const std::vector<ModelEntry>& model_registry() {
+  static const std::vector<ModelEntry> table = {
+      {"mlp", "MLP 784-256-128-out with ReLU (images as rows of 784 pixels)", true,
+       [](std::int64_t out, Generator& gen) { return std::make_shared<MLP>(out, gen); }},
+      {"cnn", "SmallCNN: conv 5x5 16 + pool, conv 5x5 32 + pool, 1568-128-out (images as 1x28x28)", false,
+       [](std::int64_t out, Generator& gen) { return std::make_shared<SmallCNN>(out, gen); }},
+  };
+  return table;
+}
+
+const ModelEntry& find_model(const std::string& name) {
+  std::string known;
+  for (const ModelEntry& e : model_registry()) {
+    if (e.name == name) return e;
+    known += (known.empty() ? "" : ", ") + e.name;
+  }
+  fail("unknown model '", name, "' (known models: ", known, ")");
+}
+
 std::shared_ptr<Layer> make_model(const std::string& name, std::int64_t out, Generator& gen) {
-  if (name == "mlp") return std::make_shared<MLP>(out, gen);
-  if (name == "cnn") return std::make_shared<SmallCNN>(out, gen);
-  fail("make_model: unknown model '", name, "' (known: mlp, cnn)");
+  return find_model(name).make(out, gen);
 }
 
 }  // namespace chalk::nn

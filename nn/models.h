@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -43,7 +44,17 @@ class SmallCNN : public Layer {
   std::shared_ptr<Sequential> net;
 };
 
-// "mlp" | "cnn"; throws chalk::Error listing the known names otherwise.
+// ---- the models by their --model name (one line per model in nn/models.cpp) ----
+struct ModelEntry {
+  std::string name;         // the --model value
+  std::string description;  // one line for --help
+  bool flat_input;          // true: takes images as [B, 784] rows; false: as [B, 1, 28, 28]
+  std::function<std::shared_ptr<Layer>(std::int64_t out, Generator& gen)> make;
+};
+const std::vector<ModelEntry>& model_registry();
+// The entry called `name`; throws chalk::Error listing the known names otherwise.
+const ModelEntry& find_model(const std::string& name);
+// find_model(name).make(out, gen): a model with `out` outputs (embedding size or C logits).
 std::shared_ptr<Layer> make_model(const std::string& name, std::int64_t out = 10,
                                   Generator& gen = global_generator());
 

@@ -1,9 +1,9 @@
-// ops/conv.h — convolution, pooling and dropout, with autograd.
+// ops/conv.h — 2-D convolution (im2col + GEMM, and its plain twin), with autograd.
+// Derivation: docs/conv2d.md.
 //
 // Shapes: x is N x C x H x W (batch, channels, height, width).
 #pragma once
 
-#include "core/random.h"
 #include "core/tensor.h"
 
 namespace chalk {
@@ -20,19 +20,5 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int 
 // own hand-written VJP. Slow; the tests compare conv2d against it.
 Tensor conv2d_naive(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int stride = 1,
                     int padding = 0);
-
-// Max over kernel x kernel windows moved by stride; the argmax of each window
-// is kept for the VJP (ties: the first in row-major order).
-// 2 x 2 windows with stride 2 take a loop written out for them.
-Tensor max_pool2d(const Tensor& x, int kernel = 2, int stride = 2);
-// The plain twin: the general window loop for every kernel and stride (same results).
-Tensor max_pool2d_naive(const Tensor& x, int kernel = 2, int stride = 2);
-// max_pool2d(relu(x)) fused into one pass (the pool goes first: relu keeps the order of
-// positive values); same values and gradients as its twin, max_pool2d(relu(x)).
-Tensor relu_max_pool2d(const Tensor& x, int kernel = 2, int stride = 2);
-
-// Training: zero each element with probability p, scale the rest by 1/(1-p)
-// (inverted dropout). Evaluation (training = false): the identity.
-Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = global_generator());
 
 }  // namespace chalk

@@ -8,7 +8,7 @@
 
 #include "core/autograd.h"
 #include "ops/kernels.h"
-#include "ops/reduce.h"
+#include "ops/broadcast.h"
 
 namespace chalk {
 
@@ -329,18 +329,6 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 
 Tensor clamp_min(const Tensor& x, double lo) { return clamp(x, lo, INFINITY); }
 
-// y = x repeated along its size-1 (or missing) axes to `shape`.    dx = sum_to(g, x.shape)
-Tensor broadcast_to(const Tensor& x, const Shape& shape) {
-  if (x.shape() == shape) return x;
-  const Shape s = broadcast_shapes(x.shape(), shape, "broadcast_to");
-  if (s != shape) fail("broadcast_to: cannot broadcast ", shape_str(x.shape()), " to ", shape_str(shape));
-  Tensor y = dispatch_all(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    return map2<T>(x, zeros(shape, x.dtype()), "broadcast_to", [](T u, T) { return u; });
-  });
-  record(y, "broadcast_to", {x}, [sx = x.shape()](const Tensor& g, Grads& dx) { dx.add(0, sum_to(g, sx)); });
-  return y;
-}
 
 // y = cond ? a : b      da = sum_to(g [cond]),  db = sum_to(g [!cond])
 // (a selection, not c a + (1 - c) b: an inf or NaN in the branch not taken stays out.)

@@ -1,7 +1,7 @@
 // ops/elementwise.h — element-wise arithmetic and activations, with autograd.
 //
 // Binary ops follow NumPy broadcasting (core/shape.h); their backward sums
-// the gradient back to each input's shape (sum_to, ops/reduce.h). Both inputs
+// the gradient back to each input's shape (sum_to, ops/broadcast.h). Both inputs
 // must have the same dtype. Scalar overloads (x * 2.0) keep x's dtype.
 //
 // Each op's forward and VJP sit side by side in ops/elementwise.cpp, with the
@@ -9,6 +9,7 @@
 #pragma once
 
 #include "core/tensor.h"
+#include "ops/broadcast.h"  // broadcast_to, sum_to: the two halves of broadcasting
 
 namespace chalk {
 
@@ -56,8 +57,6 @@ Tensor acos(const Tensor& x);
 // clamp(x, lo, hi); gradient 1 inside [lo, hi], 0 outside (PyTorch's choice at the edges: 1).
 Tensor clamp(const Tensor& x, double lo, double hi);
 Tensor clamp_min(const Tensor& x, double lo);
-// broadcast_to(x, shape): x repeated along broadcast axes (a copy). Differentiable.
-Tensor broadcast_to(const Tensor& x, const Shape& shape);
 // where(cond, a, b): a where cond != 0, else b. cond is any dtype; a, b broadcast with it.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 

@@ -2,6 +2,8 @@
 //
 // map1(x, f)     y[i] = f(x[i])                      same shape
 // map2(a, b, f)  y[i] = f(a[i'], b[i''])             NumPy broadcasting
+// for_each_lane(v, f)  f(j, base) for every lane of an AxisView, over threads
+// sum_axis_kernel(x, out, v)  out[o, i] = sum_k x[o, k, i]   (sum along one axis, in double)
 // Both run the loop with OpenMP above kParallelGrain elements. Each op in
 // elementwise.cpp is then one line of math in a lambda.
 #pragma once
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "core/shape.h"
 #include "core/tensor.h"
 
 namespace chalk::kernels {
@@ -86,5 +89,47 @@ Tensor map2(const Tensor& a, const Tensor& b, const char* op, F f) {
                });
   return y;
 }
+
+// out[o, i] = sum_k x[o, k, i]
+template <class T>
+void sum_axis_kernel(const T* x, T* out, const AxisView& v) {
+  if (v.inner == 1) {
+    parallel_for(v.outer, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(v.n, 1)),
+                 [&](std::int64_t ob, std::int64_t oe) {
+                   for (std::int64_t o = ob; o < oe; ++o) {
+                     double s = 0;
+                     const T* row = x + o * v.n;
+                     for (std::int64_t k = 0; k < v.n; ++k) s += row[k];
+                     out[o] = static_cast<T>(s);
+                   }
+                 });
+    return;
+  }
+  for (std::int64_t o = 0; o < v.outer; ++o) {
+    parallel_for(v.inner, std::max<std::int64_t>(64, kParallelGrain / std::max<std::int64_t>(v.n, 1)),
+                 [&](std::int64_t ib, std::int64_t ie) {
+                   std::vector<double> acc(static_cast<std::size_t>(ie - ib), 0.0);
+                   for (std::int64_t k = 0; k < v.n; ++k) {
+                     const T* row = x + (o * v.n + k) * v.inner;
+                     for (std::int64_t i = ib; i < ie; ++i) acc[i - ib] += row[i];
+                   }
+                   for (std::int64_t i = ib; i < ie; ++i) out[o * v.inner + i] = static_cast<T>(acc[i - ib]);
+                 });
+  }
+}
+
+// Call f(o, i, base) for every lane, base = &x[o, 0, i] offset; the lane's
+// k-th element is at base + k * inner. Lanes are split over threads.
+template <class F>
+void for_each_lane(const AxisView& l, F&& f) {
+  parallel_for(l.outer * l.inner, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(l.n, 1)),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t j = b; j < e; ++j) {
+                   const std::int64_t o = j / l.inner, i = j % l.inner;
+                   f(j, o * l.n * l.inner + i);
+                 }
+               });
+}
+
 
 }  // namespace chalk::kernels

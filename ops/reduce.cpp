@@ -9,44 +9,13 @@
 
 #include "core/autograd.h"
 #include "core/parallel.h"
+#include "ops/broadcast.h"
 #include "ops/elementwise.h"
+#include "ops/kernels.h"
 
 namespace chalk {
 
 namespace {
-
-struct AxisView {
-  std::int64_t outer = 1, n = 1, inner = 1;
-  Shape out_shape;      // without the axis (or with 1 if keepdim)
-  Shape keep_shape;     // always with 1 at the axis: for broadcasting back
-};
-
-// normalize_axis (core/shape.h), with x's shape in the error message.
-int checked_axis(const Tensor& x, int axis, const char* op) {
-  if (axis < -x.dim() || axis >= x.dim())
-    fail(op, ": axis ", axis, " is out of range for shape ", shape_str(x.shape()), " (", x.dim(),
-         " dimension(s))");
-  return normalize_axis(axis, x.shape().size(), op);
-}
-
-AxisView axis_view(const Tensor& x, int axis, bool keepdim, const char* op) {
-  const int a = checked_axis(x, axis, op);
-  AxisView v;
-  for (int i = 0; i < x.dim(); ++i) {
-    const std::int64_t d = x.shape()[i];
-    if (i < a) v.outer *= d;
-    if (i > a) v.inner *= d;
-    if (i == a) {
-      v.n = d;
-      v.keep_shape.push_back(1);
-      if (keepdim) v.out_shape.push_back(1);
-    } else {
-      v.keep_shape.push_back(d);
-      v.out_shape.push_back(d);
-    }
-  }
-  return v;
-}
 
 // Fixed chunking for whole-tensor sums: same result whatever the thread count.
 constexpr std::int64_t kSumChunk = 16384;
@@ -68,33 +37,6 @@ double sum_all_kernel(const T* p, std::int64_t n) {
   return s;
 }
 
-// out[o, i] = sum_k x[o, k, i]
-template <class T>
-void sum_axis_kernel(const T* x, T* out, const AxisView& v) {
-  if (v.inner == 1) {
-    parallel_for(v.outer, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(v.n, 1)),
-                 [&](std::int64_t ob, std::int64_t oe) {
-                   for (std::int64_t o = ob; o < oe; ++o) {
-                     double s = 0;
-                     const T* row = x + o * v.n;
-                     for (std::int64_t k = 0; k < v.n; ++k) s += row[k];
-                     out[o] = static_cast<T>(s);
-                   }
-                 });
-    return;
-  }
-  for (std::int64_t o = 0; o < v.outer; ++o) {
-    parallel_for(v.inner, std::max<std::int64_t>(64, kParallelGrain / std::max<std::int64_t>(v.n, 1)),
-                 [&](std::int64_t ib, std::int64_t ie) {
-                   std::vector<double> acc(static_cast<std::size_t>(ie - ib), 0.0);
-                   for (std::int64_t k = 0; k < v.n; ++k) {
-                     const T* row = x + (o * v.n + k) * v.inner;
-                     for (std::int64_t i = ib; i < ie; ++i) acc[i - ib] += row[i];
-                   }
-                   for (std::int64_t i = ib; i < ie; ++i) out[o * v.inner + i] = static_cast<T>(acc[i - ib]);
-                 });
-  }
-}
 
 // Max (sign = +1) or min (sign = -1) along the axis, with the index of the
 // first extreme element (ties go to the lowest index).
@@ -120,7 +62,8 @@ void extreme_axis_kernel(const T* x, T* out, std::int64_t* idx, const AxisView& 
 Tensor extreme_all(const Tensor& x, int sign, const char* name) {
   if (x.numel() == 0) fail(name, ": empty tensor (shape ", shape_str(x.shape()), ") has no ", name);
   const Tensor flat = x.detach().reshape({1, x.numel()});
-  AxisView v{1, x.numel(), 1, {}, {}};
+  AxisView v;  // the whole tensor as one lane: outer 1, n = numel, inner 1
+  v.n = x.numel();
   Tensor y = Tensor::empty({}, x.dtype());
   Tensor index = Tensor::empty({}, DType::Int64);
   dispatch_float(x.dtype(), name, [&](auto tag) {
@@ -140,7 +83,7 @@ Tensor extreme_all(const Tensor& x, int sign, const char* name) {
 }
 
 Tensor extreme_axis(const Tensor& x, int axis, bool keepdim, int sign, const char* name) {
-  const AxisView v = axis_view(x, axis, keepdim, name);
+  const AxisView v = axis_view(x.shape(), axis, keepdim, name);
   if (v.n == 0) fail(name, ": cannot reduce an axis of size 0 (shape ", shape_str(x.shape()), ")");
   Tensor y = Tensor::empty(v.out_shape, x.dtype());
   Tensor index = Tensor::empty(v.out_shape, DType::Int64);
@@ -168,7 +111,7 @@ Tensor extreme_axis(const Tensor& x, int axis, bool keepdim, int sign, const cha
 
 Tensor arg_extreme(const Tensor& x, int axis, bool keepdim, int sign, const char* name) {
   NoGradGuard no_grad;
-  const AxisView v = axis_view(x, axis, keepdim, name);
+  const AxisView v = axis_view(x.shape(), axis, keepdim, name);
   if (v.n == 0) fail(name, ": cannot reduce an axis of size 0 (shape ", shape_str(x.shape()), ")");
   Tensor values = Tensor::empty(v.out_shape, x.dtype());
   Tensor index = Tensor::empty(v.out_shape, DType::Int64);
@@ -193,11 +136,11 @@ Tensor sum(const Tensor& x) {
 
 // y[o, i] = sum_k x[o, k, i]  dx[o, k, i] = g[o, i]
 Tensor sum(const Tensor& x, int axis, bool keepdim) {
-  const AxisView v = axis_view(x, axis, keepdim, "sum");
+  const AxisView v = axis_view(x.shape(), axis, keepdim, "sum");
   Tensor y = Tensor::empty(v.out_shape, x.dtype());
   dispatch_float(x.dtype(), "sum", [&](auto tag) {
     using T = decltype(tag);
-    sum_axis_kernel<T>(x.data<T>(), y.data<T>(), v);
+    kernels::sum_axis_kernel<T>(x.data<T>(), y.data<T>(), v);
   });
   record(y, "sum", {x}, [keep = v.keep_shape, sx = x.shape()](const Tensor& g, Grads& dx) {
     dx.add(0, broadcast_to(g.reshape(keep), sx));
@@ -212,7 +155,7 @@ Tensor mean(const Tensor& x) {
 }
 
 Tensor mean(const Tensor& x, int axis, bool keepdim) {
-  const int a = checked_axis(x, axis, "mean");
+  const int a = axis_view(x.shape(), axis, keepdim, "mean").axis;
   if (x.shape()[a] == 0) fail("mean: axis ", axis, " of shape ", shape_str(x.shape()), " is empty");
   return mul(sum(x, a, keepdim), 1.0 / static_cast<double>(x.shape()[a]));
 }
@@ -227,7 +170,7 @@ Tensor argmin(const Tensor& x, int axis, bool keepdim) { return arg_extreme(x, a
 // y = m + log(sum_k exp(x_k - m)),  m = max_k x_k (a constant: it cancels in the gradient)
 // dx_k = g exp(x_k - y) = g softmax(x)_k
 Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
-  const AxisView v = axis_view(x, axis, keepdim, "logsumexp");
+  const AxisView v = axis_view(x.shape(), axis, keepdim, "logsumexp");
   if (v.n == 0) fail("logsumexp: axis ", axis, " of shape ", shape_str(x.shape()), " is empty");
   Tensor y = Tensor::empty(v.out_shape, x.dtype());
   dispatch_float(x.dtype(), "logsumexp", [&](auto tag) {
@@ -256,18 +199,5 @@ Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
   return y;
 }
 
-// Sum g over the axes where `shape` has 1 (or is shorter): the inverse of broadcasting.
-Tensor sum_to(const Tensor& g, const Shape& shape) {
-  if (g.shape() == shape) return g;
-  const Shape check = broadcast_shapes(g.shape(), shape, "sum_to");
-  if (check != g.shape())
-    fail("sum_to: cannot reduce ", shape_str(g.shape()), " to ", shape_str(shape));
-  Tensor r = g;
-  // leading axes that `shape` does not have
-  while (r.dim() > static_cast<int>(shape.size())) r = sum(r, 0, false);
-  for (int i = 0; i < r.dim(); ++i)
-    if (shape[i] == 1 && r.shape()[i] != 1) r = sum(r, i, true);
-  return r.reshape(shape);
-}
 
 }  // namespace chalk

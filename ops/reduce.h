@@ -24,7 +24,5 @@ Tensor argmin(const Tensor& x, int axis, bool keepdim = false);
 // log(sum(exp(x))) along axis, computed as m + log(sum(exp(x - m))), m = max.
 Tensor logsumexp(const Tensor& x, int axis, bool keepdim = false);
 
-// Sum g down to `shape` (undo broadcasting): the backward of every broadcasting op.
-Tensor sum_to(const Tensor& g, const Shape& shape);
 
 }  // namespace chalk

@@ -19,20 +19,6 @@ namespace chalk {
 
 namespace {
 
-struct AxisSplit {
-  std::int64_t outer = 1, n = 1, inner = 1;
-};
-
-AxisSplit split_at(const Shape& s, int axis) {
-  AxisSplit v;
-  for (int i = 0; i < static_cast<int>(s.size()); ++i) {
-    if (i < axis) v.outer *= s[i];
-    if (i == axis) v.n = s[i];
-    if (i > axis) v.inner *= s[i];
-  }
-  return v;
-}
-
 // dst[o, dst_off + k, i] (+)= src[o, src_off + k, i]  for k in [0, len):
 // a block of `len` slices along the axis, copied between two tensors that
 // share outer and inner (slice, cat and their VJPs).
@@ -131,7 +117,7 @@ Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t end) {
   if (s < 0 || s > n || e < 0 || e > n || s > e)
     fail("slice: [", start, ", ", end, ") is out of range for axis ", axis, " of size ", n, " (x is ",
          shape_str(x.shape()), "; expected -", n, " <= start <= end <= ", n, " after counting negatives from the end)");
-  const AxisSplit v = split_at(x.shape(), a);
+  const AxisView v = axis_view(x.shape(), a, false, "slice");
   Shape ys = x.shape();
   ys[a] = e - s;
   Tensor y = Tensor::empty(ys, x.dtype());
@@ -159,7 +145,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
   check_index_dtype(index, "index_select");
   if (index.dim() > 1)
     fail("index_select: index must be 1-D, got ", shape_str(index.shape()));
-  const AxisSplit v = split_at(x.shape(), a);
+  const AxisView v = axis_view(x.shape(), a, false, "index_select");
   const std::int64_t K = index.numel();
   const std::int64_t* pi = index.data<std::int64_t>();
   for (std::int64_t k = 0; k < K; ++k)
@@ -280,7 +266,7 @@ Tensor cat(const std::vector<Tensor>& xs, int axis) {
   Shape ys = x0.shape();
   ys[a] = 0;
   for (const Tensor& x : xs) ys[a] += x.shape()[a];
-  const AxisSplit v = split_at(ys, a);
+  const AxisView v = axis_view(ys, a, false, "cat");
   Tensor y = Tensor::empty(ys, x0.dtype());
   std::vector<std::int64_t> offsets;
   dispatch_all(x0.dtype(), [&](auto tag) {

@@ -13,10 +13,10 @@
 
 #include "core/error.h"
 #include "io/idx.h"
-#include "nn/data.h"
+#include "io/mnist.h"
+#include "train/batches.h"
 
 using namespace chalk;
-using namespace chalk::nn;
 namespace fs = std::filesystem;
 
 namespace {

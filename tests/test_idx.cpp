@@ -12,7 +12,8 @@
 
 #include "core/error.h"
 #include "io/idx.h"
-#include "nn/data.h"
+#include "io/mnist.h"
+#include "train/batches.h"
 
 using namespace chalk;
 namespace fs = std::filesystem;
@@ -199,7 +200,7 @@ TEST_F(IdxTest, BadLabel) {
 TEST(ShippedSubset, LoadsBalanced) {
   const std::string dir = std::string(CHALK_DATA_DIR) + "/mnist-subset";
   for (bool train : {true, false}) {
-    const nn::MnistSplit s = nn::load_mnist(dir, train);
+    const MnistSplit s = load_mnist(dir, train);
     const std::int64_t n = train ? 6000 : 1000;
     EXPECT_EQ(s.n, n);
     EXPECT_EQ(s.rows, 28);
@@ -216,5 +217,5 @@ TEST(ShippedSubset, LoadsBalanced) {
     EXPECT_LT(ink, n * 784 / 2);
   }
   // The first training image of MNIST is a 5, and it is in the subset.
-  EXPECT_EQ(nn::load_mnist(dir, true).labels[0], 5);
+  EXPECT_EQ(load_mnist(dir, true).labels[0], 5);
 }

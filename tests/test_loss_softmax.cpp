@@ -24,7 +24,8 @@
 #include "losses/softmax.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
-#include "ops/nn_ops.h"
+#include "ops/distances.h"
+#include "ops/softmax.h"
 #include "ops/reduce.h"
 #include "reference.h"
 

@@ -5,7 +5,7 @@
 #include <numeric>
 
 #include "core/random.h"
-#include "losses/metrics.h"
+#include "eval/metrics.h"
 
 using namespace chalk;
 

@@ -11,6 +11,8 @@
 #include "core/parallel.h"
 #include "core/random.h"
 #include "ops/conv.h"
+#include "ops/dropout.h"
+#include "ops/pooling.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "test_util.h"

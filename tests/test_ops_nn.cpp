@@ -15,7 +15,8 @@
 #include "core/random.h"
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
-#include "ops/nn_ops.h"
+#include "ops/distances.h"
+#include "ops/softmax.h"
 #include "ops/reduce.h"
 
 using namespace chalk;

@@ -11,8 +11,11 @@
 
 #include "core/tensor.h"
 #include "ops/conv.h"
+#include "ops/dropout.h"
+#include "ops/pooling.h"
 #include "ops/linalg.h"
-#include "ops/nn_ops.h"
+#include "ops/distances.h"
+#include "ops/softmax.h"
 #include "ops/reduce.h"
 #include "reference.h"
 

@@ -167,7 +167,7 @@ TEST(Train, DivergenceStopsWithEpochStepAndKeepsTheCheckpoint) {
   const std::string bytes((std::istreambuf_iterator<char>(f)), {});
   TrainConfig bad = c;
   bad.epochs = 2;
-  bad.lr = 1e30;  // explodes in the second epoch's first steps
+  bad.lr = 3e38;  // overflows the weights in the second epoch's first steps
   Trainer t(bad);
   try {
     t.run(true, log);
@@ -245,8 +245,9 @@ TEST(TrainConfig, PerLossDefaults) {
   a.resolve();
   EXPECT_EQ(a.optimizer, "sgd");
   EXPECT_DOUBLE_EQ(a.lr, 0.01);  // scaled logits: a smaller step
-  EXPECT_EQ(a.warmup_steps, -1);  // decided by the Trainer: one epoch (ArcFace can stall without)
-  EXPECT_EQ(s.warmup_steps, 0);
+  EXPECT_EQ(a.warmup_steps, -1);  // steps are known to the Trainer only: one epoch (ArcFace can stall without)
+  EXPECT_EQ(a.resolved_warmup_steps(100), 100);
+  EXPECT_EQ(s.resolved_warmup_steps(100), 0);
   TrainConfig arc = small_config("arcface");
   arc.epochs = 3;
   Trainer trainer(arc);  // 1,024 images at batch 128: 8 steps an epoch

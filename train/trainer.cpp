@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,8 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/autograd.h"
+#include "core/checks.h"
 #include "core/parallel.h"
 #include "core/random.h"
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "nn/models.h"
 #include "ops/reduce.h"
@@ -27,30 +30,18 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------- config
 
 void TrainConfig::resolve() {
-  if (model != "mlp" && model != "cnn") fail("--model: expected mlp or cnn, got '", model, "'");
-  bool known = false;
-  for (const auto& e : loss_registry()) known = known || e.name == loss;
-  if (!known) make_loss(loss, loss_options);  // throws, listing the known names
-  if (emb_dim < 0) emb_dim = loss == "softmax" ? 0 : 64;
-  if (emb_dim == 0 && loss != "softmax")
+  nn::find_model(model);                               // throws, listing the known models
+  const TrainingDefaults& d = find_loss(loss).defaults;  // throws, listing the known losses
+  if (emb_dim < 0) emb_dim = d.emb_dim;
+  if (emb_dim == 0 && !d.logits_output)
     fail("--emb-dim: the ", loss, " loss needs an embedding size >= 1 (0 means 'the model outputs the C logits' "
-         "and is only for --loss softmax)");
-  // Batch-hard triplet training starts on a plateau (every hardest negative as near as the
-  // hardest positive: the loss sits at the margin). Adam leaves it within an epoch; SGD
-  // with momentum had not left it after 5 epochs (docs/losses/triplet.md, section 13).
-  if (optimizer.empty()) optimizer = loss == "triplet" ? "adam" : "sgd";
+         "and is only for losses without a head of their own, e.g. --loss softmax)");
+  if (optimizer.empty()) optimizer = d.optimizer;
   if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw")
     fail("--optimizer: expected sgd, adam or adamw, got '", optimizer, "'");
-  if (lr < 0) {
-    // SGD: the margin-softmax losses multiply their logits by a scale s (16..64), which
-    // multiplies their gradients too, so they want a smaller step than the others.
-    const bool scaled = loss == "normface" || loss == "cosface" || loss == "arcface" || loss == "combined" ||
-                        loss == "sphereface";
-    lr = optimizer != "sgd" ? 1e-3 : (scaled ? 0.01 : 0.05);
-  }
-  if (!(lr > 0) || !std::isfinite(lr)) fail("--lr: expected a positive learning rate, got ", lr);
+  if (lr == -1) lr = optimizer == "sgd" ? d.sgd_lr : d.adam_lr;  // -1: the loss's default
+  if (!(lr > 0) || !std::isfinite(lr)) fail("--lr: expected a positive, finite learning rate, got ", lr);
   if (warmup_steps < -1) fail("--warmup-steps: expected >= 0 (or -1, the loss's default), got ", warmup_steps);
-  if (warmup_steps < 0 && loss != "arcface") warmup_steps = 0;  // arcface: set by Trainer (one epoch)
   if (schedule != "constant" && schedule != "step" && schedule != "cosine")
     fail("--schedule: expected constant, step or cosine, got '", schedule, "'");
   if (epochs < 1) fail("--epochs: expected >= 1, got ", epochs);
@@ -61,18 +52,40 @@ void TrainConfig::resolve() {
   loss_options.seed = seed;
 }
 
+std::int64_t TrainConfig::resolved_warmup_steps(std::int64_t steps_per_epoch) const {
+  if (warmup_steps >= 0) return warmup_steps;
+  const double epochs_of_warmup = find_loss(loss).defaults.warmup_epochs;
+  const std::int64_t total = steps_per_epoch * epochs;
+  return std::min(static_cast<std::int64_t>(std::llround(epochs_of_warmup * steps_per_epoch)), total / 2);
+}
+
+namespace {
+
+// The one list of the fields a run's configuration saves (config.json, and the checkpoint's
+// metadata): to_json and from_json both walk it, so a new option is one line here.
+template <class Config, class F>
+void config_fields(Config& c, F&& f) {
+  f("model", c.model), f("loss", c.loss), f("emb_dim", c.emb_dim), f("optimizer", c.optimizer), f("lr", c.lr);
+  f("momentum", c.momentum), f("nesterov", c.nesterov), f("weight_decay", c.weight_decay);
+  f("schedule", c.schedule), f("warmup_steps", c.warmup_steps), f("epochs", c.epochs);
+  f("batch_size", c.batch_size), f("samples_per_class", c.samples_per_class), f("seed", c.seed);
+  f("threads", c.threads), f("data_dir", c.data_dir), f("limit_train", c.limit_train);
+}
+template <class Options, class F>
+void loss_option_fields(Options& o, F&& f) {
+  f("margin", o.margin), f("mining", o.mining), f("distance", o.distance), f("soft_margin", o.soft_margin);
+  f("reduction", o.reduction), f("normalize", o.normalize), f("centroids", o.centroids), f("scale", o.scale);
+  f("label_smoothing", o.label_smoothing), f("sphere_m", o.sphere_m), f("easy_margin", o.easy_margin);
+  f("m1", o.m1), f("m2", o.m2), f("m3", o.m3);
+}
+
+}  // namespace
+
 std::string TrainConfig::to_json() const {
-  const LossOptions& o = loss_options;
-  json j = {{"model", model}, {"loss", loss}, {"emb_dim", emb_dim}, {"optimizer", optimizer}, {"lr", lr},
-            {"momentum", momentum}, {"nesterov", nesterov}, {"weight_decay", weight_decay},
-            {"schedule", schedule}, {"warmup_steps", warmup_steps}, {"epochs", epochs},
-            {"batch_size", batch_size}, {"samples_per_class", samples_per_class}, {"seed", seed},
-            {"threads", threads}, {"data_dir", data_dir}, {"limit_train", limit_train},
-            {"loss_options",
-             {{"margin", o.margin}, {"mining", o.mining}, {"distance", o.distance}, {"soft_margin", o.soft_margin},
-              {"reduction", o.reduction}, {"normalize", o.normalize}, {"centroids", o.centroids},
-              {"scale", o.scale}, {"label_smoothing", o.label_smoothing}, {"sphere_m", o.sphere_m},
-              {"easy_margin", o.easy_margin}, {"m1", o.m1}, {"m2", o.m2}, {"m3", o.m3}}}};
+  json j, o;
+  config_fields(*this, [&](const char* name, const auto& v) { j[name] = v; });
+  loss_option_fields(loss_options, [&](const char* name, const auto& v) { o[name] = v; });
+  j["loss_options"] = o;
   return j.dump();
 }
 
@@ -83,43 +96,23 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
   } catch (const std::exception& e) {
     fail("config: not valid JSON: ", e.what());
   }
+  if (!j.is_object()) fail("config: expected a JSON object, got ", j.type_name());
   TrainConfig c;
-  try {
-    c.model = j.at("model");
-    c.loss = j.at("loss");
-    c.emb_dim = j.at("emb_dim");
-    c.optimizer = j.at("optimizer");
-    c.lr = j.at("lr");
-    c.momentum = j.at("momentum");
-    c.nesterov = j.at("nesterov");
-    c.weight_decay = j.at("weight_decay");
-    c.schedule = j.at("schedule");
-    c.warmup_steps = j.at("warmup_steps");
-    c.epochs = j.at("epochs");
-    c.batch_size = j.at("batch_size");
-    c.samples_per_class = j.at("samples_per_class");
-    c.seed = j.at("seed");
-    c.threads = j.at("threads");
-    c.data_dir = j.at("data_dir");
-    c.limit_train = j.at("limit_train");
-    const json& o = j.at("loss_options");
-    c.loss_options.margin = o.at("margin");
-    c.loss_options.mining = o.at("mining");
-    c.loss_options.distance = o.at("distance");
-    c.loss_options.soft_margin = o.at("soft_margin");
-    c.loss_options.reduction = o.at("reduction");
-    c.loss_options.normalize = o.at("normalize");
-    c.loss_options.centroids = o.at("centroids");
-    c.loss_options.scale = o.at("scale");
-    c.loss_options.label_smoothing = o.at("label_smoothing");
-    c.loss_options.sphere_m = o.at("sphere_m");
-    c.loss_options.easy_margin = o.at("easy_margin");
-    c.loss_options.m1 = o.at("m1");
-    c.loss_options.m2 = o.at("m2");
-    c.loss_options.m3 = o.at("m3");
-  } catch (const json::exception& e) {
-    fail("config: missing or mistyped field: ", e.what());
-  }
+  auto read = [](const json& from, const char* group) {
+    return [&from, group](const char* name, auto& v) {
+      if (!from.contains(name)) fail("config: missing field '", group, name, "'");
+      try {
+        from.at(name).get_to(v);
+      } catch (const std::exception& e) {
+        fail("config: field '", group, name, "' is ", from.at(name).dump(), ", not a ",
+             std::is_same_v<std::decay_t<decltype(v)>, std::string> ? "string" : "number of the right kind", " (",
+             e.what(), ")");
+      }
+    };
+  };
+  config_fields(c, read(j, ""));
+  if (!j.contains("loss_options") || !j.at("loss_options").is_object()) fail("config: missing field 'loss_options'");
+  loss_option_fields(c.loss_options, read(j.at("loss_options"), "loss_options."));
   return c;
 }
 
@@ -134,15 +127,28 @@ std::string EpochMetrics::to_json() const {
   return j.dump();
 }
 
+EpochMetrics EpochMetrics::from_json(const std::string& text) {
+  const json j = json::parse(text);
+  EpochMetrics m;
+  m.epoch = j.at("epoch");
+  m.train_loss = j.at("train_loss"), m.test_loss = j.at("test_loss"), m.test_accuracy = j.at("test_accuracy");
+  m.epoch_seconds = j.at("epoch_seconds"), m.samples_per_second = j.at("samples_per_second"), m.lr = j.at("lr");
+  m.retrieval.precision_at_1 = j.at("precision_at_1"), m.retrieval.recall_at_1 = j.at("recall_at_1");
+  m.retrieval.recall_at_2 = j.at("recall_at_2"), m.retrieval.recall_at_4 = j.at("recall_at_4");
+  m.retrieval.recall_at_8 = j.at("recall_at_8"), m.retrieval.r_precision = j.at("r_precision");
+  m.retrieval.map_at_r = j.at("map_at_r"), m.nmi = j.at("nmi");
+  return m;
+}
+
 // ---------------------------------------------------------------- trainer
 
 Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
   config_.resolve();
   if (config_.threads > 0) set_num_threads(config_.threads);
   manual_seed(config_.seed);
-  location_ = nn::locate_mnist(config_.data_dir);
-  train_ = nn::load_mnist(location_.dir, true);
-  test_ = nn::load_mnist(location_.dir, false);
+  location_ = locate_mnist(config_.data_dir);
+  train_ = load_mnist(location_.dir, true);
+  test_ = load_mnist(location_.dir, false);
   if (config_.limit_train > 0 && config_.limit_train < train_.n) {
     const std::int64_t pix = train_.rows * train_.cols;
     train_.n = config_.limit_train;
@@ -151,6 +157,7 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
   }
   const std::int64_t out = config_.emb_dim > 0 ? config_.emb_dim : num_classes();
   model_ = nn::make_model(config_.model, out);
+  flat_input_ = nn::find_model(config_.model).flat_input;
   loss_ = make_loss(config_.loss, config_.loss_options);
 
   std::vector<Tensor> params = model_->parameters();
@@ -171,11 +178,8 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
   }
   const std::int64_t per_epoch = static_cast<std::int64_t>(epoch_batches(0).size());
   const std::int64_t total = per_epoch * config_.epochs;
-  // ArcFace from scratch can stall: with seed 1 its loss sat near 5.9 and P@1 ended at
-  // 0.9688. One epoch of linear learning-rate warm-up (469 steps on full MNIST at batch 128)
-  // let every seed tried escape (docs/losses.md, "ArcFace and a warm-up"). A run shorter
-  // than two epochs warms up for half of it.
-  if (config_.warmup_steps < 0) config_.warmup_steps = std::min(per_epoch, total / 2);
+  // A loss's default warm-up (TrainingDefaults::warmup_epochs) in steps, at most half the run.
+  config_.warmup_steps = config_.resolved_warmup_steps(per_epoch);
   schedule_ = std::make_unique<nn::LRSchedule>(
       nn::make_schedule(config_.schedule, config_.lr, total, config_.warmup_steps));
 }
@@ -185,16 +189,16 @@ std::vector<std::vector<std::int64_t>> Trainer::epoch_batches(int epoch) const {
     const std::int64_t K = config_.samples_per_class;
     const std::int64_t P = std::min<std::int64_t>(num_classes(), std::max<std::int64_t>(2, config_.batch_size / K));
     const std::int64_t per_epoch = std::max<std::int64_t>(1, train_.n / (P * K));
-    return nn::PKSampler(train_.labels, P, K, config_.seed, per_epoch).batches(epoch);
+    return PKSampler(train_.labels, P, K, config_.seed, per_epoch).batches(epoch);
   }
-  return nn::BatchLoader(train_.n, config_.batch_size, true, config_.seed, false).batches(epoch);
+  return BatchLoader(train_.n, config_.batch_size, true, config_.seed, false).batches(epoch);
 }
 
-Tensor Trainer::batch_images(const nn::MnistSplit& split, const std::vector<std::int64_t>& idx) const {
-  return nn::make_image_batch(split, idx, /*flatten=*/config_.model == "mlp");
+Tensor Trainer::batch_images(const MnistSplit& split, const std::vector<std::int64_t>& idx) const {
+  return make_image_batch(split, idx, /*flatten=*/flat_input_);
 }
 
-Tensor Trainer::embed(const nn::MnistSplit& split) {
+Tensor Trainer::embed(const MnistSplit& split) {
   NoGradGuard no_grad;
   const bool was_training = model_->is_training();
   model_->eval();
@@ -213,17 +217,17 @@ Tensor Trainer::embed(const nn::MnistSplit& split) {
 }
 
 double Trainer::train_epoch(int epoch, const ProgressFn& progress) {
-  if (!prepared_) {  // e.g. K-means centroids from the initial embeddings (first 10,000 images)
-    nn::MnistSplit head = train_;
-    head.n = std::min<std::int64_t>(train_.n, 10000);
-    head.images.resize(static_cast<std::size_t>(head.n * head.rows * head.cols));
-    head.labels.resize(static_cast<std::size_t>(head.n));
-    if (config_.loss_options.centroids == "kmeans" && config_.loss == "centroid")
-      loss_->prepare(embed(head), nn::make_label_batch(head, [&] {
-                       std::vector<std::int64_t> v(static_cast<std::size_t>(head.n));
-                       for (std::int64_t i = 0; i < head.n; ++i) v[i] = i;
-                       return v;
-                     }()));
+  if (!prepared_) {  // once per run, before its first step (a resumed run was prepared before)
+    Tensor embeddings, labels;
+    if (loss_->needs_data_pass()) {  // e.g. K-means centroids: the initial embeddings of the first 10,000 images
+      MnistSplit head = train_;
+      head.n = std::min<std::int64_t>(train_.n, 10000);
+      head.images.resize(static_cast<std::size_t>(head.n * head.rows * head.cols));
+      head.labels.resize(static_cast<std::size_t>(head.n));
+      embeddings = embed(head);
+      labels = from_vector(head.labels, {head.n});
+    }
+    loss_->prepare(embeddings, labels);
     prepared_ = true;
   }
   model_->train();
@@ -233,7 +237,7 @@ double Trainer::train_epoch(int epoch, const ProgressFn& progress) {
   std::int64_t count = 0;
   for (std::size_t b = 0; b < batches.size(); ++b) {
     const Tensor x = batch_images(train_, batches[b]);
-    const Tensor y = nn::make_label_batch(train_, batches[b]);
+    const Tensor y = make_label_batch(train_, batches[b]);
     optimizer_->set_lr(schedule_->lr_at(step_));
     loss_->set_iteration(step_);
     auto diverged = [&](const std::string& what) {
@@ -260,6 +264,29 @@ double Trainer::train_epoch(int epoch, const ProgressFn& progress) {
   return count ? total / count : 0.0;
 }
 
+double Trainer::lr_at_last_step() const { return schedule_->lr_at(std::max<std::int64_t>(step_ - 1, 0)); }
+
+void Trainer::check_parameters_finite(const std::string& when) const {
+  auto check = [&](const std::string& prefix, const nn::NamedTensors& tensors) {
+    for (const auto& [name, t] : tensors) {
+      const Tensor v = t.detach();
+      bool finite = true;
+      dispatch_float(v.dtype(), "check_parameters_finite", [&](auto tag) {
+        using T = decltype(tag);
+        const T* p = v.data<T>();
+        for (std::int64_t i = 0; i < v.numel() && finite; ++i) finite = std::isfinite(p[i]);
+      });
+      if (!finite)
+        fail("training stopped ", when, " (global step ", step_, "): parameter '", prefix, name, "' ",
+             shape_str(v.shape()), " has a non-finite value. Hint: lower the learning rate (--lr, now ",
+             optimizer_->lr(), "), add --warmup-steps, or run with --detect-anomaly to find the op that made it; "
+             "the last good checkpoint (if any) is untouched.");
+    }
+  };
+  check("model.", model_->named_parameters());
+  check("loss.", loss_->named_parameters());
+}
+
 EpochMetrics Trainer::evaluate(int epoch) {
   NoGradGuard no_grad;
   model_->eval();
@@ -269,7 +296,7 @@ EpochMetrics Trainer::evaluate(int epoch) {
   m.lr = optimizer_->lr();
   const Tensor out = embed(test_);                  // model outputs (what the loss sees)
   const Tensor emb = loss_->metric_embedding(out);  // what retrieval compares
-  const Tensor labels = nn::make_label_batch(test_, [&] {
+  const Tensor labels = make_label_batch(test_, [&] {
     std::vector<std::int64_t> v(static_cast<std::size_t>(test_.n));
     for (std::int64_t i = 0; i < test_.n; ++i) v[i] = i;
     return v;
@@ -283,7 +310,7 @@ EpochMetrics Trainer::evaluate(int epoch) {
     for (std::int64_t i = s; i < e; ++i) rows.push_back(i);
     Tensor eb = Tensor::empty({e - s, out.shape()[1]});
     std::copy(out.data<float>() + s * out.shape()[1], out.data<float>() + e * out.shape()[1], eb.data<float>());
-    total += loss_->forward(eb, nn::make_label_batch(test_, rows)).item();
+    total += loss_->forward(eb, make_label_batch(test_, rows)).item();
     ++parts;
   }
   m.test_loss = total / std::max<std::int64_t>(parts, 1);
@@ -312,10 +339,13 @@ void Trainer::save_checkpoint(const std::string& path, int epochs_done) const {
   for (auto& [n, t] : loss_->named_parameters()) tensors["loss." + n] = t.detach();
   for (auto& [n, t] : loss_->named_buffers()) tensors["loss." + n] = t.detach();
   for (auto& [n, t] : optimizer_->state()) tensors["optim." + n] = t.detach();
+  json history = json::array();
+  for (const EpochMetrics& m : history_) history.push_back(json::parse(m.to_json()));
   Metadata meta = {{"format", "chalk checkpoint v1"},
                    {"epochs_done", std::to_string(epochs_done)},
                    {"global_step", std::to_string(step_)},
-                   {"config", config_.to_json()}};
+                   {"config", config_.to_json()},
+                   {"metrics", history.dump()}};
   save_safetensors(path, tensors, meta);
 }
 
@@ -342,6 +372,7 @@ int Trainer::load_checkpoint(const std::string& path) {
     if (!only.empty()) fail(path, ": checkpoint has a tensor '", only.begin()->first, "' the model does not have");
     for (auto& [name, target] : targets) {
       const Tensor& src = file.tensors.at(name);
+      if (is_floating(src.dtype())) check_finite(src, str_cat("tensor '", name, "'").c_str(), path.c_str());
       std::copy(static_cast<const char*>(src.impl()->storage->data),
                 static_cast<const char*>(src.impl()->storage->data) + src.numel() * dtype_size(src.dtype()),
                 static_cast<char*>(target.impl()->storage->data));
@@ -356,9 +387,32 @@ int Trainer::load_checkpoint(const std::string& path) {
     if (it == file.metadata.end()) fail(path, ": checkpoint metadata has no '", key, "'");
     return it->second;
   };
-  step_ = std::stoll(meta("global_step"));
+  auto count = [&](const char* key) {
+    const std::string text = meta(key);
+    std::int64_t v = -1;
+    try {
+      std::size_t used = 0;
+      v = std::stoll(text, &used);
+      if (used != text.size()) v = -1;
+    } catch (const std::exception&) {
+      v = -1;
+    }
+    if (v < 0) fail(path, ": checkpoint metadata '", key, "' is \"", text, "\", not a whole number >= 0");
+    return v;
+  };
+  step_ = count("global_step");
+  const std::int64_t epochs_done = count("epochs_done");
+  history_.clear();
+  auto it = file.metadata.find("metrics");
+  if (it != file.metadata.end()) {  // checkpoints before the metrics history have none
+    try {
+      for (const json& m : json::parse(it->second)) history_.push_back(EpochMetrics::from_json(m.dump()));
+    } catch (const std::exception& e) {
+      fail(path, ": checkpoint metadata 'metrics' is not the list of epoch metrics chalk writes: ", e.what());
+    }
+  }
   prepared_ = true;
-  return std::stoi(meta("epochs_done"));
+  return static_cast<int>(epochs_done);
 }
 
 namespace {
@@ -396,11 +450,15 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
 };
 
-void print_metrics(std::ostream& log, const EpochMetrics& m) {
-  log << std::fixed << std::setprecision(4) << "epoch " << m.epoch << ": train loss " << m.train_loss
-      << " | test loss " << m.test_loss << " | accuracy " << m.test_accuracy << " | P@1 "
-      << m.retrieval.precision_at_1 << " | R@8 " << m.retrieval.recall_at_8 << " | MAP@R " << m.retrieval.map_at_r
-      << " | NMI " << m.nmi << " | " << std::setprecision(2) << m.epoch_seconds << " s" << std::endl;
+// One line per epoch; `trained`: the epoch was trained now (train loss and seconds exist).
+void print_metrics(std::ostream& log, const EpochMetrics& m, bool trained = true) {
+  log << std::fixed << std::setprecision(4) << "epoch " << m.epoch << ": ";
+  if (trained) log << "train loss " << m.train_loss << " | ";
+  log << "test loss " << m.test_loss << " | accuracy " << m.test_accuracy << " | P@1 " << m.retrieval.precision_at_1
+      << " | R@8 " << m.retrieval.recall_at_8 << " | MAP@R " << m.retrieval.map_at_r << " | NMI " << m.nmi;
+  if (trained) log << " | " << std::setprecision(2) << m.epoch_seconds << " s";
+  else log << " | lr " << std::setprecision(6) << m.lr;
+  log << std::endl;
 }
 
 }  // namespace
@@ -415,18 +473,32 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
   if (resume) {
     if (ckpt.empty()) fail("--resume needs --out DIR (the folder holding checkpoint.safetensors)");
     if (!fs::exists(ckpt)) fail("--resume: no checkpoint at ", ckpt);
+    const TrainConfig stored = checkpoint_config(ckpt);
     start = load_checkpoint(ckpt);
     log << "resumed from " << ckpt << " after epoch " << start << "\n";
+    if (config_.epochs > stored.epochs && config_.schedule != "constant")
+      log << "note: extending a " << stored.epochs << "-epoch run to " << config_.epochs << " epochs: from step "
+          << step_ << " on, the learning rate follows the " << config_.schedule << " schedule of the longer run ("
+          << schedule_->lr_at(step_) << " now); the steps already taken followed the shorter one, so the result "
+          << "differs from a run planned for " << config_.epochs << " epochs (docs/training.md)\n";
   }
   log << "data: " << location_.description << "\n"
       << "model: " << model_->name() << " (" << model_->num_parameters() << " parameters), loss: " << loss_->name()
       << ", optimizer: " << optimizer_->name() << ", lr schedule: " << schedule_->describe()
       << ", threads: " << num_threads() << "\n";
-  if (!config_.out_dir.empty() && !resume) {
-    std::ofstream(config_.out_dir + "/config.json") << config_.to_json() << "\n";
-    std::ofstream(config_.out_dir + "/metrics.jsonl", std::ios::trunc);
-  }
-  EpochMetrics last;
+  // metrics.jsonl is rewritten from the checkpoint's own history after every save, so it never
+  // runs ahead of the checkpoint (a kill between the two leaves the older file, which the
+  // resumed run rewrites); both files are written atomically and a failed write fails the run.
+  auto write_run_files = [&] {
+    if (config_.out_dir.empty()) return;
+    write_text_atomically(config_.out_dir + "/config.json", config_.to_json() + "\n", "chalk-train");
+    std::string lines;
+    for (const EpochMetrics& m : history_) lines += m.to_json() + "\n";
+    write_text_atomically(config_.out_dir + "/metrics.jsonl", lines, "chalk-train");
+  };
+  write_run_files();
+  if (start >= config_.epochs) log << "the run already has " << start << " of " << config_.epochs << " epochs\n";
+  EpochMetrics last = history_.empty() ? EpochMetrics{} : history_.back();
   for (int epoch = start; epoch < config_.epochs; ++epoch) {
     ProgressBar bar(std::cerr, epoch + 1, config_.epochs, config_.batch_size, config_.progress);
     const auto t0 = std::chrono::steady_clock::now();
@@ -437,27 +509,75 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
     last.epoch_seconds = secs;
     last.samples_per_second = static_cast<double>(epoch_batches(epoch).size() * config_.batch_size) / secs;
     print_metrics(log, last);
+    check_parameters_finite(str_cat("after epoch ", epoch + 1));  // never save a checkpoint with NaN weights
+    history_.push_back(last);
     if (!config_.out_dir.empty()) {
-      std::ofstream(config_.out_dir + "/metrics.jsonl", std::ios::app) << last.to_json() << "\n";
       save_checkpoint(ckpt, epoch + 1);
+      write_run_files();
     }
   }
   return last;
 }
 
-EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log) {
-  const SafetensorsFile file = load_safetensors(path);
+TrainConfig checkpoint_config(const std::string& path) {
+  SafetensorsFile file;
+  try {
+    file = load_safetensors(path);
+  } catch (const Error& e) {
+    fail(path, " is not a chalk checkpoint (not a readable safetensors file): ", e.what());
+  }
   auto it = file.metadata.find("config");
   if (it == file.metadata.end()) fail(path, ": not a chalk checkpoint (no 'config' in its metadata)");
-  TrainConfig cfg = TrainConfig::from_json(it->second);
+  try {
+    return TrainConfig::from_json(it->second);
+  } catch (const Error& e) {
+    fail(path, ": checkpoint metadata 'config': ", e.what());
+  }
+}
+
+TrainConfig resume_config(const TrainConfig& stored, const TrainConfig& given,
+                          const std::vector<std::string>& given_flags) {
+  // What may change on resume: the length (--epochs extends), the threads, the progress bar and
+  // the folder. Every other flag given must agree with the run's stored configuration.
+  TrainConfig merged = stored;
+  merged.out_dir = given.out_dir;
+  merged.progress = given.progress;
+  merged.threads = given.threads;
+  const json want = json::parse(given.to_json()), have = json::parse(stored.to_json());
+  for (const std::string& flag : given_flags) {
+    if (flag == "--epochs") {
+      merged.epochs = given.epochs;
+      continue;
+    }
+    std::string key = flag.substr(flag.find_first_not_of('-'));
+    std::replace(key.begin(), key.end(), '-', '_');
+    if (key == "data") key = "data_dir";
+    const json* a = nullptr;
+    const json* b = nullptr;
+    if (have.contains(key)) a = &have.at(key), b = &want.at(key);
+    else if (have.at("loss_options").contains(key)) a = &have.at("loss_options").at(key), b = &want.at("loss_options").at(key);
+    if (!a) continue;  // not part of the run's configuration (--threads, --quiet, --out, ...)
+    const bool same = a->is_number() && b->is_number() ? a->get<double>() == b->get<double>() : *a == *b;
+    if (!same)
+      fail(flag, " ", b->dump(), " contradicts the run being resumed, which has ", key, " = ", a->dump(),
+           " (a resumed run keeps its configuration: drop ", flag, ", or start a new run with another --out)");
+  }
+  return merged;
+}
+
+EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log) {
+  TrainConfig cfg = checkpoint_config(path);
   cfg.data_dir = data_dir;
   cfg.out_dir.clear();
+  cfg.threads = 0;  // keep the caller's thread count (chalk-eval --threads), not the training run's
   Trainer t(cfg);
   const int epochs = t.load_checkpoint(path);
   log << "checkpoint " << path << ": " << cfg.model << " + " << cfg.loss << ", " << epochs << " epoch(s)\n"
       << "data: " << t.data_location().description << "\n";
+  if (epochs < 1) fail(path, ": the checkpoint has no trained epoch (epochs_done = ", epochs, ")");
   EpochMetrics m = t.evaluate(epochs - 1);
-  print_metrics(log, m);
+  m.lr = t.lr_at_last_step();  // the learning rate of the checkpoint's last step, not the optimizer's initial one
+  print_metrics(log, m, /*trained=*/false);
   return m;
 }
 

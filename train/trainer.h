@@ -16,10 +16,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "losses/loss.h"
-#include "losses/metrics.h"
-#include "nn/data.h"
+#include "eval/metrics.h"
+#include "io/mnist.h"
+#include "train/batches.h"
 #include "nn/module.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
@@ -27,17 +29,17 @@
 namespace chalk {
 
 struct TrainConfig {
-  std::string model = "mlp";       // mlp | cnn
-  std::string loss = "softmax";    // a name from loss_registry()
-  std::int64_t emb_dim = -1;       // -1: the loss's default (softmax: 0 = the model outputs C logits; others: 64)
+  std::string model = "mlp";       // a name from nn::model_registry(): mlp | cnn
+  std::string loss = kDefaultLoss; // a name from loss_registry()
+  std::int64_t emb_dim = -1;       // -1: the loss's default (TrainingDefaults; softmax: 0 = the model outputs C logits)
   LossOptions loss_options;        // margin, scale, mining, distance, centroids, ...
-  std::string optimizer;           // sgd | adam | adamw; empty: the loss's default (triplet: adam, others: sgd)
-  double lr = -1;                  // -1: the optimizer's default (sgd 0.05 or 0.01, adam/adamw 1e-3)
+  std::string optimizer;           // sgd | adam | adamw; empty: the loss's default
+  double lr = -1;                  // -1: the loss's default for the optimizer (TrainingDefaults sgd_lr, adam_lr)
   double momentum = 0.9;           // sgd
   bool nesterov = false;           // sgd
   double weight_decay = 0.0;
   std::string schedule = "cosine"; // constant | step | cosine
-  std::int64_t warmup_steps = -1;  // -1: the loss's default (arcface: one epoch, at most half the run; others 0)
+  std::int64_t warmup_steps = -1;  // -1: the loss's default (TrainingDefaults::warmup_epochs, at most half the run)
   int epochs = 10;
   std::int64_t batch_size = 128;
   std::int64_t samples_per_class = 8;   // K of PK batches (triplet family): P = min(C, batch_size / K)
@@ -48,8 +50,12 @@ struct TrainConfig {
   bool progress = true;            // progress bar on a terminal, plain lines otherwise
   std::int64_t limit_train = 0;    // > 0: use only the first N training images (quick runs, tests)
 
-  // Fill the "-1: default" fields from the loss and optimizer; check values. Throws chalk::Error.
+  // Fill the "-1: default" fields from the loss's TrainingDefaults (its registry entry) and
+  // check every value. Throws chalk::Error naming the flag.
   void resolve();
+  // warmup_steps, or when it is -1 the loss's default (warmup_epochs of an epoch of
+  // `steps_per_epoch` steps, at most half of the run's steps).
+  std::int64_t resolved_warmup_steps(std::int64_t steps_per_epoch) const;
   std::string to_json() const;
   static TrainConfig from_json(const std::string& json);
 };
@@ -63,6 +69,7 @@ struct EpochMetrics {
   RetrievalMetrics retrieval;
   double nmi = 0;
   std::string to_json() const;     // one line of metrics.jsonl
+  static EpochMetrics from_json(const std::string& json);  // throws on a missing or mistyped field
 };
 
 // Called after every training step: (batch index, batches in the epoch, running mean loss).
@@ -82,7 +89,7 @@ class Trainer {
   EpochMetrics run(bool resume, std::ostream& log);
 
   // Embeddings (model outputs) of a whole split, N x D, computed in batches, eval mode.
-  Tensor embed(const nn::MnistSplit& split);
+  Tensor embed(const MnistSplit& split);
 
   // Checkpoint: model, loss (its head or centroids) and optimizer state, the epoch,
   // and the config, in one safetensors file, written atomically.
@@ -94,29 +101,49 @@ class Trainer {
   nn::Layer& model() { return *model_; }
   Loss& loss() { return *loss_; }
   nn::Optimizer& optimizer() { return *optimizer_; }
-  const nn::MnistSplit& train_set() const { return train_; }
-  const nn::MnistSplit& test_set() const { return test_; }
-  const nn::MnistLocation& data_location() const { return location_; }
+  const MnistSplit& train_set() const { return train_; }
+  const MnistSplit& test_set() const { return test_; }
+  const MnistLocation& data_location() const { return location_; }
   std::int64_t num_classes() const { return 10; }
   std::int64_t global_step() const { return step_; }
+  // The learning rate of the last step taken (the schedule's value at global_step() - 1).
+  double lr_at_last_step() const;
+  // The metrics of every epoch so far (saved in the checkpoint; metrics.jsonl is written from it).
+  const std::vector<EpochMetrics>& history() const { return history_; }
+  // Throws chalk::Error naming the first model or loss parameter with a NaN or infinity, with
+  // `when` ("after epoch 3") and a hint. Reads every parameter once.
+  void check_parameters_finite(const std::string& when) const;
 
  private:
   std::vector<std::vector<std::int64_t>> epoch_batches(int epoch) const;
-  Tensor batch_images(const nn::MnistSplit& split, const std::vector<std::int64_t>& idx) const;
+  Tensor batch_images(const MnistSplit& split, const std::vector<std::int64_t>& idx) const;
 
   TrainConfig config_;
-  nn::MnistLocation location_;
-  nn::MnistSplit train_, test_;
+  MnistLocation location_;
+  MnistSplit train_, test_;
   std::shared_ptr<nn::Layer> model_;
   std::shared_ptr<Loss> loss_;
   std::unique_ptr<nn::Optimizer> optimizer_;
   std::unique_ptr<nn::LRSchedule> schedule_;
   std::int64_t step_ = 0;
   bool prepared_ = false;
+  bool flat_input_ = false;
+  std::vector<EpochMetrics> history_;  // the model takes images as rows (nn::ModelEntry::flat_input)
 };
 
 // Rebuild the model and loss a checkpoint was trained with and evaluate it on the test set
 // (chalk-eval). `data_dir` as in TrainConfig.
 EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log);
+
+// The configuration saved in a chalk checkpoint's metadata. Throws chalk::Error naming the file
+// and the field when it is missing or not what chalk writes.
+TrainConfig checkpoint_config(const std::string& path);
+
+// The configuration a resumed run continues with: `stored` (the checkpoint's), with the epoch
+// count (--epochs extends the run), threads, progress and out_dir from `given`. Every other flag
+// in `given_flags` (chalk-train's names: "--loss", "--emb-dim", "--lr", ...) must agree with the
+// stored value; otherwise throws chalk::Error naming the flag and both values.
+TrainConfig resume_config(const TrainConfig& stored, const TrainConfig& given,
+                          const std::vector<std::string>& given_flags);
 
 }  // namespace chalk

@@ -1,14 +1,13 @@
-// ops/nn_ops.cpp — softmax, norms and pairwise distances: forward, then the VJP right below.
+// ops/distances.cpp — norms, normalize and pairwise distances: forward, then the VJP right below.
 //
-// These are the hot path of every loss, so each has its own kernel and a
-// hand-derived VJP (no chain of small ops). Their plain twins, the same
-// formulas composed from element-wise ops and reductions, are in
-// tests/test_ops_nn.cpp and are checked against these.
+// The hot path of the triplet and centroid losses and of the retrieval metrics, so each has
+// its own kernel and a hand-derived VJP. Their plain twins, the same formulas composed from
+// element-wise ops and reductions, are in tests/test_ops_distances.cpp and are checked
+// against these.
 //
-// Axis ops view x as [outer, n, inner] (n = the size of `axis`): element
-// [o, k, i] sits at (o * n + k) * inner + i, and one "lane" (o, i) is the
-// vector x[o, :, i] the op normalises.
-#include "ops/nn_ops.h"
+// Axis ops see x along `axis` as [outer, n, inner] (core/shape.h AxisView): one "lane" (o, i)
+// is the vector x[o, :, i] the op normalises.
+#include "ops/distances.h"
 
 #include <cmath>
 #include <limits>
@@ -16,142 +15,10 @@
 #include "core/autograd.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
+#include "ops/kernels.h"
 #include "ops/linalg.h"
 
 namespace chalk {
-
-namespace {
-
-struct Lanes {
-  std::int64_t outer = 1, n = 1, inner = 1;
-  Shape reduced;  // x's shape with the axis removed (or 1 if keepdim)
-};
-
-Lanes lanes_of(const Tensor& x, int axis, bool keepdim, const char* op) {
-  const int a = normalize_axis(axis, x.shape().size(), op);
-  Lanes l;
-  for (int d = 0; d < x.dim(); ++d) {
-    const std::int64_t s = x.shape()[d];
-    if (d < a) l.outer *= s;
-    if (d > a) l.inner *= s;
-    if (d == a) {
-      l.n = s;
-      if (keepdim) l.reduced.push_back(1);
-    } else {
-      l.reduced.push_back(s);
-    }
-  }
-  return l;
-}
-
-// Call f(o, i, base) for every lane, base = &x[o, 0, i] offset; the lane's
-// k-th element is at base + k * inner. Lanes are split over threads.
-template <class F>
-void for_each_lane(const Lanes& l, F&& f) {
-  parallel_for(l.outer * l.inner, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(l.n, 1)),
-               [&](std::int64_t b, std::int64_t e) {
-                 for (std::int64_t j = b; j < e; ++j) {
-                   const std::int64_t o = j / l.inner, i = j % l.inner;
-                   f(j, o * l.n * l.inner + i);
-                 }
-               });
-}
-
-}  // namespace
-
-// ---------------------------------------------------------------- softmax, log_softmax
-
-// y_k = exp(x_k - m) / sum_j exp(x_j - m),   m = max_j x_j
-// (subtracting m changes nothing mathematically and keeps every exp <= 1:
-// no overflow for logits of 1000, no 0/0 for logits of -1000.)
-// VJP: dx_k = sum_j g_j dy_j/dx_k = sum_j g_j y_j (delta_jk - y_k) = y_k (g_k - sum_j g_j y_j)
-Tensor softmax(const Tensor& x, int axis) {
-  const Lanes l = lanes_of(x, axis, false, "softmax");
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  dispatch_float(x.dtype(), "softmax", [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    const std::int64_t n = l.n, st = l.inner;
-    if (n == 0) return;
-    for_each_lane(l, [&](std::int64_t, std::int64_t base) {
-      const T* xl = px + base;
-      T* yl = py + base;
-      T m = xl[0];
-      for (std::int64_t k = 1; k < n; ++k) m = std::max(m, xl[k * st]);
-      double s = 0;
-      for (std::int64_t k = 0; k < n; ++k) {
-        const T e = std::exp(xl[k * st] - m);
-        yl[k * st] = e;
-        s += e;
-      }
-      const T inv = static_cast<T>(1.0 / s);
-      for (std::int64_t k = 0; k < n; ++k) yl[k * st] *= inv;
-    });
-  });
-  record(y, "softmax", {x}, [y_ = y.detach(), l](const Tensor& g, Grads& dx) {
-    Tensor d = Tensor::empty(g.shape(), g.dtype());
-    dispatch_float(g.dtype(), "softmax backward", [&](auto tag) {
-      using T = decltype(tag);
-      const T *pg = g.data<T>(), *py = y_.data<T>();
-      T* pd = d.data<T>();
-      const std::int64_t n = l.n, st = l.inner;
-      for_each_lane(l, [&](std::int64_t, std::int64_t base) {
-        double gy = 0;  // sum_j g_j y_j
-        for (std::int64_t k = 0; k < n; ++k) gy += static_cast<double>(pg[base + k * st]) * py[base + k * st];
-        for (std::int64_t k = 0; k < n; ++k) {
-          const std::int64_t e = base + k * st;
-          pd[e] = py[e] * (pg[e] - static_cast<T>(gy));
-        }
-      });
-    });
-    dx.add(0, d);
-  });
-  return y;
-}
-
-// y_k = x_k - m - log(sum_j exp(x_j - m)),   m = max_j x_j   (= x_k - logsumexp(x))
-// VJP: dy_j/dx_k = delta_jk - softmax(x)_k, so dx_k = g_k - exp(y_k) sum_j g_j
-Tensor log_softmax(const Tensor& x, int axis) {
-  const Lanes l = lanes_of(x, axis, false, "log_softmax");
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  dispatch_float(x.dtype(), "log_softmax", [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    const std::int64_t n = l.n, st = l.inner;
-    if (n == 0) return;
-    for_each_lane(l, [&](std::int64_t, std::int64_t base) {
-      const T* xl = px + base;
-      T* yl = py + base;
-      T m = xl[0];
-      for (std::int64_t k = 1; k < n; ++k) m = std::max(m, xl[k * st]);
-      double s = 0;
-      for (std::int64_t k = 0; k < n; ++k) s += std::exp(xl[k * st] - m);
-      const T lse = m + static_cast<T>(std::log(s));
-      for (std::int64_t k = 0; k < n; ++k) yl[k * st] = xl[k * st] - lse;
-    });
-  });
-  record(y, "log_softmax", {x}, [y_ = y.detach(), l](const Tensor& g, Grads& dx) {
-    Tensor d = Tensor::empty(g.shape(), g.dtype());
-    dispatch_float(g.dtype(), "log_softmax backward", [&](auto tag) {
-      using T = decltype(tag);
-      const T *pg = g.data<T>(), *py = y_.data<T>();
-      T* pd = d.data<T>();
-      const std::int64_t n = l.n, st = l.inner;
-      for_each_lane(l, [&](std::int64_t, std::int64_t base) {
-        double gs = 0;  // sum_j g_j
-        for (std::int64_t k = 0; k < n; ++k) gs += pg[base + k * st];
-        for (std::int64_t k = 0; k < n; ++k) {
-          const std::int64_t e = base + k * st;
-          pd[e] = pg[e] - std::exp(py[e]) * static_cast<T>(gs);
-        }
-      });
-    });
-    dx.add(0, d);
-  });
-  return y;
-}
 
 // ---------------------------------------------------------------- l2_norm, normalize
 
@@ -159,13 +26,13 @@ Tensor log_softmax(const Tensor& x, int axis) {
 // VJP: dx_k = g x_k / y; at x = 0 (y = 0) the norm has a kink and we pick the
 // subgradient 0 (PyTorch's choice too).
 Tensor l2_norm(const Tensor& x, int axis, bool keepdim) {
-  const Lanes l = lanes_of(x, axis, keepdim, "l2_norm");
-  Tensor y = Tensor::empty(l.reduced, x.dtype());
+  const AxisView l = axis_view(x.shape(), axis, keepdim, "l2_norm");
+  Tensor y = Tensor::empty(l.out_shape, x.dtype());
   dispatch_float(x.dtype(), "l2_norm", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
+    kernels::for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
       double s = 0;
       for (std::int64_t k = 0; k < l.n; ++k) {
         const double v = px[base + k * l.inner];
@@ -180,7 +47,7 @@ Tensor l2_norm(const Tensor& x, int axis, bool keepdim) {
       using T = decltype(tag);
       const T *px = x.data<T>(), *py = y_.data<T>(), *pg = g.data<T>();
       T* pd = d.data<T>();
-      for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
+      kernels::for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
         const T c = py[j] > T(0) ? pg[j] / py[j] : T(0);  // g / ||x||, 0 at x = 0
         for (std::int64_t k = 0; k < l.n; ++k) pd[base + k * l.inner] = c * px[base + k * l.inner];
       });
@@ -198,16 +65,16 @@ Tensor l2_norm(const Tensor& x, int axis, bool keepdim) {
 // Plain twin: div(x, clamp_min(l2_norm(x, axis, true), eps)), in the tests.
 Tensor normalize(const Tensor& x, int axis, double eps) {
   if (!(eps > 0)) fail("normalize: eps must be > 0, got ", eps);
-  const Lanes l = lanes_of(x, axis, true, "normalize");
+  const AxisView l = axis_view(x.shape(), axis, true, "normalize");
   Tensor y = Tensor::empty(x.shape(), x.dtype());
-  Tensor r = Tensor::empty(l.reduced, x.dtype());  // r = max(||x||, eps) per lane
-  Tensor clamped = Tensor::empty(l.reduced, DType::Int64);  // 1 where ||x|| < eps
+  Tensor r = Tensor::empty(l.out_shape, x.dtype());  // r = max(||x||, eps) per lane
+  Tensor clamped = Tensor::empty(l.out_shape, DType::Int64);  // 1 where ||x|| < eps
   dispatch_float(x.dtype(), "normalize", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
     T *py = y.data<T>(), *pr = r.data<T>();
     std::int64_t* pc = clamped.data<std::int64_t>();
-    for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
+    kernels::for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
       double s = 0;
       for (std::int64_t k = 0; k < l.n; ++k) {
         const double v = px[base + k * l.inner];
@@ -228,7 +95,7 @@ Tensor normalize(const Tensor& x, int axis, double eps) {
       const std::int64_t* pc = clamped.data<std::int64_t>();
       T* pd = d.data<T>();
       const std::int64_t n = l.n, st = l.inner;
-      for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
+      kernels::for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
         double gy = 0;  // g . y  (0 in the clamped case: r is a constant there)
         if (!pc[j])
           for (std::int64_t k = 0; k < n; ++k) gy += static_cast<double>(pg[base + k * st]) * py[base + k * st];

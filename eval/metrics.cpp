@@ -1,5 +1,7 @@
 // losses/metrics.cpp — embedding evaluation: retrieval metrics, K-means, NMI.
-#include "losses/metrics.h"
+#include "eval/metrics.h"
+
+#include "core/checks.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,11 +15,9 @@ namespace chalk {
 
 namespace {
 
-void check_embeddings(const Tensor& e, const Tensor& y, const char* op) {
-  if (e.dim() != 2) fail(op, ": expected embeddings N x D, got ", shape_str(e.shape()));
-  if (y.dtype() != DType::Int64 || y.dim() != 1 || y.shape()[0] != e.shape()[0])
-    fail(op, ": expected int64 labels of shape [", e.shape()[0], "], got ", dtype_name(y.dtype()), " ",
-         shape_str(y.shape()));
+void check_embeddings_and_labels(const Tensor& e, const Tensor& y, const char* op) {
+  check_embeddings(e, op);
+  check_class_labels(y, e.shape()[0], /*C=*/0, op);
 }
 
 // Squared norms of the rows of a row-major N x D matrix.
@@ -34,7 +34,7 @@ std::vector<double> row_sq_norms(const double* x, std::int64_t n, std::int64_t d
 }  // namespace
 
 RetrievalMetrics retrieval_metrics(const Tensor& embeddings, const Tensor& labels, std::int64_t block) {
-  check_embeddings(embeddings, labels, "retrieval_metrics");
+  check_embeddings_and_labels(embeddings, labels, "retrieval_metrics");
   NoGradGuard no_grad;
   const Tensor x = embeddings.detach().to(DType::Float64);
   const std::int64_t n = x.shape()[0], d = x.shape()[1];
@@ -236,14 +236,14 @@ double normalized_mutual_info(const std::vector<std::int64_t>& a, const std::vec
 
 double clustering_nmi(const Tensor& embeddings, const Tensor& labels, std::int64_t num_classes,
                       std::uint64_t seed) {
-  check_embeddings(embeddings, labels, "clustering_nmi");
+  check_embeddings_and_labels(embeddings, labels, "clustering_nmi");
   Generator gen(seed);
   const KMeansResult km = kmeans(embeddings, num_classes, gen, 100, 10);
   return normalized_mutual_info(labels.to_vector<std::int64_t>(), km.assignment);
 }
 
 Tensor class_means(const Tensor& embeddings, const Tensor& labels, std::int64_t num_classes) {
-  check_embeddings(embeddings, labels, "class_means");
+  check_embeddings_and_labels(embeddings, labels, "class_means");
   NoGradGuard no_grad;
   const Tensor x = embeddings.detach().to(DType::Float64);
   const std::int64_t n = x.shape()[0], d = x.shape()[1];

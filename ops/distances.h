@@ -1,16 +1,11 @@
-// ops/nn_ops.h — functions the losses and layers are built from, with autograd:
-// softmax, log_softmax, norms, normalize, pairwise distances, cosine similarity.
+// ops/distances.h — norms, normalize, pairwise distances and cosine similarity, with autograd.
+// What the triplet and centroid losses and the retrieval metrics are built from (docs/ops.md).
 #pragma once
 
 #include "core/tensor.h"
 
 namespace chalk {
 
-// softmax(x)_k = exp(x_k - m) / sum_j exp(x_j - m), m = max_j x_j (stable).
-// VJP: dx = y * (g - sum_k g_k y_k)
-Tensor softmax(const Tensor& x, int axis = -1);
-// log_softmax(x)_k = x_k - logsumexp(x).   VJP: dx = g - softmax(x) * sum_k g_k
-Tensor log_softmax(const Tensor& x, int axis = -1);
 // ||x||_2 = sqrt(sum_k x_k^2) along axis. VJP: dx = g x / ||x||, defined as 0 where ||x|| = 0.
 Tensor l2_norm(const Tensor& x, int axis = -1, bool keepdim = false);
 // x / max(||x||, eps) along axis (PyTorch's F.normalize, eps = 1e-12).

@@ -1,16 +1,16 @@
-// nn/data.h — MNIST splits, batches, and the two ways of drawing batches.
+// train/batches.h — MNIST batches, and the two ways of drawing them (the samplers).
 //
-//   auto where = nn::locate_mnist(data_flag);        // --data DIR, else full, else shipped subset
+//   auto where = chalk::locate_mnist(data_flag);        // --data DIR, else full, else shipped subset
 //   std::cout << "data: " << where.description << "\n";
-//   nn::MnistSplit train = nn::load_mnist(where.dir, /*train=*/true);
+//   MnistSplit train = load_mnist(where.dir, /*train=*/true);
 //
-//   nn::BatchLoader loader(train.n, /*batch_size=*/128, /*shuffle=*/true, seed);
+//   BatchLoader loader(train.n, /*batch_size=*/128, /*shuffle=*/true, seed);
 //   for (const auto& idx : loader.batches(epoch)) {   // each a vector of sample indices
-//     nn::Batch b = nn::make_batch(train, idx);        // b.images [B, 1, 28, 28] float32, b.labels [B] int64
+//     Batch b = make_batch(train, idx);        // b.images [B, 1, 28, 28] float32, b.labels [B] int64
 //     ...
 //   }
 //
-//   nn::PKSampler pk(train.labels, /*P=*/8, /*K=*/4, seed);  // for triplet / contrastive losses
+//   PKSampler pk(train.labels, /*P=*/8, /*K=*/4, seed);  // for triplet / contrastive losses
 //   for (const auto& idx : pk.batches(epoch)) { ... }        // 8 classes x 4 images each
 //
 // Images stay as bytes in memory (47 MB for the full training set); only the
@@ -30,45 +30,13 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "io/mnist.h"
 
-namespace chalk::nn {
+namespace chalk {
 
-// ---- MNIST ----
-
+// MNIST's usual normalisation: the mean and standard deviation of the training pixels.
 constexpr float kMnistMean = 0.1307f;
 constexpr float kMnistStd = 0.3081f;
-
-struct MnistSplit {
-  std::vector<std::uint8_t> images;  // n * rows * cols pixels, 0..255, image after image
-  std::vector<std::int64_t> labels;  // n labels, 0..9
-  std::int64_t n = 0, rows = 0, cols = 0;
-};
-
-// Load the training (train-*) or test (t10k-*) split from `dir`, which holds
-// the standard file names, each raw or with .gz appended:
-//   train-images-idx3-ubyte  train-labels-idx1-ubyte  t10k-images-idx3-ubyte  t10k-labels-idx1-ubyte
-MnistSplit load_mnist(const std::string& dir, bool train);
-
-// Where the MNIST files are, and why that folder was chosen.
-enum class MnistSource {
-  Given,   // the folder the user asked for (--data DIR)
-  Full,    // data/mnist-full: the full 70,000 images (scripts/fetch-mnist.sh)
-  Subset,  // data/mnist-subset: the 7,000 images shipped with chalk
-};
-struct MnistLocation {
-  std::string dir;
-  MnistSource source = MnistSource::Subset;
-  std::string description;  // one line for the program to print
-};
-
-// Pick the data folder: `data_dir` if not empty (it must hold all four files),
-// else <data>/mnist-full if all four files are there, else the shipped
-// <data>/mnist-subset. <data> is `data_root` if given, else CHALK_DATA_DIR
-// (set by CMake to the repository's data/ folder).
-MnistLocation locate_mnist(const std::string& data_dir = "", const std::string& data_root = "");
-
-// True if `dir` holds the four MNIST files (each raw or .gz).
-bool has_mnist_files(const std::string& dir);
 
 // ---- batches ----
 
@@ -145,4 +113,4 @@ class PKSampler {
   std::vector<std::vector<std::int64_t>> members_;       // members_[c]: sample indices of classes_[c]
 };
 
-}  // namespace chalk::nn
+}  // namespace chalk

@@ -1,0 +1,42 @@
+// core/checks.cpp — the shared input checks of losses and metrics (core/checks.h).
+#include "core/checks.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace chalk {
+
+void check_finite(const Tensor& x, const char* what, const char* op) {
+  dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = x.data<T>();
+    const std::int64_t n = x.numel(), row = x.dim() == 2 ? x.shape()[1] : 1;
+    for (std::int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i]))
+        fail(op, ": ", what, " ", shape_str(x.shape()), " have a non-finite value (", p[i], ") in row ",
+             row > 0 ? i / row : 0, " (diverged training? a learning rate too large?)");
+  });
+}
+
+void check_embeddings(const Tensor& x, const char* op, const char* what) {
+  if (!x.defined() || x.dim() != 2 || !is_floating(x.dtype()))
+    fail(op, ": expected float ", what, " N x D, got ",
+         x.defined() ? str_cat(dtype_name(x.dtype()), " ", shape_str(x.shape())) : "none");
+  if (x.shape()[0] == 0 || x.shape()[1] == 0) fail(op, ": ", what, " ", shape_str(x.shape()), " are empty");
+  check_finite(x, what, op);
+}
+
+void check_class_labels(const Tensor& labels, std::int64_t N, std::int64_t C, const char* op) {
+  if (!labels.defined() || labels.dtype() != DType::Int64 || labels.dim() != 1 || labels.shape()[0] != N)
+    fail(op, ": expected int64 labels of shape [", N, "], got ",
+         labels.defined() ? str_cat(dtype_name(labels.dtype()), " ", shape_str(labels.shape())) : "none");
+  const std::int64_t* y = labels.data<std::int64_t>();
+  for (std::int64_t i = 0; i < N; ++i) {
+    if (C > 0 && (y[i] < 0 || y[i] >= C))
+      fail(op, ": label ", y[i], " at index ", i, " is outside [0, C) with C = ", C, " classes");
+    if (y[i] < 0) fail(op, ": label ", y[i], " at index ", i, " is negative");
+  }
+}
+
+}  // namespace chalk

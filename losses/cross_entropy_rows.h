@@ -1,0 +1,52 @@
+// losses/cross_entropy_rows.h — the row kernels behind cross_entropy, shared with the fused
+// margin losses: one row's loss and softmax, and its gradient.
+// Derivation: docs/losses/softmax.md.  Users: losses/softmax.cpp, losses/margin_softmax.cpp.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace chalk {
+
+// (losses/margin_softmax.cpp builds its logits, then calls these: the same arithmetic, so
+// the fused losses and cross_entropy agree to the last bit.)
+namespace cross_entropy_rows {
+
+// One row z (C values), label y, smoothing s. Returns loss_i, and writes the softmax
+// p_j (C values, double) for the VJP:
+//   m     = max_j z_j                           (subtracted: exp never overflows)
+//   e_j   = exp(z_j - m),  S = sum_j e_j
+//   lse   = m + log S                           (= log sum_j exp z_j)
+//   p_j   = e_j / S                             (= exp(z_j - lse), the softmax)
+//   loss  = -sum_j t_j (z_j - lse) = lse - sum_j t_j z_j      (since sum_j t_j = 1)
+//         = lse - (1 - s) z_y - (s / C) sum_j z_j
+// Keeping p costs N x C doubles and saves the backward from computing every exp again
+// (exp was half of cross_entropy's time).
+template <class T>
+double row_loss(const T* z, std::int64_t C, std::int64_t y, double s, double* p) {
+  double m = z[0];
+  for (std::int64_t j = 1; j < C; ++j) m = std::max(m, static_cast<double>(z[j]));
+  double sum_exp = 0, sum_z = 0;
+  for (std::int64_t j = 0; j < C; ++j) {
+    p[j] = std::exp(static_cast<double>(z[j]) - m);
+    sum_exp += p[j];
+    sum_z += z[j];
+  }
+  const double inv = 1.0 / sum_exp;
+  for (std::int64_t j = 0; j < C; ++j) p[j] *= inv;
+  const double lse = m + std::log(sum_exp);
+  return lse - (1.0 - s) * static_cast<double>(z[y]) - (s / C) * sum_z;
+}
+
+// Its gradient, scaled by the upstream g_i, written into dz (C values), from the p above:
+//   d loss / d z_j = p_j - t_j = p_j - (1 - s) [j = y] - s / C
+template <class T>
+void row_grad(const double* p, std::int64_t C, std::int64_t y, double s, double g_i, T* dz) {
+  const double off = s / C, on = 1.0 - s + s / C;
+  for (std::int64_t j = 0; j < C; ++j) dz[j] = static_cast<T>(g_i * (p[j] - (j == y ? on : off)));
+}
+
+}  // namespace cross_entropy_rows
+
+}  // namespace chalk

@@ -1,0 +1,109 @@
+// tests/test_architecture.cpp — the shape of the code base, checked: every include points down
+// a layer, no two files of one folder include each other, and the training loop names no loss.
+//
+//   core <- ops <- (io) <- nn, eval <- losses <- train <- apps, demos, bench, tests
+//   plot/ stands apart (it draws numbers; it includes nothing of chalk's but core/error.h)
+//
+// A folder may include its own files and those of any lower layer, never a peer's or a higher
+// one's. Run: ctest --test-dir build -R Architecture
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "losses/loss.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kRoot = fs::path(CHALK_TEST_DIR).parent_path();
+
+// The layer of each library folder (higher may include lower; equal only within the folder).
+const std::map<std::string, int> kLayer = {{"core", 0}, {"ops", 1}, {"io", 1},     {"nn", 2},
+                                           {"eval", 2}, {"losses", 3}, {"train", 4}, {"plot", 5}};
+
+struct Include {
+  std::string file;  // "ops/reduce.cpp"
+  int line;
+  std::string target;  // "ops/elementwise.h"
+};
+
+std::vector<Include> includes_of(const std::string& folder) {
+  std::vector<Include> out;
+  const std::regex inc(R"re(^\s*#\s*include\s*"([a-z_]+/[A-Za-z0-9_./]+)")re");
+  for (const auto& entry : fs::directory_iterator(kRoot / folder)) {
+    const std::string ext = entry.path().extension().string();
+    if (ext != ".h" && ext != ".cpp") continue;
+    std::ifstream f(entry.path());
+    std::string text;
+    int n = 0;
+    while (std::getline(f, text)) {
+      ++n;
+      std::smatch m;
+      if (std::regex_search(text, m, inc)) out.push_back({folder + "/" + entry.path().filename().string(), n, m[1]});
+    }
+  }
+  return out;
+}
+
+std::string folder_of(const std::string& path) { return path.substr(0, path.find('/')); }
+
+}  // namespace
+
+TEST(Architecture, EveryIncludePointsDownALayer) {
+  int checked = 0;
+  for (const auto& [folder, layer] : kLayer) {
+    for (const Include& inc : includes_of(folder)) {
+      const std::string to = folder_of(inc.target);
+      auto it = kLayer.find(to);
+      ASSERT_NE(it, kLayer.end()) << inc.file << ":" << inc.line << " includes " << inc.target
+                                  << ", outside the library's layers";
+      const bool ok = to == folder || it->second < layer || (folder == "plot" && inc.target == "core/error.h");
+      EXPECT_TRUE(ok) << inc.file << ":" << inc.line << " includes " << inc.target << ": " << folder << "/ (layer "
+                      << layer << ") may not include " << to << "/ (layer " << it->second << ")";
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 50);  // the scan found the library's includes
+}
+
+// Within a folder, file a including b's header and b including a's is a loop the folder's
+// reader has to untangle (ops/elementwise <-> ops/reduce once was one). One pair is a loop by
+// nature and allowed: a Tensor's backward() calls the engine, and the engine moves Tensors.
+TEST(Architecture, NoTwoFilesOfAFolderIncludeEachOther) {
+  const std::set<std::pair<std::string, std::string>> allowed = {{"core/tensor", "core/autograd"},
+                                                                 {"core/autograd", "core/tensor"}};
+  for (const auto& [folder, layer] : kLayer) {
+    std::set<std::pair<std::string, std::string>> edges;  // (stem, stem)
+    auto stem = [](const std::string& p) { return fs::path(p).replace_extension().string(); };
+    for (const Include& inc : includes_of(folder))
+      if (folder_of(inc.target) == folder && stem(inc.file) != stem(inc.target))
+        edges.insert({stem(inc.file), stem(inc.target)});
+    for (const auto& [a, b] : edges)
+      EXPECT_FALSE(edges.count({b, a}) && !allowed.count({a, b})) << a << " and " << b << " include each other";
+  }
+}
+
+// The trainer asks the loss registry and the Loss interface; it never asks which loss it has.
+TEST(Architecture, TheTrainerNamesNoLoss) {
+  for (const char* file : {"train/trainer.cpp", "train/trainer.h", "train/batches.cpp", "train/batches.h"}) {
+    std::ifstream f(kRoot / file);
+    ASSERT_TRUE(f) << file;
+    std::string line;
+    int n = 0;
+    while (std::getline(f, line)) {
+      ++n;
+      const std::string code = line.substr(0, line.find("//"));  // comments may name losses
+      for (const chalk::LossEntry& e : chalk::loss_registry())
+        EXPECT_EQ(code.find('"' + e.name + '"'), std::string::npos)
+            << file << ":" << n << " names the loss \"" << e.name << "\": " << line;
+    }
+  }
+}
