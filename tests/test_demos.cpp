@@ -275,6 +275,27 @@ TEST(gallery, EveryReportStartsWithItsProgramsDescribeLine) {
   EXPECT_GT(reports, 0) << "docs/demos/ holds no report";
 }
 
+// The gallery shows the default runs (the shipped subset, the full budget), not --quick ones:
+// the numbers in a --quick report are noisier and some claims are checked with looser margins.
+// demos/notebook.cpp writes the command under the title: "*Run: `demo_NN_topic [--quick] --seed N` ...".
+TEST(gallery, ReportsAreFromDefaultRunsNotQuick) {
+  if (!fs::exists(kGallery))
+    GTEST_SKIP() << "docs/demos/ does not exist yet: scripts/make-gallery.sh writes it";
+  for (const auto& e : fs::directory_iterator(kGallery)) {
+    const fs::path report = e.path() / "report.md";
+    if (!e.is_directory() || !fs::exists(report)) continue;
+    std::string command;
+    for (const std::string& line : lines_of(read_text(report)))
+      if (line.rfind("*Run: `", 0) == 0) {
+        command = line.substr(7, line.find('`', 7) - 7);
+        break;
+      }
+    EXPECT_FALSE(command.empty()) << rel(report) << " has no \"*Run: `...`\" line saying how it was made";
+    EXPECT_EQ(command.find("--quick"), std::string::npos)
+        << rel(report) << " comes from a --quick run (" << command << "): run scripts/make-gallery.sh without --quick";
+  }
+}
+
 TEST(gallery, EverySvgAReportShowsExists) {
   if (!fs::exists(kGallery))
     GTEST_SKIP() << "docs/demos/ does not exist yet: scripts/make-gallery.sh writes it";
