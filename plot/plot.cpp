@@ -933,7 +933,7 @@ void image_grid(const std::string& path, const std::vector<std::vector<float>>& 
     if (!titles.empty()) {
       pl.col0(kInk);
       pl.schr(0, caption_scale);
-      pl.ptex(left + cols / 2.0, top - rows - 0.7 * caption, 1, 0, 0.5,
+      pl.ptex(left + cols / 2.0, top - rows - 0.45 * caption, 1, 0, 0.5,
               pl_text(titles[static_cast<std::size_t>(k)]).c_str());
       pl.schr(0, 1.0);
     }
