@@ -112,15 +112,16 @@ int main(int argc, char** argv) {
               {{"train (mean over the epoch)", ep, train_loss}, {"test (after the epoch)", ep, test_loss}},
               axes("MLP, softmax cross-entropy", "epoch", "cross-entropy (nats)"));
   nb.figure("loss",
-            "Cross-entropy per epoch. Both fall fast in the first epochs; the training loss keeps falling "
-            "while the test loss flattens: the gap between them is what the model has memorised rather "
-            "than learned.");
+            "Cross-entropy per epoch. Both fall fast in the first epochs; at the end the training loss is " +
+                fmt(train_loss.back(), 3) + " nats and the test loss " + fmt(test_loss.back(), 3) +
+                ". The gap between them is what the model fits in its own training images and does not "
+                "carry over to new ones.");
   plot::lines(nb.figure_path("accuracy"),
               {{"train", ep, train_acc}, {"test", ep, test_acc}},
               axes("MLP, softmax cross-entropy", "epoch", "accuracy"));
   nb.figure("accuracy",
-            "Accuracy per epoch on the training images and on the held-out test images. The training "
-            "accuracy approaches 1; the test accuracy levels off below it.");
+            "Accuracy per epoch on the training images and on the held-out test images: " +
+                fmt(train_acc.back(), 3) + " and " + fmt(test_acc.back(), 3) + " after the last epoch.");
 
   // ---- 3. Logits, softmax, cross-entropy by hand ------------------------------------------
   nb.markdown(
@@ -207,8 +208,9 @@ int main(int argc, char** argv) {
       "## 5. The digits the model gets most wrong\n\n"
       "Sorting the test images by their loss -log p_y, highest first, is the same as sorting by the "
       "probability the model gives the true class, lowest first. These are the images the model is "
-      "most confidently wrong about: some are badly written, some are ambiguous even to a person, a "
-      "few may be mislabelled.");
+      "most confidently wrong about. Some are badly written or ambiguous; others are clear to a person "
+      "but drawn thicker, slanted or shifted, which an MLP, weighing each pixel position separately, "
+      "handles badly (demo 05's convolutions look for strokes wherever they are).");
   std::vector<std::int64_t> order(static_cast<std::size_t>(n_test));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return lv[a] > lv[b]; });
@@ -232,9 +234,9 @@ int main(int argc, char** argv) {
                    axes("The " + std::to_string(n_show) + " test digits with the highest loss", "", "", 640, 560),
                    titles, /*shared_scale=*/true);
   nb.figure("worst",
-            "The test images with the highest loss; p is the probability the model gives the TRUE class. "
-            "Most are digits a person would also hesitate over (open 4s read as 9s, 7s with a bar, "
-            "thick 8s); each title says what the model answered instead.");
+            "The test images with the highest loss; p is the probability the model gives the TRUE class, "
+            "and 'pred' is the digit it chose instead. Which of them would a person also misread, and "
+            "which are clear digits the model gets wrong?");
   nb.table(worst);
 
   // ---- The claims -------------------------------------------------------------------------

@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
       "    y[o, i, j] = b[o] + sum_{p,q} w[o, 0, p, q] * x[0, i + p - 2, j + q - 2]     (ops/conv.h)\n\n"
       "Below: a test digit, the patch with the most ink, and filter 0 as initialised (uniform random, "
       "PyTorch's default); the dot product is computed by hand and compared with `conv2d`'s output.");
-  const Tensor x = nn::make_image_batch(cnn.test_set(), {0});  // 1 x 1 x 28 x 28, normalised
+  const Tensor x = make_image_batch(cnn.test_set(), {0});  // 1 x 1 x 28 x 28, normalised
   const std::vector<float> xv = x.to_vector<float>();
   const auto pixel = [&](std::int64_t r, std::int64_t c) -> double {  // zero padding
     return (r < 0 || r >= 28 || c < 0 || c >= 28) ? 0.0 : xv[r * 28 + c];
@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     for (std::int64_t j = 0; j < 28; ++j) {
       double ink = 0;
       for (int p = 0; p < 5; ++p)
-        for (int q = 0; q < 5; ++q) ink += pixel(i + p - 2, j + q - 2) * nn::kMnistStd + nn::kMnistMean;
+        for (int q = 0; q < 5; ++q) ink += pixel(i + p - 2, j + q - 2) * kMnistStd + kMnistMean;
       if (ink > best + 1e-9) best = ink, bi = i, bj = j;
     }
   const int o = 0;
@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
     for (std::int64_t r = 0; r < 28; ++r)
       for (std::int64_t c = 0; c < 28; ++c) {
         const bool in = std::abs(r - bi) <= 2 && std::abs(c - bj) <= 2;
-        const float v = static_cast<float>(pixel(r, c) * nn::kMnistStd + nn::kMnistMean);  // back to [0, 1]
+        const float v = static_cast<float>(pixel(r, c) * kMnistStd + kMnistMean);  // back to [0, 1]
         where[r * 28 + c] = in ? v : 0.35f * v;
       }
     plot::image_grid(nb.figure_path("patch_where"), {where}, 28, 28, 1,
@@ -203,25 +203,40 @@ int main(int argc, char** argv) {
       "5 x 5 convolutions with padding 2 keep the height and width; each 2 x 2 max-pool halves them "
       "(ReLU and pool run as one op, `relu_max_pool2d`); Flatten turns 32 maps of 7 x 7 into 1,568 "
       "numbers per image for the linear layers. The parameter count is each layer's weights and biases.");
-  demo::Table shapes{{"layer", "module", "output shape", "parameters"}, {}};
-  std::int64_t param_sum = 0;
+  demo::Table shapes{{"layer", "module", "output shape", "parameters", "multiply-adds per image"}, {}};
+  std::int64_t param_sum = 0, cnn_macs = 0, conv2_macs = 0;
   {
     NoGradGuard no_grad;
-    Tensor h = nn::make_image_batch(cnn.test_set(), {0, 1});
-    shapes.row({"input", "2 test images", shape_str(h.shape()), "0"});
+    Tensor h = make_image_batch(cnn.test_set(), {0, 1});
+    shapes.row({"input", "2 test images", shape_str(h.shape()), "0", "0"});
     for (std::size_t k = 0; k < model.net->size(); ++k) {
       const auto& layer = (*model.net)[k];
       h = layer->forward(h);
       param_sum += layer->num_parameters();
+      // multiply-adds: a convolution does one C x K x K dot product per output element, a
+      // linear layer one `in`-long dot product per output (max, ReLU, reshape: none)
+      std::int64_t macs = 0;
+      if (const auto* conv = dynamic_cast<const nn::Conv2d*>(layer.get()))
+        macs = h.numel() / h.shape()[0] * conv->in_channels * conv->kernel_size * conv->kernel_size;
+      else if (const auto* lin = dynamic_cast<const nn::Linear*>(layer.get()))
+        macs = lin->in_features * lin->out_features;
+      if (k == 2) conv2_macs = macs;
+      cnn_macs += macs;
       shapes.row({"net." + std::to_string(k), layer->name(), shape_str(h.shape()),
-                  std::to_string(layer->num_parameters())});
+                  std::to_string(layer->num_parameters()), std::to_string(macs)});
     }
-    shapes.row({"", "**total**", "", "**" + std::to_string(param_sum) + "**"});
+    shapes.row({"", "**total**", "", "**" + std::to_string(param_sum) + "**", "**" + std::to_string(cnn_macs) + "**"});
   }
   nb.table(shapes);
   TrainConfig mlp_cfg = cfg;
   mlp_cfg.model = "mlp";
   Trainer mlp(mlp_cfg);
+  std::int64_t mlp_macs = 0;  // its three linear layers: 784 x 256 + 256 x 128 + 128 x 10
+  {
+    const auto& mlp_net = *dynamic_cast<nn::MLP&>(mlp.model()).net;
+    for (std::size_t k = 0; k < mlp_net.size(); ++k)
+      if (const auto* lin = dynamic_cast<const nn::Linear*>(mlp_net[k].get())) mlp_macs += lin->in_features * lin->out_features;
+  }
   nb.markdown("The CNN has " + std::to_string(cnn.model().num_parameters()) + " parameters, the MLP of demo 04 " +
               std::to_string(mlp.model().num_parameters()) +
               ": about as many. " +
@@ -230,7 +245,10 @@ int main(int argc, char** argv) {
               "convolutions, which do the seeing, hold only " +
               std::to_string((*model.net)[0]->num_parameters() + (*model.net)[2]->num_parameters()) +
               ". A convolution reuses its few weights at every position of the image: the same stroke "
-              "detector works wherever the stroke is.");
+              "detector works wherever the stroke is. That reuse is also its cost: per image the CNN does " +
+              std::to_string(cnn_macs) + " multiply-adds, " + fmt(static_cast<double>(cnn_macs) / mlp_macs, 1) +
+              " times the MLP's " + std::to_string(mlp_macs) + " (784 x 256 + 256 x 128 + 128 x 10), " +
+              fmt(100.0 * conv2_macs / cnn_macs, 0) + "% of them in the second convolution.");
 
   // ---- 3. Training, CNN against MLP -------------------------------------------------------
   nb.markdown(
@@ -287,8 +305,10 @@ int main(int argc, char** argv) {
               axes("Test loss, same data and settings", "epoch", "test cross-entropy (nats)"));
   nb.figure("loss", "Test cross-entropy after each epoch: the CNN's is lower " + from_text(loss_from) + ".");
   nb.markdown("The price: the CNN's epoch took " + fmt(cnn_secs / cfg.epochs, 2) + " s on average here, the MLP's " +
-              fmt(mlp_secs / cfg.epochs, 2) + " s (most of the CNN's time goes to the second convolution's " +
-              "im2col and GEMM, in the forward and the backward pass).");
+              fmt(mlp_secs / cfg.epochs, 2) + " s, " + fmt(cnn_secs / std::max(mlp_secs, 1e-9), 1) +
+              " times as long. Both pay for the multiply-adds of section 2 three times per image (the forward "
+              "pass; in the backward pass, the gradient of each layer's input and of its weight), so compare "
+              "this with their ratio of multiply-adds, " + fmt(static_cast<double>(cnn_macs) / mlp_macs, 1) + ".");
 
   // ---- 4. The learned filters -------------------------------------------------------------
   const Tensor w_learned = conv1.weight.detach();
