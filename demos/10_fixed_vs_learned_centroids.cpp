@@ -355,10 +355,10 @@ int main(int argc, char** argv) {
   nb.cli().add_option("--finetune-epochs", finetune_epochs, "epochs of fine-tuning after adding digit 9")
       ->capture_default_str();
   nb.cli().add_option("--limit-train", limit_train,
-                      "training images (default: all 6,000 of the subset; --quick 1500; with --data: 6000)");
+                      "training images (default 0: all of them, 6,000 on the subset, 60,000 with --data; --quick 1500)");
   if (auto code = nb.parse(argc, argv)) return *code;
   if (epochs < 0) epochs = nb.quick() ? 2 : 3;
-  if (limit_train < 0) limit_train = nb.quick() ? 1500 : (nb.full_data() ? 6000 : 0);
+  if (limit_train < 0) limit_train = nb.quick() ? 1500 : 0;
   if (epochs < 1 || finetune_epochs < 1) fail("demo 10: --epochs and --finetune-epochs must be >= 1");
   const int D = 64;
 
