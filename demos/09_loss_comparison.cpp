@@ -391,9 +391,10 @@ int main(int argc, char** argv) {
                 (improved.empty() ? std::string("no loss improved on it") : "improved: " + improved) +
                 (not_yet.empty() ? std::string(".")
                                  : "; **not (yet) above the untrained network's P@1:** " + not_yet +
-                                       ". The margin-softmax losses start by pulling every embedding towards the "
-                                       "few directions of W, which first squeezes the cloud and costs retrieval; "
-                                       "a run this short can end before they recover (compare the curves)."));
+                                       ". A possible reason, not tested here: demo 10 finds the short-run NormFace "
+                                       "and ArcFace embeddings squeezed into a small cap of the sphere (one common "
+                                       "direction dominates), which costs retrieval until training spreads them "
+                                       "out; a run this short can end before that (compare the curves)."));
   }
 
   // ---- 3. triplet alone vs triplet + softmax -----------------------------------------------------
@@ -429,8 +430,9 @@ int main(int argc, char** argv) {
                 " (triplet + softmax), a difference of " + fmt(gap, 4) + "; spread across seeds (max - min) " +
                 fmt(t.max - t.min) + " against " + fmt(c.max - c.min) +
                 "; mean largest fall during training " + fmt(td.mean) + " against " + fmt(cd.mean) + ". " +
-                (seeds < 2 ? std::string("With one seed this is one sample, not a finding. ") : std::string()) +
-                (std::fabs(gap) < std::max(t.max - t.min, c.max - c.min)
+                (seeds < 2 ? std::string("With one seed this is one sample, not a finding: there is no spread to "
+                                         "compare the difference with.")
+                 : std::fabs(gap) < std::max(t.max - t.min, c.max - c.min)
                      ? "The difference in P@1 is smaller than the spread across seeds: at this budget the softmax "
                        "term neither clearly helps nor hurts."
                      : gap > 0 ? "Adding the softmax term raised P@1 by more than the spread across seeds."
