@@ -570,12 +570,15 @@ int main(int argc, char** argv) {
                 fmt(n_r, 3) + " and " + fmt(a_r, 3) +
                 " times the radius of each embedding cloud (the fair comparison: a cloud squeezed into a small cap of "
                 "the sphere has small distances whatever the runs do). " +
+                "Relative to the cloud, once rotated, NormFace's embeddings agree " +
+                (n_r < c_r ? std::string("better than") : std::string("less well than")) +
+                " the fixed centroids' and ArcFace's " + (a_r < c_r ? "better than" : "less well than") + " them" +
                 (fixed_stabler_aligned
-                     ? "Relative to the cloud, the fixed centroids' embeddings still agree best once rotated: they fix "
-                       "more than the coordinate system."
-                     : "Relative to the cloud, the learned-W embeddings agree as well as (or better than) the fixed "
-                       "centroids' once rotated: what fixed centroids buy is the coordinate system — no alignment "
-                       "needed — not a better-defined geometry.") +
+                     ? ": the fixed centroids fix more than the coordinate system."
+                     : n_r < c_r && a_r < c_r
+                           ? ": what fixed centroids buy is the coordinate system — no alignment needed — not a "
+                             "better-defined geometry."
+                           : ": the verdict after alignment depends on the learned-W loss.") +
                 " The rotation fitted on the training images and applied to the test images (table) tells whether "
                 "the alignment is a property of the two networks or is fitted to the test points.");
   }
