@@ -32,7 +32,7 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 constexpr std::int64_t kClasses = 10;
 // The claims' thresholds (see the report's closing checks): chosen after measuring seeds 0, 1, 2.
-constexpr double kMarginGap = 0.05;     // rad, lower-quartile margin: additive-margin losses minus the others
+constexpr double kMarginGap = 0.05;     // rad, lower-quartile margin: ArcFace, combined minus softmax, NormFace
 constexpr double kAccuracy = 0.8;       // every 2-D loss, default mode
 constexpr double kQuickAccuracy = 0.7;  // every 2-D loss, --quick
 constexpr double kCdfFrom = -0.3;       // rad: the margin chart's left end
@@ -185,21 +185,22 @@ int main(int argc, char** argv) {
     LossSpec softmax{"softmax", "softmax", "W_y . x + b_y", "linear head W (10 x 2), bias b", o};
     LossSpec normface{"normface", "NormFace", "s cos(theta_y)", "s = 16", o};
     normface.options.scale = 16;
-    LossSpec sphereface{"sphereface", "SphereFace", "||x|| (lambda c + psi(theta_y)) / (1 + lambda)",
+    // (no "|" in table cells: Markdown would split the cell there; norm(x) = ||x||)
+    LossSpec sphereface{"sphereface", "SphereFace", "norm(x) (lambda cos(theta_y) + psi(theta_y)) / (1 + lambda)",
                         "m = 4, lambda annealed 1000 -> 5", o};
     sphereface.options.sphere_m = 4;
-    LossSpec cosface{"cosface", "CosFace", "s (cos(theta_y) - m)", "s = 16, m = 0.35", o};
+    LossSpec cosface{"cosface", "CosFace", "s (cos(theta_y) - m)", "s = 16, m = 0.15", o};
     cosface.options.scale = 16;
-    cosface.options.margin = 0.35;
+    cosface.options.margin = 0.15;
     LossSpec arcface{"arcface", "ArcFace", "s cos(theta_y + m)", "s = 16, m = 0.5 rad", o};
     arcface.options.scale = 16;
     arcface.options.margin = 0.5;
-    LossSpec combined{"combined", "combined", "s (cos(m1 theta_y + m2) - m3)", "s = 16, m1 = 1, m2 = 0.3, m3 = 0.2",
+    LossSpec combined{"combined", "combined", "s (cos(m1 theta_y + m2) - m3)", "s = 16, m1 = 1, m2 = 0.2, m3 = 0.1",
                       o};
     combined.options.scale = 16;
     combined.options.m1 = 1.0;
-    combined.options.m2 = 0.3;
-    combined.options.m3 = 0.2;
+    combined.options.m2 = 0.2;
+    combined.options.m3 = 0.1;
     specs = {softmax, normface, sphereface, cosface, arcface, combined};
   }
   auto spec_named = [&](const std::string& name) -> const LossSpec& {
@@ -236,8 +237,17 @@ int main(int argc, char** argv) {
       "freely. From a random start, two class directions can begin nearly together, and in 2-D they "
       "cannot pass the others to separate: two digits then share one sector (NormFace, seed 0, Adam, 15 "
       "epochs: accuracy 0.80 and two W only 0.24 rad apart, against 0.86 and 0.53 rad from the even start).\n\n"
-      "The margins are the usual values (CosFace m = 0.35, ArcFace m = 0.5 rad, combined (1, 0.3, 0.2), "
-      "SphereFace m = 4).");
+      "* **Margins that fit on a circle.** A margin asks for a gap between a class and its nearest "
+      "neighbour, and in 2-D ten directions are at most 0.63 rad apart. Even a feature lying exactly on "
+      "W_y needs its nearest other direction at an angle Delta with\n\n"
+      "      ArcFace   0 + m <= Delta                        m = 0.5:  Delta >= 0.50 rad (fits)\n"
+      "      CosFace   1 - m >= cos(Delta)                   m = 0.35: Delta >= 0.86 rad (does NOT fit)\n"
+      "                                                      m = 0.15: Delta >= 0.55 rad (fits)\n"
+      "      combined  cos(m2) - m3 >= cos(Delta)            (0.3, 0.2): Delta >= 0.71 rad (does NOT fit)\n"
+      "                                                      (0.2, 0.1): Delta >= 0.50 rad (fits)\n\n"
+      "  With CosFace's usual m = 0.35 the training loss stayed near 3.5 and two class directions ended "
+      "0.16 rad (seed 0) and 0.08 rad (seed 1) apart; so CosFace uses m = 0.15 here and the combined "
+      "margin (m1, m2, m3) = (1, 0.2, 0.1). ArcFace keeps its usual m = 0.5 rad, SphereFace m = 4.");
 
   // Train one loss with a D-dimensional feature; returns the features, W and the metrics.
   auto train = [&](const LossSpec& spec, std::int64_t dim, bool even_start) {
@@ -454,7 +464,7 @@ int main(int argc, char** argv) {
       "how much nearer (in angle) x_i is to its own class direction than to the nearest other one. "
       "delta_i > 0 means the nearest direction is the right one; ArcFace's training target asks for "
       "theta_y + m <= theta_j, i.e. delta_i >= m = 0.5 on every training sample, and CosFace's for "
-      "cos(theta_y) - cos(theta_j) >= 0.35. In 2-D, delta cannot exceed the angle between two "
+      "cos(theta_y) - cos(theta_j) >= 0.15. In 2-D, delta cannot exceed the angle between two "
       "neighbouring directions, 0.63 rad at best (ten directions on a circle).\n\n"
       "A class's margin is a statement about its *worst-placed* samples, but the single worst test "
       "sample of a class is a misclassified digit with delta < 0 under every loss. So we take the "
@@ -507,7 +517,8 @@ int main(int argc, char** argv) {
               "The distribution of delta over the test set, one curve per loss (dashed: no margin). A curve "
               "further right has larger margins. Left of 0 are the misclassified samples (the chart starts at "
               "delta = -0.3 rad; the curves' heights there are the fractions below it); the curves "
-              "separate in the middle, where the lower quartile is read off (y = 0.25), and meet again at "
+              "separate in the middle, around y = 0.25 (the lower quartile of all test samples pooled; the "
+              "table's is taken per class, then averaged), and meet again at "
               "the right end, which no loss can pass: the angle between neighbouring class directions.");
   }
 
@@ -558,7 +569,8 @@ int main(int argc, char** argv) {
       "### What the measurement shows\n\n"
       "* The additive margins (" + additive_names + ") move the lower quartile of delta up: the smallest "
       "of them, " + additive_min_name + " at " + fmt(additive, 3) + " rad, against " + fmt(plain, 3) +
-      " rad for the better of the two losses without a margin. " + compact_sentence + "\n"
+      " rad for the better of the two losses without a margin (ArcFace: " + fmt(q25_of("arcface"), 3) +
+      " rad; CosFace's m was cut to 0.15 to fit on the circle). " + compact_sentence + "\n"
       "* " + (std::isnan(q_sphere)
                   ? std::string("SphereFace is not trained with --quick (its lambda would stay above 20: the margin "
                                 "would hardly act).")
@@ -575,18 +587,30 @@ int main(int argc, char** argv) {
       "classes by something other than direction. So we do not claim an order between these two.\n"
       "* A caveat of the definition: in 2-D delta is bounded by the angle between neighbouring class "
       "directions, so it mixes how tight a class is with how the learned W_j are spread. When a loss's "
-      "features are very tight (thin rays; CosFace's were in the default run with seed 0), its delta takes nearly one value "
+      "features are very tight (thin rays), its delta takes nearly one value "
       "per class, and its curve in the chart is a staircase set by the spacing of the W_j.");
 
-  nb.check(additive > plain + kMarginGap,
-           "the additive margin losses (" + additive_names + ") have a larger test angular margin (lower quartile "
-           "of delta, class mean) than both softmax and NormFace, by more than " + fmt(kMarginGap, 2) + " rad",
-           "smallest among them: " + additive_min_name + " " + fmt(additive, 3) + "; softmax " + fmt(q_softmax, 3) +
-               ", NormFace " + fmt(q_normface, 3));
-  if (!std::isnan(q_sphere))
-    nb.check(q_sphere > plain,
-             "SphereFace's test angular margin (lower quartile) is larger than softmax's and NormFace's",
-             "SphereFace " + fmt(q_sphere, 3) + "; softmax " + fmt(q_softmax, 3) + ", NormFace " + fmt(q_normface, 3));
+  // ArcFace (and combined): the margin in angle, with room to act: a clear gap.
+  for (const char* name : {"arcface", "combined"}) {
+    const double q = q25_of(name);
+    if (std::isnan(q)) continue;
+    nb.check(q > plain + kMarginGap,
+             spec_named(name).label + "'s test angular margin (lower quartile of delta, class mean) is larger than "
+             "both softmax's and NormFace's by more than " + fmt(kMarginGap, 2) + " rad",
+             spec_named(name).label + " " + fmt(q, 3) + "; softmax " + fmt(q_softmax, 3) + ", NormFace " +
+                 fmt(q_normface, 3));
+  }
+  // CosFace with a margin that fits on the circle (m = 0.15), and SphereFace with its slowly annealed
+  // lambda, have smaller margins: only the order is claimed (the smallest gap measured with --quick
+  // was CosFace's with seed 2: 0.076 against softmax's 0.054).
+  for (const char* name : {"cosface", "sphereface"}) {
+    const double q = q25_of(name);
+    if (std::isnan(q)) continue;
+    nb.check(q > plain,
+             spec_named(name).label + "'s test angular margin (lower quartile) is larger than softmax's and NormFace's",
+             spec_named(name).label + " " + fmt(q, 3) + "; softmax " + fmt(q_softmax, 3) + ", NormFace " +
+                 fmt(q_normface, 3));
+  }
 
   double worst_acc = 1;
   std::string worst_acc_name;
