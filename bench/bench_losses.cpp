@@ -21,7 +21,7 @@
 //   triplet_hard       batch-hard, euclidean, margin 0.2, normalised    (when "triplet" is in
 //   triplet_all        batch-all, reduction nonzero, otherwise the same  the registry)
 // The PyTorch twin (bench/losses_torch.py) builds the same batch shapes and definitions
-// (LOSS_SPEC). Timed in wall-clock time (UseRealTime): the GEMMs and loops may use threads.
+// (docs/losses/*.md). Timed in wall-clock time (UseRealTime): the GEMMs and loops may use threads.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>

@@ -7,7 +7,7 @@
 The batch: N = 256 embeddings x D = 64 (randn, float32), labels 16 classes x 16 samples
 (i // 16) or i % C when C = 10. One iteration = loss = L(x, y); loss.backward(), the
 gradients of x and of W (the softmax family's class weights) cleared with `.grad = None`.
-Definitions: /work/wt/LOSS_SPEC.md, the same as chalk's losses/*.h:
+Definitions: docs/losses/*.md, the same as chalk's losses/*.h:
   cross_entropy   F.cross_entropy on 256 x 10 logits
   normface/cosface/arcface/combined/sphereface: cos = normalize(x) normalize(W)^T (N x C, one
                   GEMM); the margin is applied to the target column only (gather, f(cos_y),

@@ -1,4 +1,4 @@
-// losses/metrics.cpp — embedding evaluation: retrieval metrics, K-means, NMI.
+// eval/metrics.cpp — embedding evaluation: retrieval metrics, K-means, NMI.
 #include "eval/metrics.h"
 
 #include "core/checks.h"

@@ -1,4 +1,4 @@
-// losses/metrics.h — how good is an embedding? The evaluation the papers use.
+// eval/metrics.h — how good is an embedding? The evaluation the papers use.
 //
 // Retrieval, each query against all other embeddings of the set (the query
 // itself excluded), neighbours ranked by Euclidean distance (ties: lower index):

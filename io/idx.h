@@ -13,7 +13,7 @@
 // file size: truncated or trailing bytes, label values) throws chalk::Error
 // naming the file and what was expected against what was found.
 //
-// nn/data.h builds MNIST splits and batches on top of these.
+// io/mnist.h builds MNIST splits on top of these; train/batches.h makes batches of them.
 #pragma once
 
 #include <cstdint>

@@ -310,7 +310,7 @@ CentroidKind parse_centroid_kind(const std::string& name) {
 }
 
 CentroidLoss::CentroidLoss(const LossOptions& o) : options_(o), kind_(parse_centroid_kind(o.centroids)) {
-  // Default: on. The bound needs no normalisation (theory.md section 2), but on MNIST the
+  // Default: on. The bound needs no normalisation (docs/losses/centroid.md section 3), but on MNIST the
   // unit sphere trained better: P@1 0.9907 / 0.9888 / 0.9875 for seeds 0 / 1 / 2 against
   // 0.9875 / 0.9879 / 0.9886 without (docs/losses.md).
   normalize_ = o.normalize != 0;

@@ -39,7 +39,7 @@ struct LossOptions {
   double label_smoothing = 0.0;
   int sphere_m = 4;                   // SphereFace integer margin
   bool easy_margin = false;           // ArcFace
-  double m1 = 1.0, m2 = 0.3, m3 = 0.2;  // combined margin: cos(m1 theta + m2) - m3 (InsightFace's combined-margin example)
+  double m1 = 1.0, m2 = 0.3, m3 = 0.2;  // combined margin: cos(m1 theta + m2) - m3 (docs/losses/margin_softmax.md section 2)
   std::uint64_t seed = 0;             // for random/kmeans centroids and W init
 };
 

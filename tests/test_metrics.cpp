@@ -1,4 +1,4 @@
-// Tests for losses/metrics.h: retrieval metrics, K-means, NMI, class means.
+// Tests for eval/metrics.h: retrieval metrics, K-means, NMI, class means.
 #include <gtest/gtest.h>
 
 #include <algorithm>

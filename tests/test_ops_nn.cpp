@@ -1,4 +1,4 @@
-// Tests for ops/nn_ops.h: softmax, log_softmax, l2_norm, normalize, pairwise
+// Tests for ops/softmax.h and ops/distances.h: softmax, log_softmax, l2_norm, normalize, pairwise
 // (squared) distances, cosine similarity matrix — forward values by hand and
 // against direct loops, float64 gradchecks (random upstream weight), the
 // fused kernels against their composed plain twins, the kinks, every error path.

@@ -1,0 +1,178 @@
+// demos/notebook.cpp — the demos' shared flags, report writer and claim checks (notebook.h).
+#include "demos/notebook.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "core/random.h"
+
+namespace chalk::demo {
+
+namespace fs = std::filesystem;
+
+std::string Table::markdown() const {
+  std::ostringstream os;
+  os << "|";
+  for (const auto& h : header) os << " " << h << " |";
+  os << "\n|";
+  for (std::size_t i = 0; i < header.size(); ++i) os << "---|";
+  os << "\n";
+  for (const auto& r : rows) {
+    if (r.size() != header.size())
+      fail("demo table: a row has ", r.size(), " cells, the header ", header.size());
+    os << "|";
+    for (const auto& c : r) os << " " << c << " |";
+    os << "\n";
+  }
+  return os.str();
+}
+
+std::string fmt(double v, int digits) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  const double a = std::fabs(v);
+  if (v != 0 && (a < 1e-3 || a >= 1e6)) std::snprintf(buf, sizeof buf, "%.*e", std::max(digits - 1, 1), v);
+  else std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+Notebook::Notebook(std::string id, std::string title)
+    : id_(std::move(id)), title_(std::move(title)), app_("demo " + id_ + ": " + title_) {
+  out_ = "runs/demo-" + id_;
+  app_.add_flag("--quick", quick_, "seconds on the shipped subset (what the test suite runs)");
+  app_.add_option("--out", out_, "folder for report.md and its figures")->capture_default_str();
+  app_.add_option("--data", data_, "folder with the four MNIST files (full MNIST); default: the shipped subset");
+  app_.add_option("--threads", threads_, "threads for chalk's loops and OpenBLAS (0: OpenMP's default)")
+      ->check(CLI::Range(0, 1024));
+  app_.add_option("--seed", seed_, "random seed")->capture_default_str();
+  app_.add_flag_callback("--describe", [this] { throw CLI::Success(); },
+                         "print the report's first line and exit");
+}
+
+std::optional<int> Notebook::parse(int argc, char** argv) {
+  try {
+    app_.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    if (app_.count("--describe")) {
+      std::cout << "# Demo " << id_ << " — " << title_ << "\n";
+      return 0;
+    }
+    return app_.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // --help: 0; a bad flag: its usage message and status 2 (CLI11's own codes are 100..127)
+    return app_.exit(e) == 0 ? 0 : 2;
+  }
+  if (argc > 0) program_ = fs::path(argv[0]).filename().string();
+  try {
+    fs::create_directories(out_);
+  } catch (const std::exception& e) {
+    std::cerr << "demo " << id_ << ": cannot create --out " << out_ << ": " << e.what() << "\n";
+    return 1;
+  }
+  if (threads_ > 0) set_num_threads(threads_);
+  manual_seed(seed_);
+  start_ = std::chrono::steady_clock::now();
+  std::cout << "# Demo " << id_ << " — " << title_ << (quick_ ? "  (--quick)" : "") << "\n\n";
+  return std::nullopt;
+}
+
+TrainConfig Notebook::train_config() const {
+  TrainConfig c;
+  c.data_dir = data_;
+  c.seed = seed_;
+  c.threads = threads_;
+  c.out_dir.clear();
+  c.progress = false;
+  return c;
+}
+
+void Notebook::markdown(const std::string& text) {
+  std::cout << text << "\n\n";
+  body_ += text + "\n\n";
+}
+
+void Notebook::code(const std::string& text, const std::string& language) {
+  std::cout << text << "\n\n";
+  body_ += "```" + language + "\n" + text + "\n```\n\n";
+}
+
+void Notebook::output(const std::string& text) {
+  std::cout << text << "\n\n";
+  body_ += "```text\n" + text + "\n```\n\n";
+}
+
+void Notebook::table(const Table& t) {
+  const std::string md = t.markdown();
+  std::cout << md << "\n";
+  body_ += md + "\n";
+}
+
+std::string Notebook::figure_path(const std::string& name) const { return (fs::path(out_) / (name + ".svg")).string(); }
+
+void Notebook::figure(const std::string& name, const std::string& caption) {
+  const std::string path = figure_path(name);
+  if (!fs::exists(path)) fail("demo ", id_, ": figure '", name, "' was not written (expected ", path, ")");
+  std::cout << "[figure " << path << "] " << caption << "\n\n";
+  body_ += "![" + name + "](" + name + ".svg)\n\n*Figure: " + caption + "*\n\n";
+}
+
+void Notebook::result(const std::string& key, double value) { results_.emplace_back(key, value); }
+
+bool Notebook::check(bool ok, const std::string& claim, const std::string& detail) {
+  checks_.emplace_back(ok, claim + (detail.empty() ? "" : " (" + detail + ")"));
+  const std::string line = std::string(ok ? "**holds**: " : "**FAILS**: ") + checks_.back().second;
+  std::cout << (ok ? "claim holds: " : "CLAIM FAILS: ") << checks_.back().second << "\n\n";
+  body_ += "> " + line + "\n\n";
+  return ok;
+}
+
+double Notebook::elapsed_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+int Notebook::finish() {
+  int failed = 0;
+  for (const auto& c : checks_) failed += c.first ? 0 : 1;
+  const double secs = elapsed_seconds();
+  std::ostringstream os;
+  os << "# Demo " << id_ << " — " << title_ << "\n\n";
+  os << "*Run: `" << program_ << (quick_ ? " --quick" : "") << " --seed " << seed_ << "`"
+     << (data_.empty() ? " on the shipped MNIST subset" : " on the MNIST files in " + data_) << ", " << num_threads()
+     << " thread(s), " << fmt(secs, 1) << " s.*\n\n";
+  os << body_;
+  os << "## Claims checked\n\n";
+  if (checks_.empty()) os << "(none)\n";
+  for (const auto& c : checks_) os << "- " << (c.first ? "holds" : "**FAILS**") << ": " << c.second << "\n";
+  if (!results_.empty()) {
+    os << "\n## Numbers\n\n| key | value |\n|---|---|\n";
+    for (const auto& [k, v] : results_) os << "| " << k << " | " << fmt(v, 6) << " |\n";
+  }
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : results_) j[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(fmt(v));
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : checks_) checks.push_back({{"claim", c.second}, {"holds", c.first}});
+  const nlohmann::json all = {{"demo", id_}, {"title", title_}, {"quick", quick_}, {"seed", seed_},
+                              {"seconds", secs}, {"results", j}, {"checks", checks}};
+  const auto write = [&](const std::string& name, const std::string& text) {
+    const fs::path path = fs::path(out_) / name;
+    std::ofstream f(path);
+    f << text;
+    f.flush();
+    if (!f) fail("demo ", id_, ": could not write ", path.string());
+  };
+  write("report.md", os.str());
+  write("results.json", all.dump(2) + "\n");
+  std::cout << "report: " << (fs::path(out_) / "report.md").string() << " (" << fmt(secs, 1) << " s); "
+            << checks_.size() - failed << "/" << checks_.size() << " claims hold\n";
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace chalk::demo
