@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -22,6 +23,8 @@ constexpr std::uint32_t kLabelsMagic = 2049;  // 0x00000801: unsigned bytes, 1 d
 bool is_gzip(const std::vector<std::uint8_t>& b) { return b.size() >= 2 && b[0] == 0x1f && b[1] == 0x8b; }
 
 std::vector<std::uint8_t> read_raw(const char* op, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(op, ": '", path, "' is a folder, not a file");
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(op, ": cannot open '", path, "': ", std::strerror(errno));
   std::vector<std::uint8_t> bytes;

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -181,6 +182,8 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const M
 
 SafetensorsFile load_safetensors(const std::string& path) {
   const std::string where = "load_safetensors: '" + path + "'";
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(where, ": is a folder, not a file");
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(where, ": cannot open: ", std::strerror(errno));
   std::string bytes;

@@ -123,6 +123,8 @@ TEST_F(IdxTest, ReadsConcatenatedGzipMembers) {
 TEST_F(IdxTest, MissingFileNamesIt) {
   expect_error([&] { read_idx_images(path("nope")); }, {"read_idx_images", path("nope"), "cannot open"});
   expect_error([&] { read_idx_labels(path("nope")); }, {"read_idx_labels", path("nope")});
+  fs::create_directories(path("folder"));
+  expect_error([&] { read_idx_images(path("folder")); }, {"read_idx_images", path("folder"), "is a folder"});
 }
 
 TEST_F(IdxTest, WrongMagic) {

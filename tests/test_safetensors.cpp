@@ -231,6 +231,9 @@ TEST_F(SafetensorsTest, TruncatedFileNamesTheTensor) {
   write_all(path("t.safetensors"), bytes.substr(0, 5));
   expect_error([&] { load_safetensors(path("t.safetensors")); }, {path("t.safetensors"), "5 bytes", "too short"});
   expect_error([&] { load_safetensors(path("missing.safetensors")); }, {"missing.safetensors", "cannot open"});
+  // A folder where the file should be (reading it would give 0 bytes, a misleading "too short").
+  fs::create_directories(path("folder.safetensors"));
+  expect_error([&] { load_safetensors(path("folder.safetensors")); }, {path("folder.safetensors"), "is a folder"});
 }
 
 TEST_F(SafetensorsTest, BadHeaders) {
