@@ -5,7 +5,8 @@
 #   scripts/fuzz.sh [SECONDS]        default 60 s per target
 #
 # Targets: tests/fuzz/fuzz_safetensors.cpp, tests/fuzz/fuzz_idx.cpp; seeds:
-# tests/fuzz/corpus/<target>/ (valid small files and damaged ones). New inputs libFuzzer finds
+# tests/fuzz/corpus/<target>/ (valid small files and damaged ones); dictionary, if any:
+# tests/fuzz/<target>.dict. New inputs libFuzzer finds
 # go to a scratch folder, not into the committed corpus. Any crash, leak, undefined behaviour,
 # uncaught exception, input slower than 10 s, RSS over 512 MB or single allocation over 256 MB
 # stops the run with exit status 1 and leaves the input in <build>/<target>-crash-* (or leak-,
@@ -27,7 +28,9 @@ trap 'rm -rf "$scratch"' EXIT
 for target in fuzz_safetensors fuzz_idx; do
   echo "fuzz.sh: $target for ${secs} s on tests/fuzz/corpus/$target"
   mkdir -p "$scratch/$target"
-  "$build/tests/fuzz/$target" "$scratch/$target" "tests/fuzz/corpus/$target" \
+  dict=()  # the format's words (JSON keys, dtypes), so that mutations reach past the parser
+  if [ -f "tests/fuzz/$target.dict" ]; then dict=(-dict="tests/fuzz/$target.dict"); fi
+  "$build/tests/fuzz/$target" "$scratch/$target" "tests/fuzz/corpus/$target" "${dict[@]}" \
     -max_total_time="$secs" -rss_limit_mb=512 -malloc_limit_mb=256 -timeout=10 \
     -artifact_prefix="$build/$target-" -print_final_stats=1
 done
