@@ -2,10 +2,12 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -21,59 +23,81 @@ constexpr std::uint32_t kLabelsMagic = 2049;  // 0x00000801: unsigned bytes, 1 d
 bool is_gzip(const std::vector<std::uint8_t>& b) { return b.size() >= 2 && b[0] == 0x1f && b[1] == 0x8b; }
 
 std::vector<std::uint8_t> read_raw(const char* op, const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(op, ": '", path, "' is a folder, not a file");
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(op, ": cannot open '", path, "': ", std::strerror(errno));
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<std::uint8_t> bytes;
+  try {
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  } catch (const std::bad_alloc&) {
+    fail(op, ": '", path, "': out of memory reading the file");
+  }
   if (f.bad()) fail(op, ": error reading '", path, "'");
   return bytes;
 }
 
 // Inflate one or more concatenated gzip members (what `cat a.gz b.gz` gives).
+// The output grows with the data actually inflated. The gzip trailer's size field (the last
+// 4 bytes) is not used to reserve memory: it is a claim, not data (8 bytes 1f 8b 08 00 ff ff ff ff
+// "claim" 4 GiB), and a file's numbers must never decide how much memory is taken before the
+// data backs them.
 std::vector<std::uint8_t> gunzip(const char* op, const std::string& path, const std::vector<std::uint8_t>& in) {
   std::vector<std::uint8_t> out;
-  // The last 4 bytes of a gzip member are its uncompressed size mod 2^32: a good first guess.
-  if (in.size() >= 4) {
-    const std::size_t hint = in[in.size() - 4] | (in[in.size() - 3] << 8) | (in[in.size() - 2] << 16) |
-                             (std::size_t(in[in.size() - 1]) << 24);
-    out.reserve(hint);
-  }
   z_stream z{};
   if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) fail(op, ": '", path, "': zlib inflateInit2 failed");
-  z.next_in = const_cast<Bytef*>(in.data());
-  z.avail_in = static_cast<uInt>(in.size());
+  // zlib counts input in uInt (32 bits): feed a file over 4 GiB in pieces.
+  const std::uint8_t* next = in.data();
+  std::size_t left = in.size();
+  auto feed = [&] {
+    const std::size_t piece = std::min<std::size_t>(left, 1u << 30);
+    z.next_in = const_cast<Bytef*>(next);
+    z.avail_in = static_cast<uInt>(piece);
+    next += piece;
+    left -= piece;
+  };
+  feed();
   std::uint8_t chunk[1 << 16];
-  for (;;) {
-    z.next_out = chunk;
-    z.avail_out = sizeof(chunk);
-    const int rc = inflate(&z, Z_NO_FLUSH);
-    out.insert(out.end(), chunk, chunk + (sizeof(chunk) - z.avail_out));
-    if (rc == Z_STREAM_END) {
-      // Another member follows? Then go on; anything else after the data is an error.
-      if (z.avail_in >= 2 && z.next_in[0] == 0x1f && z.next_in[1] == 0x8b) {
-        inflateReset(&z);
-        continue;
+  try {
+    for (;;) {
+      if (z.avail_in == 0 && left > 0) feed();
+      z.next_out = chunk;
+      z.avail_out = sizeof(chunk);
+      const int rc = inflate(&z, Z_NO_FLUSH);
+      out.insert(out.end(), chunk, chunk + (sizeof(chunk) - z.avail_out));
+      if (rc == Z_STREAM_END) {
+        if (z.avail_in == 0 && left > 0) feed();
+        // Another member follows? Then go on; anything else after the data is an error.
+        if (z.avail_in >= 2 && z.next_in[0] == 0x1f && z.next_in[1] == 0x8b) {
+          inflateReset(&z);
+          continue;
+        }
+        const std::size_t garbage = z.avail_in + left;
+        inflateEnd(&z);
+        if (garbage != 0) fail(op, ": '", path, "': ", garbage, " bytes of garbage after the gzip data");
+        return out;
       }
-      const uInt left = z.avail_in;
-      inflateEnd(&z);
-      if (left != 0) fail(op, ": '", path, "': ", left, " bytes of garbage after the gzip data");
-      return out;
+      if (rc == Z_BUF_ERROR && z.avail_in == 0 && left == 0) {
+        inflateEnd(&z);
+        fail(op, ": '", path, "': gzip data ends early after ", out.size(),
+             " uncompressed bytes (truncated .gz file?)");
+      }
+      if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        const std::string msg = z.msg ? z.msg : "error " + std::to_string(rc);
+        inflateEnd(&z);
+        fail(op, ": '", path, "': corrupt gzip data (zlib: ", msg, ")");
+      }
     }
-    if (rc == Z_BUF_ERROR && z.avail_in == 0) {
-      inflateEnd(&z);
-      fail(op, ": '", path, "': gzip data ends early after ", out.size(),
-           " uncompressed bytes (truncated .gz file?)");
-    }
-    if (rc != Z_OK && rc != Z_BUF_ERROR) {
-      const std::string msg = z.msg ? z.msg : "error " + std::to_string(rc);
-      inflateEnd(&z);
-      fail(op, ": '", path, "': corrupt gzip data (zlib: ", msg, ")");
-    }
+  } catch (const std::bad_alloc&) {
+    inflateEnd(&z);
+    fail(op, ": '", path, "': out of memory decompressing, after ", out.size(), " uncompressed bytes from a ",
+         in.size(), "-byte .gz file");
   }
 }
 
-// The bytes of a file, decompressed if gzip'd; `gz` says whether they were (for messages).
-std::vector<std::uint8_t> read_bytes(const char* op, const std::string& path, bool* gz = nullptr) {
-  std::vector<std::uint8_t> bytes = read_raw(op, path);
+// The bytes of a file as stored, decompressed if gzip'd; `gz` says whether they were (for messages).
+std::vector<std::uint8_t> decompress(const char* op, const std::string& path, std::vector<std::uint8_t> bytes,
+                                     bool* gz = nullptr) {
   const bool compressed = is_gzip(bytes);
   if (gz) *gz = compressed;
   return compressed ? gunzip(op, path, bytes) : bytes;
@@ -125,7 +149,9 @@ void check_payload(const char* op, const std::string& path, bool was_gz, std::si
 
 }  // namespace
 
-std::vector<std::uint8_t> read_file_bytes(const std::string& path) { return read_bytes("read_file_bytes", path); }
+std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
+  return decompress("read_file_bytes", path, read_raw("read_file_bytes", path));
+}
 
 void write_file_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes, bool gzip) {
   const char* op = "write_file_bytes";
@@ -133,6 +159,9 @@ void write_file_bytes(const std::string& path, const std::vector<std::uint8_t>& 
   if (!gzip) {
     out = bytes;
   } else {
+    // zlib counts in uInt (32 bits); MNIST's largest file is 47 MB.
+    if (bytes.size() > 0xffffffffULL / 2)
+      fail(op, ": '", path, "': ", bytes.size(), " bytes is more than this writer compresses (2 GiB)");
     z_stream z{};
     // windowBits 16 + 15: a gzip wrapper (header with no name, time stamp 0) around deflate.
     if (deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -154,9 +183,17 @@ void write_file_bytes(const std::string& path, const std::vector<std::uint8_t>& 
 }
 
 IdxImages read_idx_images(const std::string& path) {
+  return parse_idx_images(read_raw("read_idx_images", path), path);
+}
+
+std::vector<std::uint8_t> read_idx_labels(const std::string& path, int num_classes) {
+  return parse_idx_labels(read_raw("read_idx_labels", path), path, num_classes);
+}
+
+IdxImages parse_idx_images(std::vector<std::uint8_t> file_bytes, const std::string& path) {
   const char* op = "read_idx_images";
   bool gz = false;
-  const std::vector<std::uint8_t> b = read_bytes(op, path, &gz);
+  std::vector<std::uint8_t> b = decompress(op, path, std::move(file_bytes), &gz);
   check_header(op, path, b, gz, kImagesMagic, 16);
   IdxImages im;
   im.n = read_be32(b.data() + 4);
@@ -164,27 +201,34 @@ IdxImages read_idx_images(const std::string& path) {
   im.cols = read_be32(b.data() + 12);
   if (im.rows == 0 || im.cols == 0)
     fail(op, ": '", path, "': image size is ", im.rows, " x ", im.cols, ", expected positive rows and cols");
-  // N, rows, cols < 2^32 each: rows * cols fits 64 bits, N * rows * cols may not.
+  // N, rows, cols < 2^32 each: rows * cols fits 64 bits unsigned, but chalk counts pixels in int64
+  // (even 0 images of 4e9 x 4e9 would overflow rows * cols there), and N * rows * cols may not fit.
   const std::uint64_t per_image = std::uint64_t(im.rows) * std::uint64_t(im.cols);
+  if (per_image > std::uint64_t(INT64_MAX))
+    fail(op, ": '", path, "': image size is ", im.rows, " x ", im.cols, " = ", per_image,
+         " pixels, more than any file holds (corrupt header?)");
   const std::uint64_t have = b.size() - 16;
   if (std::uint64_t(im.n) > UINT64_MAX / per_image)
     fail(op, ": '", path, "': header says ", im.n, " images of ", im.rows, " x ", im.cols,
          ", more bytes than any file holds; only ", have, " bytes follow the header (corrupt header?)");
   check_payload(op, path, gz, have, std::uint64_t(im.n) * per_image,
                 str_cat(im.n, " images x ", im.rows, " x ", im.cols), "image");
-  im.pixels.assign(b.begin() + 16, b.end());
+  b.erase(b.begin(), b.begin() + 16);  // the pixels, in place: no second copy of the data
+  im.pixels = std::move(b);
   return im;
 }
 
-std::vector<std::uint8_t> read_idx_labels(const std::string& path, int num_classes) {
+std::vector<std::uint8_t> parse_idx_labels(std::vector<std::uint8_t> file_bytes, const std::string& path,
+                                           int num_classes) {
   const char* op = "read_idx_labels";
   if (num_classes < 1 || num_classes > 256) fail(op, ": num_classes must be in 1..256, got ", num_classes);
   bool gz = false;
-  const std::vector<std::uint8_t> b = read_bytes(op, path, &gz);
+  std::vector<std::uint8_t> b = decompress(op, path, std::move(file_bytes), &gz);
   check_header(op, path, b, gz, kLabelsMagic, 8);
   const std::uint64_t n = read_be32(b.data() + 4);
   check_payload(op, path, gz, b.size() - 8, n, str_cat(n, " labels x 1 byte"), "label");
-  std::vector<std::uint8_t> labels(b.begin() + 8, b.end());
+  b.erase(b.begin(), b.begin() + 8);
+  std::vector<std::uint8_t> labels = std::move(b);
   for (std::size_t i = 0; i < labels.size(); ++i)
     if (labels[i] >= num_classes)
       fail(op, ": '", path, "': label ", i, " is ", int(labels[i]), ", expected a class in 0..", num_classes - 1);
@@ -195,9 +239,11 @@ void write_idx_images(const std::string& path, const IdxImages& im, bool gzip) {
   if (im.n < 0 || im.rows <= 0 || im.cols <= 0 || im.n > 0xffffffffLL || im.rows > 0xffffffffLL ||
       im.cols > 0xffffffffLL)
     fail("write_idx_images: '", path, "': bad dimensions ", im.n, " x ", im.rows, " x ", im.cols);
-  if (im.pixels.size() != std::uint64_t(im.n * im.rows * im.cols))
+  std::uint64_t count = 0;  // n * rows * cols, which may overflow 64 bits for dimensions below 2^32
+  if (__builtin_mul_overflow(std::uint64_t(im.rows), std::uint64_t(im.cols), &count) ||
+      __builtin_mul_overflow(count, std::uint64_t(im.n), &count) || im.pixels.size() != count)
     fail("write_idx_images: '", path, "': ", im.pixels.size(), " pixels, expected ", im.n, " x ", im.rows, " x ",
-         im.cols, " = ", im.n * im.rows * im.cols);
+         im.cols);
   std::vector<std::uint8_t> out;
   out.reserve(16 + im.pixels.size());
   put_be32(out, kImagesMagic);

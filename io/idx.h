@@ -13,6 +13,12 @@
 // file size: truncated or trailing bytes, label values) throws chalk::Error
 // naming the file and what was expected against what was found.
 //
+// A file is untrusted input: memory is bounded by the data actually there,
+// never by a number in a header. The gzip trailer's size field is not used to
+// reserve memory, and the IDX header's dimensions are checked against the
+// bytes that follow before anything is allocated for them (a header claiming
+// 60000 x 28 x 28 in a 100-byte file fails naming both sizes).
+//
 // io/mnist.h builds MNIST splits on top of these; train/batches.h makes batches of them.
 #pragma once
 
@@ -34,6 +40,13 @@ IdxImages read_idx_images(const std::string& path);
 // Read an IDX label file (magic 2049), raw or gzip'd; every label must be
 // in 0 .. num_classes-1.
 std::vector<std::uint8_t> read_idx_labels(const std::string& path, int num_classes = 10);
+
+// The same from a file's bytes as stored (raw or gzip'd); `name` stands for the
+// file in error messages. The readers above read the file and call these (so do
+// the fuzz targets, tests/fuzz/fuzz_idx.cpp).
+IdxImages parse_idx_images(std::vector<std::uint8_t> file_bytes, const std::string& name);
+std::vector<std::uint8_t> parse_idx_labels(std::vector<std::uint8_t> file_bytes, const std::string& name,
+                                           int num_classes = 10);
 
 // Write IDX files (gzip'd when `gzip` is true): for tests and tools.
 void write_idx_images(const std::string& path, const IdxImages& images, bool gzip = false);

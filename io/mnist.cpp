@@ -16,6 +16,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// MNIST's images are 28 x 28 pixels of digits 0..9.
+constexpr std::int64_t kMnistRows = 28, kMnistCols = 28;
+constexpr int kMnistClasses = 10;
+
 const char* const kMnistNames[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                                     "t10k-labels-idx1-ubyte"};
 
@@ -49,8 +53,15 @@ MnistSplit load_mnist(const std::string& dir, bool train) {
   const std::string prefix = train ? "train" : "t10k";
   const std::string images_path = require_file(op, dir, prefix + "-images-idx3-ubyte");
   const std::string labels_path = require_file(op, dir, prefix + "-labels-idx1-ubyte");
+  const char* split = train ? "training" : "test";
   IdxImages im = read_idx_images(images_path);
-  std::vector<std::uint8_t> lab = read_idx_labels(labels_path, 10);
+  // A folder that reads but cannot be used fails here, naming the file, not later in training
+  // (14 x 14 images trained to "diverged"; an empty split to an undefined tensor or 0 steps).
+  if (im.n == 0) fail(op, ": '", images_path, "' holds 0 images; the ", split, " split needs at least one");
+  if (im.rows != kMnistRows || im.cols != kMnistCols)
+    fail(op, ": '", images_path, "': images are ", im.rows, " x ", im.cols, " pixels, expected MNIST's ", kMnistRows,
+         " x ", kMnistCols, " (chalk's models take 28 x 28 inputs; resized or another data set?)");
+  std::vector<std::uint8_t> lab = read_idx_labels(labels_path, kMnistClasses);  // each in 0..9, file named
   if (static_cast<std::int64_t>(lab.size()) != im.n)
     fail(op, ": '", images_path, "' holds ", im.n, " images but '", labels_path, "' holds ", lab.size(),
          " labels; expected the same count");

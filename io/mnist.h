@@ -25,6 +25,9 @@ struct MnistSplit {
 // Load the training (train-*) or test (t10k-*) split from `dir`, which holds
 // the standard file names, each raw or with .gz appended:
 //   train-images-idx3-ubyte  train-labels-idx1-ubyte  t10k-images-idx3-ubyte  t10k-labels-idx1-ubyte
+// Throws chalk::Error naming the file if one is missing or damaged (io/idx.h), or readable but
+// not usable: no images, images that are not 28 x 28, a label outside 0..9, or a label count
+// that differs from the image count.
 MnistSplit load_mnist(const std::string& dir, bool train);
 
 // Where the MNIST files are, and why that folder was chosen.

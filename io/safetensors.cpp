@@ -1,11 +1,9 @@
 #include "io/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +33,14 @@ const char* st_dtype(DType t) {
   return "?";
 }
 
+// The dtypes of the safetensors format that chalk does not read, so that a
+// message can say "a safetensors dtype chalk does not read" rather than "unknown".
+bool is_other_safetensors_dtype(const std::string& s) {
+  for (const char* d : {"BOOL", "U8", "I8", "U16", "I16", "F16", "BF16", "U32", "I32", "U64", "F8_E4M3", "F8_E5M2"})
+    if (s == d) return true;
+  return false;
+}
+
 bool parse_dtype(const std::string& s, DType* t) {
   if (s == "F32") *t = DType::Float32;
   else if (s == "F64") *t = DType::Float64;
@@ -42,10 +48,6 @@ bool parse_dtype(const std::string& s, DType* t) {
   else return false;
   return true;
 }
-
-// ---- writing ----
-
-// Write all of [p, p+n) to fd, resuming after partial writes and signals.
 
 // ---- reading ----
 
@@ -55,6 +57,23 @@ std::uint64_t read_le64(const unsigned char* p) {
   return v;
 }
 
+// Text from the file, for a message: control bytes escaped, at most 80 bytes shown.
+std::string shown(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size() && i < 80; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > 80) out += "... (" + std::to_string(s.size()) + " bytes)";
+  return out;
+}
+
 // A non-negative JSON integer, or throws naming the tensor and field.
 std::uint64_t json_uint(const json& v, const std::string& where, const char* field) {
   if (v.is_number_unsigned()) return v.get<std::uint64_t>();
@@ -62,7 +81,67 @@ std::uint64_t json_uint(const json& v, const std::string& where, const char* fie
     const std::int64_t x = v.get<std::int64_t>();
     if (x >= 0) return static_cast<std::uint64_t>(x);
   }
-  fail(where, ": ", field, " must hold non-negative integers, found ", v.dump());
+  fail(where, ": ", field, " must hold non-negative integers, found ", shown(v.dump()));
+}
+
+// Parse the header's JSON, and see what a JSON value cannot show afterwards.
+// nlohmann-json keeps the last of two equal keys without a word; the format forbids them
+// (two "a" entries could give "a" two dtypes over the same bytes), so the parser callback
+// watches every key as it is read. The format nests three levels at most (the header object,
+// a tensor's entry, its shape or data_offsets array), so anything deeper is refused before it
+// is built. A JSON error (syntax, a number that overflows a double, bad UTF-8) is reported
+// with the place in the header where the parser was: the tensor and the field.
+json parse_header(const char* text, std::size_t size, const std::string& where) {
+  struct Level {
+    bool is_object;
+    std::set<std::string> keys;  // the keys read so far in this object
+    std::string key;             // the key whose value is being read
+    bool has_key = false;        // a key has been read (keys may be "")
+  };
+  std::vector<Level> open;  // the containers being read, outermost first
+  // "tensor 'a', field 'data_offsets'", "__metadata__ key 'epoch'", or "" at the top.
+  auto place = [&]() -> std::string {
+    if (open.empty() || !open[0].is_object || !open[0].has_key) return "";
+    const std::string& top = open[0].key;
+    std::string p = top == "__metadata__" ? std::string("__metadata__") : "tensor '" + shown(top) + "'";
+    if (open.size() >= 2 && open[1].is_object && open[1].has_key)
+      p += (top == "__metadata__" ? " key '" : ", field '") + shown(open[1].key) + "'";
+    return p;
+  };
+  const json::parser_callback_t watch = [&](int, json::parse_event_t event, json& parsed) {
+    using E = json::parse_event_t;
+    if (event == E::object_start || event == E::array_start) {
+      if (open.size() == 3) {
+        const std::string at = place();
+        fail(where, ": the header nests deeper than the format's three levels (header, tensor entry, shape), in ",
+             at.empty() ? std::string("its top level") : at);
+      }
+      open.push_back({event == E::object_start, {}, {}, false});
+    } else if (event == E::object_end || event == E::array_end) {
+      open.pop_back();
+    } else if (event == E::key) {
+      Level& level = open.back();
+      level.key = parsed.get<std::string>();
+      level.has_key = true;
+      if (!level.keys.insert(level.key).second) {
+        if (open.size() == 1)
+          fail(where, ": ", level.key == "__metadata__" ? std::string("__metadata__") : "tensor '" + shown(level.key) + "'",
+               " appears twice in the header (the format forbids duplicate names)");
+        fail(where, ": ", place(), " appears twice in the header (the format forbids duplicate keys)");
+      }
+    }
+    return true;
+  };
+  try {
+    return json::parse(text, text + size, watch);
+  } catch (const json::exception& e) {
+    // e.what() is "[json.exception.out_of_range.406] number overflow parsing '1e400'": keep the words.
+    std::string what = e.what();
+    if (const auto close = what.find("] "); what.rfind("[json.exception", 0) == 0 && close != std::string::npos)
+      what = what.substr(close + 2);
+    const std::string at = place();
+    fail(where, ": the ", size, "-byte header is not valid JSON", at.empty() ? "" : " (in " + at + ")", ": ", what);
+  }
 }
 
 struct Entry {
@@ -103,72 +182,95 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const M
 
 SafetensorsFile load_safetensors(const std::string& path) {
   const std::string where = "load_safetensors: '" + path + "'";
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) fail(where, ": is a folder, not a file");
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(where, ": cannot open: ", std::strerror(errno));
-  const std::vector<unsigned char> file((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string bytes;
+  try {
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  } catch (const std::bad_alloc&) {
+    fail(where, ": out of memory reading the file");
+  }
   if (f.bad()) fail(where, ": read error");
+  return parse_safetensors(bytes, path);
+}
+
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name) {
+  const std::string where = "load_safetensors: '" + name + "'";
+  const auto* file = reinterpret_cast<const unsigned char*>(bytes.data());
+  const std::uint64_t file_size = bytes.size();
 
   // 1. Header length and header.
-  if (file.size() < 8)
-    fail(where, ": file is ", file.size(), " bytes, too short for the 8-byte header length (not a safetensors file?)");
-  const std::uint64_t H = read_le64(file.data());
-  if (H > file.size() - 8)
-    fail(where, ": header length says ", H, " bytes, but only ", file.size() - 8,
+  if (file_size < 8)
+    fail(where, ": file is ", file_size, " bytes, too short for the 8-byte header length (not a safetensors file?)");
+  const std::uint64_t H = read_le64(file);
+  if (H > file_size - 8)
+    fail(where, ": header length says ", H, " bytes, but only ", file_size - 8,
          " bytes follow it (truncated file, or not a safetensors file)");
-  json header;
-  try {
-    header = json::parse(file.begin() + 8, file.begin() + 8 + static_cast<std::ptrdiff_t>(H));
-  } catch (const json::parse_error& e) {
-    fail(where, ": the ", H, "-byte header is not valid JSON (", e.what(), ")");
-  }
+  const json header = parse_header(bytes.data() + 8, H, where);
   if (!header.is_object()) fail(where, ": the header is JSON but not an object: ", header.type_name());
-  const std::uint64_t data_size = file.size() - 8 - H;
-  const unsigned char* data = file.data() + 8 + H;
+  const std::uint64_t data_size = file_size - 8 - H;
+  const unsigned char* data = file + 8 + H;
 
   // 2. Each entry: dtype, shape, offsets, and bytes = prod(shape) * itemsize.
   SafetensorsFile out;
   std::vector<Entry> entries;
-  for (const auto& [name, v] : header.items()) {
-    if (name == "__metadata__") {
+  for (const auto& [key, v] : header.items()) {
+    if (key == "__metadata__") {
       if (!v.is_object()) fail(where, ": __metadata__ must be an object of strings, found ", v.type_name());
       for (const auto& [k, s] : v.items()) {
-        if (!s.is_string()) fail(where, ": __metadata__ entry '", k, "' must be a string, found ", s.dump());
+        if (!s.is_string())
+          fail(where, ": __metadata__ key '", shown(k), "' must be a string, found ", shown(s.dump()));
         out.metadata[k] = s.get<std::string>();
       }
       continue;
     }
-    const std::string tw = where + ": tensor '" + name + "'";
+    const std::string tw = where + ": tensor '" + shown(key) + "'";
     if (!v.is_object()) fail(tw, ": expected an object with dtype, shape, data_offsets, found ", v.type_name());
-    for (const char* key : {"dtype", "shape", "data_offsets"})
-      if (!v.contains(key)) fail(tw, ": the header entry has no '", key, "'");
+    for (const auto& [field, unused] : v.items())
+      if (field != "dtype" && field != "shape" && field != "data_offsets")
+        fail(tw, ": field '", shown(field), "' is not part of the format (a tensor's entry holds dtype, shape, data_offsets)");
+    for (const char* field : {"dtype", "shape", "data_offsets"})
+      if (!v.contains(field)) fail(tw, ": the header entry has no '", field, "'");
     Entry e;
-    e.name = name;
-    if (!v["dtype"].is_string()) fail(tw, ": dtype must be a string, found ", v["dtype"].dump());
-    const std::string dt = v["dtype"].get<std::string>();
-    if (!parse_dtype(dt, &e.dtype)) fail(tw, ": dtype '", dt, "' is not supported (chalk reads F32, F64, I64)");
-    if (!v["shape"].is_array()) fail(tw, ": shape must be an array, found ", v["shape"].dump());
-    std::uint64_t count = 1;
-    bool too_big = false;
-    for (const auto& d : v["shape"]) {
-      const std::uint64_t n = json_uint(d, tw, "shape");
-      if (n > static_cast<std::uint64_t>(INT64_MAX)) too_big = true;
-      else e.shape.push_back(static_cast<std::int64_t>(n));
-      if (n != 0 && count > data_size / n) too_big = true;  // more elements than the file could hold
-      count *= n;
+    e.name = key;
+    const json& dtype = v.at("dtype");
+    if (!dtype.is_string()) fail(tw, ": dtype must be a string, found ", shown(dtype.dump()));
+    const std::string dt = dtype.get<std::string>();
+    if (!parse_dtype(dt, &e.dtype)) {
+      if (is_other_safetensors_dtype(dt))
+        fail(tw, ": dtype '", dt, "' is a safetensors dtype chalk does not read (chalk reads F32, F64, I64; "
+             "convert the tensor before saving, e.g. .float() in PyTorch)");
+      fail(tw, ": dtype '", shown(dt), "' is not a safetensors dtype (chalk reads F32, F64, I64)");
     }
-    const auto& off = v["data_offsets"];
-    if (!off.is_array() || off.size() != 2) fail(tw, ": data_offsets must be [begin, end], found ", off.dump());
+    const std::uint64_t itemsize = dtype_size(e.dtype);
+    // prod(shape) * itemsize bytes. A zero dimension makes it 0 whatever the others are, but the
+    // others still have to multiply within int64 bytes: chalk's strides and offsets are int64.
+    const json& shape = v.at("shape");
+    if (!shape.is_array()) fail(tw, ": shape must be an array, found ", shown(shape.dump()));
+    std::uint64_t nonzero_bytes = itemsize;  // itemsize * the product of the nonzero dimensions
+    bool has_zero = false, overflows = false;
+    for (const json& d : shape) {
+      const std::uint64_t n = json_uint(d, tw, "shape");
+      if (n == 0) has_zero = true;
+      else if (__builtin_mul_overflow(nonzero_bytes, n, &nonzero_bytes) || nonzero_bytes > INT64_MAX) overflows = true;
+      if (!overflows) e.shape.push_back(static_cast<std::int64_t>(n));
+    }
+    if (overflows)
+      fail(tw, ": shape ", shown(shape.dump()), " of ", dt, " is too large: its nonzero dimensions times ", itemsize, " bytes exceed 2^63 - 1 bytes");
+    const std::uint64_t bytes_needed = has_zero ? 0 : nonzero_bytes;
+    const json& off = v.at("data_offsets");
+    if (!off.is_array() || off.size() != 2) fail(tw, ": data_offsets must be [begin, end], found ", shown(off.dump()));
     e.begin = json_uint(off[0], tw, "data_offsets");
     e.end = json_uint(off[1], tw, "data_offsets");
     if (e.begin > e.end) fail(tw, ": data_offsets [", e.begin, ", ", e.end, "] end before they begin");
     if (e.end > data_size)
       fail(tw, ": data_offsets [", e.begin, ", ", e.end, "] go past the end of the data, which is ", data_size,
            " bytes (truncated file?)");
-    const std::uint64_t itemsize = dtype_size(e.dtype);
-    if (too_big || count * itemsize != e.end - e.begin)
-      fail(tw, ": shape ", v["shape"].dump(), " of ", dt, " needs ",
-           too_big ? std::string("more than the whole file's") : std::to_string(count * itemsize),
-           " bytes, but data_offsets [", e.begin, ", ", e.end, "] span ", e.end - e.begin);
+    if (bytes_needed != e.end - e.begin)
+      fail(tw, ": shape ", shown(shape.dump()), " of ", dt, " needs ", bytes_needed, " bytes, but data_offsets [",
+           e.begin, ", ", e.end, "] span ", e.end - e.begin);
     entries.push_back(std::move(e));
   }
 
@@ -180,8 +282,9 @@ SafetensorsFile load_safetensors(const std::string& path) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
     if (e.begin != expect) {
-      if (i == 0) fail(where, ": tensor '", e.name, "' starts at byte ", e.begin, " of the data, expected 0 (a gap)");
-      fail(where, ": tensor '", e.name, "' starts at byte ", e.begin, " but tensor '", entries[i - 1].name,
+      if (i == 0)
+        fail(where, ": tensor '", shown(e.name), "' starts at byte ", e.begin, " of the data, expected 0 (a gap)");
+      fail(where, ": tensor '", shown(e.name), "' starts at byte ", e.begin, " but tensor '", shown(entries[i - 1].name),
            "' ends at ", expect, e.begin < expect ? " (they overlap)" : " (a gap between them)");
     }
     expect = e.end;
@@ -190,9 +293,14 @@ SafetensorsFile load_safetensors(const std::string& path) {
     fail(where, ": the tensors cover ", expect, " bytes of data but the file holds ", data_size, " (",
          data_size - expect, " trailing bytes)");
 
-  // 4. Copy out.
+  // 4. Copy out. Every size was checked against the file's real size above.
   for (const Entry& e : entries) {
-    Tensor t = Tensor::empty(e.shape, e.dtype);
+    Tensor t;
+    try {
+      t = Tensor::empty(e.shape, e.dtype);
+    } catch (const std::bad_alloc&) {
+      fail(where, ": tensor '", shown(e.name), "': out of memory allocating ", e.end - e.begin, " bytes");
+    }
     if (e.end > e.begin) std::memcpy(t.impl()->storage->data, data + e.begin, e.end - e.begin);
     out.tensors.emplace(e.name, std::move(t));
   }

@@ -16,9 +16,17 @@
 // int64). Saving is atomic: the file is written to PATH.tmp, flushed to disk
 // (fsync) and renamed over PATH, so a crash or an error while saving never
 // leaves a half-written checkpoint and never destroys the previous one.
-// Loading checks everything (header length against the file size, JSON,
-// dtypes, shapes against byte counts, offsets in range and contiguous) and
-// every error names the file and the tensor.
+//
+// A file is untrusted input. Loading checks everything and every error is a
+// chalk::Error that names the file and the tensor or field: the header length
+// against the file size; the JSON (a number that overflows, bad UTF-8, nesting
+// deeper than the format's three levels); a key given twice in one object (a
+// tensor, a field of a tensor's entry, a metadata key: the format forbids
+// them, and JSON parsers silently keep one); fields the format does not have;
+// dtypes (a safetensors dtype chalk does not read is named as such); shapes
+// whose element count overflows; shapes against byte counts; offsets in range;
+// and the ranges tiling the data exactly (no gap, no overlap, nothing after).
+// Memory is bounded by the file's real size, never by a number in the header.
 #pragma once
 
 #include <map>
@@ -43,7 +51,14 @@ struct SafetensorsFile {
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata = {});
 
 // Read every tensor of a safetensors file (each a fresh tensor with its own data).
+// Throws chalk::Error "load_safetensors: 'PATH': ..." for a file that cannot be
+// read or is not a valid safetensors file (see above).
 SafetensorsFile load_safetensors(const std::string& path);
+
+// The same from the file's bytes in memory; `name` stands for the file in error
+// messages. load_safetensors reads the file and calls this (so does the fuzz
+// target tests/fuzz/fuzz_safetensors.cpp).
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name);
 
 // Copy the file's tensors into existing tensors, e.g. a model's parameters and
 // buffers: load_safetensors_into(path, model.named_parameters()). Every name

@@ -8,11 +8,21 @@
 #           libplplot17, which libplplot-dev depends on.
 # Optional, not installed here: python3-torch (PyTorch 1.13) for the reference
 # values script and the side-by-side benchmarks (scripts/make_reference.py, bench/*.sh).
+#   --with-torch  adds python3-torch python3-numpy
+#   --with-fuzz   adds clang, libclang-rt-14-dev (libFuzzer, sanitizers) and libomp-14-dev
+#                 (OpenMP for clang): the preset "fuzz" and scripts/fuzz.sh
+# The default build uses g++ and needs none of these.
 set -euo pipefail
 packages=(g++ cmake make libopenblas-openmp-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
           libgtest-dev librapidcheck-dev libbenchmark-dev
           libplplot-dev pkg-config)  # PLplot: the demos' SVG charts (plot/plot.cpp)
-if [ "${1:-}" = "--with-torch" ]; then packages+=(python3-torch python3-numpy); fi
+for opt in "$@"; do
+  case "$opt" in
+    --with-torch) packages+=(python3-torch python3-numpy) ;;
+    --with-fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
+    *) echo "install-deps: unknown option $opt (known: --with-torch --with-fuzz)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

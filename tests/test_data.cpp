@@ -246,19 +246,80 @@ TEST(LocateMnist, DefaultFindsTheRepositoryData) {
   EXPECT_TRUE(has_mnist_files(loc.dir)) << loc.dir;
 }
 
-TEST(LoadMnist, CountMismatchNamesBothFiles) {
-  const fs::path dir = fs::temp_directory_path() / ("chalk_test_loadmnist_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+// A folder holding MNIST-named files written by hand, removed afterwards.
+class MnistFolder : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("chalk_test_loadmnist_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  // n images of rows x cols (pixel value 7) and the given labels, as split `prefix` (train or t10k).
+  void write_split(const std::string& prefix, std::int64_t n, std::int64_t rows, std::int64_t cols,
+                   const std::vector<std::uint8_t>& labels) {
+    IdxImages im;
+    im.n = n, im.rows = rows, im.cols = cols;
+    im.pixels.assign(static_cast<std::size_t>(n * rows * cols), 7);
+    write_idx_images(path(prefix + "-images-idx3-ubyte"), im);
+    write_idx_labels(path(prefix + "-labels-idx1-ubyte"), labels);
+  }
+  fs::path dir_;
+};
+
+TEST_F(MnistFolder, CountMismatchNamesBothFiles) {
   IdxImages im;
-  im.n = 3, im.rows = 2, im.cols = 2, im.pixels.assign(12, 7);
-  write_idx_images((dir / "t10k-images-idx3-ubyte").string(), im);
-  write_idx_labels((dir / "t10k-labels-idx1-ubyte.gz").string(), {1, 2}, true);
-  expect_error([&] { load_mnist(dir.string(), false); },
+  im.n = 3, im.rows = 28, im.cols = 28, im.pixels.assign(3 * 28 * 28, 7);
+  write_idx_images(path("t10k-images-idx3-ubyte"), im);
+  write_idx_labels(path("t10k-labels-idx1-ubyte.gz"), {1, 2}, true);
+  expect_error([&] { load_mnist(dir_.string(), false); },
                {"load_mnist", "t10k-images-idx3-ubyte' holds 3 images", "t10k-labels-idx1-ubyte.gz' holds 2 labels"});
-  write_idx_labels((dir / "t10k-labels-idx1-ubyte.gz").string(), {1, 2, 3}, true);
-  const MnistSplit s = load_mnist(dir.string(), false);
+  write_idx_labels(path("t10k-labels-idx1-ubyte.gz"), {1, 2, 3}, true);
+  const MnistSplit s = load_mnist(dir_.string(), false);
   EXPECT_EQ(s.n, 3);
+  EXPECT_EQ(s.rows, 28);
   EXPECT_EQ(s.labels, (std::vector<std::int64_t>{1, 2, 3}));
-  expect_error([&] { load_mnist(dir.string(), true); }, {"load_mnist", "train-images-idx3-ubyte.gz"});
-  fs::remove_all(dir);
+  EXPECT_EQ(s.images, im.pixels);
+  expect_error([&] { load_mnist(dir_.string(), true); }, {"load_mnist", "train-images-idx3-ubyte.gz"});
+}
+
+// Issue 11, section 2: folders that read but cannot be used fail when loaded, naming the file and
+// what is wrong (these used to fail later in training with messages that pointed elsewhere).
+TEST_F(MnistFolder, ImagesThatAreNot28x28) {
+  // Was: "diverged, lower the learning rate".
+  write_split("train", 4, 14, 14, {0, 1, 2, 3});
+  expect_error([&] { load_mnist(dir_.string(), true); },
+               {"load_mnist", path("train-images-idx3-ubyte"), "images are 14 x 14 pixels", "expected MNIST's 28 x 28"});
+  write_split("t10k", 2, 28, 27, {0, 1});
+  expect_error([&] { load_mnist(dir_.string(), false); }, {path("t10k-images-idx3-ubyte"), "28 x 27"});
+}
+
+TEST_F(MnistFolder, EmptySplits) {
+  // An empty test set (was "detach: the tensor is undefined") and training set (was
+  // "make_schedule: total_steps = 0").
+  write_split("t10k", 0, 28, 28, {});
+  expect_error([&] { load_mnist(dir_.string(), false); },
+               {"load_mnist", path("t10k-images-idx3-ubyte"), "holds 0 images", "test split needs at least one"});
+  write_split("train", 0, 28, 28, {});
+  expect_error([&] { load_mnist(dir_.string(), true); },
+               {path("train-images-idx3-ubyte"), "holds 0 images", "training split"});
+  // Images but no labels: the count mismatch, naming both.
+  write_split("train", 2, 28, 28, {});
+  expect_error([&] { load_mnist(dir_.string(), true); }, {"holds 2 images", "holds 0 labels"});
+}
+
+TEST_F(MnistFolder, LabelsOutsideZeroToNine) {
+  write_split("train", 3, 28, 28, {0, 10, 9});
+  expect_error([&] { load_mnist(dir_.string(), true); },
+               {path("train-labels-idx1-ubyte"), "label 1 is 10", "expected a class in 0..9"});
+  write_split("train", 3, 28, 28, {0, 9, 255});
+  expect_error([&] { load_mnist(dir_.string(), true); }, {path("train-labels-idx1-ubyte"), "label 2 is 255"});
+}
+
+TEST_F(MnistFolder, DamagedFileInTheFolderIsNamed) {
+  write_split("t10k", 2, 28, 28, {0, 1});
+  write_file_bytes(path("t10k-images-idx3-ubyte"), {0x1f, 0x8b, 0x08, 0x00, 0xff, 0xff, 0xff, 0xff});
+  expect_error([&] { load_mnist(dir_.string(), false); }, {path("t10k-images-idx3-ubyte"), "gzip data ends early"});
 }

@@ -1,6 +1,8 @@
 // Tests for io/idx.h: reading MNIST's IDX files, raw and gzip'd, and every
 // way a file can be wrong; plus the subset shipped in data/mnist-subset.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -121,6 +123,8 @@ TEST_F(IdxTest, ReadsConcatenatedGzipMembers) {
 TEST_F(IdxTest, MissingFileNamesIt) {
   expect_error([&] { read_idx_images(path("nope")); }, {"read_idx_images", path("nope"), "cannot open"});
   expect_error([&] { read_idx_labels(path("nope")); }, {"read_idx_labels", path("nope")});
+  fs::create_directories(path("folder"));
+  expect_error([&] { read_idx_images(path("folder")); }, {"read_idx_images", path("folder"), "is a folder"});
 }
 
 TEST_F(IdxTest, WrongMagic) {
@@ -166,8 +170,11 @@ TEST_F(IdxTest, WrongCount) {
   write_file_bytes(path("i"), idx_bytes(2051, {2, 2, 3}, small_images().pixels));
   expect_error([&] { read_idx_images(path("i")); }, {path("i"), "expected 2 images x 2 x 3 = 12", "6 trailing"});
   // A huge count cannot overflow into a pass.
-  write_file_bytes(path("huge"), idx_bytes(2051, {0xffffffffu, 0xffffffffu, 0xffffffffu}, {1, 2, 3}));
+  write_file_bytes(path("huge"), idx_bytes(2051, {0xffffffffu, 0x7fffffffu, 0xffffffffu}, {1, 2, 3}));
   expect_error([&] { read_idx_images(path("huge")); }, {path("huge"), "4294967295 images", "corrupt header"});
+  // rows * cols alone past int64 (found by fuzzing, see FuzzRegressionImageSizeOverflowsInt64).
+  write_file_bytes(path("huge2"), idx_bytes(2051, {1, 0xffffffffu, 0xffffffffu}, {1, 2, 3}));
+  expect_error([&] { read_idx_images(path("huge2")); }, {path("huge2"), "4294967295 x 4294967295", "corrupt header"});
   // Zero-sized images are refused.
   write_file_bytes(path("zero"), idx_bytes(2051, {1, 0, 28}, {}));
   expect_error([&] { read_idx_images(path("zero")); }, {path("zero"), "0 x 28", "positive"});
@@ -194,6 +201,87 @@ TEST_F(IdxTest, BadLabel) {
   expect_error([&] { read_idx_labels(path("l")); }, {path("l"), "label 2 is 10", "expected a class in 0..9"});
   // With more classes allowed, the same file is fine.
   EXPECT_EQ(read_idx_labels(path("l"), 11).size(), 4u);
+}
+
+// Issue 11, section 2: memory is bounded by the real data, never by a header field.
+// 8 bytes, 1f 8b 08 00 ff ff ff ff: a gzip header cut short whose last 4 bytes, read as the
+// trailer's size field, claim 4 GiB. The reader used to reserve that before inflating, which
+// under a memory limit was std::bad_alloc naming no file.
+TEST_F(IdxTest, GzipTrailerClaimingFourGiBReservesNothing) {
+  write_file_bytes(path("claim.gz"), {0x1f, 0x8b, 0x08, 0x00, 0xff, 0xff, 0xff, 0xff});
+  expect_error([&] { read_idx_images(path("claim.gz")); },
+               {"read_idx_images", path("claim.gz"), "gzip data ends early after 0 uncompressed bytes"});
+  expect_error([&] { read_idx_labels(path("claim.gz")); }, {"read_idx_labels", path("claim.gz"), "ends early"});
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the address-space limit below does not work under AddressSanitizer";
+#else
+  // The same under a 1 GiB address-space limit, in a child process: the error, not bad_alloc.
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    struct rlimit lim = {1ULL << 30, 1ULL << 30};
+    if (setrlimit(RLIMIT_AS, &lim) != 0) ::_exit(3);
+    try {
+      read_idx_images(path("claim.gz"));
+    } catch (const Error& e) {
+      ::_exit(std::string(e.what()).find("ends early") != std::string::npos ? 0 : 1);
+    } catch (...) {
+      ::_exit(2);  // std::bad_alloc
+    }
+    ::_exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: wrong message, 2: not a chalk::Error (bad_alloc), 3: setrlimit failed";
+#endif
+}
+
+TEST_F(IdxTest, GzipTrailerThatLiesIsCorrupt) {
+  // A whole, valid .gz whose trailer size is patched to 4 GiB - 1: zlib's length check catches it.
+  write_idx_labels(path("l.gz"), {1, 2, 3}, true);
+  std::vector<std::uint8_t> gz = raw_bytes(path("l.gz"));
+  for (std::size_t i = gz.size() - 4; i < gz.size(); ++i) gz[i] = 0xff;
+  write_file_bytes(path("l.gz"), gz);
+  expect_error([&] { read_idx_labels(path("l.gz")); }, {path("l.gz"), "corrupt gzip data", "incorrect length check"});
+}
+
+TEST_F(IdxTest, HeaderDimensionsAreCheckedAgainstTheFileBeforeAllocating) {
+  // 60000 x 28 x 28 claimed, 100 bytes in the file: both sizes named, raw and gzip'd.
+  write_file_bytes(path("claim"), idx_bytes(2051, {60000, 28, 28}, std::vector<std::uint8_t>(84, 0)));
+  ASSERT_EQ(fs::file_size(path("claim")), 100u);
+  expect_error([&] { read_idx_images(path("claim")); },
+               {path("claim"), "84 bytes of data after the header", "expected 60000 images x 28 x 28 = 47040000",
+                "47039916 bytes missing"});
+  write_file_bytes(path("claim.gz"), idx_bytes(2051, {60000, 28, 28}, std::vector<std::uint8_t>(84, 0)), true);
+  expect_error([&] { read_idx_images(path("claim.gz")); },
+               {path("claim.gz"), "84 bytes of data after the header (after gzip decompression)", "47040000"});
+  write_file_bytes(path("labels"), idx_bytes(2049, {0xffffffffu}, {1, 2}));
+  expect_error([&] { read_idx_labels(path("labels")); }, {path("labels"), "2 bytes of data", "expected 4294967295 labels"});
+}
+
+// Found by tests/fuzz/fuzz_idx.cpp: 0 images of 4177001727 x 4293916680 pixels loaded, and then
+// rows * cols overflowed int64 in every user (UB). Now the header is refused, naming the file.
+TEST_F(IdxTest, FuzzRegressionImageSizeOverflowsInt64) {
+  const std::vector<std::uint8_t> bytes = {0x00, 0x00, 0x08, 0x03, 0x00, 0x00, 0x00, 0x00,
+                                           0xf8, 0xf7, 0xfc, 0xff, 0xff, 0xef, 0xf8, 0x08};
+  expect_error([&] { parse_idx_images(bytes, "fuzz-crash"); },
+               {"read_idx_images: 'fuzz-crash'", "image size is 4177001727 x 4293916680", "corrupt header"});
+  // The largest image size int64 holds still reads (as 0 images).
+  const IdxImages im = parse_idx_images(idx_bytes(2051, {0, 0x7fffffffu, 0xffffffffu}, {}), "big-but-empty");
+  EXPECT_EQ(im.n, 0);
+  EXPECT_EQ(im.rows * im.cols, 0x7fffffffLL * 0xffffffffLL);
+}
+
+TEST_F(IdxTest, ParseFromMemoryMatchesTheFile) {
+  const IdxImages im = small_images();
+  write_idx_images(path("i.gz"), im, true);
+  const IdxImages r = parse_idx_images(raw_bytes(path("i.gz")), "in-memory");
+  EXPECT_EQ(r.pixels, im.pixels);
+  EXPECT_EQ(r.rows, 2);
+  EXPECT_EQ(parse_idx_labels(idx_bytes(2049, {2}, {4, 5}), "mem"), (std::vector<std::uint8_t>{4, 5}));
+  expect_error([&] { parse_idx_labels(idx_bytes(2049, {2}, {4, 50}), "mem"); }, {"read_idx_labels: 'mem'", "label 1 is 50"});
+  expect_error([&] { parse_idx_images({}, "mem"); }, {"read_idx_images: 'mem'", "0 bytes"});
 }
 
 // The data that ships with chalk: 600 + 100 images of each digit.

@@ -231,6 +231,9 @@ TEST_F(SafetensorsTest, TruncatedFileNamesTheTensor) {
   write_all(path("t.safetensors"), bytes.substr(0, 5));
   expect_error([&] { load_safetensors(path("t.safetensors")); }, {path("t.safetensors"), "5 bytes", "too short"});
   expect_error([&] { load_safetensors(path("missing.safetensors")); }, {"missing.safetensors", "cannot open"});
+  // A folder where the file should be (reading it would give 0 bytes, a misleading "too short").
+  fs::create_directories(path("folder.safetensors"));
+  expect_error([&] { load_safetensors(path("folder.safetensors")); }, {path("folder.safetensors"), "is a folder"});
 }
 
 TEST_F(SafetensorsTest, BadHeaders) {
@@ -250,13 +253,140 @@ TEST_F(SafetensorsTest, BadHeaders) {
   expect_bad(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", d8, {"tensor 'w'", "end before"});
   expect_bad(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8,9]}})", d8, {"tensor 'w'", "[begin, end]"});
   expect_bad(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}})", d8,
-             {"tensor 'w'", "needs more than the whole file's bytes"});
+             {"tensor 'w'", "is too large", "exceed 2^63 - 1 bytes"});
   // Offsets must tile the data: a gap, an overlap, bytes after the last tensor.
   expect_bad(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", d8, {"tensor 'w'", "expected 0"});
   expect_bad(R"({"u":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"v":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
              d8, {"tensor 'v'", "tensor 'u'", "overlap"});
   expect_bad(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", d8, {p, "4 trailing bytes"});
   expect_bad(R"({"__metadata__":{"epoch":3}})", "", {p, "'epoch' must be a string"});
+}
+
+// Issue 11, section 2: a file is untrusted input. Every exception that could cross the file
+// boundary (a JSON number that overflows a double, bad UTF-8, deep nesting) is a chalk::Error
+// naming the file and, where there is one, the tensor and the field.
+TEST_F(SafetensorsTest, JsonErrorsNameTheFileAndField) {
+  const std::string p = path("bad.safetensors");
+  // 13 bytes: the length 5, then "1e400" (nlohmann throws out_of_range 406 for it).
+  write_all(p, le64(5) + "1e400");
+  ASSERT_EQ(read_all(p).size(), 13u);
+  expect_error([&] { load_safetensors(p); }, {"load_safetensors", p, "5-byte header is not valid JSON", "number overflow", "1e400"});
+  auto expect_bad = [&](const std::string& header, std::initializer_list<std::string> parts) {
+    write_all(p, st_file(header, std::string(8, '\0')));
+    SCOPED_TRACE(header);
+    expect_error([&] { load_safetensors(p); }, parts);
+  };
+  expect_bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,1e400]}})",
+             {p, "not valid JSON", "tensor 'a', field 'data_offsets'", "number overflow"});
+  expect_bad(R"({"a":{"dtype":"F32","shape":[1e400],"data_offsets":[0,8]}})", {p, "tensor 'a', field 'shape'", "overflow"});
+  expect_bad(R"({"__metadata__":{"step":1e999}})", {p, "__metadata__ key 'step'", "overflow"});
+  expect_bad("{\"a\xff\":1}", {p, "not valid JSON", "UTF-8"});
+  // A number that fits a double but is not an integer, or too big for 64 bits: named, not cast.
+  expect_bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8.0]}})", {"tensor 'a'", "data_offsets", "non-negative integers", "8.0"});
+  expect_bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,1e19]}})", {"tensor 'a'", "data_offsets", "non-negative integers"});
+  expect_bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,18446744073709551616]}})", {"tensor 'a'", "data_offsets"});
+  // The format nests three levels; deeper is refused while parsing, naming where.
+  expect_bad(R"({"a":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}})",
+             {p, "nests deeper", "tensor 'a', field 'shape'"});
+  expect_bad(std::string(100000, '[') + std::string(100000, ']'), {p, "nests deeper"});
+  expect_bad(R"({"__metadata__":{"k":{"x":"y"}}})", {p, "__metadata__ key 'k' must be a string"});
+  expect_bad(R"({"__metadata__":{"k":{"x":[]}}})", {p, "nests deeper", "in __metadata__ key 'k'"});
+}
+
+TEST_F(SafetensorsTest, DuplicateKeysAreRejectedNamingTheKey) {
+  const std::string p = path("dup.safetensors");
+  auto expect_bad = [&](const std::string& header, const std::string& data, std::initializer_list<std::string> parts) {
+    write_all(p, st_file(header, data));
+    SCOPED_TRACE(header);
+    expect_error([&] { load_safetensors(p); }, parts);
+  };
+  const std::string d8 = float_bytes({1.f, 2.f}), d16 = float_bytes({1.f, 2.f, 3.f, 4.f});
+  // Two identical entries (JSON parsers keep one without a word).
+  expect_bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+             d8, {p, "tensor 'a' appears twice", "forbids duplicate"});
+  // I64 then F32 over the same 8 bytes: would load the integer's bytes as floats.
+  expect_bad(R"({"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+             d8, {p, "tensor 'a' appears twice"});
+  // [0,8) then [8,16): was a misleading "gap" error.
+  expect_bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+             d16, {p, "tensor 'a' appears twice"});
+  // Inside a tensor's entry, inside __metadata__, and __metadata__ itself.
+  expect_bad(R"({"a":{"dtype":"I64","dtype":"F32","shape":[2],"data_offsets":[0,8]}})", d8,
+             {p, "tensor 'a', field 'dtype' appears twice"});
+  expect_bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"shape":[2]}})", d8,
+             {p, "tensor 'a', field 'shape' appears twice"});
+  expect_bad(R"({"__metadata__":{"epoch":"1","epoch":"2"}})", "", {p, "__metadata__ key 'epoch' appears twice"});
+  expect_bad(R"({"__metadata__":{},"__metadata__":{}})", "", {p, "__metadata__ appears twice"});
+  // Equal keys in different objects are fine.
+  write_all(p, st_file(R"({"__metadata__":{"dtype":"x"},"dtype":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", d8));
+  const SafetensorsFile f = load_safetensors(p);
+  EXPECT_EQ(f.metadata.at("dtype"), "x");
+  EXPECT_EQ(f.tensors.at("dtype").to_vector<float>(), (std::vector<float>{1.f, 2.f}));
+}
+
+TEST_F(SafetensorsTest, EntriesShapesAndDtypesAreChecked) {
+  const std::string p = path("bad.safetensors");
+  auto expect_bad = [&](const std::string& header, const std::string& data, std::initializer_list<std::string> parts) {
+    write_all(p, st_file(header, data));
+    SCOPED_TRACE(header);
+    expect_error([&] { load_safetensors(p); }, parts);
+  };
+  const std::string d8 = float_bytes({1.f, 2.f});
+  // A safetensors dtype chalk does not read is named as such; an unknown one as not a dtype.
+  expect_bad(R"({"w":{"dtype":"F16","shape":[4],"data_offsets":[0,8]}})", d8,
+             {p, "tensor 'w'", "dtype 'F16' is a safetensors dtype chalk does not read", "F32, F64, I64"});
+  expect_bad(R"({"w":{"dtype":"float32","shape":[2],"data_offsets":[0,8]}})", d8,
+             {p, "tensor 'w'", "dtype 'float32' is not a safetensors dtype"});
+  expect_bad(R"({"w":{"dtype":7,"shape":[2],"data_offsets":[0,8]}})", d8, {"tensor 'w'", "dtype must be a string"});
+  // A field the format does not have.
+  expect_bad(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"strides":[1]}})", d8,
+             {p, "tensor 'w'", "field 'strides' is not part of the format"});
+  // Offsets beyond the file, and a header length beyond it.
+  expect_bad(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", d8, {p, "tensor 'w'", "past the end", "8 bytes"});
+  expect_bad(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[9,9]}})", d8, {p, "tensor 'w'", "past the end"});
+  write_all(p, le64(1000) + "{}");
+  expect_error([&] { load_safetensors(p); }, {p, "header length says 1000 bytes, but only 2 bytes follow"});
+  write_all(p, le64(~0ULL) + "{}");
+  expect_error([&] { load_safetensors(p); }, {p, "header length says 18446744073709551615 bytes"});
+  // Shape products that overflow 64 bits, even next to a zero dimension (strides would overflow).
+  expect_bad(R"({"w":{"dtype":"F32","shape":[0,4611686018427387904,4],"data_offsets":[0,0]}})", "",
+             {p, "tensor 'w'", "too large"});
+  expect_bad(R"({"w":{"dtype":"F64","shape":[1152921504606846976],"data_offsets":[0,8]}})", d8,
+             {p, "tensor 'w'", "too large"});
+  expect_bad(R"({"w":{"dtype":"F32","shape":[9223372036854775808, 0],"data_offsets":[0,0]}})", "", {p, "tensor 'w'", "too large"});
+  // Non-object header and entries; metadata values that are not strings.
+  expect_bad(R"("just a string")", "", {p, "not an object: string"});
+  expect_bad(R"({"w":[1,2]})", "", {p, "tensor 'w'", "expected an object"});
+  expect_bad(R"({"__metadata__":["a"]})", "", {p, "__metadata__ must be an object of strings"});
+  expect_bad(R"({"__metadata__":{"n":null}})", "", {p, "__metadata__ key 'n' must be a string, found null"});
+  // Control bytes in a name are shown escaped.
+  expect_bad("{\"a\\u0001b\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]}}", d8, {"tensor 'a\\x01b'"});
+}
+
+TEST_F(SafetensorsTest, ZeroSizedTensorsLoad) {
+  // A zero dimension anywhere makes 0 bytes, whatever the other dimensions (was rejected as
+  // "more than the whole file" when the file held no data).
+  const std::string p = path("zero.safetensors");
+  write_all(p, st_file(R"({"e":{"dtype":"F32","shape":[5,0],"data_offsets":[0,0]},"f":{"dtype":"I64","shape":[0,3],"data_offsets":[0,0]}})", ""));
+  const SafetensorsFile f = load_safetensors(p);
+  EXPECT_EQ(f.tensors.at("e").shape(), (Shape{5, 0}));
+  EXPECT_EQ(f.tensors.at("f").shape(), (Shape{0, 3}));
+  EXPECT_EQ(f.tensors.at("f").dtype(), DType::Int64);
+}
+
+TEST_F(SafetensorsTest, ParseFromMemoryMatchesTheFile) {
+  save_safetensors(path("m.safetensors"), sample_tensors(), {{"k", "v"}});
+  const std::string bytes = read_all(path("m.safetensors"));
+  const SafetensorsFile a = load_safetensors(path("m.safetensors")), b = parse_safetensors(bytes, "in-memory");
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (const auto& [n, t] : a.tensors) {
+    const Tensor& u = b.tensors.at(n);
+    ASSERT_EQ(t.shape(), u.shape()) << n;
+    ASSERT_EQ(t.dtype(), u.dtype()) << n;
+    EXPECT_EQ(0, std::memcmp(t.impl()->storage->data, u.impl()->storage->data, t.numel() * dtype_size(t.dtype()))) << n;
+  }
+  EXPECT_EQ(b.metadata, a.metadata);
+  expect_error([&] { parse_safetensors(bytes.substr(0, 7), "in-memory"); }, {"load_safetensors: 'in-memory'", "7 bytes"});
 }
 
 TEST_F(SafetensorsTest, LoadIntoExistingTensors) {
