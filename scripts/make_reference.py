@@ -502,7 +502,7 @@ def centroid_bound_loss(X, labels, centroids):
     """mean_i [ d(x_i, c_{y_i}) - 1/(3(C-1)) sum_{m != y_i} d(x_i, c_m) ]"""
     C = centroids.shape[0]
     d = centroid_distances(X, centroids)
-    onehot = F.one_hot(labels, C).to(f64)
+    onehot = F.one_hot(labels, C).to(X.dtype)
     own = (d * onehot).sum(dim=1)
     others = (d * (1 - onehot)).sum(dim=1)
     return (own - others / (3 * (C - 1))).mean()
@@ -748,14 +748,216 @@ def family_margin_softmax():
 
 # ----------------------------------------------------------------------------------------------
 
+
+# ----------------------------------------------------------------------------------------------
+# training.json (+ training/<case>.safetensors): 100 steps of chalk-train's recipes, float32
+# ----------------------------------------------------------------------------------------------
+#
+# The test a student trusts most: the same initial weights, the same batches, the same recipe,
+# and the losses and weights must agree step by step. PyTorch draws the initial weights (its own
+# default init) and writes them as safetensors; chalk loads them, trains on the stored batches of
+# the shipped subset (data/mnist-subset) with its own Trainer, and compares.
+
+TRAIN_STEPS = 100
+SUBSET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "mnist-subset")
+SAMPLE_PER_TENSOR = 64  # final weights: a strided sample of this many values, plus sum and norm
+
+
+def read_idx_gz(name):
+    """An IDX file of unsigned bytes (gzip), as a numpy array of its dims."""
+    import gzip
+    with gzip.open(os.path.join(SUBSET, name + ".gz"), "rb") as f:
+        raw = f.read()
+    if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{name}: not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def write_safetensors(path, tensors):
+    """The safetensors format by hand (no `safetensors` package on Debian 12): an 8-byte
+    little-endian header length, a JSON header {name: {dtype, shape, data_offsets}} padded with
+    spaces to a multiple of 8, then the tensors' bytes (little-endian, row-major), in name order."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        a = tensors[name].detach().contiguous().numpy().astype("<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        blobs.append(a.tobytes())
+        offset += a.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+class ReLUMaxPool2d(torch.nn.Module):
+    """chalk's ReLUMaxPool2d: ReLU, then max-pool k x k / k (one layer, so the indices match)."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        return F.max_pool2d(F.relu(x), self.k)
+
+
+class Net(torch.nn.Module):
+    """chalk's MLP and SmallCNN (nn/models.h), with chalk's parameter names (net.0.weight, ...)."""
+
+    def __init__(self, model, out):
+        super().__init__()
+        nn = torch.nn
+        if model == "mlp":
+            self.net = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                                     nn.Linear(128, out))
+        else:
+            self.net = nn.Sequential(nn.Conv2d(1, 16, 5, padding=2), ReLUMaxPool2d(2),
+                                     nn.Conv2d(16, 32, 5, padding=2), ReLUMaxPool2d(2), nn.Flatten(),
+                                     nn.Linear(1568, 128), nn.ReLU(), nn.Linear(128, out))
+        self.flat = model == "mlp"
+
+    def forward(self, x):
+        return self.net(x.reshape(x.shape[0], -1) if self.flat else x)
+
+
+def chalk_lr(step, lr, total, warmup):
+    """chalk's schedule (nn/schedule.h, make_schedule "cosine"): linear warm-up (s + 1) / W of lr
+    for s < W, then cosine over the remaining T = total - W steps, lr (1 + cos(pi t / T)) / 2."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    t, T = step - warmup, total - warmup
+    return lr * (1 + math.cos(math.pi * min(t, T) / T)) / 2
+
+
+def family_training():
+    fam = Family("training")
+    torch.set_default_dtype(torch.float32)  # this family trains in float32, as chalk-train does
+    images = torch.from_numpy(read_idx_gz("train-images-idx3-ubyte").astype(np.float32))
+    labels = torch.from_numpy(read_idx_gz("train-labels-idx1-ubyte").astype(np.int64))
+    x_all = ((images / 255.0 - 0.1307) / 0.3081).reshape(-1, 1, 28, 28)  # batches.h's normalisation
+    n = x_all.shape[0]
+    os.makedirs(os.path.join(OUT_DIR, "training"), exist_ok=True)
+
+    def random_batches(g, B):
+        """TRAIN_STEPS batches of B indices: consecutive slices of fresh random permutations."""
+        stream = torch.cat([torch.randperm(n, generator=g) for _ in range((TRAIN_STEPS * B) // n + 1)])
+        return stream[: TRAIN_STEPS * B].reshape(TRAIN_STEPS, B)
+
+    def pk_batches(g, P, K):
+        """P classes x K distinct samples each (class by class), as chalk's PKSampler lays them out."""
+        out = []
+        for _ in range(TRAIN_STEPS):
+            classes = torch.randperm(10, generator=g)[:P]
+            rows = []
+            for c in classes.tolist():
+                members = torch.nonzero(labels == c).squeeze(1)
+                rows.append(members[torch.randperm(len(members), generator=g)[:K]])
+            out.append(torch.cat(rows))
+        return torch.stack(out)
+
+    def add(name, model, loss, emb_dim, optimizer, lr, total, warmup, batches_of, loss_params):
+        g = fam.gen(name)
+        # The model's initial weights depend on (model, D) only: the CNN cases share one file.
+        model_file = f"{model}_{emb_dim}.safetensors"
+        torch.manual_seed(zlib.crc32(f"training/{model_file}".encode()))
+        net = Net(model, emb_dim if emb_dim > 0 else 10)
+        write_safetensors(os.path.join(OUT_DIR, "training", model_file),
+                          {"model." + k: v for k, v in net.state_dict().items()})
+        head = {}
+        if loss == "softmax" and emb_dim > 0:  # the linear head: nn.Linear(D, C)'s init
+            lin = torch.nn.Linear(emb_dim, 10)
+            head = {"W": lin.weight.detach().clone(), "b": lin.bias.detach().clone()}
+        elif loss == "arcface":  # the class weights W ~ N(0, 1) (normalised inside the loss)
+            head = {"W": torch.randn(10, emb_dim)}
+        head = {k: torch.nn.Parameter(v) for k, v in head.items()}
+        loss_file = ""
+        if head:
+            loss_file = name + ".loss.safetensors"
+            write_safetensors(os.path.join(OUT_DIR, "training", loss_file), {"loss." + k: v for k, v in head.items()})
+
+        batches = batches_of(g)
+        params = list(net.parameters()) + list(head.values())
+        if optimizer == "sgd":
+            opt = torch.optim.SGD(params, lr=lr, momentum=0.9)
+        else:
+            opt = torch.optim.Adam(params, lr=lr)
+        onehot_c = torch.zeros(10, max(emb_dim, 10))  # the centroid loss's one-hot centroids (D >= C)
+        onehot_c[:, :10] = torch.eye(10)
+
+        def objective(out, y):
+            if loss == "softmax":
+                logits = out if emb_dim == 0 else F.linear(out, head["W"], head["b"])
+                return F.cross_entropy(logits, y)
+            if loss == "arcface":
+                return margin_softmax_loss(out, y, head["W"], "arcface", loss_params)
+            if loss == "triplet":
+                return batch_hard_loss(out, y, "euclidean", 0.2, False, True)
+            if loss == "centroid":
+                return centroid_bound_loss(F.normalize(out, p=2.0, dim=1, eps=1e-12), y, onehot_c)
+            raise ValueError(loss)
+
+        losses, lrs = [], []
+        for s in range(TRAIN_STEPS):
+            idx = batches[s]
+            for group in opt.param_groups:
+                group["lr"] = chalk_lr(s, lr, total, warmup)
+            lrs.append(chalk_lr(s, lr, total, warmup))
+            l = objective(net(x_all[idx]), labels[idx])
+            opt.zero_grad()
+            l.backward()
+            opt.step()
+            losses.append(l.item())
+        outputs = {"losses": torch.tensor(losses, dtype=f64)}
+        final = {"model." + k: v for k, v in net.state_dict().items()}
+        final.update({"loss." + k: v.detach() for k, v in head.items()})
+        for k, v in sorted(final.items()):
+            flat = v.detach().reshape(-1).double()
+            stride = max(1, flat.numel() // SAMPLE_PER_TENSOR)
+            outputs[k + ".sample"] = flat[::stride][:SAMPLE_PER_TENSOR]
+            outputs[k + ".sum"] = flat.sum()
+            outputs[k + ".norm"] = flat.norm()
+        p = {"model": model, "loss": loss, "emb_dim": emb_dim, "optimizer": optimizer, "lr": lr,
+             "momentum": 0.9 if optimizer == "sgd" else 0.0, "total_steps": total, "warmup_steps": warmup,
+             "steps": TRAIN_STEPS, "sample_per_tensor": SAMPLE_PER_TENSOR,
+             "init_model": "training/" + model_file,
+             "init_loss": "training/" + loss_file if loss_file else ""}
+        p.update({"loss_" + k: v for k, v in loss_params.items()})
+        fam.names.add(name)
+        fam.cases.append({"name": name, "params": p,
+                          "inputs": {"batches": encode(batches), "lr": encode(torch.tensor(lrs, dtype=f64))},
+                          "outputs": {k: encode(v) for k, v in outputs.items()}, "grads": {}})
+        print(f"  training/{name}: loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+
+    # chalk-train's defaults on the subset (6,000 images), 5 epochs: batch 128 = 47 steps an epoch
+    # (235 in all); P x K = 10 x 8 = 80 for the triplet loss, 75 steps an epoch (375 in all).
+    # Warm-up (losses/registry.cpp): a quarter epoch (12 steps) for softmax and centroid, one epoch
+    # (47) for arcface, none for triplet (Adam).
+    rb = lambda g: random_batches(g, 128)
+    add("mlp_softmax", "mlp", "softmax", 0, "sgd", 0.05, 235, 12, rb, {})
+    add("cnn_softmax", "cnn", "softmax", 64, "sgd", 0.05, 235, 12, rb, {})
+    add("cnn_arcface", "cnn", "arcface", 64, "sgd", 0.01, 235, 47, rb, {"s": 30.0, "m": 0.5, "easy_margin": False})
+    add("cnn_triplet", "cnn", "triplet", 64, "adam", 1e-3, 375, 0, lambda g: pk_batches(g, 10, 8), {})
+    add("cnn_centroid", "cnn", "centroid", 64, "sgd", 0.05, 235, 12, rb, {})
+    torch.set_default_dtype(torch.float64)
+    return fam
+
+
 def main():
     if not torch.__version__.startswith("1.13"):
         sys.exit(f"make_reference.py: torch {torch.__version__}; the committed references were made with "
                  "torch 1.13 (Debian python3-torch): run /usr/bin/python3 scripts/make_reference.py")
     print(f"torch {torch.__version__} (1.13 as expected), float64, 1 thread")
     os.makedirs(OUT_DIR, exist_ok=True)
-    for make in [family_ops, family_cross_entropy, family_triplet, family_centroid, family_margin_softmax]:
-        make().write()
+    makers = [family_ops, family_cross_entropy, family_triplet, family_centroid, family_margin_softmax,
+              family_training]
+    wanted = sys.argv[1:]  # e.g. `make_reference.py training`: only those families (default: all)
+    for make in makers:
+        if not wanted or make.__name__[len("family_"):] in wanted:
+            make().write()
 
 
 if __name__ == "__main__":

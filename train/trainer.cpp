@@ -177,6 +177,7 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
     else optimizer_ = std::make_unique<nn::AdamW>(params, o);
   }
   const std::int64_t per_epoch = static_cast<std::int64_t>(epoch_batches(0).size());
+  steps_per_epoch_ = per_epoch;
   const std::int64_t total = per_epoch * config_.epochs;
   // A loss's default warm-up (TrainingDefaults::warmup_epochs) in steps, at most half the run.
   config_.warmup_steps = config_.resolved_warmup_steps(per_epoch);
@@ -216,48 +217,85 @@ Tensor Trainer::embed(const MnistSplit& split) {
   return out;
 }
 
-double Trainer::train_epoch(int epoch, const ProgressFn& progress) {
-  if (!prepared_) {  // once per run, before its first step (a resumed run was prepared before)
-    Tensor embeddings, labels;
-    if (loss_->needs_data_pass()) {  // e.g. K-means centroids: the initial embeddings of the first 10,000 images
-      MnistSplit head = train_;
-      head.n = std::min<std::int64_t>(train_.n, 10000);
-      head.images.resize(static_cast<std::size_t>(head.n * head.rows * head.cols));
-      head.labels.resize(static_cast<std::size_t>(head.n));
-      embeddings = embed(head);
-      labels = from_vector(head.labels, {head.n});
-    }
-    loss_->prepare(embeddings, labels);
-    prepared_ = true;
+namespace {
+
+// True when every row of the model's output (B x D, B >= 2) is the same: the network ignores its
+// input (all ReLUs of a layer dead). O(B D), once per step.
+bool outputs_identical(const Tensor& out) {
+  if (out.dim() != 2 || out.shape()[0] < 2) return false;
+  const Tensor v = out.detach();
+  const std::int64_t B = v.shape()[0], D = v.shape()[1];
+  bool same = true;
+  dispatch_float(v.dtype(), "outputs_identical", [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = v.data<T>();
+    for (std::int64_t i = 1; i < B && same; ++i)
+      for (std::int64_t j = 0; j < D && same; ++j) same = p[i * D + j] == p[j];
+  });
+  return same;
+}
+
+}  // namespace
+
+void Trainer::prepare_loss() {
+  if (prepared_) return;  // once per run, before its first step (a resumed run was prepared before)
+  Tensor embeddings, labels;
+  if (loss_->needs_data_pass()) {  // e.g. K-means centroids: the initial embeddings of the first 10,000 images
+    MnistSplit head = train_;
+    head.n = std::min<std::int64_t>(train_.n, 10000);
+    head.images.resize(static_cast<std::size_t>(head.n * head.rows * head.cols));
+    head.labels.resize(static_cast<std::size_t>(head.n));
+    embeddings = embed(head);
+    labels = from_vector(head.labels, {head.n});
   }
+  loss_->prepare(embeddings, labels);
+  prepared_ = true;
+}
+
+double Trainer::train_step(const std::vector<std::int64_t>& indices) {
+  prepare_loss();
   model_->train();
   loss_->train();
+  for (std::int64_t i : indices)
+    if (i < 0 || i >= train_.n) fail("Trainer::train_step: index ", i, " is outside the training set [0, ", train_.n, ")");
+  const Tensor x = batch_images(train_, indices);
+  const Tensor y = make_label_batch(train_, indices);
+  optimizer_->set_lr(schedule_->lr_at(step_));
+  loss_->set_iteration(step_);
+  auto diverged = [&](const std::string& what) {
+    fail("training stopped at epoch ", step_ / steps_per_epoch_ + 1, ", step ", step_ % steps_per_epoch_ + 1,
+         " (global step ", step_ + 1, "): ", what, ". Hint: lower the learning rate (--lr, now ", optimizer_->lr(),
+         "), add --warmup-steps, or check the loss options; the last good checkpoint (if any) is untouched.");
+  };
+  Tensor out, loss;
+  try {
+    out = model_->forward(x);
+    loss = loss_->forward(out, y);
+  } catch (const Error& e) {  // e.g. a loss refusing non-finite embeddings: say where it happened
+    diverged(e.what());
+  }
+  const double value = loss.item();
+  if (!std::isfinite(value)) diverged(str_cat("the loss is ", value));
+  if (outputs_identical(out))
+    fail("training collapsed at epoch ", step_ / steps_per_epoch_ + 1, ", step ", step_ % steps_per_epoch_ + 1,
+         " (global step ", step_ + 1, "): the model gives the same output for all ", out.shape()[0],
+         " images of the batch, so every prediction is one class; its ReLUs have died (each is 0 for every "
+         "input, so no gradient reaches the layers before them) and training cannot recover. This happens when "
+         "the first steps are too large. Hint: lower the learning rate (--lr, now ", optimizer_->lr(),
+         ") or lengthen the warm-up (--warmup-steps, now ", config_.warmup_steps, "), or try another --seed.");
+  optimizer_->zero_grad();
+  loss.backward();
+  optimizer_->step();
+  ++step_;
+  return value;
+}
+
+double Trainer::train_epoch(int epoch, const ProgressFn& progress) {
   const auto batches = epoch_batches(epoch);
   double total = 0;
   std::int64_t count = 0;
   for (std::size_t b = 0; b < batches.size(); ++b) {
-    const Tensor x = batch_images(train_, batches[b]);
-    const Tensor y = make_label_batch(train_, batches[b]);
-    optimizer_->set_lr(schedule_->lr_at(step_));
-    loss_->set_iteration(step_);
-    auto diverged = [&](const std::string& what) {
-      fail("training stopped at epoch ", epoch + 1, ", step ", b + 1, " (global step ", step_ + 1, "): ", what,
-           ". Hint: lower the learning rate (--lr, now ", optimizer_->lr(),
-           "), add --warmup-steps, or check the loss options; the last good checkpoint (if any) is untouched.");
-    };
-    Tensor loss;
-    try {
-      loss = loss_->forward(model_->forward(x), y);
-    } catch (const Error& e) {  // e.g. a loss refusing non-finite embeddings: say where it happened
-      diverged(e.what());
-    }
-    const double value = loss.item();
-    if (!std::isfinite(value)) diverged(str_cat("the loss is ", value));
-    optimizer_->zero_grad();
-    loss.backward();
-    optimizer_->step();
-    ++step_;
-    total += value;
+    total += train_step(batches[b]);
     ++count;
     if (progress) progress(static_cast<std::int64_t>(b) + 1, static_cast<std::int64_t>(batches.size()), total / count);
   }
@@ -325,6 +363,15 @@ EpochMetrics Trainer::evaluate(int epoch) {
     pred = nearest_centroid(emb, class_means(train_emb, train_labels, num_classes()));
   }
   m.test_accuracy = accuracy(pred, labels);
+  {  // how many classes the predictions use (1: the run has collapsed; run() stops on it)
+    std::vector<bool> seen(static_cast<std::size_t>(num_classes()), false);
+    const Tensor p64 = pred.to(DType::Int64);
+    for (std::int64_t i = 0; i < p64.numel(); ++i) {
+      const std::int64_t k = p64.data<std::int64_t>()[i];
+      if (k >= 0 && k < num_classes()) seen[static_cast<std::size_t>(k)] = true;
+    }
+    predicted_classes_ = std::count(seen.begin(), seen.end(), true);
+  }
   m.retrieval = retrieval_metrics(emb, labels);
   m.nmi = clustering_nmi(emb, labels, num_classes(), config_.seed);
   model_->train();
@@ -510,6 +557,12 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
     last.samples_per_second = static_cast<double>(epoch_batches(epoch).size() * config_.batch_size) / secs;
     print_metrics(log, last);
     check_parameters_finite(str_cat("after epoch ", epoch + 1));  // never save a checkpoint with NaN weights
+    if (predicted_classes_ == 1)
+      fail("training collapsed after epoch ", epoch + 1, ": every test image is predicted as the same class (test "
+           "accuracy ", last.test_accuracy, "); the network has stopped using its input (typically its ReLUs died "
+           "after a loss spike in the first steps). Hint: lower the learning rate (--lr, now ", config_.lr,
+           ") or lengthen the warm-up (--warmup-steps, now ", config_.warmup_steps,
+           "), or try another --seed; no checkpoint was written for this epoch.");
     history_.push_back(last);
     if (!config_.out_dir.empty()) {
       save_checkpoint(ckpt, epoch + 1);

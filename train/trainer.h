@@ -82,7 +82,15 @@ class Trainer {
   // One pass over the training set (epoch counts from 0). Returns the mean loss.
   // A non-finite loss throws chalk::Error naming the epoch and step, with a hint.
   double train_epoch(int epoch, const ProgressFn& progress = nullptr);
+  // One training step (forward, loss, backward, optimizer step at the schedule's learning rate
+  // for global_step()) on the training samples at `indices`, in that order; returns the batch's
+  // loss. train_epoch calls it for each batch of its sampler; call it yourself to train on a
+  // batch order of your own (tests/test_train_reference.cpp replays PyTorch's). Throws
+  // chalk::Error for an index outside the training set, or a non-finite loss (naming the step).
+  double train_step(const std::vector<std::int64_t>& indices);
   // Test-set metrics after `epoch` (0-based) — no gradient, eval mode.
+  // predicted_classes(): how many distinct classes its test predictions used (run() stops with a
+  // "training collapsed" error when that is 1).
   EpochMetrics evaluate(int epoch);
   // The whole run as chalk-train does it: resume if asked, epochs, metrics.jsonl,
   // checkpoints. Returns the last epoch's metrics.
@@ -106,6 +114,7 @@ class Trainer {
   const MnistLocation& data_location() const { return location_; }
   std::int64_t num_classes() const { return 10; }
   std::int64_t global_step() const { return step_; }
+  std::int64_t predicted_classes() const { return predicted_classes_; }
   // The learning rate of the last step taken (the schedule's value at global_step() - 1).
   double lr_at_last_step() const;
   // The metrics of every epoch so far (saved in the checkpoint; metrics.jsonl is written from it).
@@ -116,6 +125,7 @@ class Trainer {
 
  private:
   std::vector<std::vector<std::int64_t>> epoch_batches(int epoch) const;
+  void prepare_loss();  // the loss's one data pass (e.g. K-means centroids), before the first step
   Tensor batch_images(const MnistSplit& split, const std::vector<std::int64_t>& idx) const;
 
   TrainConfig config_;
@@ -126,6 +136,8 @@ class Trainer {
   std::unique_ptr<nn::Optimizer> optimizer_;
   std::unique_ptr<nn::LRSchedule> schedule_;
   std::int64_t step_ = 0;
+  std::int64_t steps_per_epoch_ = 1;
+  std::int64_t predicted_classes_ = -1;  // distinct classes among the last evaluate()'s predictions
   bool prepared_ = false;
   bool flat_input_ = false;
   std::vector<EpochMetrics> history_;  // the model takes images as rows (nn::ModelEntry::flat_input)
