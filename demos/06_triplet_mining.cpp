@@ -523,9 +523,10 @@ int main(int argc, char** argv) {
       "On MNIST every class is in every PK batch or nearly so; the essay's setting — 1e5 identities, a batch "
       "sees a vanishing fraction of them — is where the two-classes-per-triplet argument would bite, and ten "
       "classes cannot test it."));
-  nb.check(rel_cent < rel_soft && rel_hard > std::max({rel_soft, rel_semi10, rel_semi4}),
-           "the class means under the centroid bound jump less per step (median J/S) than under softmax; "
-           "batch-hard's jump the most",
+  nb.check(rel_cent < rel_soft,
+           "the class means under the centroid bound jump less per step (median J/S) than under softmax "
+           "(batch-hard's, near collapse, are reported, not asserted: with softmax's warm-up default the two "
+           "came within 1% of each other)",
            str_cat("centroid ", fmt(rel_cent, 4), ", softmax ", fmt(rel_soft, 4), ", semi-hard 10 x 8 ",
                    fmt(rel_semi10, 4), ", 4 x 20 ", fmt(rel_semi4, 4), ", batch-hard ", fmt(rel_hard, 4),
                    "; semi-hard against softmax and against the centroid bound changes order with the seed or "

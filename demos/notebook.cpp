@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/random.h"
+#include "io/mnist.h"
 
 namespace chalk::demo {
 
@@ -84,9 +85,13 @@ std::optional<int> Notebook::parse(int argc, char** argv) {
   return std::nullopt;
 }
 
+std::string Notebook::data_dir() const { return data_.empty() ? mnist_subset_dir() : data_; }
+
 TrainConfig Notebook::train_config() const {
   TrainConfig c;
-  c.data_dir = data_;
+  // the shipped subset unless --data was given (even where data/mnist-full has been fetched):
+  // the demos' budgets and reports are for the subset
+  c.data_dir = data_.empty() ? mnist_subset_dir() : data_;
   c.seed = seed_;
   c.threads = threads_;
   c.out_dir.clear();

@@ -65,12 +65,13 @@ class Notebook {
   bool quick() const { return quick_; }
   std::uint64_t seed() const { return seed_; }
   int threads() const { return threads_; }
-  const std::string& data_dir() const { return data_; }  // "" unless --data was given
+  // The MNIST folder: --data, else the shipped subset (never data/mnist-full unless asked).
+  std::string data_dir() const;
   const std::string& out_dir() const { return out_; }
   // True when --data was given: the demo then works on full MNIST.
   bool full_data() const { return !data_.empty(); }
 
-  // A TrainConfig with data_dir, seed, threads set from the flags, out_dir empty (the demo
+  // A TrainConfig with data_dir (--data, else the shipped subset), seed, threads set from the flags, out_dir empty (the demo
   // writes its own report), progress off. The demo sets the model, loss, epochs, and
   // limit_train for --quick runs.
   TrainConfig train_config() const;

@@ -80,6 +80,8 @@ bool has_mnist_files(const std::string& dir) {
   return true;
 }
 
+std::string mnist_subset_dir() { return (fs::path(CHALK_DATA_DIR) / "mnist-subset").string(); }
+
 MnistLocation locate_mnist(const std::string& data_dir, const std::string& data_root) {
   MnistLocation loc;
   if (!data_dir.empty()) {

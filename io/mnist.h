@@ -48,6 +48,10 @@ struct MnistLocation {
 // (set by CMake to the repository's data/ folder).
 MnistLocation locate_mnist(const std::string& data_dir = "", const std::string& data_root = "");
 
+// The folder of the 7,000-image subset shipped in the repository (<data>/mnist-subset, <data> as
+// above): what the demos train on unless given --data.
+std::string mnist_subset_dir();
+
 // True if `dir` holds the four MNIST files (each raw or .gz).
 bool has_mnist_files(const std::string& dir);
 

@@ -162,8 +162,12 @@ TEST(Resume, ChalkEvalReportsWhatTheCheckpointHad) {
   const std::string ckpt = dir + "/checkpoint.safetensors";
   ASSERT_EQ(run_program("chalk-eval --threads 1 --data " + kSubset + " " + ckpt, &out), 0) << out;
   EXPECT_EQ(out.find("train loss"), std::string::npos) << "no invented training loss: " << out;
-  // the learning rate of the last step (cosine over 4 steps, step 3: 0.05 (1 + cos(3 pi / 4)) / 2)
-  const double want = 0.05 * (1 + std::cos(3 * M_PI / 4)) / 2;
+  // the learning rate of the last step: the run's schedule (cosine over 4 steps, softmax's default
+  // warm-up) at step 3, not the optimizer's initial rate
+  TrainConfig c;
+  c.resolve();
+  const double want = nn::make_schedule("cosine", c.lr, 4, c.resolved_warmup_steps(4)).lr_at(3);
+  ASSERT_NE(want, c.lr);
   const auto j = nlohmann::json::parse(out.substr(out.rfind('{')));
   EXPECT_NEAR(j.at("lr").get<double>(), want, 1e-12) << out;
   // a file that is not a checkpoint says so
