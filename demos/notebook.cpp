@@ -96,6 +96,7 @@ TrainConfig Notebook::train_config() const {
   c.threads = threads_;
   c.out_dir.clear();
   c.progress = false;
+  c.stop_on_collapse = false;  // the demos show what training does, collapse included (chalk-train stops)
   return c;
 }
 

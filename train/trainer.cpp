@@ -276,7 +276,7 @@ double Trainer::train_step(const std::vector<std::int64_t>& indices) {
   }
   const double value = loss.item();
   if (!std::isfinite(value)) diverged(str_cat("the loss is ", value));
-  if (outputs_identical(out))
+  if (config_.stop_on_collapse && outputs_identical(out))
     fail("training collapsed at epoch ", step_ / steps_per_epoch_ + 1, ", step ", step_ % steps_per_epoch_ + 1,
          " (global step ", step_ + 1, "): the model gives the same output for all ", out.shape()[0],
          " images of the batch, so every prediction is one class; its ReLUs have died (each is 0 for every "
@@ -557,7 +557,7 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
     last.samples_per_second = static_cast<double>(epoch_batches(epoch).size() * config_.batch_size) / secs;
     print_metrics(log, last);
     check_parameters_finite(str_cat("after epoch ", epoch + 1));  // never save a checkpoint with NaN weights
-    if (predicted_classes_ == 1)
+    if (config_.stop_on_collapse && predicted_classes_ == 1)
       fail("training collapsed after epoch ", epoch + 1, ": every test image is predicted as the same class (test "
            "accuracy ", last.test_accuracy, "); the network has stopped using its input (typically its ReLUs died "
            "after a loss spike in the first steps). Hint: lower the learning rate (--lr, now ", config_.lr,

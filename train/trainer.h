@@ -48,6 +48,8 @@ struct TrainConfig {
   std::string data_dir;            // "" : the full set if fetched, else the shipped subset
   std::string out_dir;             // "" : write nothing
   bool progress = true;            // progress bar on a terminal, plain lines otherwise
+  bool stop_on_collapse = true;    // outputs identical for a whole batch, or one predicted class:
+                                   // stop with an error (false: train on; demo 06 shows the collapse)
   std::int64_t limit_train = 0;    // > 0: use only the first N training images (quick runs, tests)
 
   // Fill the "-1: default" fields from the loss's TrainingDefaults (its registry entry) and
