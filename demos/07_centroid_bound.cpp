@@ -337,7 +337,7 @@ int main(int argc, char** argv) {
   // (converting to float64, allocating the result) is as large as its work, and time ~ a + b N
   // bends the log-log line; the cubic sum has no such problem.
   const std::vector<std::int64_t> Ns_linear = {200, 400, 800, 1600, 3200, 6400, 12800};
-  const int repeats = quick ? 3 : 5, repeats_linear = 7;
+  const int repeats = 5, repeats_linear = 7;  // --quick too: with 3, a loaded machine bent the fit (L_t 2.2)
   nb.markdown(str_cat(
       "## 4. The cost: cubic against linear\n\n"
       "`all_triplets_loss` (the cubic L_t) and `centroid_bound_sum` (the linear bound) on random embeddings "
