@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   app.add_option("checkpoint", path, "checkpoint.safetensors written by chalk-train")->required()->check(CLI::ExistingFile);
   app.add_option("--data", data, "folder with the four MNIST files (default: as chalk-train)")
       ->check(CLI::ExistingDirectory);
-  app.add_option("--threads", threads, "threads for chalk and BLAS (one shared pool; 0 = all cores)")
+  app.add_option("--threads", threads, "threads for chalk and BLAS (one shared pool); 0 = adaptive: the cores other processes leave free, re-measured every 0.5 s (core/parallel.h)")
       ->check(CLI::Range(0, 1024));
   try {
     app.parse(argc, argv);

@@ -90,8 +90,8 @@ int main(int argc, char** argv) {
   app.add_option("--samples-per-class", cfg.samples_per_class,
                  "K of the P x K batches used by the triplet loss (P = min(classes, batch size / K): 10 x 8 by default)")
       ->check(CLI::Range(2, 4096));
-  app.add_option("--seed", cfg.seed, "random seed (same seed + same --threads = same numbers)");
-  app.add_option("--threads", cfg.threads, "threads for chalk and BLAS (one shared pool; 0 = all cores)")
+  app.add_option("--seed", cfg.seed, "random seed (the same seed gives the same numbers, whatever --threads)");
+  app.add_option("--threads", cfg.threads, "threads for chalk and BLAS (one shared pool); 0 = adaptive: the cores other processes leave free, re-measured every 0.5 s (core/parallel.h)")
       ->check(CLI::Range(0, 1024));
   app.add_option("--data", cfg.data_dir, "folder with the four MNIST files (raw or .gz)")->check(CLI::ExistingDirectory);
   app.add_option("--out", cfg.out_dir, "output folder: config.json, metrics.jsonl, checkpoint.safetensors");

@@ -73,14 +73,87 @@ void gemm_blas(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::
 #endif
 }
 
+// ---------------------------------------------------------------------------
+// The same numbers for every thread count.
+//
+// OpenBLAS splits a large GEMM over its threads by rows or columns, and the rows at the
+// edge of a thread's share go through its edge kernels, which round differently: so with
+// 1 and 2 threads some elements differ in the last bit (34 of 175 shapes tried did, e.g.
+// 128 x 784 times 784 x 10). chalk's thread count changes while a run trains (adaptive
+// threads, core/parallel.h), so gemm() splits a large product itself, into tiles that depend
+// on the shape only: each tile is one single-threaded BLAS call (OpenBLAS runs single-threaded
+// inside a parallel region), and the threads share the tiles. One thread computes the same
+// tiles one after the other. Small products (<= kGemmTileMacs multiply-adds, where OpenBLAS
+// itself uses one thread) are one call.
+//
+// Which side is split: the output rows (then every tile packs all of op(B) again) or the
+// output columns (every tile packs op(A) again), whichever repacks less.
+// ---------------------------------------------------------------------------
+namespace {
+constexpr double kGemmTileMacs = 262144;      // OpenBLAS 0.3's own single-thread limit (65536 x 4)
+constexpr double kGemmMacsPerTile = 4194304;  // about 1 ms of work on one core
+constexpr std::int64_t kGemmTileAlign = 16;   // tile edges on multiples of 16 rows/columns
+constexpr std::int64_t kGemmMaxTiles = 16;
+
+struct GemmTiling {
+  bool split_rows = true;
+  std::int64_t tiles = 1, size = 0;  // tile count and rows (or columns) per tile
+};
+
+GemmTiling gemm_tiling(std::int64_t M, std::int64_t N, std::int64_t K) {
+  GemmTiling t;
+  const double macs = static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  if (macs <= kGemmTileMacs) return t;
+  t.split_rows = M >= N;  // split the longer side: repack the smaller operand
+  const std::int64_t side = t.split_rows ? M : N;
+  const std::int64_t wanted = std::clamp<std::int64_t>(static_cast<std::int64_t>(macs / kGemmMacsPerTile), 2, kGemmMaxTiles);
+  const std::int64_t most = std::max<std::int64_t>(1, side / kGemmTileAlign);
+  const std::int64_t tiles = std::min(wanted, most);
+  t.size = (side + tiles - 1) / tiles;
+  t.size = (t.size + kGemmTileAlign - 1) / kGemmTileAlign * kGemmTileAlign;
+  t.tiles = (side + t.size - 1) / t.size;
+  return t;
+}
+}  // namespace
+
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
           const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
           std::int64_t ldc) {
   if (M == 0 || N == 0) return;
+  adapt_threads();  // adaptive mode: follow the free cores (core/parallel.h); no-op in a parallel region
 #ifdef CHALK_HAVE_BLAS
   if (K > 0) {
-    gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    const GemmTiling t = gemm_tiling(M, N, K);
+#ifdef _OPENMP
+    const bool nested = omp_in_parallel();
+#else
+    const bool nested = true;
+#endif
+    if (t.tiles <= 1 || nested) {  // one call (inside a parallel region: single-threaded BLAS)
+      gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      return;
+    }
+    // tile i: rows (or columns) [i size, min((i + 1) size, side)) of C
+    auto tile = [&](std::int64_t i) {
+      const std::int64_t b = i * t.size;
+      if (t.split_rows) {  // op(A) rows b..e: A + b * lda (no trans) or A + b (trans)
+        const std::int64_t m = std::min(t.size, M - b);
+        gemm_blas(trans_a, trans_b, m, N, K, alpha, trans_a ? A + b : A + b * lda, lda, B, ldb, beta, C + b * ldc, ldc);
+      } else {  // op(B) columns b..e: B + b (no trans) or B + b * ldb (trans)
+        const std::int64_t n = std::min(t.size, N - b);
+        gemm_blas(trans_a, trans_b, M, n, K, alpha, A, lda, trans_b ? B + b * ldb : B + b, ldb, beta, C + b, ldc);
+      }
+    };
+    const int threads = static_cast<int>(std::min<std::int64_t>(num_threads(), t.tiles));
+#ifdef _OPENMP
+    if (threads > 1) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (std::int64_t i = 0; i < t.tiles; ++i) tile(i);
+      return;
+    }
+#endif
+    for (std::int64_t i = 0; i < t.tiles; ++i) tile(i);
     return;
   }
 #endif

@@ -24,10 +24,62 @@ namespace chalk {
 // Element count below which a loop runs serially.
 inline constexpr std::int64_t kParallelGrain = 32768;
 
-// Threads used by chalk's loops and by BLAS. Default: what OpenMP chose
-// (OMP_NUM_THREADS, else the number of cores).
+// ---------------------------------------------------------------- how many threads
+//
+// Two modes.
+//
+// * Adaptive (the default, until set_num_threads is called): chalk uses the cores that no
+//   other process is using, re-measured every kAdaptIntervalSeconds at the next parallel
+//   loop or GEMM (adapt_threads). Why: OpenMP threads that wait for each other spin, so a
+//   2-thread team on a 2-core machine where another program holds one core runs several
+//   times slower than one thread would (measured in docs/performance.md, "Under load").
+//   Measuring is reading /proc/stat and this process's CPU clock: over the last interval,
+//   the other processes used `others` cores of the ones this process may run on (its
+//   affinity mask), so `free = allowed - others` and the count becomes
+//   threads_for_free_cores(free, cap). The cap is OpenMP's own maximum (OMP_NUM_THREADS,
+//   else the core count). Changing the count never changes a result: every kernel of
+//   chalk splits its work so the sums are the same for any thread count (tests:
+//   Parallel.*, Conv2d.*ThreadCount*, Train.*ThreadCount*), and OpenBLAS's GEMM splits
+//   only rows and columns.
+// * Fixed: set_num_threads(n) (chalk-train --threads n) pins the count; adapt_threads
+//   then does nothing.
+
+// Threads used by chalk's loops and by BLAS right now.
 int num_threads();
+
+// Pin the thread count to n >= 1 (leaves adaptive mode). Throws chalk::Error for n < 1.
 void set_num_threads(int n);
+
+// Back to adaptive mode, with at most max_threads threads (0: OpenMP's maximum).
+// Throws chalk::Error for max_threads < 0.
+void set_adaptive_threads(int max_threads = 0);
+
+// True unless set_num_threads pinned the count.
+bool adaptive_threads();
+
+// Seconds between two measurements of the free cores in adaptive mode.
+inline constexpr double kAdaptIntervalSeconds = 0.5;
+
+// In adaptive mode, when the last measurement is older than kAdaptIntervalSeconds, measure
+// the free cores and set the thread count (chalk's loops and BLAS). Cheap otherwise (one
+// clock read). Does nothing inside a parallel region or in fixed mode. parallel_for, the
+// convolutions and gemm call it; a program with its own loops need not.
+void adapt_threads();
+
+// The adaptive rule: threads = floor(free + 0.25), clamped to [1, cap]. A core counts as
+// free when at least 3/4 of it is idle: 1.33 free cores (one other busy process competing
+// with a 2-thread team on 2 cores) gives 1 thread, 1.8 gives 2. `free` in cores (may be
+// fractional); cap >= 1.
+int threads_for_free_cores(double free, int cap);
+
+// What adaptive mode saw at its last measurement (for logs and bench/under_load.sh).
+struct ThreadMeasurement {
+  double allowed_cores = 0;  // cores this process may run on (affinity mask)
+  double other_cores = 0;    // cores used by other processes over the interval (mean)
+  int threads = 0;           // the count chosen
+  std::int64_t measurements = 0, changes = 0;  // since the program started
+};
+ThreadMeasurement last_thread_measurement();
 
 // Call f(begin, end) over [0, n) split into one contiguous chunk per thread,
 // or once on the calling thread when n < grain or we are already inside a
@@ -37,6 +89,7 @@ template <class F>
 void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
   if (n <= 0) return;
 #ifdef _OPENMP
+  if (n >= grain && !omp_in_parallel()) adapt_threads();
   const int nt = num_threads();
   if (n >= grain && nt > 1 && !omp_in_parallel()) {
 #pragma omp parallel num_threads(nt)

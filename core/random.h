@@ -2,7 +2,7 @@
 //
 // chalk::manual_seed(s) resets the global generator; rand/randn/randint,
 // weight initialisation and data shuffling draw from generators seeded from
-// it, so the same seed and the same thread count give the same numbers.
+// it, so the same seed gives the same numbers (for any thread count: core/parallel.h).
 // The generator is std::mt19937_64; normals use Box-Muller, written out here
 // (the standard library's distributions differ between implementations).
 #pragma once

@@ -188,8 +188,8 @@ void col2im(const T* dcol, T* dxp, std::int64_t i0, std::int64_t i1, const ConvG
 // Memory stays bounded: when one image's column matrix would exceed kColumnBytes (large
 // images), the image is done in blocks of output rows (rows i0..i1 of y_n need columns
 // i0 OW .. i1 OW only). col_n is rebuilt in the backward instead of being stored (storing
-// it would be 40 MB per layer and step). dW^T and db are summed per thread, then across
-// threads in thread order: the same thread count gives the same numbers, run after run.
+// it would be 40 MB per layer and step). dW^T and db are summed per fixed slab of images,
+// then across slabs in order: the same numbers for every thread count (see the backward).
 namespace {
 
 constexpr std::int64_t kColumnBytes = std::int64_t{1} << 20;  // ~ one core's L2 cache
@@ -232,8 +232,12 @@ T* scratch(ScratchSlot slot, std::int64_t n) {
 // (waking a thread costs more than the work; gradient checks call tiny convolutions
 // thousands of times), else up to one per image.
 constexpr std::int64_t kParallelMacs = std::int64_t{1} << 18;
+// Slabs of images for the weight gradient's partial sums (conv2d backward): fixed, so the sum
+// is the same for every thread count; at most this many threads share one backward.
+constexpr std::int64_t kGradSlabs = 16;
 int image_threads(std::int64_t N, std::int64_t macs) {
   if (N * macs < kParallelMacs) return 1;
+  adapt_threads();
   return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(num_threads(), N)));
 }
 
@@ -297,49 +301,57 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
       const std::int64_t padded = g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad);
       Tensor gx = want_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
       T* pgx = want_x ? gx.data<T>() : nullptr;
-      // per-thread partial sums: dW^T (K x O) and db (O, in double)
-      std::vector<T> dwt_parts(want_w ? static_cast<std::size_t>(threads * K * g.O) : 0, T(0));
-      std::vector<double> db_parts(want_b ? static_cast<std::size_t>(threads * g.O) : 0, 0.0);
-      over_images(g.N, threads, [&](int t, std::int64_t n0, std::int64_t n1) {
-        T* col = scratch<T>(kColumns, K * rows * g.OW);
-        T* dcol = scratch<T>(kColumnGrad, K * rows * g.OW);
-        T* xp = scratch<T>(kPadded, padded);
-        T* dxp = scratch<T>(kPaddedGrad, padded);
-        T* dwt = want_w ? dwt_parts.data() + t * K * g.O : nullptr;
-        for (std::int64_t n = n0; n < n1; ++n) {
-          const T* gn = pg + n * g.O * P;
-          if (want_w) pad_image(px + n * g.C * g.H * g.W, xp, g);
-          if (want_x) std::fill(dxp, dxp + padded, T(0));
-          for (std::int64_t i0 = 0; i0 < g.OH; i0 += rows) {
-            const std::int64_t i1 = std::min(g.OH, i0 + rows), L = (i1 - i0) * g.OW;
-            const T* gblock = gn + i0 * g.OW;  // O x L, leading dimension P
-            if (want_w) {  // dW^T += col_n g_n^T   (K x L times L x O)
-              im2col(xp, col, i0, i1, g);
-              gemm<T>(false, true, K, g.O, L, T(1), col, L, gblock, P, T(1), dwt, g.O);
+      // dW and db are sums over the images. Their partial sums are kept per *slab* of images
+      // (a fixed split of the batch into S slabs, each summed in image order by one thread),
+      // not per thread, and the slabs are added in order: so dW and db do not depend on the
+      // thread count, which adaptive threads (core/parallel.h) may change between steps.
+      // Partial sums: dW^T (K x O) and db (O, in double), one of each per slab.
+      const std::int64_t S = std::min(g.N, kGradSlabs);
+      std::vector<T> dwt_parts(want_w ? static_cast<std::size_t>(S * K * g.O) : 0, T(0));
+      std::vector<double> db_parts(want_b ? static_cast<std::size_t>(S * g.O) : 0, 0.0);
+      over_images(S, static_cast<int>(std::min<std::int64_t>(threads, S)), [&](int, std::int64_t s0, std::int64_t s1) {
+        for (std::int64_t t = s0; t < s1; ++t) {  // slab t: images [t N / S, (t + 1) N / S)
+          const std::int64_t n0 = t * g.N / S, n1 = (t + 1) * g.N / S;
+          T* col = scratch<T>(kColumns, K * rows * g.OW);
+          T* dcol = scratch<T>(kColumnGrad, K * rows * g.OW);
+          T* xp = scratch<T>(kPadded, padded);
+          T* dxp = scratch<T>(kPaddedGrad, padded);
+          T* dwt = want_w ? dwt_parts.data() + t * K * g.O : nullptr;
+          for (std::int64_t n = n0; n < n1; ++n) {
+            const T* gn = pg + n * g.O * P;
+            if (want_w) pad_image(px + n * g.C * g.H * g.W, xp, g);
+            if (want_x) std::fill(dxp, dxp + padded, T(0));
+            for (std::int64_t i0 = 0; i0 < g.OH; i0 += rows) {
+              const std::int64_t i1 = std::min(g.OH, i0 + rows), L = (i1 - i0) * g.OW;
+              const T* gblock = gn + i0 * g.OW;  // O x L, leading dimension P
+              if (want_w) {  // dW^T += col_n g_n^T   (K x L times L x O)
+                im2col(xp, col, i0, i1, g);
+                gemm<T>(false, true, K, g.O, L, T(1), col, L, gblock, P, T(1), dwt, g.O);
+              }
+              if (want_x) {  // dx_n = col2im(W^T g_n)
+                const std::int64_t kb = gemm_block(K, g.O * L);
+                for (std::int64_t k0 = 0; k0 < K; k0 += kb)  // rows k0..k1 of dcol = W^T g_n
+                  gemm<T>(true, false, std::min(kb, K - k0), L, g.O, T(1), pw + k0, K, gblock, P, T(0), dcol + k0 * L, L);
+                col2im(dcol, dxp, i0, i1, g);
+              }
             }
-            if (want_x) {  // dx_n = col2im(W^T g_n)
-              const std::int64_t kb = gemm_block(K, g.O * L);
-              for (std::int64_t k0 = 0; k0 < K; k0 += kb)  // rows k0..k1 of dcol = W^T g_n
-                gemm<T>(true, false, std::min(kb, K - k0), L, g.O, T(1), pw + k0, K, gblock, P, T(0), dcol + k0 * L, L);
-              col2im(dcol, dxp, i0, i1, g);
-            }
-          }
-          if (want_x) unpad_image(dxp, pgx + n * g.C * g.H * g.W, g);
-          if (want_b)  // db[o] += sum over pixels of g_n[o, :]
-            for (std::int64_t o = 0; o < g.O; ++o) {
-              const T* row = gn + o * P;
-              T s = 0;
+            if (want_x) unpad_image(dxp, pgx + n * g.C * g.H * g.W, g);
+            if (want_b)  // db[o] += sum over pixels of g_n[o, :]
+              for (std::int64_t o = 0; o < g.O; ++o) {
+                const T* row = gn + o * P;
+                T s = 0;
 #pragma omp simd reduction(+ : s)
-              for (std::int64_t k = 0; k < P; ++k) s += row[k];
-              db_parts[t * g.O + o] += s;
-            }
+                for (std::int64_t k = 0; k < P; ++k) s += row[k];
+                db_parts[t * g.O + o] += s;
+              }
+          }
         }
       });
       if (want_x) dx.add(0, gx);
-      if (want_w) {  // dW[o, k] = sum over threads of dW^T[k, o]
+      if (want_w) {  // dW[o, k] = sum over slabs of dW^T[k, o]
         Tensor gw = zeros(w.shape(), w.dtype());
         T* pgw = gw.data<T>();
-        for (int t = 0; t < threads; ++t)
+        for (std::int64_t t = 0; t < S; ++t)
           for (std::int64_t k = 0; k < K; ++k)
             for (std::int64_t o = 0; o < g.O; ++o) pgw[o * K + k] += dwt_parts[(t * K + k) * g.O + o];
         dx.add(1, gw);
@@ -349,7 +361,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
         T* pgb = gb.data<T>();
         for (std::int64_t o = 0; o < g.O; ++o) {
           double acc = 0;
-          for (int t = 0; t < threads; ++t) acc += db_parts[t * g.O + o];
+          for (std::int64_t t = 0; t < S; ++t) acc += db_parts[t * g.O + o];
           pgb[o] = static_cast<T>(acc);
         }
         dx.add(2, gb);

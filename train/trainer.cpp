@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "core/autograd.h"
@@ -497,6 +498,20 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
 };
 
+// "2" (pinned), or "adaptive, 1 now (other processes used 1.0 of 2 cores; 3 changes so far)".
+std::string describe_threads() {
+  if (!adaptive_threads()) return std::to_string(num_threads());
+  const ThreadMeasurement m = last_thread_measurement();
+  std::ostringstream os;
+  os << "adaptive, " << num_threads() << " now";
+  if (m.measurements > 0)
+    os << " (other processes used " << std::fixed << std::setprecision(1) << m.other_cores << " of "
+       << m.allowed_cores << " cores; " << m.changes << " change" << (m.changes == 1 ? "" : "s") << " so far)";
+  else
+    os << " (follows the cores other processes leave free, core/parallel.h)";
+  return os.str();
+}
+
 // One line per epoch; `trained`: the epoch was trained now (train loss and seconds exist).
 void print_metrics(std::ostream& log, const EpochMetrics& m, bool trained = true) {
   log << std::fixed << std::setprecision(4) << "epoch " << m.epoch << ": ";
@@ -532,7 +547,7 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
   log << "data: " << location_.description << "\n"
       << "model: " << model_->name() << " (" << model_->num_parameters() << " parameters), loss: " << loss_->name()
       << ", optimizer: " << optimizer_->name() << ", lr schedule: " << schedule_->describe()
-      << ", threads: " << num_threads() << "\n";
+      << ", threads: " << describe_threads() << "\n";
   // metrics.jsonl is rewritten from the checkpoint's own history after every save, so it never
   // runs ahead of the checkpoint (a kill between the two leaves the older file, which the
   // resumed run rewrites); both files are written atomically and a failed write fails the run.
@@ -556,6 +571,7 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
     last.epoch_seconds = secs;
     last.samples_per_second = static_cast<double>(epoch_batches(epoch).size() * config_.batch_size) / secs;
     print_metrics(log, last);
+    if (adaptive_threads() && last_thread_measurement().changes > 0) log << "threads: " << describe_threads() << "\n";
     check_parameters_finite(str_cat("after epoch ", epoch + 1));  // never save a checkpoint with NaN weights
     if (config_.stop_on_collapse && predicted_classes_ == 1)
       fail("training collapsed after epoch ", epoch + 1, ": every test image is predicted as the same class (test "

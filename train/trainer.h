@@ -44,7 +44,7 @@ struct TrainConfig {
   std::int64_t batch_size = 128;
   std::int64_t samples_per_class = 8;   // K of PK batches (triplet family): P = min(C, batch_size / K)
   std::uint64_t seed = 0;
-  int threads = 0;                 // 0: OpenMP's default
+  int threads = 0;                 // 0: adaptive (core/parallel.h: the cores other processes leave free)
   std::string data_dir;            // "" : the full set if fetched, else the shipped subset
   std::string out_dir;             // "" : write nothing
   bool progress = true;            // progress bar on a terminal, plain lines otherwise
