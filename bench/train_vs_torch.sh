@@ -16,11 +16,14 @@
 #   chalk-train --threads 2, --threads 1   (--quiet --schedule constant --loss softmax;
 #                                           epoch_seconds from --out DIR/metrics.jsonl:
 #                                           training only, evaluation excluded)
+#   gemm_floor --threads 2, --threads 1   (bench/gemm_floor.cpp: the GEMMs of one step of the
+#                                           same model alone through CBLAS, x steps per epoch:
+#                                           the "floor" an epoch cannot go below)
 #   torch_train.py  torch 1 thread + OpenBLAS 2 threads      ("t1/b2")
 #                   torch 2 threads + OpenBLAS 1 thread      ("t2/b1")
 #                   torch 1 thread + OpenBLAS 1 thread       ("t1/b1", the 1-core reference)
 #                   torch 2 threads + OpenBLAS 2 threads     ("t2/b2", the two-pool setting)
-# Reported: medians. chalk --threads 2 is compared with the faster of t1/b2 and t2/b1 for
+# Reported: medians. Each chalk row also shows chalk / floor at its thread count. chalk --threads 2 is compared with the faster of t1/b2 and t2/b1 for
 # each model (the table says which), chalk --threads 1 with t1/b1, and t2/b2 is shown
 # against chalk --threads 2: PyTorch's intra-op OpenMP pool and OpenBLAS's pool are sized
 # separately, chalk has one setting for both (core/parallel.h).
@@ -51,11 +54,11 @@ done
 
 die() { echo "train_vs_torch.sh: error: $*" >&2; exit 1; }
 [ -x "$PY" ] || die "$PY not found (the table is computed with it)"
-train="$build/chalk-train"
-if [ ! -x "$train" ]; then
-  echo "train_vs_torch.sh: building chalk-train in $build ..."
-  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j2 --target chalk-train >/dev/null
+train="$build/chalk-train" floor="$build/gemm_floor"
+if [ ! -x "$train" ] || [ ! -x "$floor" ]; then
+  echo "train_vs_torch.sh: building chalk-train and gemm_floor in $build ..."
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCHALK_BUILD_BENCHMARKS=ON >/dev/null
+  cmake --build "$build" -j2 --target chalk-train gemm_floor >/dev/null
 fi
 data="$repo/data/mnist-full"
 [ -f "$data/train-images-idx3-ubyte" ] || [ -f "$data/train-images-idx3-ubyte.gz" ] ||
@@ -119,12 +122,24 @@ for s in json.load(open(sys.argv[1]))["epoch_seconds"]: print(sys.argv[2], sys.a
     "$log.json" "$1" "torch-t$2/b$3" >>"$results"
 }
 
+run_floor() {  # model threads
+  local n=60000 steps
+  [ "$limit" -gt 0 ] && n="$limit"
+  steps=$(( (n + 127) / 128 ))
+  "$floor" --model "$1" --threads "$2" --repeats 30 >"$work/floor.json" ||
+    die "gemm_floor --model $1 --threads $2 failed"
+  "$PY" -c 'import json,sys
+j = json.load(open(sys.argv[1]))
+for _ in range(int(sys.argv[4])): print(sys.argv[2], sys.argv[3], j["seconds_per_step"] * int(sys.argv[5]), sep="\t")' \
+    "$work/floor.json" "$1" "floor-t$2" "$epochs" "$steps" >>"$results"
+}
+
 torch_settings=("1 2" "2 1" "1 1")
 [ "$twopool" -eq 1 ] && torch_settings+=("2 2")
 for r in $(seq 1 "$repeats"); do
   for m in $models; do
     echo "== repeat $r/$repeats, $m (load $(cut -d' ' -f1 /proc/loadavg))"
-    for t in 2 1; do run_chalk "$m" "$t" "$r"; done
+    for t in 2 1; do run_chalk "$m" "$t" "$r"; run_floor "$m" "$t"; done
     if [ "$have_torch" -eq 1 ]; then
       for s in "${torch_settings[@]}"; do run_torch "$m" $s "$r"; done
     fi
@@ -176,7 +191,7 @@ for k in sorted(v):
     print(f"  {k[0]:4} {k[1]:14} {med[k]:8.2f}   ({spread(k)}, n={len(v[k])})")
 print()
 print("== chalk vs PyTorch: median seconds per training epoch")
-print(f"{'model':6} {'chalk':10} {'s/epoch':>8}   {'torch':22} {'s/epoch':>8}   {'chalk/torch':>11}")
+print(f"{'model':6} {'chalk':10} {'s/epoch':>8}   {'torch':22} {'s/epoch':>8}   {'chalk/torch':>11}   {'floor':>6} {'chalk/floor':>11}")
 for m in models:
     rows = [("chalk-t2", None), ("chalk-t1", "torch-t1/b1")]
     best = None
@@ -189,12 +204,15 @@ for m in models:
         if (m, c) not in med:
             continue
         name = {"chalk-t2": "--threads 2", "chalk-t1": "--threads 1"}[c]
+        fk = (m, c.replace("chalk", "floor"))
+        fl = f"   {med[fk]:6.2f} {med[(m, c)] / med[fk]:11.2f}" if fk in med else ""
         if t and (m, t) in med:
             label = t.replace("torch-", "") + (" (fastest)" if t == best else "")
-            print(f"{m:6} {name:10} {med[(m, c)]:8.2f}   {label:22} {med[(m, t)]:8.2f}   {med[(m, c)] / med[(m, t)]:11.2f}")
+            print(f"{m:6} {name:10} {med[(m, c)]:8.2f}   {label:22} {med[(m, t)]:8.2f}   {med[(m, c)] / med[(m, t)]:11.2f}" + fl)
         else:
-            print(f"{m:6} {name:10} {med[(m, c)]:8.2f}   {'skipped (no torch)':22} {'-':>8}   {'-':>11}")
+            print(f"{m:6} {name:10} {med[(m, c)]:8.2f}   {'skipped (no torch)':22} {'-':>8}   {'-':>11}" + fl)
 print("  tN/bM = torch.set_num_threads(N), OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = M")
+print("  floor = bench/gemm_floor.cpp: the step's GEMMs alone through CBLAS at chalk's thread count, x steps per epoch")
 if have_torch and any((m, "torch-t2/b2") in med for m in models):
     print()
     print("== two pools: torch with its OpenMP pool AND OpenBLAS at 2 threads vs chalk --threads 2 (one pool)")

@@ -91,8 +91,11 @@ CpuReading read_cpu() {
   return r;
 }
 
-CpuReading g_last_reading;             // guarded by g_measure_mutex
-ThreadMeasurement g_last_measurement;  // guarded by g_measure_mutex
+// The first reading is taken when the program starts, so the first decision (at the first
+// parallel loop at least kAdaptIntervalSeconds / 2 later, typically after the data is loaded)
+// already knows what the other processes did meanwhile.
+CpuReading g_last_reading = read_cpu();  // guarded by g_measure_mutex
+ThreadMeasurement g_last_measurement;    // guarded by g_measure_mutex
 
 }  // namespace
 
@@ -133,13 +136,17 @@ void adapt_threads() {
   if (now < g_next_ns.load(std::memory_order_relaxed)) return;
   std::unique_lock<std::mutex> lock(g_measure_mutex, std::try_to_lock);
   if (!lock.owns_lock()) return;
-  g_next_ns = now + static_cast<std::int64_t>(kAdaptIntervalSeconds * 1e9);
-  const CpuReading r = read_cpu();
+  const auto interval = static_cast<std::int64_t>(kAdaptIntervalSeconds * 1e9);
   const CpuReading prev = g_last_reading;
+  if (prev.ok && now - prev.wall_ns < interval / 2) {  // too short to count ticks (10 ms each): soon
+    g_next_ns = prev.wall_ns + interval / 2;
+    return;
+  }
+  g_next_ns = now + interval;
+  const CpuReading r = read_cpu();
   g_last_reading = r;
   if (!r.ok || !prev.ok || r.allowed != prev.allowed) return;  // first reading, or no /proc/stat
   const double wall = static_cast<double>(r.wall_ns - prev.wall_ns) * 1e-9;
-  if (wall < 0.5 * kAdaptIntervalSeconds) return;  // too short to count ticks (10 ms each)
   const double others = std::max(0.0, ((r.busy_seconds - prev.busy_seconds) - (r.own_seconds - prev.own_seconds)) / wall);
   const int cap_setting = g_cap.load(std::memory_order_relaxed);
   const int cap = cap_setting > 0 ? cap_setting : openmp_max_threads();
