@@ -332,6 +332,7 @@ Tensor pairwise_squared_distances(const Tensor& a, const Tensor& b) {
 Tensor pairwise_distances(const Tensor& a, const Tensor& b) {
   check_pair(a, b, "pairwise_distances");
   Tensor d = squared_distances_kernel(a.detach(), b.detach());
+  // d = sqrt(d2), in place on the fresh d2 (map would allocate a second N x M matrix)
   dispatch_float(d.dtype(), "pairwise_distances", [&](auto tag) {
     using T = decltype(tag);
     T* p = d.data<T>();
@@ -340,14 +341,9 @@ Tensor pairwise_distances(const Tensor& a, const Tensor& b) {
     });
   });
   record(d, "pairwise_distances", {a, b}, [a = a.detach(), b = b.detach(), d_ = d.detach()](const Tensor& g, Grads& dx) {
-    Tensor h = Tensor::empty(g.shape(), g.dtype());
-    dispatch_float(g.dtype(), "pairwise_distances backward", [&](auto tag) {
-      using T = decltype(tag);
-      const T *pg = g.data<T>(), *pd = d_.data<T>();
-      T* ph = h.data<T>();
-      parallel_for(h.numel(), [&](std::int64_t s, std::int64_t e) {
-        for (std::int64_t i = s; i < e; ++i) ph[i] = pd[i] == T(0) ? T(0) : pg[i] / pd[i];  // 0 at the kink; nan stays
-      });
+    // h = g / d, 0 at the kink d = 0 (a NaN stays NaN)
+    const Tensor h = kernels::zip(g, d_, "pairwise_distances backward", [](auto gi, auto di) {
+      return di == 0 ? decltype(gi)(0) : gi / di;
     });
     pairwise_vjp(h, a, b, 1.0, dx);
   });

@@ -2,6 +2,13 @@
 //
 // Notation: y = op(x), g = dL/dy (same shape as y), dx = dL/dx.
 // Broadcasting ops reduce each input's gradient back to its shape with sum_to.
+// Each formula is a generic lambda given to map (one input) or zip (two, broadcasting) of
+// ops/kernels.h, which dispatch float32/float64 themselves; decltype(u) is the element type.
+// Composed where it costs nothing: neg = x * (-1), square = pow(x, 2), clamp_min =
+// clamp(x, lo, inf), a - s = a + (-s), a / s = a * (1/s). Kept as their own one-pass kernels
+// where a composition would add passes over the data: sub (add + neg), rsub (neg + add),
+// rdiv, sqrt (std::pow is slower than std::sqrt), sigmoid, tanh, softplus (their composed
+// forms also lose stability).
 #include "ops/elementwise.h"
 
 #include <cmath>
@@ -75,7 +82,12 @@ Tensor mul(const Tensor& a, double s) {
 }
 
 // y = s - a        da = -g
-Tensor rsub(double s, const Tensor& a) { return add(neg(a), s); }
+// (One pass; it was add(neg(a), s), two passes for the same numbers: s - u == s + (-u) exactly.)
+Tensor rsub(double s, const Tensor& a) {
+  Tensor y = map(a, "rsub", [s](auto u) { return static_cast<decltype(u)>(s) - u; });
+  record(y, "rsub", {a}, [](const Tensor& g, Grads& dx) { dx.add(0, neg(g)); });
+  return y;
+}
 
 // y = s / a        da = -g s / a^2 = -g y / a
 Tensor rdiv(double s, const Tensor& a) {
