@@ -66,6 +66,19 @@ std::string signed_term(double v, bool first) {
   return (v < 0 ? " - " : " + ") + fmt(std::fabs(v), 2);
 }
 
+// One figure of section 4's 3 x 4 broadcast y = a + b: the 12 `cells` as a matrix, each row
+// labelled "a[i]<sep><row_values[i]>" and each column "b[j]<sep><col_values[j]>", with `digits`
+// decimals; written to the report with its caption.
+void broadcast_figure(demo::Notebook& nb, const std::string& name, const std::vector<double>& cells,
+                      const std::vector<double>& row_values, const std::vector<double>& col_values,
+                      const std::string& sep, int digits, const plot::Axes& ax, const std::string& caption) {
+  std::vector<std::string> rows, cols;
+  for (int i = 0; i < 3; ++i) rows.push_back("a[" + std::to_string(i) + "]" + sep + fmt(row_values[i], digits));
+  for (int j = 0; j < 4; ++j) cols.push_back("b[" + std::to_string(j) + "]" + sep + fmt(col_values[j], digits));
+  plot::matrix(nb.figure_path(name), cells, 3, 4, ax, rows, cols);
+  nb.figure(name, caption);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -293,31 +306,21 @@ int main(int argc, char** argv) {
            "and the unbroadcast input's gradient is W2 itself");
 
   // ---- Figures --------------------------------------------------------------------------------
-  {
-    std::vector<std::string> rows, cols;
-    for (int i = 0; i < 3; ++i) rows.push_back("a[" + std::to_string(i) + "] = " + fmt(a.at({i, 0}), 0));
-    for (int j = 0; j < 4; ++j) cols.push_back("b[" + std::to_string(j) + "] = " + fmt(b.at({0, j}), 0));
-    plot::Axes ax{"y = a + b: a [3, 1] down the rows, b [1, 4] across", "b, stretched over the 3 rows",
-                  "a, stretched over the 4 columns"};
-    plot::matrix(nb.figure_path("broadcast_forward"), y.detach().to_vector<double>(), 3, 4, ax, rows, cols);
-    nb.figure("broadcast_forward",
-              "The forward: the [3, 1] column a and the [1, 4] row b are stretched to [3, 4]; cell (i, j) "
-              "is a[i] + b[j]. Each a[i] appears in a whole row and each b[j] in a whole column — which "
-              "is why their gradients are row and column sums.");
-  }
-  {
-    std::vector<std::string> rows, cols;
-    for (int i = 0; i < 3; ++i) rows.push_back("a[" + std::to_string(i) + "]: " + fmt(ga.at({i, 0}), 2));
-    for (int j = 0; j < 4; ++j) cols.push_back("b[" + std::to_string(j) + "]: " + fmt(gb.at({0, j}), 2));
-    plot::Axes ax{"Upstream gradient W = dL/dy in the cells", "b.grad() from backward(): the column sums of W",
-                  "a.grad(): the row sums of W"};
-    plot::matrix(nb.figure_path("broadcast_backward"), W.to_vector<double>(), 3, 4, ax, rows, cols);
-    nb.figure("broadcast_backward",
-              "The backward: the cells are the upstream gradient W = dL/dy; the row labels give "
-              "a.grad() from backward() and the column labels b.grad(). Add up a row (or a column) of "
-              "cells and you get its label: the gradient of a broadcast input is the upstream gradient summed over "
-              "the axes it was stretched along.");
-  }
+  broadcast_figure(nb, "broadcast_forward", y.detach().to_vector<double>(), a.to_vector<double>(),
+                   b.to_vector<double>(), " = ", 0,
+                   {"y = a + b: a [3, 1] down the rows, b [1, 4] across", "b, stretched over the 3 rows",
+                    "a, stretched over the 4 columns"},
+                   "The forward: the [3, 1] column a and the [1, 4] row b are stretched to [3, 4]; cell (i, j) "
+                   "is a[i] + b[j]. Each a[i] appears in a whole row and each b[j] in a whole column — which "
+                   "is why their gradients are row and column sums.");
+  broadcast_figure(nb, "broadcast_backward", W.to_vector<double>(), ga.to_vector<double>(), gb.to_vector<double>(),
+                   ": ", 2,
+                   {"Upstream gradient W = dL/dy in the cells", "b.grad() from backward(): the column sums of W",
+                    "a.grad(): the row sums of W"},
+                   "The backward: the cells are the upstream gradient W = dL/dy; the row labels give "
+                   "a.grad() from backward() and the column labels b.grad(). Add up a row (or a column) of "
+                   "cells and you get its label: the gradient of a broadcast input is the upstream gradient summed over "
+                   "the axes it was stretched along.");
 
   nb.result("layout_mismatches", layout_mismatches);
   nb.result("broadcast_pairs_ok", pairs_ok);

@@ -68,12 +68,8 @@ int main(int argc, char** argv) {
       "logits (losses/softmax.h). The trainer uses SGD with momentum 0.9, learning rate 0.05 on a cosine "
       "schedule, batches of 128.");
 
-  TrainConfig cfg = nb.train_config();
+  TrainConfig cfg = nb.softmax_config(epochs > 0 ? epochs : (nb.quick() ? 4 : 12), /*quick_limit=*/3000);
   cfg.model = "mlp";
-  cfg.loss = "softmax";
-  cfg.emb_dim = 0;
-  cfg.epochs = epochs > 0 ? epochs : (nb.quick() ? 4 : 12);
-  if (nb.quick() && !nb.full_data()) cfg.limit_train = 3000;
   Trainer t(cfg);
   const std::int64_t n_train = t.train_set().n, n_test = t.test_set().n;
   nb.output(t.model().summary() + "\nparameters: " + std::to_string(t.model().num_parameters()) +

@@ -78,12 +78,8 @@ int main(int argc, char** argv) {
   nb.cli().add_option("--batch-size", batch_size, "batch size of both models (0: 128, or 32 with --quick)");
   if (auto code = nb.parse(argc, argv)) return *code;
 
-  TrainConfig cfg = nb.train_config();
-  cfg.loss = "softmax";
-  cfg.emb_dim = 0;
-  cfg.epochs = epochs > 0 ? epochs : (nb.quick() ? 3 : 8);
+  TrainConfig cfg = nb.softmax_config(epochs > 0 ? epochs : (nb.quick() ? 3 : 8), /*quick_limit=*/2000);
   cfg.batch_size = batch_size > 0 ? batch_size : (nb.quick() ? 32 : 128);
-  if (nb.quick() && !nb.full_data()) cfg.limit_train = 2000;
   TrainConfig cnn_cfg = cfg;
   cnn_cfg.model = "cnn";
   Trainer cnn(cnn_cfg);

@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
       "Section 2 measures what normalisation changes. After every step the hook passed to "
       "`Trainer::train_epoch` measures the spread of a fixed probe set (20 test images per class): the mean "
       "distance between two of its embeddings."));
-  const MnistSplit test = load_mnist(locate_mnist(nb.data_dir()).dir, /*train=*/false);
+  const MnistSplit test = nb.test_split();
   const Probe probe = make_probe(test, 20, /*flatten=*/true);  // the MLP takes flat images
 
   auto triplet_config = [&](const std::string& mining, int normalize, const std::string& optimizer, int n_epochs) {

@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
       "`l_d - l_t` is two triangle-inequality slacks, each below eps).\n\n"
       "Everything below is divided by H: per-triplet means, so that the numbers read as distances."));
 
-  const MnistSplit test = load_mnist(locate_mnist(nb.data_dir()).dir, /*train=*/false);
+  const MnistSplit test = nb.test_split();
   const std::vector<std::int64_t> idx = eval_indices(test, per_class);
   const Tensor eval_x = make_image_batch(test, idx, /*flatten=*/true);
   const Tensor eval_y = make_label_batch(test, idx);

@@ -100,6 +100,17 @@ TrainConfig Notebook::train_config() const {
   return c;
 }
 
+TrainConfig Notebook::softmax_config(int epochs, std::int64_t quick_limit) const {
+  TrainConfig c = train_config();
+  c.loss = "softmax";
+  c.emb_dim = 0;
+  c.epochs = epochs;
+  if (quick_ && !full_data()) c.limit_train = quick_limit;
+  return c;
+}
+
+MnistSplit Notebook::test_split() const { return load_mnist(locate_mnist(data_dir()).dir, /*train=*/false); }
+
 void Notebook::markdown(const std::string& text) {
   std::cout << text << "\n\n";
   body_ += text + "\n\n";

@@ -75,6 +75,12 @@ class Notebook {
   // writes its own report), progress off. The demo sets the model, loss, epochs, and
   // limit_train for --quick runs.
   TrainConfig train_config() const;
+  // The softmax classifier of demos 04 and 05: train_config() with the "softmax" loss on the
+  // model's own 10 outputs (emb_dim 0, no head) for `epochs` epochs; in --quick mode on the
+  // shipped subset, only the first `quick_limit` training images. The demo sets the model.
+  TrainConfig softmax_config(int epochs, std::int64_t quick_limit) const;
+  // The MNIST test split of data_dir() (demos 06 and 07 embed fixed test images from it).
+  MnistSplit test_split() const;
 
   // ---- cells (each is printed to stdout as it is added and kept for the report) ----
   void markdown(const std::string& text);                     // prose; Markdown allowed

@@ -11,6 +11,7 @@
 // its option help) and from the Loss interface below: train/ names no loss.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -93,8 +94,15 @@ struct LossEntry {
   std::function<std::shared_ptr<Loss>(const LossOptions&)> make;
 };
 
-// The table of all losses (losses/registry.cpp).
-const std::vector<LossEntry>& loss_registry();
+// The table of all losses (losses/registry.cpp), in --help order. A deque: register_loss appends
+// without moving the entries already there (references from find_loss stay valid).
+const std::deque<LossEntry>& loss_registry();
+// Add a loss defined outside losses/ (a program's own, or a test's: tests/adding_a_loss_example.cpp)
+// to the table at run time, before the Trainer or make_loss asks for it by name; from then on it
+// is trained by name like the built-in ones. Throws chalk::Error if entry.name is empty or taken,
+// or entry.make is empty. Not thread-safe: call it at start-up, before training threads exist.
+// The built-in losses are not registered this way: they are the table in losses/registry.cpp.
+void register_loss(LossEntry entry);
 // The entry called `name`; throws chalk::Error listing the known names.
 const LossEntry& find_loss(const std::string& name);
 // The defaults as one line for --help: "emb_dim 64, sgd lr 0.01 (adam/adamw 0.001), warm-up 1 epoch".

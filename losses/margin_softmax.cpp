@@ -187,50 +187,10 @@ void check_sphereface(int m, double lambda, const char* op) {
 
 // ================================================================ 2. the fused op
 
-// Rows v_r (R x D) -> u_r = v_r / max(||v_r||, eps); writes u and the raw norms ||v_r||.
-template <class T>
-void normalize_rows(const T* v, std::int64_t R, std::int64_t D, T* u, double* norm) {
-  parallel_for(R, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(D, 1)),
-               [&](std::int64_t b, std::int64_t e) {
-                 for (std::int64_t r = b; r < e; ++r) {
-                   // Row pointers first: indexing v[r * D + k] inside the simd loop made GCC
-                   // emit gathers (6x slower than these plain vector loads).
-                   const T* vr = v + r * D;
-                   T* ur = u + r * D;
-                   double ss = 0;
-#pragma omp simd reduction(+ : ss)
-                   for (std::int64_t k = 0; k < D; ++k) ss += static_cast<double>(vr[k]) * vr[k];
-                   norm[r] = std::sqrt(ss);
-                   const double inv = 1.0 / std::max(norm[r], kNormEps);
-                   for (std::int64_t k = 0; k < D; ++k) ur[k] = static_cast<T>(vr[k] * inv);
-                 }
-               });
-}
-
-// The VJP of u = v / max(||v||, eps), in place on rows of du (R x D), u = the normalised rows:
-//   ||v|| >= eps:  dv = (du - u (u . du)) / ||v||      (the projection onto the tangent plane:
-//                                                       a radial change of v does not move u)
-//   ||v|| <  eps:  dv = du / eps                       (u = v / eps is linear there; this is
-//                                                       PyTorch's F.normalize, whose clamp_min
-//                                                       passes no gradient to the norm)
-template <class T>
-void normalize_rows_backward(const T* u, const double* norm, std::int64_t R, std::int64_t D, T* du) {
-  parallel_for(R, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(D, 1)),
-               [&](std::int64_t b, std::int64_t e) {
-                 for (std::int64_t r = b; r < e; ++r) {
-                   T* d = du + r * D;
-                   const T* ur = u + r * D;
-                   if (norm[r] >= kNormEps) {
-                     double dot = 0;
-#pragma omp simd reduction(+ : dot)
-                     for (std::int64_t k = 0; k < D; ++k) dot += static_cast<double>(ur[k]) * d[k];
-                     for (std::int64_t k = 0; k < D; ++k) d[k] = static_cast<T>((d[k] - ur[k] * dot) / norm[r]);
-                   } else {
-                     for (std::int64_t k = 0; k < D; ++k) d[k] = static_cast<T>(d[k] / kNormEps);
-                   }
-                 }
-               });
-}
+// The two normalisations are normalize's own kernels (ops/distances.h, kernels::normalize_rows
+// and its VJP normalize_rows_backward): u_r = v_r / max(||v_r||, eps), and
+//   dv_r = (du_r - u_r (u_r . du_r)) / ||v_r||     (||v_r|| >= eps: the projection onto the tangent plane)
+//   dv_r = du_r / eps                              (||v_r|| <  eps, PyTorch's F.normalize)
 
 using TargetFn = TargetLogit (*)(double c, const double* params);
 
@@ -265,8 +225,8 @@ Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, co
   double total = 0;
   dispatch_float(dt, op, [&](auto tag) {
     using T = decltype(tag);
-    normalize_rows(x.data<T>(), N, D, xh.data<T>(), x_norm.data());
-    normalize_rows(W.data<T>(), C, D, Wh.data<T>(), W_norm.data());
+    kernels::normalize_rows(x.data<T>(), N, D, kNormEps, xh.data<T>(), x_norm.data());
+    kernels::normalize_rows(W.data<T>(), C, D, kNormEps, Wh.data<T>(), W_norm.data());
     // cos (N x C) = xh (N x D) Wh^T (D x C)
     gemm<T>(false, true, N, C, D, T(1), xh.data<T>(), D, Wh.data<T>(), D, T(0), cos_nc.data<T>(), C);
     const T* pc = cos_nc.data<T>();
@@ -312,7 +272,7 @@ Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, co
                Tensor dx = Tensor::empty({N, D}, xh.dtype());
                // dxh (N x D) = dcos (N x C) Wh (C x D)
                gemm<T>(false, false, N, D, C, T(1), pd, C, Wh.data<T>(), D, T(0), dx.data<T>(), D);
-               normalize_rows_backward(xh.data<T>(), x_norm.data(), N, D, dx.data<T>());
+               kernels::normalize_rows_backward(xh.data<T>(), x_norm.data(), N, D, kNormEps, dx.data<T>(), dx.data<T>());
                if (scale_by_norm) {
                  // d||x_i|| / dx_i = x_i / ||x_i|| = xh_i max(||x_i||, eps) / ||x_i||   (0 at x_i = 0)
                  T* p = dx.data<T>();
@@ -329,7 +289,7 @@ Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, co
                Tensor dW = Tensor::empty({C, D}, xh.dtype());
                // dWh (C x D) = dcos^T (C x N) xh (N x D)
                gemm<T>(true, false, C, D, N, T(1), pd, C, xh.data<T>(), D, T(0), dW.data<T>(), D);
-               normalize_rows_backward(Wh.data<T>(), W_norm.data(), C, D, dW.data<T>());
+               kernels::normalize_rows_backward(Wh.data<T>(), W_norm.data(), C, D, kNormEps, dW.data<T>(), dW.data<T>());
                grads.add(1, dW);
              }
            });

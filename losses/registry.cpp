@@ -4,6 +4,7 @@
 // Each entry: name, one line for --help, the loss options it reads (with their defaults, also
 // for --help), its TrainingDefaults (losses/loss.h), and how to build it. The defaults were
 // measured on full MNIST (docs/losses.md); the comment above an entry says where.
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,8 +35,11 @@ TrainingDefaults scaled_logits() {
 
 }  // namespace
 
-const std::vector<LossEntry>& loss_registry() {
-  static const std::vector<LossEntry> table = [] {
+namespace {
+
+// The table itself; loss_registry() shows it read-only, register_loss() appends to it.
+std::deque<LossEntry>& registry_table() {
+  static std::deque<LossEntry> table = [] {
     TrainingDefaults softmax;  // emb_dim 0: the model outputs the 10 logits (no head)
     softmax.emb_dim = 0;
     softmax.logits_output = true;
@@ -56,7 +60,7 @@ const std::vector<LossEntry>& loss_registry() {
     // momentum had not left it after 5 epochs (docs/losses/triplet.md, section 13).
     TrainingDefaults triplet;
     triplet.optimizer = "adam";
-    return std::vector<LossEntry>{
+    return std::deque<LossEntry>{
         {"softmax", "cross-entropy over the logits (a linear head W, b when emb_dim > 0)",
          "--label-smoothing 0, --reduction mean", softmax, make<SoftmaxLoss>},
         {"normface", "normalised softmax: logits s cos(theta) (NormFace)", "--scale 16", scaled_logits(),
@@ -78,6 +82,18 @@ const std::vector<LossEntry>& loss_registry() {
     };
   }();
   return table;
+}
+
+}  // namespace
+
+const std::deque<LossEntry>& loss_registry() { return registry_table(); }
+
+void register_loss(LossEntry entry) {
+  if (entry.name.empty()) fail("register_loss: the loss needs a name (its --loss value)");
+  if (!entry.make) fail("register_loss: loss '", entry.name, "' has no make function");
+  for (const LossEntry& e : registry_table())
+    if (e.name == entry.name) fail("register_loss: a loss named '", entry.name, "' is already registered");
+  registry_table().push_back(std::move(entry));
 }
 
 const LossEntry& find_loss(const std::string& name) {

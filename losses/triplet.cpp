@@ -268,24 +268,19 @@ static Tensor mined_triplet_loss(const Tensor& u, const Tensor& labels, const Tr
                if (!euclid) return s * pG[ij];
                return pd[ij] > 0 ? s * pG[ij] / static_cast<double>(pd[ij]) : 0.0;
              };
-             // S = h + h^T (symmetric: one pass over the pairs i <= j), and its row sums
+             // S = h + h^T (symmetric: one pass over the pairs i <= j)
              std::vector<T> S(static_cast<std::size_t>(N * N));
-             std::vector<double> rowsum(static_cast<std::size_t>(N), 0.0);
              for (std::int64_t i = 0; i < N; ++i)
-               for (std::int64_t j = i; j < N; ++j) {
-                 const double sij = h(i * N + j) + h(j * N + i);
-                 S[i * N + j] = S[j * N + i] = static_cast<T>(sij);
-                 rowsum[i] += sij;
-                 if (j != i) rowsum[j] += sij;
-               }
+               for (std::int64_t j = i; j < N; ++j) S[i * N + j] = S[j * N + i] = static_cast<T>(h(i * N + j) + h(j * N + i));
              T* out = du.data<T>();
-             const double c = kind == Distance::Squared ? 2.0 : 1.0;  // squared: the factor 2 of 2 (u_i - u_j)
-             gemm<T>(false, false, N, D, N, static_cast<T>(-c), S.data(), N, pu, D, T(0), out, D);  // -c S u
-             if (kind != Distance::Cosine)
-               for (std::int64_t i = 0; i < N; ++i) {
-                 const T ri = static_cast<T>(c * rowsum[i]);  // + c rowsum(S)_i u_i
-                 for (std::int64_t k = 0; k < D; ++k) out[i * D + k] += ri * pu[i * D + k];
-               }
+             if (kind == Distance::Cosine) {
+               gemm<T>(false, false, N, D, N, T(-1), S.data(), N, pu, D, T(0), out, D);  // du = -S u
+             } else {
+               // du = c (rowsum(S) * u - S u): the pairwise-distance VJP of ops/distances (with
+               // x = y = u, whose two halves add up to S = h + h^T); squared: c = 2, from 2 (u_i - u_j)
+               const double c = kind == Distance::Squared ? 2.0 : 1.0;
+               kernels::pairwise_vjp_rows<T>(false, S.data(), N, N, pu, pu, D, c, out);
+             }
            });
            dx.add(0, du);
          });

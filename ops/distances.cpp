@@ -9,8 +9,10 @@
 // is the vector x[o, :, i] the op normalises.
 #include "ops/distances.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/gemm.h"
@@ -27,20 +29,10 @@ namespace chalk {
 // subgradient 0 (PyTorch's choice too).
 Tensor l2_norm(const Tensor& x, int axis, bool keepdim) {
   const AxisView l = axis_view(x.shape(), axis, keepdim, "l2_norm");
-  Tensor y = Tensor::empty(l.out_shape, x.dtype());
-  dispatch_float(x.dtype(), "l2_norm", [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    kernels::for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
-      double s = 0;
-      for (std::int64_t k = 0; k < l.n; ++k) {
-        const double v = px[base + k * l.inner];
-        s += v * v;
-      }
-      py[j] = static_cast<T>(std::sqrt(s));
-    });
-  });
+  // sqrt(sum_k x_k^2), the sum in double
+  Tensor y = kernels::reduce(
+      x, l, "l2_norm", [](double s, auto u) { return s + static_cast<double>(u) * u; },
+      [](double s) { return std::sqrt(s); });
   record(y, "l2_norm", {x}, [x = x.detach(), y_ = y.detach(), l](const Tensor& g, Grads& dx) {
     Tensor d = Tensor::empty(x.shape(), x.dtype());
     dispatch_float(x.dtype(), "l2_norm backward", [&](auto tag) {
@@ -57,53 +49,147 @@ Tensor l2_norm(const Tensor& x, int axis, bool keepdim) {
   return y;
 }
 
+// ---- the normalize kernel: one lane, then whole rows (the fused margin-softmax losses call
+// the row form, kernels::normalize_rows in ops/distances.h, so the formula lives only here).
+
+namespace {
+
+// u = v / max(||v||, eps) over one lane v[0], v[st], ..., v[(n-1) st]; returns ||v|| (in double:
+// the sum of squares, the norm and 1 / max(||v||, eps) are double, u is rounded once).
+// NaN propagates: max(nan, eps) is nan.
+template <class T>
+inline double normalize_lane(const T* v, std::int64_t n, std::int64_t st, double eps, T* u) {
+  double ss = 0;
+#pragma omp simd reduction(+ : ss)
+  for (std::int64_t k = 0; k < n; ++k) ss += static_cast<double>(v[k * st]) * v[k * st];
+  const double norm = std::sqrt(ss);
+  const double inv = 1.0 / std::max(norm, eps);
+  for (std::int64_t k = 0; k < n; ++k) u[k * st] = static_cast<T>(v[k * st] * inv);
+  return norm;
+}
+
+// Its VJP on the lane, from u (the output), ||v|| and the upstream g; d may be g (in place):
+//   ||v|| >= eps:  dv = (g - u (u . g)) / ||v||   (r = ||v||, dr/dv = u: dy_j/dv_k = (delta_jk - u_j u_k) / r,
+//                                                  the projection onto the tangent plane: a radial
+//                                                  change of v does not move u)
+//   ||v|| <  eps:  dv = g / eps                   (r = eps is a constant: u = v / eps is linear;
+//                                                  PyTorch's clamp_min passes no gradient to the norm)
+// At ||v|| = eps exactly the first form is used (clamp's gradient passes at its edge); a NaN norm
+// takes it too, so the NaN reaches dv.
+template <class T>
+inline void normalize_lane_backward(const T* u, double norm, std::int64_t n, std::int64_t st, double eps, const T* g,
+                                    T* d) {
+  if (!(norm < eps)) {
+    double dot = 0;  // u . g
+#pragma omp simd reduction(+ : dot)
+    for (std::int64_t k = 0; k < n; ++k) dot += static_cast<double>(u[k * st]) * g[k * st];
+    for (std::int64_t k = 0; k < n; ++k) d[k * st] = static_cast<T>((g[k * st] - u[k * st] * dot) / norm);
+  } else {
+    for (std::int64_t k = 0; k < n; ++k) d[k * st] = static_cast<T>(g[k * st] / eps);
+  }
+}
+
+}  // namespace
+
+namespace kernels {
+
+// The lane functions with st = 1: contiguous rows, which GCC vectorises. (Row pointers first:
+// indexing v[r * D + k] inside the simd loop made GCC emit gathers, 6x slower.)
+template <class T>
+void normalize_rows(const T* v, std::int64_t R, std::int64_t D, double eps, T* u, double* norm) {
+  parallel_for(R, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(D, 1)),
+               [=](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t r = b; r < e; ++r) norm[r] = normalize_lane(v + r * D, D, 1, eps, u + r * D);
+               });
+}
+
+template <class T>
+void normalize_rows_backward(const T* u, const double* norm, std::int64_t R, std::int64_t D, double eps, const T* g,
+                             T* d) {
+  parallel_for(R, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(D, 1)),
+               [=](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t r = b; r < e; ++r)
+                   normalize_lane_backward(u + r * D, norm[r], D, 1, eps, g + r * D, d + r * D);
+               });
+}
+
+template void normalize_rows<float>(const float*, std::int64_t, std::int64_t, double, float*, double*);
+template void normalize_rows<double>(const double*, std::int64_t, std::int64_t, double, double*, double*);
+template void normalize_rows_backward<float>(const float*, const double*, std::int64_t, std::int64_t, double,
+                                             const float*, float*);
+template void normalize_rows_backward<double>(const double*, const double*, std::int64_t, std::int64_t, double,
+                                              const double*, double*);
+
+// trans = false:  out_i = s (rowsum(h)_i x_i - (h y)_i)      (h: rows x cols)
+// trans = true:   out_j = s (colsum(h)_j x_j - (h^T y)_j)
+template <class T>
+void pairwise_vjp_rows(bool trans, const T* h, std::int64_t rows, std::int64_t cols, const T* x, const T* y,
+                       std::int64_t D, double s, T* out) {
+  const std::int64_t n_out = trans ? cols : rows, n_sum = trans ? rows : cols;
+  const T st = static_cast<T>(s);
+  // out = -s h y   (or -s h^T y): the GEMM, h's transpose through the flag
+  if (n_sum > 0)
+    gemm<T>(trans, false, n_out, D, n_sum, -st, h, cols, y, D, T(0), out, D);
+  else
+    std::fill(out, out + n_out * D, T(0));
+  // out_i += s (sum of h's row i, or column i) x_i
+  std::vector<double> sums;
+  if (trans) {  // column sums: one pass down the rows of h (contiguous), in double
+    sums.assign(static_cast<std::size_t>(cols), 0.0);
+    for (std::int64_t i = 0; i < rows; ++i)
+      for (std::int64_t j = 0; j < cols; ++j) sums[j] += h[i * cols + j];
+  }
+  const double* ps = sums.data();
+  parallel_for(n_out, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(n_sum + D, 1)),
+               [=](std::int64_t ib, std::int64_t ie) {
+                 for (std::int64_t i = ib; i < ie; ++i) {
+                   double r = 0;
+                   if (trans)
+                     r = ps[i];
+                   else
+                     for (std::int64_t j = 0; j < cols; ++j) r += h[i * cols + j];
+                   const T c = st * static_cast<T>(r);
+                   T* o = out + i * D;
+                   const T* xi = x + i * D;
+                   for (std::int64_t k = 0; k < D; ++k) o[k] += c * xi[k];
+                 }
+               });
+}
+
+template void pairwise_vjp_rows<float>(bool, const float*, std::int64_t, std::int64_t, const float*, const float*,
+                                       std::int64_t, double, float*);
+template void pairwise_vjp_rows<double>(bool, const double*, std::int64_t, std::int64_t, const double*, const double*,
+                                        std::int64_t, double, double*);
+
+}  // namespace kernels
+
 // y = x / r,   r = max(||x||, eps)   along axis (PyTorch's F.normalize)
-// VJP, where ||x|| >= eps (r = ||x||, dr/dx = x / r = y):
-//   dy_j/dx_k = (delta_jk - y_j y_k) / r   =>   dx = (g - y (g . y)) / r
-// where ||x|| < eps (r = eps, a constant):   dx = g / eps
-// (At ||x|| = eps exactly the first form is used: clamp's gradient passes at its edge.)
+// VJP, where ||x|| >= eps:  dx = (g - y (g . y)) / ||x||;   where ||x|| < eps:  dx = g / eps
+// (normalize_lane and normalize_lane_backward above, with the derivation.)
 // Plain twin: div(x, clamp_min(l2_norm(x, axis, true), eps)), in the tests.
 Tensor normalize(const Tensor& x, int axis, double eps) {
   if (!(eps > 0)) fail("normalize: eps must be > 0, got ", eps);
   const AxisView l = axis_view(x.shape(), axis, true, "normalize");
   Tensor y = Tensor::empty(x.shape(), x.dtype());
-  Tensor r = Tensor::empty(l.out_shape, x.dtype());  // r = max(||x||, eps) per lane
-  Tensor clamped = Tensor::empty(l.out_shape, DType::Int64);  // 1 where ||x|| < eps
+  std::vector<double> norm(static_cast<std::size_t>(l.outer * l.inner));  // ||x|| per lane
   dispatch_float(x.dtype(), "normalize", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
-    T *py = y.data<T>(), *pr = r.data<T>();
-    std::int64_t* pc = clamped.data<std::int64_t>();
+    T* py = y.data<T>();
+    if (l.inner == 1) return kernels::normalize_rows(px, l.outer, l.n, eps, py, norm.data());  // the common case
     kernels::for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
-      double s = 0;
-      for (std::int64_t k = 0; k < l.n; ++k) {
-        const double v = px[base + k * l.inner];
-        s += v * v;
-      }
-      const T norm = static_cast<T>(std::sqrt(s));
-      pc[j] = norm < T(eps);
-      pr[j] = pc[j] ? T(eps) : norm;
-      const T inv = T(1) / pr[j];
-      for (std::int64_t k = 0; k < l.n; ++k) py[base + k * l.inner] = px[base + k * l.inner] * inv;
+      norm[j] = normalize_lane(px + base, l.n, l.inner, eps, py + base);
     });
   });
-  record(y, "normalize", {x}, [y_ = y.detach(), r, clamped, l](const Tensor& g, Grads& dx) {
+  record(y, "normalize", {x}, [y_ = y.detach(), norm = std::move(norm), l, eps](const Tensor& g, Grads& dx) {
     Tensor d = Tensor::empty(g.shape(), g.dtype());
     dispatch_float(g.dtype(), "normalize backward", [&](auto tag) {
       using T = decltype(tag);
-      const T *pg = g.data<T>(), *py = y_.data<T>(), *pr = r.data<T>();
-      const std::int64_t* pc = clamped.data<std::int64_t>();
+      const T *pg = g.data<T>(), *py = y_.data<T>();
       T* pd = d.data<T>();
-      const std::int64_t n = l.n, st = l.inner;
+      if (l.inner == 1) return kernels::normalize_rows_backward(py, norm.data(), l.outer, l.n, eps, pg, pd);
       kernels::for_each_lane(l, [&](std::int64_t j, std::int64_t base) {
-        double gy = 0;  // g . y  (0 in the clamped case: r is a constant there)
-        if (!pc[j])
-          for (std::int64_t k = 0; k < n; ++k) gy += static_cast<double>(pg[base + k * st]) * py[base + k * st];
-        const T inv = T(1) / pr[j], c = static_cast<T>(gy);
-        for (std::int64_t k = 0; k < n; ++k) {
-          const std::int64_t e = base + k * st;
-          pd[e] = (pg[e] - py[e] * c) * inv;
-        }
+        normalize_lane_backward(py + base, norm[j], l.n, l.inner, eps, pg + base, pd + base);
       });
     });
     dx.add(0, d);
@@ -201,45 +287,20 @@ Tensor squared_distances_kernel(const Tensor& a, const Tensor& b) {
 // The VJP of every d_ij = f(||a_i - b_j||^2): with h_ij = g_ij f'(d2_ij) (N x M),
 //   dL/da_i = sum_j h_ij 2 (a_i - b_j) = 2 (rowsum(h)_i a_i - (h b)_i)
 //   dL/db_j = sum_i h_ij 2 (b_j - a_i) = 2 (colsum(h)_j b_j - (h^T a)_j)
-// h b and h^T a are GEMMs (N x M times M x D); `scale` carries the 2 and f'.
+// Both are kernels::pairwise_vjp_rows (below the namespace); `scale` carries the 2 and f'.
 void pairwise_vjp(const Tensor& h, const Tensor& a, const Tensor& b, double scale, Grads& dx) {
   const std::int64_t N = a.shape()[0], M = b.shape()[0], D = a.shape()[1];
   dispatch_float(a.dtype(), "pairwise distances backward", [&](auto tag) {
     using T = decltype(tag);
     const T *ph = h.data<T>(), *pa = a.data<T>(), *pb = b.data<T>();
-    const T s = static_cast<T>(scale);
     if (dx.wants(0)) {
       Tensor da = Tensor::empty({N, D}, a.dtype());
-      T* p = da.data<T>();
-      if (M > 0)
-        gemm<T>(false, false, N, D, M, -s, ph, M, pb, D, T(0), p, D);  // -s h b
-      else
-        std::fill(p, p + N * D, T(0));
-      parallel_for(N, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(M + D, 1)),
-                   [&](std::int64_t ib, std::int64_t ie) {
-                     for (std::int64_t i = ib; i < ie; ++i) {
-                       double r = 0;
-                       for (std::int64_t j = 0; j < M; ++j) r += ph[i * M + j];
-                       const T c = s * static_cast<T>(r);  // s rowsum(h)_i
-                       for (std::int64_t k = 0; k < D; ++k) p[i * D + k] += c * pa[i * D + k];
-                     }
-                   });
+      kernels::pairwise_vjp_rows<T>(false, ph, N, M, pa, pb, D, scale, da.data<T>());
       dx.add(0, da);
     }
     if (dx.wants(1)) {
       Tensor db = Tensor::empty({M, D}, b.dtype());
-      T* p = db.data<T>();
-      if (N > 0)
-        gemm<T>(true, false, M, D, N, -s, ph, M, pa, D, T(0), p, D);  // -s h^T a
-      else
-        std::fill(p, p + M * D, T(0));
-      std::vector<double> col(static_cast<std::size_t>(M), 0.0);
-      for (std::int64_t i = 0; i < N; ++i)
-        for (std::int64_t j = 0; j < M; ++j) col[j] += ph[i * M + j];
-      for (std::int64_t j = 0; j < M; ++j) {
-        const T c = s * static_cast<T>(col[j]);  // s colsum(h)_j
-        for (std::int64_t k = 0; k < D; ++k) p[j * D + k] += c * pb[j * D + k];
-      }
+      kernels::pairwise_vjp_rows<T>(true, ph, N, M, pb, pa, D, scale, db.data<T>());
       dx.add(1, db);
     }
   });
@@ -271,6 +332,7 @@ Tensor pairwise_squared_distances(const Tensor& a, const Tensor& b) {
 Tensor pairwise_distances(const Tensor& a, const Tensor& b) {
   check_pair(a, b, "pairwise_distances");
   Tensor d = squared_distances_kernel(a.detach(), b.detach());
+  // d = sqrt(d2), in place on the fresh d2 (map would allocate a second N x M matrix)
   dispatch_float(d.dtype(), "pairwise_distances", [&](auto tag) {
     using T = decltype(tag);
     T* p = d.data<T>();
@@ -279,14 +341,9 @@ Tensor pairwise_distances(const Tensor& a, const Tensor& b) {
     });
   });
   record(d, "pairwise_distances", {a, b}, [a = a.detach(), b = b.detach(), d_ = d.detach()](const Tensor& g, Grads& dx) {
-    Tensor h = Tensor::empty(g.shape(), g.dtype());
-    dispatch_float(g.dtype(), "pairwise_distances backward", [&](auto tag) {
-      using T = decltype(tag);
-      const T *pg = g.data<T>(), *pd = d_.data<T>();
-      T* ph = h.data<T>();
-      parallel_for(h.numel(), [&](std::int64_t s, std::int64_t e) {
-        for (std::int64_t i = s; i < e; ++i) ph[i] = pd[i] == T(0) ? T(0) : pg[i] / pd[i];  // 0 at the kink; nan stays
-      });
+    // h = g / d, 0 at the kink d = 0 (a NaN stays NaN)
+    const Tensor h = kernels::zip(g, d_, "pairwise_distances backward", [](auto gi, auto di) {
+      return di == 0 ? decltype(gi)(0) : gi / di;
     });
     pairwise_vjp(h, a, b, 1.0, dx);
   });

@@ -2,6 +2,13 @@
 //
 // Notation: y = op(x), g = dL/dy (same shape as y), dx = dL/dx.
 // Broadcasting ops reduce each input's gradient back to its shape with sum_to.
+// Each formula is a generic lambda given to map (one input) or zip (two, broadcasting) of
+// ops/kernels.h, which dispatch float32/float64 themselves; decltype(u) is the element type.
+// Composed where it costs nothing: neg = x * (-1), square = pow(x, 2), clamp_min =
+// clamp(x, lo, inf), a - s = a + (-s), a / s = a * (1/s). Kept as their own one-pass kernels
+// where a composition would add passes over the data: sub (add + neg), rsub (neg + add),
+// rdiv, sqrt (std::pow is slower than std::sqrt), sigmoid, tanh, softplus (their composed
+// forms also lose stability).
 #include "ops/elementwise.h"
 
 #include <cmath>
@@ -12,17 +19,14 @@
 
 namespace chalk {
 
-using kernels::map1;
-using kernels::map2;
+using kernels::map;
+using kernels::zip;
 
 // ---------------------------------------------------------------- binary ops
 
 // y = a + b        da = sum_to(g),  db = sum_to(g)
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor y = dispatch_float(a.dtype(), "add", [&](auto tag) {
-    using T = decltype(tag);
-    return map2<T>(a, b, "add", [](T u, T v) { return u + v; });
-  });
+  Tensor y = zip(a, b, "add", [](auto u, auto v) { return u + v; });
   record(y, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g, Grads& dx) {
     if (dx.wants(0)) dx.add(0, sum_to(g, sa));
     if (dx.wants(1)) dx.add(1, sum_to(g, sb));
@@ -32,10 +36,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 // y = a - b        da = sum_to(g),  db = -sum_to(g)
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor y = dispatch_float(a.dtype(), "sub", [&](auto tag) {
-    using T = decltype(tag);
-    return map2<T>(a, b, "sub", [](T u, T v) { return u - v; });
-  });
+  Tensor y = zip(a, b, "sub", [](auto u, auto v) { return u - v; });
   record(y, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g, Grads& dx) {
     if (dx.wants(0)) dx.add(0, sum_to(g, sa));
     if (dx.wants(1)) dx.add(1, neg(sum_to(g, sb)));
@@ -45,10 +46,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 
 // y = a * b        da = sum_to(g * b),  db = sum_to(g * a)
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor y = dispatch_float(a.dtype(), "mul", [&](auto tag) {
-    using T = decltype(tag);
-    return map2<T>(a, b, "mul", [](T u, T v) { return u * v; });
-  });
+  Tensor y = zip(a, b, "mul", [](auto u, auto v) { return u * v; });
   record(y, "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g, Grads& dx) {
     if (dx.wants(0)) dx.add(0, sum_to(mul(g, b), a.shape()));
     if (dx.wants(1)) dx.add(1, sum_to(mul(g, a), b.shape()));
@@ -58,10 +56,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 // y = a / b        da = sum_to(g / b),  db = sum_to(-g a / b^2) = sum_to(-g y / b)
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor y = dispatch_float(a.dtype(), "div", [&](auto tag) {
-    using T = decltype(tag);
-    return map2<T>(a, b, "div", [](T u, T v) { return u / v; });
-  });
+  Tensor y = zip(a, b, "div", [](auto u, auto v) { return u / v; });
   record(y, "div", {a, b}, [y_ = y.detach(), b = b.detach(), sa = a.shape()](const Tensor& g, Grads& dx) {
     const Tensor g_over_b = div(g, b);
     if (dx.wants(0)) dx.add(0, sum_to(g_over_b, sa));
@@ -74,36 +69,29 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 // y = a + s        da = g
 Tensor add(const Tensor& a, double s) {
-  Tensor y = dispatch_float(a.dtype(), "add", [&](auto tag) {
-    using T = decltype(tag);
-    const T v = static_cast<T>(s);
-    return map1<T>(a, [v](T u) { return u + v; });
-  });
+  Tensor y = map(a, "add", [s](auto u) { return u + static_cast<decltype(u)>(s); });
   record(y, "add_scalar", {a}, [](const Tensor& g, Grads& dx) { dx.add(0, g); });
   return y;
 }
 
 // y = a * s        da = g * s
 Tensor mul(const Tensor& a, double s) {
-  Tensor y = dispatch_float(a.dtype(), "mul", [&](auto tag) {
-    using T = decltype(tag);
-    const T v = static_cast<T>(s);
-    return map1<T>(a, [v](T u) { return u * v; });
-  });
+  Tensor y = map(a, "mul", [s](auto u) { return u * static_cast<decltype(u)>(s); });
   record(y, "mul_scalar", {a}, [s](const Tensor& g, Grads& dx) { dx.add(0, mul(g, s)); });
   return y;
 }
 
 // y = s - a        da = -g
-Tensor rsub(double s, const Tensor& a) { return add(neg(a), s); }
+// (One pass; it was add(neg(a), s), two passes for the same numbers: s - u == s + (-u) exactly.)
+Tensor rsub(double s, const Tensor& a) {
+  Tensor y = map(a, "rsub", [s](auto u) { return static_cast<decltype(u)>(s) - u; });
+  record(y, "rsub", {a}, [](const Tensor& g, Grads& dx) { dx.add(0, neg(g)); });
+  return y;
+}
 
 // y = s / a        da = -g s / a^2 = -g y / a
 Tensor rdiv(double s, const Tensor& a) {
-  Tensor y = dispatch_float(a.dtype(), "rdiv", [&](auto tag) {
-    using T = decltype(tag);
-    const T v = static_cast<T>(s);
-    return map1<T>(a, [v](T u) { return v / u; });
-  });
+  Tensor y = map(a, "rdiv", [s](auto u) { return static_cast<decltype(u)>(s) / u; });
   record(y, "rdiv", {a}, [y_ = y.detach(), a = a.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, neg(div(mul(g, y_), a)));
   });
@@ -126,42 +114,27 @@ Tensor operator-(const Tensor& a) { return neg(a); }
 
 // ---------------------------------------------------------------- unary ops
 
-// y = -x           dx = -g
-Tensor neg(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "neg", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return -u; });
-  });
-  record(y, "neg", {x}, [](const Tensor& g, Grads& dx) { dx.add(0, neg(g)); });
-  return y;
-}
+// y = -x = x * (-1)     dx = -g
+// Composed (micrograd's neg): one pass either way, and mul's VJP is -g. (x * -1 is exact.)
+Tensor neg(const Tensor& x) { return mul(x, -1.0); }
 
 // y = e^x          dx = g y
 Tensor exp(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "exp", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return std::exp(u); });
-  });
+  Tensor y = map(x, "exp", [](auto u) { return std::exp(u); });
   record(y, "exp", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) { dx.add(0, mul(g, y_)); });
   return y;
 }
 
 // y = ln x         dx = g / x
 Tensor log(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "log", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return std::log(u); });
-  });
+  Tensor y = map(x, "log", [](auto u) { return std::log(u); });
   record(y, "log", {x}, [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, div(g, x)); });
   return y;
 }
 
 // y = sqrt(x)      dx = g / (2 y)
 Tensor sqrt(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "sqrt", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return std::sqrt(u); });
-  });
+  Tensor y = map(x, "sqrt", [](auto u) { return std::sqrt(u); });
   record(y, "sqrt", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, div(g, mul(y_, 2.0)));
   });
@@ -172,22 +145,15 @@ Tensor sqrt(const Tensor& x) {
 // NOTE: for p = 0 the gradient is exactly 0 everywhere (y = 1 is a constant), also at x = 0
 // where p x^(p-1) would be 0 * inf = nan (PyTorch's pow_backward makes the same case).
 Tensor pow(const Tensor& x, double p) {
-  Tensor y = dispatch_float(x.dtype(), "pow", [&](auto tag) {
-    using T = decltype(tag);
-    const T e = static_cast<T>(p);
-    if (p == 2) return map1<T>(x, [](T u) { return u * u; });
-    return map1<T>(x, [e](T u) { return std::pow(u, e); });
-  });
+  Tensor y = p == 2 ? map(x, "pow", [](auto u) { return u * u; })
+                    : map(x, "pow", [p](auto u) { return std::pow(u, static_cast<decltype(u)>(p)); });
   record(y, "pow", {x}, [x = x.detach(), p](const Tensor& g, Grads& dx) {
-    const Tensor d = dispatch_float(x.dtype(), "pow backward", [&](auto tag) {
-      using T = decltype(tag);
+    dx.add(0, zip(g, x, "pow backward", [p](auto gi, auto u) {
+      using T = decltype(u);
       const T e = static_cast<T>(p);
-      return map2<T>(g, x, "pow backward", [e](T gi, T u) {
-        if (e == T(0)) return T(0);
-        return e == T(2) ? gi * T(2) * u : gi * e * std::pow(u, e - T(1));
-      });
-    });
-    dx.add(0, d);
+      if (e == T(0)) return T(0);
+      return e == T(2) ? gi * T(2) * u : gi * e * std::pow(u, e - T(1));
+    }));
   });
   return y;
 }
@@ -196,15 +162,9 @@ Tensor square(const Tensor& x) { return pow(x, 2.0); }
 
 // y = |x|          dx = g sign(x)   (sign(0) = 0; sign(nan) = 0 too, as PyTorch's sgn gives)
 Tensor abs(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "abs", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return std::abs(u); });
-  });
+  Tensor y = map(x, "abs", [](auto u) { return std::abs(u); });
   record(y, "abs", {x}, [x = x.detach()](const Tensor& g, Grads& dx) {
-    dx.add(0, dispatch_float(x.dtype(), "abs backward", [&](auto tag) {
-      using T = decltype(tag);
-      return map2<T>(g, x, "abs backward", [](T gi, T u) { return u > 0 ? gi : (u < 0 ? -gi : T(0)); });
-    }));
+    dx.add(0, zip(g, x, "abs backward", [](auto gi, auto u) { return u > 0 ? gi : (u < 0 ? -gi : decltype(u)(0)); }));
   });
   return y;
 }
@@ -215,15 +175,9 @@ Tensor abs(const Tensor& x) {
 // PyTorch's threshold_backward does). Written `u > 0 ? u : 0`, both would be 0 and a NaN
 // would vanish silently.
 Tensor relu(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "relu", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return u <= T(0) ? T(0) : u; });
-  });
+  Tensor y = map(x, "relu", [](auto u) { return u <= 0 ? decltype(u)(0) : u; });
   record(y, "relu", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
-    dx.add(0, dispatch_float(y_.dtype(), "relu backward", [&](auto tag) {
-      using T = decltype(tag);
-      return map2<T>(g, y_, "relu backward", [](T gi, T yi) { return yi <= T(0) ? T(0) : gi; });
-    }));
+    dx.add(0, zip(g, y_, "relu backward", [](auto gi, auto yi) { return yi <= 0 ? decltype(gi)(0) : gi; }));
   });
   return y;
 }
@@ -231,44 +185,30 @@ Tensor relu(const Tensor& x) {
 // y = 1 / (1 + e^-x)    dx = g y (1 - y)
 // NOTE: for x < 0 we compute e^x / (1 + e^x), so e^-x never overflows.
 Tensor sigmoid(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "sigmoid", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) {
-      if (u >= 0) return T(1) / (T(1) + std::exp(-u));
-      const T e = std::exp(u);
-      return e / (T(1) + e);
-    });
+  Tensor y = map(x, "sigmoid", [](auto u) {
+    using T = decltype(u);
+    if (u >= 0) return T(1) / (T(1) + std::exp(-u));
+    const T e = std::exp(u);
+    return e / (T(1) + e);
   });
   record(y, "sigmoid", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
-    dx.add(0, dispatch_float(y_.dtype(), "sigmoid backward", [&](auto tag) {
-      using T = decltype(tag);
-      return map2<T>(g, y_, "sigmoid backward", [](T gi, T yi) { return gi * yi * (T(1) - yi); });
-    }));
+    dx.add(0, zip(g, y_, "sigmoid backward", [](auto gi, auto yi) { return gi * yi * (decltype(yi)(1) - yi); }));
   });
   return y;
 }
 
 // y = tanh x       dx = g (1 - y^2)
 Tensor tanh(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "tanh", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return std::tanh(u); });
-  });
+  Tensor y = map(x, "tanh", [](auto u) { return std::tanh(u); });
   record(y, "tanh", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
-    dx.add(0, dispatch_float(y_.dtype(), "tanh backward", [&](auto tag) {
-      using T = decltype(tag);
-      return map2<T>(g, y_, "tanh backward", [](T gi, T yi) { return gi * (T(1) - yi * yi); });
-    }));
+    dx.add(0, zip(g, y_, "tanh backward", [](auto gi, auto yi) { return gi * (decltype(yi)(1) - yi * yi); }));
   });
   return y;
 }
 
 // y = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|)  (stable)    dx = g sigmoid(x)
 Tensor softplus(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "softplus", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return std::max(u, T(0)) + std::log1p(std::exp(-std::abs(u))); });
-  });
+  Tensor y = map(x, "softplus", [](auto u) { return std::max(u, decltype(u)(0)) + std::log1p(std::exp(-std::abs(u))); });
   record(y, "softplus", {x}, [x = x.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, mul(g, sigmoid(x)));
   });
@@ -277,20 +217,14 @@ Tensor softplus(const Tensor& x) {
 
 // y = cos x        dx = -g sin x
 Tensor cos(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "cos", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return std::cos(u); });
-  });
+  Tensor y = map(x, "cos", [](auto u) { return std::cos(u); });
   record(y, "cos", {x}, [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, neg(mul(g, sin(x)))); });
   return y;
 }
 
 // y = sin x        dx = g cos x
 Tensor sin(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "sin", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return std::sin(u); });
-  });
+  Tensor y = map(x, "sin", [](auto u) { return std::sin(u); });
   record(y, "sin", {x}, [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, mul(g, cos(x))); });
   return y;
 }
@@ -301,15 +235,9 @@ Tensor sin(const Tensor& x) {
 // ArcFace margin's gradient within 4.5e-4 rad of W_y (issue 11). Callers that meet +-1 choose
 // their own finite form (losses/margin_softmax.cpp: angle_of, and `angle` in the composed twins).
 Tensor acos(const Tensor& x) {
-  Tensor y = dispatch_float(x.dtype(), "acos", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [](T u) { return std::acos(u); });
-  });
+  Tensor y = map(x, "acos", [](auto u) { return std::acos(u); });
   record(y, "acos", {x}, [x = x.detach()](const Tensor& g, Grads& dx) {
-    dx.add(0, dispatch_float(x.dtype(), "acos backward", [&](auto tag) {
-      using T = decltype(tag);
-      return map2<T>(g, x, "acos backward", [](T gi, T u) { return -gi / std::sqrt(T(1) - u * u); });
-    }));
+    dx.add(0, zip(g, x, "acos backward", [](auto gi, auto u) { return -gi / std::sqrt(decltype(u)(1) - u * u); }));
   });
   return y;
 }
@@ -318,16 +246,14 @@ Tensor acos(const Tensor& x) {
 // (clamp(nan) = nan, with gradient 0: no comparison holds for nan; PyTorch gives the same.)
 Tensor clamp(const Tensor& x, double lo, double hi) {
   if (lo > hi) fail("clamp: expected lo <= hi, got lo = ", lo, ", hi = ", hi);
-  Tensor y = dispatch_float(x.dtype(), "clamp", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(x, [lo, hi](T u) { return std::min(std::max(u, T(lo)), T(hi)); });
+  Tensor y = map(x, "clamp", [lo, hi](auto u) {
+    using T = decltype(u);
+    return std::min(std::max(u, T(lo)), T(hi));
   });
   record(y, "clamp", {x}, [x = x.detach(), lo, hi](const Tensor& g, Grads& dx) {
-    dx.add(0, dispatch_float(x.dtype(), "clamp backward", [&](auto tag) {
-      using T = decltype(tag);
-      return map2<T>(g, x, "clamp backward", [lo, hi](T gi, T u) {
-        return (u >= T(lo) && u <= T(hi)) ? gi : T(0);
-      });
+    dx.add(0, zip(g, x, "clamp backward", [lo, hi](auto gi, auto u) {
+      using T = decltype(u);
+      return (u >= T(lo) && u <= T(hi)) ? gi : T(0);
     }));
   });
   return y;
@@ -369,16 +295,16 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 // ---------------------------------------------------------------- masks (no gradient)
 
 Tensor gt(const Tensor& a, double s) {
-  return dispatch_float(a.dtype(), "gt", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(a, [s](T u) { return u > T(s) ? T(1) : T(0); });
+  return map(a, "gt", [s](auto u) {
+    using T = decltype(u);
+    return u > T(s) ? T(1) : T(0);
   });
 }
 
 Tensor lt(const Tensor& a, double s) {
-  return dispatch_float(a.dtype(), "lt", [&](auto tag) {
-    using T = decltype(tag);
-    return map1<T>(a, [s](T u) { return u < T(s) ? T(1) : T(0); });
+  return map(a, "lt", [s](auto u) {
+    using T = decltype(u);
+    return u < T(s) ? T(1) : T(0);
   });
 }
 
@@ -386,7 +312,7 @@ Tensor eq(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype())
     fail("eq: dtype mismatch: ", dtype_name(a.dtype()), " vs ", dtype_name(b.dtype()));
   const Tensor fa = a.to(DType::Float64), fb = b.to(DType::Float64);
-  return map2<double>(fa, fb, "eq", [](double u, double v) { return u == v ? 1.0 : 0.0; }).to(DType::Float32);
+  return zip(fa, fb, "eq", [](auto u, auto v) { return u == v ? 1.0 : 0.0; }).to(DType::Float32);
 }
 
 }  // namespace chalk

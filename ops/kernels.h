@@ -1,11 +1,19 @@
-// ops/kernels.h — the loops behind element-wise ops (internal to ops/).
+// ops/kernels.h — the loops behind element-wise ops and reductions (internal to ops/).
 //
-// map1(x, f)     y[i] = f(x[i])                      same shape
-// map2(a, b, f)  y[i] = f(a[i'], b[i''])             NumPy broadcasting
-// for_each_lane(v, f)  f(j, base) for every lane of an AxisView, over threads
-// sum_axis_kernel(x, out, v)  out[o, i] = sum_k x[o, k, i]   (sum along one axis, in double)
-// Both run the loop with OpenMP above kParallelGrain elements. Each op in
-// elementwise.cpp is then one line of math in a lambda.
+// The three higher-order kernels every element-wise op and axis reduction is written with
+// (minitorch's tensor_ops map/zip/reduce). Each takes the op's formula as a generic lambda and
+// dispatches the dtype itself (float32, float64), so an op body is written once:
+//   map(x, "exp", [](auto u) { return std::exp(u); })                       y[i] = f(x[i])
+//   zip(a, b, "mul", [](auto u, auto v) { return u * v; })                   y[i] = f(a[i'], b[i''])  (broadcasting)
+//   reduce(x, v, "sum", [](double s, auto u) { return s + u; }, finish)     y[o, i] = finish(fold over k of x[o, k, i])
+// The lambda is instantiated once per dtype and inlined into a plain contiguous loop: no
+// virtual call, no std::function, no allocation per element; the loops run with OpenMP
+// (parallel_for) above kParallelGrain elements. Inside a lambda, decltype(u) is the element
+// type (float or double): write constants as decltype(u)(1) so float32 stays float32.
+//
+// Below them, the typed loops they call (map1<T>, map2<T>, reduce_kernel<T>), also used
+// directly where an op needs the int64 dtype too (broadcast_to), and for_each_lane(v, f):
+// f(j, base) for every lane of an AxisView, over threads (softmax, normalize).
 #pragma once
 
 #include <vector>
@@ -24,7 +32,7 @@ Tensor map1(const Tensor& x, F f) {
   // The loops capture by value ([=]): with [&] the pointers are references that a store
   // to py[i] might change, and GCC leaves the loop scalar (see nn/optim.cpp, SGD).
   parallel_for(x.numel(), [=](std::int64_t s, std::int64_t e) {
-    for (std::int64_t i = s; i < e; ++i) py[i] = f(px[i]);
+    for (std::int64_t i = s; i < e; ++i) py[i] = static_cast<T>(f(px[i]));
   });
   return y;
 }
@@ -42,21 +50,21 @@ Tensor map2(const Tensor& a, const Tensor& b, const char* op, F f) {
   const std::int64_t n = y.numel();
   if (a.shape() == b.shape()) {  // fast path: same shape
     parallel_for(n, [=](std::int64_t s, std::int64_t e) {
-      for (std::int64_t i = s; i < e; ++i) py[i] = f(pa[i], pb[i]);
+      for (std::int64_t i = s; i < e; ++i) py[i] = static_cast<T>(f(pa[i], pb[i]));
     });
     return y;
   }
   if (b.numel() == 1) {  // fast path: b is a single value (then a.numel() == n)
     const T vb = pb[0];
     parallel_for(n, [=](std::int64_t s, std::int64_t e) {
-      for (std::int64_t i = s; i < e; ++i) py[i] = f(pa[i], vb);
+      for (std::int64_t i = s; i < e; ++i) py[i] = static_cast<T>(f(pa[i], vb));
     });
     return y;
   }
   if (a.numel() == 1) {  // fast path: a is a single value (then b.numel() == n)
     const T va = pa[0];
     parallel_for(n, [=](std::int64_t s, std::int64_t e) {
-      for (std::int64_t i = s; i < e; ++i) py[i] = f(va, pb[i]);
+      for (std::int64_t i = s; i < e; ++i) py[i] = static_cast<T>(f(va, pb[i]));
     });
     return y;
   }
@@ -84,23 +92,26 @@ Tensor map2(const Tensor& a, const Tensor& b, const char* op, F f) {
                      ob += idx * sb[d];
                    }
                    T* out = py + r * inner;
-                   for (std::int64_t j = 0; j < inner; ++j) out[j] = f(pa[oa + j * ia], pb[ob + j * ib]);
+                   for (std::int64_t j = 0; j < inner; ++j) out[j] = static_cast<T>(f(pa[oa + j * ia], pb[ob + j * ib]));
                  }
                });
   return y;
 }
 
-// out[o, i] = sum_k x[o, k, i]
-template <class T>
-void sum_axis_kernel(const T* x, T* out, const AxisView& v) {
+// out[o, i] = finish(step(... step(step(0, x[o, 0, i]), x[o, 1, i]) ..., x[o, n-1, i]))
+// The fold runs in double, k in order, so the result does not depend on the thread count.
+// inner == 1: one lane per row, contiguous; inner > 1: the fold runs across a block of i at
+// once (rows of x are read contiguously, never strided by inner).
+template <class T, class Step, class Finish>
+void reduce_kernel(const T* x, T* out, const AxisView& v, Step step, Finish finish) {
   if (v.inner == 1) {
     parallel_for(v.outer, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(v.n, 1)),
                  [&](std::int64_t ob, std::int64_t oe) {
                    for (std::int64_t o = ob; o < oe; ++o) {
                      double s = 0;
                      const T* row = x + o * v.n;
-                     for (std::int64_t k = 0; k < v.n; ++k) s += row[k];
-                     out[o] = static_cast<T>(s);
+                     for (std::int64_t k = 0; k < v.n; ++k) s = step(s, row[k]);
+                     out[o] = static_cast<T>(finish(s));
                    }
                  });
     return;
@@ -111,11 +122,43 @@ void sum_axis_kernel(const T* x, T* out, const AxisView& v) {
                    std::vector<double> acc(static_cast<std::size_t>(ie - ib), 0.0);
                    for (std::int64_t k = 0; k < v.n; ++k) {
                      const T* row = x + (o * v.n + k) * v.inner;
-                     for (std::int64_t i = ib; i < ie; ++i) acc[i - ib] += row[i];
+                     for (std::int64_t i = ib; i < ie; ++i) acc[i - ib] = step(acc[i - ib], row[i]);
                    }
-                   for (std::int64_t i = ib; i < ie; ++i) out[o * v.inner + i] = static_cast<T>(acc[i - ib]);
+                   for (std::int64_t i = ib; i < ie; ++i) out[o * v.inner + i] = static_cast<T>(finish(acc[i - ib]));
                  });
   }
+}
+
+// out[o, i] = sum_k x[o, k, i]   (sum along one axis, in double; sum(x, axis) and sum_to)
+template <class T>
+void sum_axis_kernel(const T* x, T* out, const AxisView& v) {
+  reduce_kernel<T>(x, out, v, [](double s, T u) { return s + u; }, [](double s) { return s; });
+}
+
+// ---------------------------------------------------------------- the dtype-dispatching front ends
+
+// y[i] = f(x[i]), same shape; float32 or float64 (else a chalk::Error naming `op`).
+template <class F>
+Tensor map(const Tensor& x, const char* op, F f) {
+  return dispatch_float(x.dtype(), op, [&](auto tag) { return map1<decltype(tag)>(x, f); });
+}
+
+// y[i] = f(a[i'], b[i'']) over the broadcast shape of a and b (same dtype, float32 or float64).
+template <class F>
+Tensor zip(const Tensor& a, const Tensor& b, const char* op, F f) {
+  return dispatch_float(a.dtype(), op, [&](auto tag) { return map2<decltype(tag)>(a, b, op, f); });
+}
+
+// y = x reduced along the axis of v (v = axis_view(x.shape(), axis, keepdim, op)), shape
+// v.out_shape: y[o, i] = finish(fold of step over x[o, :, i], from 0, in double).
+template <class Step, class Finish>
+Tensor reduce(const Tensor& x, const AxisView& v, const char* op, Step step, Finish finish) {
+  Tensor y = Tensor::empty(v.out_shape, x.dtype());
+  dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    reduce_kernel<T>(x.data<T>(), y.data<T>(), v, step, finish);
+  });
+  return y;
 }
 
 // Call f(o, i, base) for every lane, base = &x[o, 0, i] offset; the lane's

@@ -137,11 +137,7 @@ Tensor sum(const Tensor& x) {
 // y[o, i] = sum_k x[o, k, i]  dx[o, k, i] = g[o, i]
 Tensor sum(const Tensor& x, int axis, bool keepdim) {
   const AxisView v = axis_view(x.shape(), axis, keepdim, "sum");
-  Tensor y = Tensor::empty(v.out_shape, x.dtype());
-  dispatch_float(x.dtype(), "sum", [&](auto tag) {
-    using T = decltype(tag);
-    kernels::sum_axis_kernel<T>(x.data<T>(), y.data<T>(), v);
-  });
+  Tensor y = kernels::reduce(x, v, "sum", [](double s, auto u) { return s + u; }, [](double s) { return s; });
   record(y, "sum", {x}, [keep = v.keep_shape, sx = x.shape()](const Tensor& g, Grads& dx) {
     dx.add(0, broadcast_to(g.reshape(keep), sx));
   });

@@ -108,3 +108,27 @@ TEST(Architecture, TheTrainerNamesNoLoss) {
     }
   }
 }
+
+// One expect_error for every test program: tests/test_util.h's (it also fails when the function
+// throws nothing, or something other than a chalk::Error). Local copies drifted apart (seven of
+// them once, with three different failure messages); this fails when a test file defines one.
+TEST(Architecture, NoTestFileDefinesItsOwnExpectError) {
+  const std::regex definition(
+      R"re(^\s*(template\s*<[^>]*>\s*)?((inline|static)\s+)*(void|bool|auto)\s+expect_error\s*\(|\bauto\s+expect_error\s*=|#\s*define\s+expect_error\b)re");
+  int scanned = 0;
+  for (const auto& entry : fs::directory_iterator(kRoot / "tests")) {
+    const std::string ext = entry.path().extension().string(), name = entry.path().filename().string();
+    if ((ext != ".h" && ext != ".cpp") || name == "test_util.h") continue;
+    std::ifstream f(entry.path());
+    std::string line;
+    int n = 0;
+    while (std::getline(f, line)) {
+      ++n;
+      EXPECT_FALSE(std::regex_search(line, definition))
+          << "tests/" << name << ":" << n << " defines its own expect_error; use chalk::test_util::expect_error "
+          << "(tests/test_util.h): " << line;
+    }
+    ++scanned;
+  }
+  EXPECT_GT(scanned, 20);  // the scan found the test sources
+}

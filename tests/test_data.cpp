@@ -15,23 +15,14 @@
 #include "io/idx.h"
 #include "io/mnist.h"
 #include "train/batches.h"
+#include "test_util.h"
+
+using chalk::test_util::expect_error;
 
 using namespace chalk;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Expect a chalk::Error whose message contains every one of `parts`.
-template <class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected chalk::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 // 4 images of 2 x 2: image i has pixels {0, 255, i, 128}, label 3 * i % 10.
 MnistSplit tiny_split() {
@@ -83,7 +74,7 @@ TEST(MakeBatch, EmptyBatchAndBadIndex) {
 }
 
 TEST(MakeBatch, ShippedSubsetIsRoughlyStandardised) {
-  const MnistSplit s = load_mnist(std::string(CHALK_DATA_DIR) + "/mnist-subset", true);
+  const MnistSplit s = load_mnist(chalk::test_util::kSubset, true);
   BatchLoader all(s.n, 1000, /*shuffle=*/false);
   double sum = 0, sq = 0, count = 0;
   for (const auto& idx : all.batches(0)) {
@@ -200,7 +191,7 @@ TEST(PKSampler, ClearErrors) {
 }
 
 TEST(PKSampler, OnTheShippedSubset) {
-  const MnistSplit s = load_mnist(std::string(CHALK_DATA_DIR) + "/mnist-subset", true);
+  const MnistSplit s = load_mnist(chalk::test_util::kSubset, true);
   PKSampler pk(s.labels, 10, 6, 1);
   EXPECT_EQ(pk.num_batches(), 100);
   const Batch b = make_batch(s, pk.batches(0)[0]);

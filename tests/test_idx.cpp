@@ -16,6 +16,9 @@
 #include "io/idx.h"
 #include "io/mnist.h"
 #include "train/batches.h"
+#include "test_util.h"
+
+using chalk::test_util::expect_error;
 
 using namespace chalk;
 namespace fs = std::filesystem;
@@ -65,18 +68,6 @@ IdxImages small_images() {
   im.n = 3, im.rows = 2, im.cols = 3;
   for (int i = 0; i < 18; ++i) im.pixels.push_back(static_cast<std::uint8_t>(i * 14));
   return im;
-}
-
-// Expect a chalk::Error whose message contains every one of `parts`.
-template <class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected chalk::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
 }
 
 }  // namespace
@@ -286,7 +277,7 @@ TEST_F(IdxTest, ParseFromMemoryMatchesTheFile) {
 
 // The data that ships with chalk: 600 + 100 images of each digit.
 TEST(ShippedSubset, LoadsBalanced) {
-  const std::string dir = std::string(CHALK_DATA_DIR) + "/mnist-subset";
+  const std::string dir = chalk::test_util::kSubset;
   for (bool train : {true, false}) {
     const MnistSplit s = load_mnist(dir, train);
     const std::int64_t n = train ? 6000 : 1000;

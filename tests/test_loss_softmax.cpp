@@ -32,6 +32,8 @@
 #include "reference.h"
 #include "test_util.h"
 
+using chalk::test_util::expect_error;
+
 using namespace chalk;
 
 namespace {
@@ -143,16 +145,6 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, do
                   std::source_location where = std::source_location::current()) {
   chalk::test_util::expect_close(from_vector(a, {static_cast<std::int64_t>(a.size())}),
                                  from_vector(b, {static_cast<std::int64_t>(b.size())}), tol, tol, what, where);
-}
-
-template <class F>
-void expect_error(F&& f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    ADD_FAILURE() << "expected chalk::Error containing '" << pieces[0] << "'";
-  } catch (const Error& e) {
-    for (const auto& p : pieces) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
 }
 
 }  // namespace

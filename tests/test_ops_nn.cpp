@@ -18,20 +18,13 @@
 #include "ops/distances.h"
 #include "ops/softmax.h"
 #include "ops/reduce.h"
+#include "test_util.h"
+
+using chalk::test_util::expect_error;
 
 using namespace chalk;
 
 namespace {
-
-void expect_error(const std::function<void()>& f, std::vector<std::string> pieces) {
-  try {
-    f();
-    ADD_FAILURE() << "expected chalk::Error containing '" << pieces[0] << "'";
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    for (const auto& p : pieces) EXPECT_NE(m.find(p), std::string::npos) << "message: " << m << "\nmissing: " << p;
-  }
-}
 
 void expect_gradcheck(const TensorFn& f, const std::vector<Tensor>& in) {
   const auto r = gradcheck(f, in);

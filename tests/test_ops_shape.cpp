@@ -13,6 +13,9 @@
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#include "test_util.h"
+
+using chalk::test_util::expect_error;
 
 using namespace chalk;
 
@@ -24,17 +27,6 @@ Tensor iota(const Shape& s) { return arange(0.0, static_cast<double>(numel(s)), 
 Tensor longs(std::vector<std::int64_t> v, Shape s = {}) {
   if (s.empty()) s = {static_cast<std::int64_t>(v.size())};
   return from_vector(v, s);
-}
-
-// f throws chalk::Error whose message contains every piece.
-void expect_error(const std::function<void()>& f, std::vector<std::string> pieces) {
-  try {
-    f();
-    ADD_FAILURE() << "expected chalk::Error containing '" << pieces[0] << "'";
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    for (const auto& p : pieces) EXPECT_NE(m.find(p), std::string::npos) << "message: " << m << "\nmissing: " << p;
-  }
 }
 
 void expect_gradcheck(const TensorFn& f, const std::vector<Tensor>& in) {

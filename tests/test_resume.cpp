@@ -18,13 +18,13 @@
 
 using namespace chalk;
 using chalk::test_util::run_program;
+using chalk::test_util::kSubset;
 using chalk::test_util::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kSubset = std::string(CHALK_DATA_DIR) + "/mnist-subset";
-const std::string kTrain = "chalk-train --quiet --threads 1 --limit-train 512 --data " + kSubset;
+const std::string& kTrain = test_util::kQuickTrain;
 
 std::vector<std::string> lines_of(const std::string& path) {
   std::ifstream f(path);

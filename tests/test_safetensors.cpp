@@ -10,11 +10,15 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <source_location>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "test_util.h"
+
+using chalk::test_util::expect_error;
 
 using namespace chalk;
 namespace fs = std::filesystem;
@@ -60,15 +64,15 @@ std::string float_bytes(std::vector<float> v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
 }
 
-template <class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected chalk::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
+// Write a safetensors file by hand at p (the 8-byte length, `header`, then `data`) and expect
+// load_safetensors to reject it with a chalk::Error naming every one of `parts`. A failure is
+// reported at the caller's line, with the header as its trace.
+void expect_rejected(const std::string& p, const std::string& header, const std::string& data,
+                     const std::vector<std::string>& parts,
+                     std::source_location where = std::source_location::current()) {
+  write_all(p, st_file(header, data));
+  SCOPED_TRACE(header);
+  expect_error([&] { load_safetensors(p); }, parts, where);
 }
 
 TensorMap sample_tensors() {
@@ -238,10 +242,9 @@ TEST_F(SafetensorsTest, TruncatedFileNamesTheTensor) {
 
 TEST_F(SafetensorsTest, BadHeaders) {
   const std::string p = path("bad.safetensors");
-  auto expect_bad = [&](const std::string& header, const std::string& data, std::initializer_list<std::string> parts) {
-    write_all(p, st_file(header, data));
-    SCOPED_TRACE(header);
-    expect_error([&] { load_safetensors(p); }, parts);
+  auto expect_bad = [&](const std::string& header, const std::string& data, std::initializer_list<std::string> parts,
+                        std::source_location where = std::source_location::current()) {
+    expect_rejected(p, header, data, parts, where);
   };
   const std::string d8 = float_bytes({1.f, 2.f});
   expect_bad("{not json", d8, {p, "not valid JSON"});
@@ -271,10 +274,9 @@ TEST_F(SafetensorsTest, JsonErrorsNameTheFileAndField) {
   write_all(p, le64(5) + "1e400");
   ASSERT_EQ(read_all(p).size(), 13u);
   expect_error([&] { load_safetensors(p); }, {"load_safetensors", p, "5-byte header is not valid JSON", "number overflow", "1e400"});
-  auto expect_bad = [&](const std::string& header, std::initializer_list<std::string> parts) {
-    write_all(p, st_file(header, std::string(8, '\0')));
-    SCOPED_TRACE(header);
-    expect_error([&] { load_safetensors(p); }, parts);
+  auto expect_bad = [&](const std::string& header, std::initializer_list<std::string> parts,
+                        std::source_location where = std::source_location::current()) {
+    expect_rejected(p, header, std::string(8, '\0'), parts, where);
   };
   expect_bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,1e400]}})",
              {p, "not valid JSON", "tensor 'a', field 'data_offsets'", "number overflow"});
@@ -295,10 +297,9 @@ TEST_F(SafetensorsTest, JsonErrorsNameTheFileAndField) {
 
 TEST_F(SafetensorsTest, DuplicateKeysAreRejectedNamingTheKey) {
   const std::string p = path("dup.safetensors");
-  auto expect_bad = [&](const std::string& header, const std::string& data, std::initializer_list<std::string> parts) {
-    write_all(p, st_file(header, data));
-    SCOPED_TRACE(header);
-    expect_error([&] { load_safetensors(p); }, parts);
+  auto expect_bad = [&](const std::string& header, const std::string& data, std::initializer_list<std::string> parts,
+                        std::source_location where = std::source_location::current()) {
+    expect_rejected(p, header, data, parts, where);
   };
   const std::string d8 = float_bytes({1.f, 2.f}), d16 = float_bytes({1.f, 2.f, 3.f, 4.f});
   // Two identical entries (JSON parsers keep one without a word).
@@ -326,10 +327,9 @@ TEST_F(SafetensorsTest, DuplicateKeysAreRejectedNamingTheKey) {
 
 TEST_F(SafetensorsTest, EntriesShapesAndDtypesAreChecked) {
   const std::string p = path("bad.safetensors");
-  auto expect_bad = [&](const std::string& header, const std::string& data, std::initializer_list<std::string> parts) {
-    write_all(p, st_file(header, data));
-    SCOPED_TRACE(header);
-    expect_error([&] { load_safetensors(p); }, parts);
+  auto expect_bad = [&](const std::string& header, const std::string& data, std::initializer_list<std::string> parts,
+                        std::source_location where = std::source_location::current()) {
+    expect_rejected(p, header, data, parts, where);
   };
   const std::string d8 = float_bytes({1.f, 2.f});
   // A safetensors dtype chalk does not read is named as such; an unknown one as not a dtype.

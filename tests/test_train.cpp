@@ -15,12 +15,12 @@
 
 using namespace chalk;
 using chalk::test_util::run_program;
+using chalk::test_util::kQuickTrain;
+using chalk::test_util::kSubset;
 using chalk::test_util::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::string kSubset = std::string(CHALK_DATA_DIR) + "/mnist-subset";
 
 TrainConfig small_config(const std::string& loss = "softmax") {
   TrainConfig c;
@@ -292,7 +292,7 @@ TEST(Programs, CorruptDataFileIsNamedAndNothingIsWritten) {
 TEST(Programs, TrainThenEvalAndResume) {
   const std::string dir = temp_dir("prog");
   std::string out;
-  const std::string common = "chalk-train --quiet --threads 1 --limit-train 512 --data " + kSubset;
+  const std::string& common = kQuickTrain;
   ASSERT_EQ(run_program(common + " --epochs 1 --out " + dir, &out), 0) << out;
   EXPECT_NE(out.find("data: MNIST from " + kSubset), std::string::npos) << "says which data: " << out;
   ASSERT_EQ(run_program(common + " --epochs 2 --resume --out " + dir, &out), 0) << out;

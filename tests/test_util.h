@@ -30,6 +30,14 @@ inline std::string temp_dir(const std::string& name) {
   return p.string();
 }
 
+#ifdef CHALK_DATA_DIR
+// The 7,000-image MNIST subset shipped in data/mnist-subset (what the tests train and evaluate on).
+inline const std::string kSubset = std::string(CHALK_DATA_DIR) + "/mnist-subset";
+// chalk-train as the program tests start it: quiet, one thread, the first 512 images of the subset.
+// Append the flags of the case: run_program(kQuickTrain + " --epochs 1 --out " + dir).
+inline const std::string kQuickTrain = "chalk-train --quiet --threads 1 --limit-train 512 --data " + kSubset;
+#endif
+
 #ifdef CHALK_BINARY_DIR
 // Run one of the built programs ("chalk-train --epochs 1 ...") with its output captured in
 // *output; returns its exit status.
@@ -60,11 +68,16 @@ std::string error_of(F&& f) {
   return "<did not throw>";
 }
 
-// f must throw a chalk::Error whose message contains every one of `parts`.
-// A failure is one line at the caller's line.
+// f must throw a chalk::Error (not another exception type, not nothing) whose message contains
+// every one of `parts`. A failure is one line at the caller's line. Every test program uses this
+// one (tests/test_architecture.cpp fails when a test file defines its own).
 inline void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts,
                          std::source_location where = std::source_location::current()) {
   const std::string msg = error_of(f);
+  if (msg == "<did not throw>" || msg == "<threw something other than chalk::Error>") {
+    ADD_FAILURE_AT(where.file_name(), static_cast<int>(where.line())) << "expected a chalk::Error, " << msg;
+    return;
+  }
   for (const auto& p : parts)
     if (msg.find(p) == std::string::npos)
       ADD_FAILURE_AT(where.file_name(), static_cast<int>(where.line())) << "'" << p << "' not in: " << msg;
