@@ -448,7 +448,9 @@ TEST(TripletMining, SlopeIsZeroAtExactEquality) {
         EXPECT_EQ(L.to_vector<double>()[0], 0.0);
         L.backward();
         for (double g : x.grad().to_vector<double>()) EXPECT_EQ(g, 0.0);
-        if (!composed) EXPECT_EQ(stats.active, 0);
+        if (!composed) {
+          EXPECT_EQ(stats.active, 0);
+        }
         // just inside the edge (alpha + 1/64): every edge triplet is active and sends slope 1
         o.margin += 1.0 / 64;
         Tensor x2 = x0.clone().requires_grad_();
