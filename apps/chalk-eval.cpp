@@ -6,11 +6,13 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "core/gemm.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
+  chalk::use_best_blas_kernels(argc, argv);  // OpenBLAS's fast kernels on CPUs it does not know (core/gemm.h)
   std::string path, data;
   int threads = 0;
   CLI::App app{"chalk-eval: test metrics of a chalk-train checkpoint"};

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "core/gemm.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "losses/loss.h"
@@ -21,6 +22,7 @@
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
+  chalk::use_best_blas_kernels(argc, argv);  // OpenBLAS's fast kernels on CPUs it does not know (core/gemm.h)
   chalk::TrainConfig cfg;
   chalk::LossOptions& lo = cfg.loss_options;
   bool resume = false, quiet = false;

@@ -255,6 +255,7 @@ BENCHMARK(BM_TinyChain100_FwdBwd)->Unit(benchmark::kMicrosecond);
 }  // namespace
 
 int main(int argc, char** argv) {
+  use_best_blas_kernels(argc, argv);  // as chalk-train does (core/gemm.h)
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("chalk GEMM", gemm_backend());

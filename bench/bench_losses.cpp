@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "core/gemm.h"
 #include "core/autograd.h"
 #include "core/parallel.h"
 #include "core/random.h"
@@ -116,6 +117,7 @@ void BM_Loss(benchmark::State& state, const Case& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  use_best_blas_kernels(argc, argv);  // as chalk-train does (core/gemm.h)
   int threads = 2;
   if (const char* t = std::getenv("CHALK_BENCH_THREADS")) threads = std::atoi(t);
   set_num_threads(threads > 0 ? threads : 2);

@@ -42,9 +42,11 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 res="$work/res.tsv"; : >"$res"
 
+source "$repo/bench/blas_kernels.sh"  # the same OpenBLAS kernels for both builds
 echo "== environment"
 echo "date:    $(date -Is)"
 echo "cpu:     $(lscpu | sed -n 's/^Model name: *//p') — $(nproc) cores"
+echo "kernels: $blas_kernels_note"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "before:  $before ($(git -C "$before/.." rev-parse --short HEAD 2>/dev/null || echo '?'))"
 echo "after:   $after ($(git -C "$after/.." rev-parse --short HEAD 2>/dev/null || echo '?'))"

@@ -27,6 +27,7 @@
 #include <random>
 #include <vector>
 
+#include "core/gemm.h"
 #include "core/parallel.h"
 
 namespace {
@@ -62,6 +63,7 @@ std::vector<Product> step_products(const std::string& model, int B) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  chalk::use_best_blas_kernels(argc, argv);  // the kernels chalk-train uses (core/gemm.h)
   CLI::App app{"gemm_floor: the GEMMs of one training step alone, through CBLAS"};
   std::string model = "mlp";
   int threads = 1, batch = 128, repeats = 30;

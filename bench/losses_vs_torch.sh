@@ -48,9 +48,11 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+source "$repo/bench/blas_kernels.sh"
 echo "== environment"
 echo "date:      $(date -Is)"
 echo "cpu:       $(lscpu | sed -n 's/^Model name: *//p') — $(nproc) cores available"
+echo "kernels:   $blas_kernels_note"
 echo "load:      $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; > 0.5 means other jobs are running)"
 vars="$(env | grep -E '^(OPENBLAS_|OMP_|GOMP_|MKL_)' | tr '\n' ' ' || true)"
 echo "env vars:  ${vars:-none of OPENBLAS_* / OMP_* / GOMP_* / MKL_* set} (before this script sets its own)"

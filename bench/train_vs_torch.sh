@@ -78,10 +78,12 @@ results="$work/results.tsv"   # model <tab> setting <tab> seconds
 limit_args=()
 [ "$limit" -gt 0 ] && limit_args=(--limit-train "$limit")
 
+source "$repo/bench/blas_kernels.sh"
 # ---- environment ----
 echo "== environment"
 echo "date:        $(date -Is)"
 echo "cpu:         $(lscpu | sed -n 's/^Model name: *//p') — $(nproc) cores available"
+echo "kernels:     $blas_kernels_note"
 echo "load:        $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; > 0.5 means other jobs are running)"
 vars="$(env | grep -E '^(OPENBLAS_|OMP_|GOMP_|MKL_)' | tr '\n' ' ' || true)"
 echo "env vars:    ${vars:-none of OPENBLAS_* / OMP_* / GOMP_* / MKL_* set}"

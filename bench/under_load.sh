@@ -59,9 +59,11 @@ trap 'stop_hogs; rm -rf "$work"' EXIT
 results="$work/results.tsv"   # load <tab> model <tab> setting <tab> seconds
 : >"$results"
 
+source "$repo/bench/blas_kernels.sh"
 echo "== environment"
 echo "date:        $(date -Is)"
 echo "cpu:         $(lscpu | sed -n 's/^Model name: *//p') — $(nproc) cores available"
+echo "kernels:     $blas_kernels_note"
 echo "load:        $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, before any competing process)"
 vars="$(env | grep -E '^(OPENBLAS_|OMP_|GOMP_|MKL_)' | tr '\n' ' ' || true)"
 echo "env vars:    ${vars:-none of OPENBLAS_* / OMP_* / GOMP_* / MKL_* set}"

@@ -1,6 +1,13 @@
 #include "core/gemm.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -158,6 +165,55 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
   }
 #endif
   gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+#ifdef CHALK_HAVE_BLAS
+extern "C" char* openblas_get_corename(void);
+extern "C" char* openblas_get_config(void);
+#endif
+
+void use_best_blas_kernels(int argc, char** argv) {
+#ifdef CHALK_HAVE_BLAS
+  (void)argc;
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice (or ours, after the re-run)
+  const std::string core = openblas_get_corename();
+  if (core != "Prescott" && core != "prescott") return;  // OpenBLAS knew the CPU
+  __builtin_cpu_init();
+  const char* better = nullptr;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl"))
+    better = "SkylakeX";
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    better = "Haswell";
+  if (better == nullptr) return;  // an old CPU: Prescott is right
+  setenv("OPENBLAS_CORETYPE", better, 1);
+  setenv("CHALK_SET_OPENBLAS_CORETYPE", better, 1);  // for blas_description()
+  execv("/proc/self/exe", argv);
+  // execv returned: it failed. Go on with the generic kernels, and say so.
+  std::fprintf(stderr, "chalk: OpenBLAS uses its generic Prescott kernels on this CPU; re-running with "
+               "OPENBLAS_CORETYPE=%s failed (%s): set it yourself for faster matrix products\n", better, std::strerror(errno));
+  unsetenv("OPENBLAS_CORETYPE");
+  unsetenv("CHALK_SET_OPENBLAS_CORETYPE");
+#else
+  (void)argc, (void)argv;
+#endif
+}
+
+std::string blas_description() {
+#ifdef CHALK_HAVE_BLAS
+  std::string config = openblas_get_config();
+  config = config.substr(0, config.find(' ', config.find(' ') + 1));  // "OpenBLAS 0.3.21"
+  std::string d = config + ", " + openblas_get_corename() + " kernels";
+  const char* set_by_chalk = std::getenv("CHALK_SET_OPENBLAS_CORETYPE");
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  if (set_by_chalk != nullptr && coretype != nullptr && std::string(set_by_chalk) == coretype)
+    d += " (OPENBLAS_CORETYPE set by chalk: OpenBLAS did not know this CPU)";
+  else if (coretype != nullptr)
+    d += std::string(" (OPENBLAS_CORETYPE=") + coretype + ")";
+  return d;
+#else
+  return gemm_backend();
+#endif
 }
 
 bool have_blas() {

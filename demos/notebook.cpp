@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/gemm.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "core/random.h"
@@ -51,7 +52,7 @@ Notebook::Notebook(std::string id, std::string title)
   app_.add_flag("--quick", quick_, "seconds on the shipped subset (what the test suite runs)");
   app_.add_option("--out", out_, "folder for report.md and its figures")->capture_default_str();
   app_.add_option("--data", data_, "folder with the four MNIST files (full MNIST); default: the shipped subset");
-  app_.add_option("--threads", threads_, "threads for chalk's loops and OpenBLAS (0: OpenMP's default)")
+  app_.add_option("--threads", threads_, "threads for chalk's loops and OpenBLAS (0: adaptive, the cores other processes leave free)")
       ->check(CLI::Range(0, 1024));
   app_.add_option("--seed", seed_, "random seed")->capture_default_str();
   app_.add_flag_callback("--describe", [this] { throw CLI::Success(); },
@@ -59,6 +60,7 @@ Notebook::Notebook(std::string id, std::string title)
 }
 
 std::optional<int> Notebook::parse(int argc, char** argv) {
+  use_best_blas_kernels(argc, argv);  // OpenBLAS's fast kernels on CPUs it does not know (core/gemm.h)
   try {
     app_.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -17,6 +17,7 @@
 #include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/checks.h"
+#include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "io/atomic_file.h"
@@ -551,7 +552,8 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
   log << "data: " << location_.description << "\n"
       << "model: " << model_->name() << " (" << model_->num_parameters() << " parameters), loss: " << loss_->name()
       << ", optimizer: " << optimizer_->name() << ", lr schedule: " << schedule_->describe()
-      << ", threads: " << describe_threads() << "\n";
+      << ", threads: " << describe_threads() << "\n"
+      << "BLAS: " << blas_description() << "\n";
   // metrics.jsonl is rewritten from the checkpoint's own history after every save, so it never
   // runs ahead of the checkpoint (a kill between the two leaves the older file, which the
   // resumed run rewrites); both files are written atomically and a failed write fails the run.
