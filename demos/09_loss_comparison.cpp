@@ -1,7 +1,7 @@
 // demos/09_loss_comparison.cpp — every loss on the same network: the essay's comparison, measured.
 //
 //   build/demo_09_loss_comparison                 the shipped subset: the MLP, 3 seeds, all 6,000 images
-//                                                 for 4 epochs; about a minute on 2 cores
+//                                                 for 4 epochs; about 70 s of CPU
 //   build/demo_09_loss_comparison --quick         seconds: 1 seed, 1,000 training images, 2 epochs
 //                                                 (a check that the program runs; not the answer)
 //   build/demo_09_loss_comparison --data DIR      full MNIST on SmallCNN, the comparison: 3 seeds,
