@@ -253,7 +253,8 @@ int main(int argc, char** argv) {
   for (std::int64_t n : quick ? std::vector<std::int64_t>{table_n * 3 / 10, table_n}
                               : full ? std::vector<std::int64_t>{table_n / 100, table_n / 10, table_n}
                                      : std::vector<std::int64_t>{table_n / 10, table_n / 3, table_n})
-    if (n >= 20 && (sweep_sizes.empty() || n > sweep_sizes.back())) sweep_sizes.push_back(n);
+    // at least 200 images: the triplet loss's P x K batches need K = 8 images of every digit
+    if (n >= 200 && (sweep_sizes.empty() || n > sweep_sizes.back())) sweep_sizes.push_back(n);
   const std::string model_name = cnn ? "SmallCNN" : "the MLP";
 
   const std::vector<std::string> losses = {"softmax", "normface", "sphereface", "cosface",
@@ -284,7 +285,7 @@ int main(int argc, char** argv) {
         (full ? std::string("This is a full-MNIST run: ")
               : "This run uses the shipped subset (6,000 training images, 1,000 test images): ") +
         "every run of the table trains " + model_name + " on " + train_images + " training images for " +
-        std::to_string(epochs) + " epochs (" + std::to_string(steps_per_epoch * epochs) +
+        std::to_string(epochs) + (epochs == 1 ? " epoch (" : " epochs (") + std::to_string(steps_per_epoch * epochs) +
         " steps at batch 128; the two triplet rows " + std::to_string(pk_steps_per_epoch * epochs) +
         " P x K batches of 80). " +
         (cnn ? std::string("")
