@@ -1,7 +1,7 @@
 // demos/10_fixed_vs_learned_centroids.cpp — the essay's open question, run as an experiment.
 //
 //   build/demo_10_fixed_vs_learned_centroids             the shipped subset: the MLP, all 6,000 images for
-//                                                        8 epochs per run; about 35 s of CPU
+//                                                        8 epochs per run; about 30 s of CPU
 //   build/demo_10_fixed_vs_learned_centroids --quick     seconds (1,500 training images, 2 epochs: a check
 //                                                        that the program runs, not the answer)
 //   build/demo_10_fixed_vs_learned_centroids --data DIR  full MNIST on SmallCNN, 3 epochs per run
