@@ -1,16 +1,26 @@
 // demos/09_loss_comparison.cpp — every loss on the same network: the essay's comparison, measured.
 //
-//   build/demo_09_loss_comparison                 the shipped subset, about 2 minutes on 2 cores
-//   build/demo_09_loss_comparison --quick         seconds: 1 seed, 1,000 training images, the MLP
+//   build/demo_09_loss_comparison                 the shipped subset: the MLP, 2 seeds, all 6,000 images
+//                                                 for 3 epochs; about 45 s of CPU
+//   build/demo_09_loss_comparison --quick         seconds: 1 seed, 1,000 training images, 2 epochs
 //                                                 (a check that the program runs; not the answer)
-//   build/demo_09_loss_comparison --data DIR      full MNIST (much longer: see the report's first cell)
+//   build/demo_09_loss_comparison --data DIR      full MNIST on SmallCNN at full scale: 3 seeds,
+//                                                 60,000 images for 2 epochs (about an hour on 2 cores)
+//   --model cnn                                   SmallCNN on the subset too (about 25 times the CPU)
 //
-// 1. every loss of the registry, plus triplet + softmax, on SmallCNN with 64-d embeddings,
-//    over 3 seeds: one table (accuracy, P@1, MAP@R, NMI, epoch time);
+// 1. every loss of the registry, plus triplet + softmax, on one network with 64-d embeddings,
+//    over 2 seeds (3 with --data): one table (accuracy, P@1, MAP@R, NMI, epoch time);
 // 2. the training curves (test P@1 during training, seed 0), one series per loss;
 // 3. triplet alone against triplet + softmax: does the softmax term steady the triplet loss?
 // 4. the essay's closing claim: P@1 of triplet, the centroid bound and ArcFace against the
 //    number of training images — does the triplet loss win when data is scarce?
+//
+// Why the MLP on the subset: SmallCNN costs about 10 s of CPU per epoch of 6,000 images, the MLP
+// about 0.4 s. In two minutes on 2 cores, 27 SmallCNN runs got a few dozen steps each, and the
+// margin losses had not started to learn (ArcFace test accuracy 0.21, below its untrained P@1): a
+// table of runs that have barely begun compares nothing. The MLP gets every loss 141 steps (fewer,
+// 94, left CosFace and the combined margin unsteady: test accuracy 0.71 and 0.67 on one seed);
+// to fit them, the subset run has 2 seeds, the --data run 3.
 #include <chalk.h>
 
 #include <algorithm>
@@ -130,6 +140,7 @@ struct Run {
   EpochMetrics final;                       // test metrics after the last epoch
   std::vector<double> train_loss;           // mean training loss per epoch
   double seconds_per_epoch = 0;             // training only (the curve's evaluations are not counted)
+  double untrained_p1 = 0;                  // test P@1 of the network before its first step
   std::vector<double> curve_epoch, curve_p1;  // test P@1 during training (empty unless asked)
 };
 
@@ -150,9 +161,10 @@ Run train_one(const std::string& row, TrainConfig cfg, const std::string& object
     own = std::make_unique<OwnLoop>(t, t.loss());
   }
   const bool curve = evals_per_epoch > 0;
+  r.untrained_p1 = test_precision_at_1(t);
   if (curve) {
     r.curve_epoch.push_back(0);
-    r.curve_p1.push_back(test_precision_at_1(t));
+    r.curve_p1.push_back(r.untrained_p1);
   }
   double train_seconds = 0;
   for (int e = 0; e < cfg.epochs; ++e) {
@@ -207,61 +219,102 @@ int main(int argc, char** argv) {
   Notebook nb("09", "Every loss on one network: the comparison, the curves, and data size");
   int seeds = -1, epochs = -1;
   std::int64_t limit_train = -1, sweep_images = -1;
-  nb.cli().add_option("--seeds", seeds, "seeds per loss (default 3; --quick 1)");
-  nb.cli().add_option("--epochs", epochs, "epochs of the table's runs (default 2)");
+  std::string model;
+  nb.cli().add_option("--model", model, "mlp | cnn (default: mlp on the shipped subset and with --quick, cnn with --data)");
+  nb.cli().add_option("--seeds", seeds, "seeds per loss (default 2 on the shipped subset, 3 with --data; --quick 1)");
+  nb.cli().add_option("--epochs", epochs, "epochs of the table's runs (default 3 with the MLP, 2 with SmallCNN)");
   nb.cli().add_option("--limit-train", limit_train,
-                      "training images of the table's runs (default 1500; --quick 1000; --data 0 = all)");
+                      "training images of the table's runs (default 0 = all: 6,000 on the subset, 60,000 with --data; "
+                      "--quick 1000)");
   nb.cli().add_option("--sweep-images", sweep_images,
-                      "images every run of the data-size sweep sees (default 3000; --quick 2000; --data 120000)");
+                      "images every run of the data-size sweep sees (default: epochs x the table's training images, "
+                      "so the sweep's largest point is the table's seed-0 run)");
   if (auto code = nb.parse(argc, argv)) return *code;
 
   // ---- the budget -------------------------------------------------------------------------------
-  // SmallCNN trains at roughly 4,000-5,000 images/s on 2 cores. 9 objectives x 3 seeds is 27
-  // runs, plus the data-size sweep: on the subset, within 2 minutes, each run can see about
-  // 10,000 images. So the table's runs use 1,500 of the 6,000 training images for 2 epochs.
+  // Measured on one thread: the MLP trains an epoch of the 6,000 subset images in about 0.4 s of
+  // CPU (the triplet rows about twice that: more, smaller P x K batches, and the mining), SmallCNN
+  // in about 10 s. 9 objectives x 2 seeds is 18 runs, plus the data-size sweep: on the subset,
+  // within 2 minutes on 2 cores (with a margin for slower machines), that is 3 MLP epochs over all
+  // 6,000 images per run — or about 30 steps per SmallCNN run, too few for the margin losses to
+  // start learning.
   const bool quick = nb.quick(), full = nb.full_data();
-  if (seeds < 0) seeds = quick ? 1 : 3;
-  if (epochs < 0) epochs = 2;
-  if (limit_train < 0) limit_train = quick ? 1000 : (full ? 0 : 1500);
-  if (sweep_images < 0) sweep_images = quick ? 2000 : (full ? 120000 : 3000);
-  const std::vector<std::int64_t> sweep_sizes =
-      quick ? std::vector<std::int64_t>{300, 1000}
-            : (full ? std::vector<std::int64_t>{600, 6000, 60000} : std::vector<std::int64_t>{600, 2000, 6000});
-  if (seeds < 1 || epochs < 1 || limit_train < 0 || sweep_images < 1)
+  if (model.empty()) model = full && !quick ? "cnn" : "mlp";
+  nn::find_model(model);  // throws, naming the known models
+  const bool cnn = model == "cnn";
+  if (seeds < 0) seeds = quick ? 1 : full ? 3 : 2;
+  if (epochs < 0) epochs = quick || cnn ? 2 : 3;
+  if (limit_train < 0) limit_train = quick ? 1000 : 0;
+  if (seeds < 1 || epochs < 1 || limit_train < 0 || sweep_images == 0 || sweep_images < -1)
     fail("demo 09: --seeds, --epochs, --sweep-images must be >= 1 and --limit-train >= 0");
+  // the table's training images: the first limit_train of the training split (0: all of it)
+  const std::int64_t split_n = load_mnist(locate_mnist(nb.data_dir()).dir, /*train=*/true).n;
+  const std::int64_t table_n = limit_train > 0 ? std::min(limit_train, split_n) : split_n;
+  if (sweep_images < 0) sweep_images = epochs * table_n;
+  // the sweep's sizes: a tenth of the set, a third (the subset) or a tenth again (full MNIST), all of it
+  std::vector<std::int64_t> sweep_sizes;
+  for (std::int64_t n : quick ? std::vector<std::int64_t>{table_n * 3 / 10, table_n}
+                              : full ? std::vector<std::int64_t>{table_n / 100, table_n / 10, table_n}
+                                     : std::vector<std::int64_t>{table_n / 10, table_n / 3, table_n})
+    // at least 200 images: the triplet loss's P x K batches need K = 8 images of every digit
+    if (n >= 200 && (sweep_sizes.empty() || n > sweep_sizes.back())) sweep_sizes.push_back(n);
+  const std::string model_name = cnn ? "SmallCNN" : "the MLP";
 
   const std::vector<std::string> losses = {"softmax", "normface", "sphereface", "cosface",
                                            "arcface", "combined", "triplet",    "centroid"};
   const std::string combo = "triplet+softmax";
   std::vector<std::string> rows = losses;
   rows.push_back(combo);
-  const std::string train_images = limit_train > 0 ? std::to_string(limit_train) : std::string("all");
+  const std::string train_images = std::to_string(table_n);
+  const std::int64_t steps_per_epoch = (table_n + 127) / 128, pk_steps_per_epoch = std::max<std::int64_t>(1, table_n / 80);
 
   nb.markdown(
       "The essay compares the losses by argument: the softmax family sees every class in every batch "
       "through its weight rows W (each row acts as a class centre), the triplet loss sees two classes per "
       "triplet, and the centroid bound gives the triplet loss back the global view with fixed centres. "
-      "Here every loss of the registry trains the same SmallCNN (64-d embeddings, each loss with its "
-      "defaults: docs/losses.md) on the same images, with " +
+      "Here every loss of the registry trains the same network, " + model_name +
+      " with 64-d embeddings, each loss with its own defaults from the loss registry (optimizer, learning "
+      "rate, warm-up: docs/losses.md), on the same images, with " +
       std::to_string(seeds) + " seed(s), and the test set (" + std::string(full ? "10,000" : "1,000") +
       " images) scores each: accuracy (argmax of the logits; nearest class mean for the triplet losses), "
       "Precision@1 and MAP@R (retrieval, every test image querying the others), NMI of a K-means "
       "clustering, and the training seconds per epoch.");
-  nb.markdown("**What was cut to fit the budget.** Each run of the table trains on " + train_images +
-              " training images for " + std::to_string(epochs) +
-              " epochs (a few dozen steps at batch 128) — the full-MNIST runs of docs/losses.md train on 60,000 "
-              "images for 5 epochs (2,345 steps). So these numbers compare how far each loss gets in a short "
-              "run, not where it ends (on full MNIST every loss reaches P@1 >= 0.99 with seed 0: docs/losses.md, "
-              "quoted below). `--data DIR` (full MNIST) trains the table on all 60,000 images for 2 epochs and sweeps "
-              "600 / 6,000 / 60,000 images with 120,000 images seen per run: about 4.4 million training images, "
-              "an estimated 20-30 minutes on a quiet 2-core machine (not run for this report unless the run line "
-              "below says --data); `--seeds`, `--epochs`, `--limit-train` and `--sweep-images` change the budget.");
+  {
+    // the image passes a --data run costs (SmallCNN, 3 seeds, 2 epochs of 60,000; the sweep's two
+    // smaller sizes, the largest is the table's run): at about 1,000 images/s on 2 cores
+    const double data_passes = 9.0 * 3 * 2 * 60000 + 3.0 * 2 * 2 * 60000;
+    nb.markdown(
+        std::string("**What this run does, and what `--data` adds.** ") +
+        (full ? std::string("This is a full-MNIST run: ")
+              : "This run uses the shipped subset (6,000 training images, 1,000 test images): ") +
+        "every run of the table trains " + model_name + " on " + train_images + " training images for " +
+        std::to_string(epochs) + (epochs == 1 ? " epoch (" : " epochs (") + std::to_string(steps_per_epoch * epochs) +
+        " steps at batch 128; the two triplet rows " + std::to_string(pk_steps_per_epoch * epochs) +
+        " P x K batches of 80). " +
+        (cnn ? std::string("")
+             : "It trains the MLP (784-256-128-64) rather than SmallCNN because SmallCNN costs about 25 times "
+               "the CPU per image: within two minutes on 2 cores, 27 SmallCNN runs got a few dozen steps each, "
+               "and at that budget the margin losses had not started to learn (in an earlier version of this "
+               "demo, ArcFace's test accuracy was 0.21 after 24 steps) — a table of runs that have barely begun "
+               "would compare nothing. With the MLP every loss learns, but the MLP is a weaker network than "
+               "SmallCNN and 1,000 test images are few: read the table for how the losses compare after the "
+               "same short training, not for where they end. To give every loss 3 epochs within the budget, the "
+               "subset run uses 2 seeds by default (`--data`: 3): with 2 epochs, CosFace and the combined margin "
+               "were still unsteady (test accuracy 0.71 and 0.67 on one seed of three). ") +
+        "On full MNIST every loss reaches P@1 >= 0.99 with seed 0 (docs/losses.md, quoted below). `--data DIR` "
+        "(full MNIST) runs the comparison at full scale: SmallCNN, 3 seeds, all 60,000 training images "
+        "for 2 epochs (938 steps), the 10,000 test images, and the sweep over 600 / 6,000 / 60,000 images — "
+        "about " + fmt(data_passes / 1e6, 1) +
+        " million SmallCNN image passes, roughly an hour on 2 cores at the ~1,000 images/s SmallCNN trains at "
+        "(an estimate; not run for this report unless the run line above says --data). `--model`, `--seeds`, "
+        "`--epochs`, `--limit-train` and `--sweep-images` change the budget.");
+  }
 
   // ---- 1. the table ---------------------------------------------------------------------------
   nb.markdown("## 1. Every loss, " + std::to_string(seeds) + " seed(s)");
   nb.code(
       "TrainConfig cfg = nb.train_config();          // --data, --threads\n"
-      "cfg.model = \"cnn\"; cfg.emb_dim = 64; cfg.loss = name; cfg.seed = seed;\n"
+      "cfg.model = \"" + model + "\"; cfg.emb_dim = 64; cfg.loss = name; cfg.seed = seed;\n"
       "cfg.epochs = " + std::to_string(epochs) + "; cfg.limit_train = " + std::to_string(limit_train) + ";\n"
       "Trainer t(cfg);\n"
       "for (int e = 0; e < cfg.epochs; ++e) t.train_epoch(e, progress);   // progress: test P@1 for the curves\n"
@@ -275,7 +328,7 @@ int main(int argc, char** argv) {
 
   std::map<std::string, std::vector<Run>> runs;
   auto base = nb.train_config();
-  base.model = quick ? "mlp" : "cnn";  // --quick only checks that the program and its claims run
+  base.model = model;
   base.emb_dim = 64;
   base.epochs = epochs;
   base.limit_train = limit_train;
@@ -296,9 +349,9 @@ int main(int argc, char** argv) {
 
   Table summary{{"loss", "test accuracy", "P@1", "MAP@R", "NMI", "s / epoch", "seeds with P@1 >= 0.99"}, {}};
   Table per_seed{{"loss", "seed", "test accuracy", "P@1", "R@8", "MAP@R", "NMI", "final train loss", "s / epoch"}, {}};
-  std::vector<std::string> below;
+  std::vector<std::string> below, not_learned;
   std::size_t complete_rows = 0;
-  double worst_p1 = 1, worst_acc = 1;
+  double worst_p1 = 1, worst_acc = 1, least_gain = 1;
   for (const auto& name : rows) {
     std::vector<double> acc, p1, mapr, nmi, sec;
     int at_target = 0;
@@ -316,6 +369,10 @@ int main(int argc, char** argv) {
       complete_rows += finite;
       worst_p1 = std::min(worst_p1, m.retrieval.precision_at_1);
       worst_acc = std::min(worst_acc, m.test_accuracy);
+      least_gain = std::min(least_gain, m.retrieval.precision_at_1 - r.untrained_p1);
+      if (!(m.retrieval.precision_at_1 > r.untrained_p1))
+        not_learned.push_back(name + " (seed " + std::to_string(r.seed) + ": " + fmt(r.untrained_p1, 3) + " -> " +
+                              fmt(m.retrieval.precision_at_1, 3) + ")");
       per_seed.row({name, std::to_string(r.seed), fmt(m.test_accuracy), fmt(m.retrieval.precision_at_1),
                     fmt(m.retrieval.recall_at_8), fmt(m.retrieval.map_at_r), fmt(m.nmi), fmt(r.train_loss.back()),
                     fmt(r.seconds_per_epoch, 2)});
@@ -346,8 +403,11 @@ int main(int argc, char** argv) {
                                  for (const auto& b : below) s += (s.empty() ? "" : ", ") + b;
                                  return s;
                                }()) +
-                        ". This is the short budget, not the losses: the reference below is where they get with "
-                        "the full data.");
+                        (full && cnn ? ". This is the short budget (2 epochs), not the losses: the reference below is "
+                                       "where they get after 5."
+                                     : ". This is the short budget on the subset" + std::string(cnn ? "" : " and the MLP") +
+                                           ", not the losses: the reference below is where SmallCNN gets with all "
+                                           "60,000 images."));
   nb.markdown(
       "For reference — **not measured by this program**, copied from docs/losses.md (full MNIST, 60,000 "
       "training images, 5 epochs, seed 0, 1 thread): test accuracy / P@1 / MAP@R — softmax 0.9916 / 0.9894 / "
@@ -376,8 +436,8 @@ int main(int argc, char** argv) {
                 " times per epoch (x = 0: the untrained network), one line per loss, seed " +
                 std::to_string(nb.seed()) +
                 ". Look at how fast each line rises in the first epoch and where it flattens; the untrained "
-                "network's P@1 (x = 0) is already far above chance (0.1): even random convolutional features "
-                "put many digits next to their own kind.");
+                "network's P@1 (x = 0) is already far above chance (0.1): even an untrained network's features "
+                "put many digits next to their own kind (so does the raw pixel distance).");
   {
     // did each loss improve on the untrained network's retrieval within this budget?
     std::string improved, not_yet;
@@ -447,18 +507,27 @@ int main(int argc, char** argv) {
             "rise without falling back and lie closer together.");
 
   // The own loop is Trainer's loop: with the triplet loss alone it must give Trainer's numbers.
+  // Checked on the first epoch of the same run (same config, so the same schedule): its mean
+  // training loss and the test P@1 after it, against the triplet row's seed-0 run.
   {
     TrainConfig cfg = base;
     cfg.loss = "triplet";
-    const Run own = train_one("triplet/own-loop", cfg, "triplet/own-loop", 0);
+    cfg.seed = nb.seed();
+    Trainer t(cfg);
+    OwnLoop own(t, t.loss());
+    const double own_loss = own.epoch(0, nullptr);
+    const double own_p1 = test_precision_at_1(t);
     const Run& ref = runs["triplet"].front();
-    const bool same = own.final.retrieval.precision_at_1 == ref.final.retrieval.precision_at_1 &&
-                      own.train_loss == ref.train_loss;
+    double ref_p1 = -1;
+    for (std::size_t i = 0; i < ref.curve_epoch.size(); ++i)
+      if (ref.curve_epoch[i] == 1.0) ref_p1 = ref.curve_p1[i];
+    const bool same = own_p1 == ref_p1 && own_loss == ref.train_loss.front();
     nb.check(same,
              "the demo's own training loop, given the triplet loss alone, reproduces Trainer's triplet run "
-             "exactly (so the triplet + softmax row differs from the triplet row only by its objective)",
-             "P@1 " + fmt(own.final.retrieval.precision_at_1, 6) + " vs " + fmt(ref.final.retrieval.precision_at_1, 6) +
-                 ", last training loss " + fmt(own.train_loss.back(), 6) + " vs " + fmt(ref.train_loss.back(), 6));
+             "exactly over its first epoch (so the triplet + softmax row differs from the triplet row only by "
+             "its objective)",
+             "test P@1 after epoch 1 " + fmt(own_p1, 6) + " vs " + fmt(ref_p1, 6) + ", epoch 1's mean training loss " +
+                 fmt(own_loss, 6) + " vs " + fmt(ref.train_loss.front(), 6));
   }
 
   // ---- 4. data size: does the triplet loss keep its place when data is scarce? --------------------
@@ -472,8 +541,12 @@ int main(int argc, char** argv) {
         return s;
       }() + ". Every run sees about the same number of images (" + std::to_string(sweep_images) +
       ": many epochs over a small set, few over a large one), so the runs differ in how much *distinct* data "
-      "they saw, not in how long they trained. ArcFace keeps its default warm-up (one epoch, at most half the "
-      "run), which is a smaller share of a many-epoch run.");
+      "they saw, not in how long they trained" +
+      std::string(sweep_sizes.back() == table_n && (sweep_images + table_n / 2) / table_n == epochs
+                      ? "; the largest n is the table's seed-0 run itself"
+                      : "") +
+      ". ArcFace keeps its default warm-up (one epoch, at most half the run), which is a smaller share of a "
+      "many-epoch run.");
   const std::vector<std::string> sweep_losses = {"triplet", "centroid", "arcface"};
   std::map<std::string, std::vector<double>> sweep_p1;
   Table sweep{{"training images", "epochs", "triplet P@1", "centroid P@1", "arcface P@1", "best"}, {}};
@@ -487,7 +560,9 @@ int main(int argc, char** argv) {
       cfg.loss = name;
       cfg.limit_train = n;
       cfg.epochs = ep;
-      const Run r = train_one(name, cfg, "", 0);
+      // the table's seed-0 run is this run when it trained on the same images for as many epochs
+      const bool same_as_table = n == table_n && ep == epochs;
+      const Run r = same_as_table ? runs[name].front() : train_one(name, cfg, "", 0);
       const double p1 = r.final.retrieval.precision_at_1;
       std::cout << "  sweep n=" << n << " " << name << ": P@1 " << fmt(p1) << "  (" << fmt(nb.elapsed_seconds(), 1)
                 << " s)\n";
@@ -543,7 +618,16 @@ int main(int argc, char** argv) {
   nb.check(complete_rows == rows.size() * static_cast<std::size_t>(seeds),
            "the table has every loss on every seed, with finite metrics",
            std::to_string(complete_rows) + " of " + std::to_string(rows.size()) + " x " + std::to_string(seeds) + " runs");
-  nb.check(worst_p1 > 0.5, "every loss beats chance (P@1 0.1 for 10 balanced digits) by far on every seed: P@1 > 0.5",
-           "lowest P@1 " + fmt(worst_p1) + "; lowest test accuracy " + fmt(worst_acc));
+  nb.check(not_learned.empty(),
+           "every loss learned on every seed: its test P@1 ends above the untrained network's (which is already far "
+           "above chance, 0.1: the comparison would mean nothing if some loss had not yet moved off it)",
+           not_learned.empty()
+               ? "smallest gain " + fmt(least_gain, 4) + "; lowest P@1 " + fmt(worst_p1) + ", lowest test accuracy " +
+                     fmt(worst_acc)
+               : [&] {
+                   std::string s = "not above it: ";
+                   for (std::size_t i = 0; i < not_learned.size(); ++i) s += (i ? ", " : "") + not_learned[i];
+                   return s;
+                 }());
   return nb.finish();
 }
