@@ -93,6 +93,8 @@ void gemm_blas(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::
 // tiles one after the other. Small products (<= kGemmTileMacs multiply-adds, where OpenBLAS
 // itself uses one thread) are one call.
 //
+// Tiles: about kGemmMacsPerTile multiply-adds each, a power of two of them (2 to 16, equal
+// shares for 2 or 4 threads), edges on multiples of 16.
 // Which side is split: the output rows (then every tile packs all of op(B) again) or the
 // output columns (every tile packs op(A) again), whichever repacks less.
 // ---------------------------------------------------------------------------
@@ -115,7 +117,9 @@ GemmTiling gemm_tiling(std::int64_t M, std::int64_t N, std::int64_t K) {
   const std::int64_t side = t.split_rows ? M : N;
   const std::int64_t wanted = std::clamp<std::int64_t>(static_cast<std::int64_t>(macs / kGemmMacsPerTile), 2, kGemmMaxTiles);
   const std::int64_t most = std::max<std::int64_t>(1, side / kGemmTileAlign);
-  const std::int64_t tiles = std::min(wanted, most);
+  // a power of two, so that 2 or 4 threads get equal shares
+  std::int64_t tiles = 1;
+  while (tiles * 2 <= std::min(wanted, most)) tiles *= 2;
   t.size = (side + tiles - 1) / tiles;
   t.size = (t.size + kGemmTileAlign - 1) / kGemmTileAlign * kGemmTileAlign;
   t.tiles = (side + t.size - 1) / t.size;
