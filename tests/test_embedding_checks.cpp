@@ -17,6 +17,7 @@
 #include "losses/loss.h"
 #include "losses/margin_softmax.h"
 #include "losses/triplet.h"
+#include "ops/distances.h"
 #include "test_util.h"
 
 namespace chalk {
@@ -135,6 +136,18 @@ TEST(EmbeddingChecks, Metrics) {
             "class_means: embeddings [6, 2]: a non-finite value (nan) in row 5, at [5, 0]" + kHint);
   // finite inputs still work
   EXPECT_EQ(nearest_centroid(from_vector(std::vector<double>{0.9, 0.1}, {1, 2}), c).item(), 0.0);
+}
+
+// ---- ops/distances.h: ops, not losses: like torch.cdist and F.cosine_similarity they do not
+// reject a NaN but propagate it (tests/test_nan_propagation.cpp covers the norms and the
+// Euclidean distances; here the cosine matrix: a NaN row gives a NaN row and column, nothing else)
+
+TEST(EmbeddingChecks, CosineSimilarityMatrixPropagatesNaN) {
+  const Tensor x = with(points(3, 2, 0.5), 1, 0, kNaN);
+  const std::vector<double> S = cosine_similarity_matrix(x, x).to(DType::Float64).to_vector<double>();
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      EXPECT_EQ(std::isnan(S[i * 3 + j]), i == 1 || j == 1) << "S[" << i << ", " << j << "] = " << S[i * 3 + j];
 }
 
 // ---- a tensor that is not a matrix: the flat index
