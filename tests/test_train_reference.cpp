@@ -32,8 +32,9 @@ namespace {
 //   cnn_softmax   4.0e-6 steps < 40          2.6e-3                1.5e-2
 //                 1.6e-4 steps < 55          5.4e-3                1.5e-2
 //                 1.5e-2 steps < 100         2.2e-2                4.3e-2
-//   cnn_triplet   5.1e-5 (all 100 steps)
-//   cnn_centroid  5.1e-5 steps < 26, 2.1e-3 after
+//   cnn_triplet   5.1e-5 (all 100 steps)     5.6e-5                4.7e-5
+//   cnn_centroid  5.1e-5 steps < 26          5.1e-5                4.2e-5
+//                 2.1e-3 steps < 100         1.7e-3                1.5e-3
 //   cnn_arcface   2.4e-7 steps < 8           2.2e-7                3.0e-7
 //                 5.8e-4 steps < 26          5.7e-4                7.1e-5
 //                 4.9e-3 steps < 30          5.8e-3                1.7e-3
