@@ -2,6 +2,7 @@
 #include "core/checks.h"
 
 #include <cmath>
+#include <string>
 
 #include "core/error.h"
 
@@ -11,11 +12,16 @@ void check_finite(const Tensor& x, const char* what, const char* op) {
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.data<T>();
-    const std::int64_t n = x.numel(), row = x.dim() == 2 ? x.shape()[1] : 1;
-    for (std::int64_t i = 0; i < n; ++i)
-      if (!std::isfinite(p[i]))
-        fail(op, ": ", what, " ", shape_str(x.shape()), " have a non-finite value (", p[i], ") in row ",
-             row > 0 ? i / row : 0, " (diverged training? a learning rate too large?)");
+    const std::int64_t n = x.numel();
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (std::isfinite(p[i])) continue;
+      // where the first one is: "in row r, at [r, c]" for a matrix, "at index [i]" (flat) otherwise
+      const std::string at = x.dim() == 2 ? str_cat("in row ", i / x.shape()[1], ", at [", i / x.shape()[1], ", ",
+                                                    i % x.shape()[1], "]")
+                                          : str_cat("at flat index [", i, "]");
+      fail(op, ": ", what, " ", shape_str(x.shape()), ": a non-finite value (", p[i], ") ", at,
+           " (diverged training? a learning rate too large?)");
+    }
   });
 }
 

@@ -1,7 +1,7 @@
 // core/checks.h — the input checks every loss and metric shares: one wording, one place.
 //
 // Each throws chalk::Error naming `op`, what was expected and what came, e.g.
-//   "arcface_loss: embeddings [128, 64] have a non-finite value (nan) in row 17
+//   "arcface_loss: embeddings [128, 64]: a non-finite value (nan) in row 17, at [17, 3]
 //    (diverged training? a learning rate too large?)"
 #pragma once
 
@@ -20,8 +20,9 @@ void check_embeddings(const Tensor& x, const char* op, const char* what = "embed
 // index and C.
 void check_class_labels(const Tensor& labels, std::int64_t N, std::int64_t C, const char* op);
 
-// Every value of the floating-point tensor x is finite; otherwise names `what`, its shape,
-// the value and its row (for a matrix).
+// Every value of the floating-point tensor x is finite; otherwise names `op`, `what`, its shape,
+// the value and where the first non-finite one is: "in row 1, at [1, 2]" for a matrix, "at flat
+// index [5]" otherwise.
 void check_finite(const Tensor& x, const char* what, const char* op);
 
 }  // namespace chalk

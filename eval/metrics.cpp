@@ -118,7 +118,7 @@ RetrievalMetrics retrieval_metrics(const Tensor& embeddings, const Tensor& label
 namespace {
 
 KMeansResult kmeans_once(const Tensor& input, std::int64_t k, Generator& gen, int max_iter) {
-  if (input.dim() != 2) fail("kmeans: expected points N x D, got ", shape_str(input.shape()));
+  check_embeddings(input, "kmeans", "points");
   const std::int64_t n = input.shape()[0], d = input.shape()[1];
   if (k < 1 || k > n) fail("kmeans: need 1 <= k <= N, got k = ", k, " for N = ", n);
   NoGradGuard no_grad;
@@ -266,7 +266,9 @@ Tensor class_means(const Tensor& embeddings, const Tensor& labels, std::int64_t 
 }
 
 Tensor nearest_centroid(const Tensor& embeddings, const Tensor& centroids) {
-  if (embeddings.dim() != 2 || centroids.dim() != 2 || embeddings.shape()[1] != centroids.shape()[1])
+  check_embeddings(embeddings, "nearest_centroid");
+  check_embeddings(centroids, "nearest_centroid", "centroids");
+  if (embeddings.shape()[1] != centroids.shape()[1])
     fail("nearest_centroid: expected embeddings N x D and centroids C x D, got ", shape_str(embeddings.shape()),
          " and ", shape_str(centroids.shape()));
   NoGradGuard no_grad;

@@ -15,6 +15,12 @@
 //                from K-means with K = number of classes
 // Distances are computed in blocks of queries with one GEMM each
 // (||q||^2 + ||r||^2 - 2 q.r): never the whole N x N matrix at once.
+//
+// Every function here that takes embeddings (or points, or centroids) checks them with
+// core/checks.h: a floating-point N x D tensor, N, D >= 1, every value finite; otherwise a
+// chalk::Error names the function, the argument and the first non-finite value's index, e.g.
+//   "nearest_centroid: centroids [10, 2]: a non-finite value (nan) in row 3, at [3, 0] (...)"
+// (a NaN would otherwise lose every distance comparison and be silently ranked or assigned).
 #pragma once
 
 #include <cstdint>

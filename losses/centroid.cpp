@@ -25,6 +25,7 @@ void check_inputs(const Tensor& x, const Tensor& labels, const Tensor& c, const 
     fail(op, ": centroids ", c.defined() ? shape_str(c.shape()) : "none", " do not match embeddings ",
          shape_str(x.shape()), " (expected C x ", x.shape()[1], ")");
   if (c.shape()[0] < 2) fail(op, ": need at least 2 classes (centroids), got ", c.shape()[0]);
+  check_finite(c, "centroids", op);
   check_class_labels(labels, x.shape()[0], c.shape()[0], op);
 }
 
@@ -85,6 +86,9 @@ Tensor random_centroids(std::int64_t C, std::int64_t D, std::uint64_t seed, DTyp
 }
 
 Tensor kmeans_centroids(const Tensor& embeddings, const Tensor& labels, std::int64_t C, std::uint64_t seed) {
+  check_embeddings(embeddings, "kmeans_centroids");
+  if (C < 2) fail("kmeans_centroids: need at least 2 classes, got C = ", C);
+  check_class_labels(labels, embeddings.shape()[0], C, "kmeans_centroids");
   Generator g(seed);
   const KMeansResult km = kmeans(embeddings, C, g, 100, 10);
   // overlap[j][m] = how many samples of class m fell in cluster j
@@ -274,9 +278,8 @@ CentroidBoundReport centroid_bound_report(const Tensor& x_in, const Tensor& labe
 }
 
 double all_triplets_loss(const Tensor& x_in, const Tensor& labels) {
-  if (x_in.dim() != 2 || labels.dim() != 1 || labels.shape()[0] != x_in.shape()[0] || labels.dtype() != DType::Int64)
-    fail("all_triplets_loss: expected embeddings N x D and int64 labels [N], got ", shape_str(x_in.shape()), " and ",
-         shape_str(labels.shape()));
+  check_embeddings(x_in, "all_triplets_loss");
+  check_class_labels(labels, x_in.shape()[0], /*C=*/0, "all_triplets_loss");
   const Tensor x = x_in.detach().to(DType::Float64);
   const std::int64_t N = x.shape()[0], D = x.shape()[1];
   const double* px = x.data<double>();
@@ -294,6 +297,7 @@ double all_triplets_loss(const Tensor& x_in, const Tensor& labels) {
 
 // sum_i [ d(x_i, c_{y_i}) - 1/(3(C-1)) sum_{m != y_i} d(x_i, c_m) ] = N * the batch mean = L_d / G
 double centroid_bound_sum(const Tensor& x, const Tensor& labels, const Tensor& centroids) {
+  check_inputs(x, labels, centroids, "centroid_bound_sum");
   NoGradGuard no_grad;
   return centroid_bound_loss(x.detach().to(DType::Float64), labels, centroids).item() *
          static_cast<double>(x.shape()[0]);
@@ -339,6 +343,7 @@ void CentroidLoss::prepare(const Tensor& embeddings, const Tensor& labels) {
 }
 
 Tensor CentroidLoss::forward(const Tensor& embeddings, const Tensor& labels) {
+  check_embeddings(embeddings, "centroid loss");  // before the normalisation: the row as it came
   if (kind_ == CentroidKind::KMeans) {
     const float* p = centroids_.data<float>();
     if (std::all_of(p, p + centroids_.numel(), [](float v) { return v == 0.0f; }))
@@ -353,6 +358,7 @@ Tensor CentroidLoss::metric_embedding(const Tensor& embeddings) {
 }
 
 Tensor CentroidLoss::logits(const Tensor& embeddings) {
+  check_embeddings(embeddings, "centroid loss: logits");
   NoGradGuard no_grad;
   const Tensor e = normalize_ ? normalize(embeddings.detach(), 1) : embeddings.detach();
   return neg(pairwise_distances(e, centroids_.to(e.dtype())));

@@ -34,7 +34,13 @@ Tensor kmeans_centroids(const Tensor& embeddings, const Tensor& labels, std::int
 // ---- the loss ----
 // mean_i [ d(x_i, c_{y_i}) - 1/(3(C-1)) sum_{m != y_i} d(x_i, c_m) ]
 // x: N x D, labels: N int64 in [0, C), centroids: C x D (constant). A fused op with the
-// hand-derived VJP.
+// hand-derived VJP. Source: Do et al., "A Theoretically Sound Upper Bound on the Triplet Loss
+// for Improving the Efficiency of Deep Distance Metric Learning", CVPR 2019.
+// Throws chalk::Error (naming the function and the argument) when x or the centroids are not
+// floating-point matrices of matching width or hold a non-finite value (with the index of the
+// first), when C < 2, or when a label is outside [0, C). The same checks hold for every function
+// below that takes embeddings (centroid_bound_report, all_triplets_loss, centroid_bound_sum,
+// kmeans_centroids).
 Tensor centroid_bound_loss(const Tensor& x, const Tensor& labels, const Tensor& centroids);
 // The same value built only from autograd ops (sub, square, sum, sqrt, mul, mean): the twin
 // the tests compare the hand-derived VJP against.

@@ -174,6 +174,7 @@ Tensor SoftmaxLoss::forward(const Tensor& embeddings, const Tensor& labels) {
 }
 
 Tensor SoftmaxLoss::logits(const Tensor& embeddings) {
+  check_embeddings(embeddings, "softmax loss: logits");
   NoGradGuard no_grad;
   return apply_head(embeddings.detach());
 }

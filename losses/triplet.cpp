@@ -188,6 +188,7 @@ AnchorResult mine_anchor(std::int64_t a, const T* d, const std::int64_t* y, std:
 }  // namespace
 
 Tensor triplet_distance_matrix(const Tensor& e, const std::string& distance) {
+  check_embeddings(e, "triplet_distance_matrix");
   switch (distance_kind(distance)) {
     case Distance::Euclidean: return pairwise_distances(e, e);
     case Distance::Squared: return pairwise_squared_distances(e, e);
@@ -366,12 +367,19 @@ Tensor batch_triplet_loss_composed(const Tensor& embeddings, const Tensor& label
 // ---------------------------------------------------------------- explicit triplets (PyTorch)
 namespace {
 
-void check_explicit(const Tensor& a, const Tensor& p, const Tensor& n, double margin, const std::string& reduction) {
-  if (a.dim() != 2 || a.shape() != p.shape() || a.shape() != n.shape())
+void check_explicit(const Tensor& a, const Tensor& p, const Tensor& n, double margin, double eps,
+                    const std::string& reduction) {
+  // each one defined, N x D, floating point and finite (core/checks.h), named as PyTorch names them
+  check_embeddings(a, "triplet_margin_loss", "anchor");
+  check_embeddings(p, "triplet_margin_loss", "positive");
+  check_embeddings(n, "triplet_margin_loss", "negative");
+  if (a.shape() != p.shape() || a.shape() != n.shape())
     fail("triplet_margin_loss: anchor, positive and negative must all be N x D, got ", shape_str(a.shape()), ", ",
          shape_str(p.shape()), ", ", shape_str(n.shape()));
   if (a.dtype() != p.dtype() || a.dtype() != n.dtype()) fail("triplet_margin_loss: dtypes differ");
-  if (!(margin >= 0)) fail("triplet_margin_loss: the margin must be >= 0, got ", margin);
+  if (!(margin >= 0) || !std::isfinite(margin))
+    fail("triplet_margin_loss: the margin must be a finite number >= 0, got ", margin);
+  if (!std::isfinite(eps)) fail("triplet_margin_loss: eps must be finite, got ", eps);
   if (reduction != "mean" && reduction != "sum" && reduction != "none")
     fail("triplet_margin_loss: unknown reduction '", reduction, "' (expected mean, sum or none)");
 }
@@ -386,7 +394,7 @@ void check_explicit(const Tensor& a, const Tensor& p, const Tensor& n, double ma
 //   v = (p - n + eps) / d_pn (swap taken):    dp -= w v,  dn += w v
 Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, double margin, double eps, bool swap,
                            const std::string& reduction) {
-  check_explicit(a, p, n, margin, reduction);
+  check_explicit(a, p, n, margin, eps, reduction);
   const std::int64_t N = a.shape()[0], D = a.shape()[1];
   Tensor per = Tensor::empty({N}, a.dtype());
   // for the VJP: which distance was used for the negative, and the three distances
@@ -455,7 +463,7 @@ Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, do
 
 Tensor triplet_margin_loss_composed(const Tensor& a, const Tensor& p, const Tensor& n, double margin, double eps,
                                     bool swap, const std::string& reduction) {
-  check_explicit(a, p, n, margin, reduction);
+  check_explicit(a, p, n, margin, eps, reduction);
   auto dist = [eps](const Tensor& u, const Tensor& v) { return sqrt(sum(square(add(sub(u, v), eps)), 1)); };
   const Tensor d_ap = dist(a, p);
   Tensor d_an = dist(a, n);

@@ -17,6 +17,11 @@ namespace chalk {
 // ---- explicit triplets: exactly PyTorch's TripletMarginLoss(margin, p=2, eps, swap, reduction) ----
 // a, p, n: N x D. d(u, v) = ||u - v + eps||_2 (eps is added to the difference vector, as PyTorch
 // does). swap: d(a, n) := min(d(a, n), d(p, n)). reduction: "mean" | "sum" | "none" (N values).
+// Throws chalk::Error naming the argument ("anchor", "positive", "negative") when one is not a
+// floating-point N x D tensor or holds a non-finite value (with the index of the first, e.g.
+// "triplet_margin_loss: positive [4, 3]: a non-finite value (nan) in row 2, at [2, 1]"), when
+// the shapes or dtypes differ, the margin is negative or not finite, eps is not finite, or the
+// reduction is unknown. Source: torch.nn.functional.triplet_margin_loss (PyTorch 1.13).
 // A fused op with the hand-derived VJP ...
 Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, double margin = 1.0,
                            double eps = 1e-6, bool swap = false, const std::string& reduction = "mean");
@@ -41,6 +46,8 @@ struct TripletStats {
 };
 
 // The distance matrix the mining works on (N x N), from embeddings e (already normalised if asked).
+// Throws chalk::Error when e is not a floating-point N x D tensor of finite values (naming the
+// first non-finite one) or the distance is unknown.
 Tensor triplet_distance_matrix(const Tensor& e, const std::string& distance);
 
 // The loss of a batch: embeddings N x D, labels N (int64 >= 0). One fused op (after the optional

@@ -2,13 +2,15 @@
 // scripts/make_reference.py): the same initial weights (PyTorch's default init, written as
 // safetensors), the same batches of the shipped subset, the same recipe (optimizer, learning
 // rate, schedule, loss); the losses of the first 100 steps and the weights after them must agree
-// to float32 tolerance. One case per model (MLP, SmallCNN with softmax cross-entropy) and per
+// to the tolerance the data supports (below). One case per model (MLP, SmallCNN with softmax cross-entropy) and per
 // loss family on SmallCNN's 64-d embeddings (ArcFace with its W, batch-hard triplet on P x K
 // batches with Adam, the centroid bound).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "io/safetensors.h"
 #include "reference.h"
@@ -18,16 +20,62 @@ using namespace chalk;
 
 namespace {
 
-// Float32 training drifts from the reference by round-off (different summation orders in the
-// convolutions and GEMMs), amplified by every step. How much is intrinsic: PyTorch's own float32
-// run against its float64 run of the same SmallCNN case (without warm-up) agrees to 1e-7 for 8
-// steps, 1e-4 at step 20 and parts in 1e-3 at step 30 after the loss spike, then departs entirely
-// (chalk's float32 run followed the float64 one more closely than PyTorch's float32 run did).
-// So the first kTightSteps losses must agree to round-off, the rest to a looser bound.
-constexpr std::int64_t kTightSteps = 30;
-constexpr double kLossTol = 2e-3;       // relative (to max(1, |loss|)), steps < kTightSteps
-constexpr double kLossTolLate = 5e-2;   // steps >= kTightSteps
-constexpr double kWeightTol = 5e-2;     // relative to the tensor's largest sampled value, after 100 steps
+// How close is close? Float32 training drifts from the reference by round-off (different
+// summation orders in the convolutions and GEMMs, and, for ArcFace, PyTorch evaluating acos and
+// cos(theta + m) in float32 where chalk evaluates them in double), and every step amplifies what
+// came before. What the data supports was measured with scripts/replay_drift.py, which replays each
+// case in PyTorch float32, float64, and float32 with every initial weight moved by one ulp, and
+// prints the per-step relative loss differences |a - b| / max(1, |b|) (2026-11-30, 1 thread):
+//
+//                 chalk vs reference         PyTorch f32 vs f64    PyTorch f32 vs f32+1ulp
+//   mlp_softmax   2.4e-7 (all 100 steps)     5.3e-7                1.3e-6
+//   cnn_softmax   4.0e-6 steps < 40          2.6e-3                1.5e-2
+//                 1.6e-4 steps < 55          5.4e-3                1.5e-2
+//                 1.5e-2 steps < 100         2.2e-2                4.3e-2
+//   cnn_triplet   5.1e-5 (all 100 steps)     5.6e-5                4.7e-5
+//   cnn_centroid  5.1e-5 steps < 26          5.1e-5                4.2e-5
+//                 2.1e-3 steps < 100         1.7e-3                1.5e-3
+//   cnn_arcface   2.4e-7 steps < 8           2.2e-7                3.0e-7
+//                 5.8e-4 steps < 26          5.7e-4                7.1e-5
+//                 4.9e-3 steps < 30          5.8e-3                1.7e-3
+//                 7.2e-1 steps < 100         5.6e-1                5.4e-1
+//
+// ArcFace (the case that was skipped) is not a bug but chaos: chalk's float32 run follows
+// PyTorch's float64 run to 1e-7 for 19 steps and 2e-5 for 26 (steps 8-25: |chalk - f64| <= 1.9e-5
+// while |PyTorch f32 - f64| reaches 5.7e-4: chalk minus the reference is PyTorch float32's own
+// error, 6.30e-5 against 6.30e-5 at step 11), and a one-ulp change of PyTorch's initial weights
+// moves its loss by 1.7e-3 at step 29, 4e-2 by step 40 and up to 54% later. ArcFace's s = 30 and
+// the warm-up's loss spike amplify round-off faster than the other recipes do, so after step 26 the
+// two float32 runs are two samples of the same process: what must agree is its statistics. The
+// mean loss of steps 26-49 was 4.2644 (chalk), 4.2770 (reference), 4.2548 (PyTorch f64), 4.2304
+// (PyTorch f32 + 1 ulp); of steps 50-99: 1.4769, 1.4773, 1.4850, 1.3848 (6.3% from the reference
+// for a one-ulp change). The weights after 100 steps are compared by their norms alone (chalk's
+// differed from the reference's by at most 5.4%, net.0.bias).
+//
+// chalk follows PyTorch's float32 run more closely than a one-ulp change of the initial weights
+// would allow (cnn_softmax: 4e-6 at step 40 against 1.5e-2), because its kernels round much as
+// PyTorch's do; if a change of summation order in chalk breaks an early bound, compare the
+// difference with the last two columns (replay_drift.py) before looking for a bug.
+// Each case's bounds are a few times what was measured (a test must not fail on a one-ulp change
+// of summation order, and must fail on a real difference: a wrong gradient moves the loss by far
+// more than 1e-6 within a few steps).
+struct Bounds {
+  std::vector<std::pair<std::int64_t, double>> per_step;  // (until step, relative tolerance), in order
+  double window_mean_tol = 0;                    // > 0: the mean loss of each window (below) agrees
+  std::vector<std::pair<std::int64_t, std::int64_t>> windows;  //    to this relative tolerance
+  bool weights_elementwise = true;               // false: the weights' norms only (chaotic cases)
+  double weight_tol = 5e-2;                      // relative to the tensor's largest sampled value / its norm
+};
+
+Bounds bounds_for(const std::string& name) {
+  if (name == "mlp_softmax") return {{{100, 1e-6}}};
+  if (name == "cnn_softmax") return {{{40, 2e-5}, {55, 1e-3}, {100, 3e-2}}};
+  if (name == "cnn_triplet") return {{{100, 2e-4}}};
+  if (name == "cnn_centroid") return {{{26, 2e-4}, {100, 5e-3}}};
+  if (name == "cnn_arcface") return {{{8, 1e-6}, {26, 2e-3}}, 0.1, {{26, 50}, {50, 100}}, false, 0.1};
+  ADD_FAILURE() << "no bounds for the reference case " << name;
+  return {};
+}
 
 nn::NamedTensors prefixed(const nn::NamedTensors& tensors, const std::string& prefix) {
   nn::NamedTensors out;
@@ -56,15 +104,24 @@ void replay(const reference::Case& c) {
   else
     ASSERT_TRUE(t.loss().named_parameters().empty()) << c.name << ": the reference has no loss parameters";
 
+  const Bounds bounds = bounds_for(c.name);
   const Tensor batches = c.input("batches"), lrs = c.input("lr"), losses = c.output("losses");
   const std::int64_t steps = batches.shape()[0], B = batches.shape()[1];
   const std::int64_t* idx = batches.data<std::int64_t>();
+  std::vector<double> got(static_cast<std::size_t>(steps)), want(losses.data<double>(), losses.data<double>() + steps);
   for (std::int64_t s = 0; s < steps; ++s) {
-    const double loss = t.train_step(std::vector<std::int64_t>(idx + s * B, idx + (s + 1) * B));
+    got[s] = t.train_step(std::vector<std::int64_t>(idx + s * B, idx + (s + 1) * B));
     EXPECT_NEAR(t.lr_at_last_step(), lrs.data<double>()[s], 1e-12) << c.name << " step " << s;
-    const double want = losses.data<double>()[s];
-    const double tol = s < kTightSteps ? kLossTol : kLossTolLate;
-    EXPECT_NEAR(loss, want, tol * std::max(1.0, std::fabs(want))) << c.name << " step " << s;
+    for (const auto& [until, tol] : bounds.per_step) {
+      if (s >= until) continue;
+      EXPECT_NEAR(got[s], want[s], tol * std::max(1.0, std::fabs(want[s]))) << c.name << " step " << s;
+      break;
+    }
+  }
+  for (const auto& [lo, hi] : bounds.windows) {
+    double g = 0, w = 0;
+    for (std::int64_t s = lo; s < hi; ++s) g += got[s] / static_cast<double>(hi - lo), w += want[s] / static_cast<double>(hi - lo);
+    EXPECT_NEAR(g, w, bounds.window_mean_tol * std::fabs(w)) << c.name << ": the mean loss of steps " << lo << "-" << hi - 1;
   }
 
   nn::NamedTensors params = prefixed(t.model().named_parameters(), "model.");
@@ -73,17 +130,20 @@ void replay(const reference::Case& c) {
   for (const auto& [name, p] : params) {
     const Tensor v = p.detach().to(DType::Float64);
     const std::int64_t stride = std::max<std::int64_t>(1, v.numel() / per);
-    const Tensor want = c.output(name + ".sample");
-    double scale = 0;
-    for (std::int64_t k = 0; k < want.numel(); ++k) scale = std::max(scale, std::fabs(want.data<double>()[k]));
-    std::vector<double> got;
-    for (std::int64_t k = 0; k < want.numel(); ++k) got.push_back(v.data<double>()[k * stride]);
-    const reference::Comparison cmp = reference::close(from_vector(got, want.shape()), want, kWeightTol * scale);
-    EXPECT_TRUE(cmp.ok) << c.name << " " << name << " after " << steps << " steps: " << cmp;
+    if (bounds.weights_elementwise) {
+      const Tensor want_sample = c.output(name + ".sample");
+      double scale = 0;
+      for (std::int64_t k = 0; k < want_sample.numel(); ++k) scale = std::max(scale, std::fabs(want_sample.data<double>()[k]));
+      std::vector<double> sample;
+      for (std::int64_t k = 0; k < want_sample.numel(); ++k) sample.push_back(v.data<double>()[k * stride]);
+      const reference::Comparison cmp =
+          reference::close(from_vector(sample, want_sample.shape()), want_sample, bounds.weight_tol * scale);
+      EXPECT_TRUE(cmp.ok) << c.name << " " << name << " after " << steps << " steps: " << cmp;
+    }
     double norm = 0;
     for (std::int64_t k = 0; k < v.numel(); ++k) norm += v.data<double>()[k] * v.data<double>()[k];
     const double want_norm = c.output(name + ".norm").item();
-    EXPECT_NEAR(std::sqrt(norm), want_norm, kWeightTol * want_norm) << c.name << " " << name << " norm";
+    EXPECT_NEAR(std::sqrt(norm), want_norm, bounds.weight_tol * want_norm) << c.name << " " << name << " norm";
   }
 }
 
@@ -91,12 +151,8 @@ void replay(const reference::Case& c) {
 
 TEST(TrainReference, MlpSoftmaxMatchesPyTorch) { replay(reference::load_reference("training").at("mlp_softmax")); }
 TEST(TrainReference, CnnSoftmaxMatchesPyTorch) { replay(reference::load_reference("training").at("cnn_softmax")); }
-// Known open difference (issue "nothing silent", section 5): chalk's ArcFace run drifts from
-// PyTorch's from about step 29 (0.5% in the loss) and beyond 5e-2 after step 43; the cause is not
-// found yet. Skipped, visibly, rather than loosened until it passes.
-TEST(TrainReference, CnnArcFaceMatchesPyTorch) {
-  GTEST_SKIP() << "ArcFace drifts from PyTorch after ~29 steps; cause under investigation (see the issue)";
-  replay(reference::load_reference("training").at("cnn_arcface"));
-}
+// ArcFace: exact agreement for 8 steps, PyTorch float32's own round-off for 26, then the same
+// statistics (the measurements in the comment at the top: chaos, not a bug).
+TEST(TrainReference, CnnArcFaceMatchesPyTorch) { replay(reference::load_reference("training").at("cnn_arcface")); }
 TEST(TrainReference, CnnTripletMatchesPyTorch) { replay(reference::load_reference("training").at("cnn_triplet")); }
 TEST(TrainReference, CnnCentroidMatchesPyTorch) { replay(reference::load_reference("training").at("cnn_centroid")); }

@@ -281,13 +281,22 @@ double Trainer::train_step(const std::vector<std::int64_t>& indices) {
   }
   const double value = loss.item();
   if (!std::isfinite(value)) diverged(str_cat("the loss is ", value));
-  if (config_.stop_on_collapse && outputs_identical(out))
-    fail("training collapsed at epoch ", step_ / steps_per_epoch_ + 1, ", step ", step_ % steps_per_epoch_ + 1,
-         " (global step ", step_ + 1, "): the model gives the same output for all ", out.shape()[0],
-         " images of the batch, so every prediction is one class; its ReLUs have died (each is 0 for every "
-         "input, so no gradient reaches the layers before them) and training cannot recover. This happens when "
-         "the first steps are too large. Hint: lower the learning rate (--lr, now ", optimizer_->lr(),
-         ") or lengthen the warm-up (--warmup-steps, now ", config_.warmup_steps, "), or try another --seed.");
+  // The collapse check, every step. Its cost: outputs_identical compares row i of the B x D output
+  // with row 0 and returns at the first difference, so a healthy batch costs one or two comparisons
+  // and a collapsed one B D (one read of the output, which the forward pass has just written: far
+  // below the forward's own cost). With stop_on_collapse off it warns (the first collapsed step of
+  // the run is kept in collapse_warning(); run() prints it) and training goes on.
+  if (collapse_warning_.empty() && outputs_identical(out)) {
+    const std::string what = str_cat(
+        "training collapsed at epoch ", step_ / steps_per_epoch_ + 1, ", step ", step_ % steps_per_epoch_ + 1,
+        " (global step ", step_ + 1, "): the model gives the same output for all ", out.shape()[0],
+        " images of the batch, so every prediction is one class; its ReLUs have died (each is 0 for every "
+        "input, so no gradient reaches the layers before them) and training cannot recover. This happens when "
+        "the first steps are too large. Hint: lower the learning rate (--lr, now ", optimizer_->lr(),
+        ") or lengthen the warm-up (--warmup-steps, now ", config_.warmup_steps, "), or try another --seed.");
+    if (config_.stop_on_collapse) fail(what);
+    collapse_warning_ = what;
+  }
   optimizer_->zero_grad();
   loss.backward();
   optimizer_->step();
@@ -579,12 +588,19 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
     print_metrics(log, last);
     if (adaptive_threads() && last_thread_measurement().changes > 0) log << "threads: " << describe_threads() << "\n";
     check_parameters_finite(str_cat("after epoch ", epoch + 1));  // never save a checkpoint with NaN weights
-    if (config_.stop_on_collapse && predicted_classes_ == 1)
-      fail("training collapsed after epoch ", epoch + 1, ": every test image is predicted as the same class (test "
-           "accuracy ", last.test_accuracy, "); the network has stopped using its input (typically its ReLUs died "
-           "after a loss spike in the first steps). Hint: lower the learning rate (--lr, now ", config_.lr,
-           ") or lengthen the warm-up (--warmup-steps, now ", config_.warmup_steps,
-           "), or try another --seed; no checkpoint was written for this epoch.");
+    if (predicted_classes_ == 1) {
+      const std::string what = str_cat(
+          "training collapsed after epoch ", epoch + 1, ": every test image is predicted as the same class (test "
+          "accuracy ", last.test_accuracy, "); the network has stopped using its input (typically its ReLUs died "
+          "after a loss spike in the first steps). Hint: lower the learning rate (--lr, now ", config_.lr,
+          ") or lengthen the warm-up (--warmup-steps, now ", config_.warmup_steps, "), or try another --seed");
+      if (config_.stop_on_collapse) fail(what, "; no checkpoint was written for this epoch.");
+      log << "warning: " << what << " (stop_on_collapse is off: training goes on).\n";
+    }
+    if (!collapse_warning_.empty() && !collapse_warned_) {  // the step check's finding, once per run
+      log << "warning: " << collapse_warning_ << " (stop_on_collapse is off: training goes on).\n";
+      collapse_warned_ = true;
+    }
     history_.push_back(last);
     if (!config_.out_dir.empty()) {
       save_checkpoint(ckpt, epoch + 1);

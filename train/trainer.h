@@ -49,7 +49,8 @@ struct TrainConfig {
   std::string out_dir;             // "" : write nothing
   bool progress = true;            // progress bar on a terminal, plain lines otherwise
   bool stop_on_collapse = true;    // outputs identical for a whole batch, or one predicted class:
-                                   // stop with an error (false: train on; demo 06 shows the collapse)
+                                   // stop with an error (false: warn in run()'s log and train on;
+                                   // Trainer::collapse_warning(); demo 06 shows the collapse)
   std::int64_t limit_train = 0;    // > 0: use only the first N training images (quick runs, tests)
 
   // Fill the "-1: default" fields from the loss's TrainingDefaults (its registry entry) and
@@ -117,6 +118,10 @@ class Trainer {
   std::int64_t num_classes() const { return 10; }
   std::int64_t global_step() const { return step_; }
   std::int64_t predicted_classes() const { return predicted_classes_; }
+  // With stop_on_collapse off: the message of the first step whose outputs were identical for the
+  // whole batch (the collapse that would have stopped the run), "" when none was. run() prints it
+  // to its log as a warning after the epoch.
+  const std::string& collapse_warning() const { return collapse_warning_; }
   // The learning rate of the last step taken (the schedule's value at global_step() - 1).
   double lr_at_last_step() const;
   // The metrics of every epoch so far (saved in the checkpoint; metrics.jsonl is written from it).
@@ -140,6 +145,8 @@ class Trainer {
   std::int64_t step_ = 0;
   std::int64_t steps_per_epoch_ = 1;
   std::int64_t predicted_classes_ = -1;  // distinct classes among the last evaluate()'s predictions
+  std::string collapse_warning_;         // the first collapsed step's message (stop_on_collapse off)
+  bool collapse_warned_ = false;         // run() has printed it
   bool prepared_ = false;
   bool flat_input_ = false;
   std::vector<EpochMetrics> history_;  // the model takes images as rows (nn::ModelEntry::flat_input)
