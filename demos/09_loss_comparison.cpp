@@ -1,7 +1,7 @@
 // demos/09_loss_comparison.cpp — every loss on the same network: the essay's comparison, measured.
 //
-//   build/demo_09_loss_comparison                 the shipped subset: the MLP, 2 seeds, all 6,000 images
-//                                                 for 3 epochs; about 45 s of CPU
+//   build/demo_09_loss_comparison                 the shipped subset: the MLP, 3 seeds, all 6,000 images
+//                                                 for 4 epochs; 25-85 s of CPU (OpenBLAS kernels)
 //   build/demo_09_loss_comparison --quick         seconds: 1 seed, 1,000 training images, 2 epochs
 //                                                 (a check that the program runs; not the answer)
 //   build/demo_09_loss_comparison --data DIR      full MNIST on SmallCNN at full scale: 3 seeds,
@@ -9,7 +9,7 @@
 //   --model cnn                                   SmallCNN on the subset too (about 25 times the CPU)
 //
 // 1. every loss of the registry, plus triplet + softmax, on one network with 64-d embeddings,
-//    over 2 seeds (3 with --data): one table (accuracy, P@1, MAP@R, NMI, epoch time);
+//    over 3 seeds: one table (accuracy, P@1, MAP@R, NMI, epoch time);
 // 2. the training curves (test P@1 during training, seed 0), one series per loss;
 // 3. triplet alone against triplet + softmax: does the softmax term steady the triplet loss?
 // 4. the essay's closing claim: P@1 of triplet, the centroid bound and ArcFace against the
@@ -18,9 +18,8 @@
 // Why the MLP on the subset: SmallCNN costs about 10 s of CPU per epoch of 6,000 images, the MLP
 // about 0.4 s. In two minutes on 2 cores, 27 SmallCNN runs got a few dozen steps each, and the
 // margin losses had not started to learn (ArcFace test accuracy 0.21, below its untrained P@1): a
-// table of runs that have barely begun compares nothing. The MLP gets every loss 141 steps (fewer,
-// 94, left CosFace and the combined margin unsteady: test accuracy 0.71 and 0.67 on one seed);
-// to fit them, the subset run has 2 seeds, the --data run 3.
+// table of runs that have barely begun compares nothing. The MLP gets every loss 188 steps (94 left
+// CosFace and the combined margin unsteady: test accuracy 0.71 and 0.67 on one seed), 3 seeds.
 #include <chalk.h>
 
 #include <algorithm>
@@ -221,7 +220,7 @@ int main(int argc, char** argv) {
   std::int64_t limit_train = -1, sweep_images = -1;
   std::string model;
   nb.cli().add_option("--model", model, "mlp | cnn (default: mlp on the shipped subset and with --quick, cnn with --data)");
-  nb.cli().add_option("--seeds", seeds, "seeds per loss (default 2 on the shipped subset, 3 with --data; --quick 1)");
+  nb.cli().add_option("--seeds", seeds, "seeds per loss (default 3; --quick 1)");
   nb.cli().add_option("--epochs", epochs, "epochs of the table's runs (default 3 with the MLP, 2 with SmallCNN)");
   nb.cli().add_option("--limit-train", limit_train,
                       "training images of the table's runs (default 0 = all: 6,000 on the subset, 60,000 with --data; "
@@ -234,16 +233,17 @@ int main(int argc, char** argv) {
   // ---- the budget -------------------------------------------------------------------------------
   // Measured on one thread: the MLP trains an epoch of the 6,000 subset images in about 0.4 s of
   // CPU (the triplet rows about twice that: more, smaller P x K batches, and the mining), SmallCNN
-  // in about 10 s. 9 objectives x 2 seeds is 18 runs, plus the data-size sweep: on the subset,
-  // within 2 minutes on 2 cores (with a margin for slower machines), that is 3 MLP epochs over all
-  // 6,000 images per run — or about 30 steps per SmallCNN run, too few for the margin losses to
+  // in about 10 s. 9 objectives x 3 seeds is 27 runs, plus the data-size sweep: on the subset,
+  // within 2 minutes on 2 cores (with a margin for slower machines), that is 4 MLP epochs over all
+  // 6,000 images per run (72-84 s of CPU on one thread with OpenBLAS's generic kernels, 10-25 s
+  // with its AVX-512 ones) — or about 30 steps per SmallCNN run, too few for the margin losses to
   // start learning.
   const bool quick = nb.quick(), full = nb.full_data();
   if (model.empty()) model = full && !quick ? "cnn" : "mlp";
   nn::find_model(model);  // throws, naming the known models
   const bool cnn = model == "cnn";
-  if (seeds < 0) seeds = quick ? 1 : full ? 3 : 2;
-  if (epochs < 0) epochs = quick || cnn ? 2 : 3;
+  if (seeds < 0) seeds = quick ? 1 : 3;
+  if (epochs < 0) epochs = quick || cnn ? 2 : 4;
   if (limit_train < 0) limit_train = quick ? 1000 : 0;
   if (seeds < 1 || epochs < 1 || limit_train < 0 || sweep_images == 0 || sweep_images < -1)
     fail("demo 09: --seeds, --epochs, --sweep-images must be >= 1 and --limit-train >= 0");
@@ -298,8 +298,8 @@ int main(int argc, char** argv) {
                "demo, ArcFace's test accuracy was 0.21 after 24 steps) — a table of runs that have barely begun "
                "would compare nothing. With the MLP every loss learns, but the MLP is a weaker network than "
                "SmallCNN and 1,000 test images are few: read the table for how the losses compare after the "
-               "same short training, not for where they end. To give every loss 3 epochs within the budget, the "
-               "subset run uses 2 seeds by default (`--data`: 3): with 2 epochs, CosFace and the combined margin "
+               "same short training, not for where they end. Every loss gets 4 epochs (188 steps) and 3 seeds: "
+               "with 2 epochs, CosFace and the combined margin "
                "were still unsteady (test accuracy 0.71 and 0.67 on one seed of three). ") +
         "On full MNIST every loss reaches P@1 >= 0.99 with seed 0 (docs/losses.md, quoted below). `--data DIR` "
         "(full MNIST) runs the comparison at full scale: SmallCNN, 3 seeds, all 60,000 training images "
