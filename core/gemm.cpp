@@ -93,14 +93,14 @@ void gemm_blas(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::
 // tiles one after the other. Small products (<= kGemmTileMacs multiply-adds, where OpenBLAS
 // itself uses one thread) are one call.
 //
-// Tiles: about kGemmMacsPerTile multiply-adds each, a power of two of them (2 to 16, equal
+// Tiles: at least 2, about kGemmMacsPerTile multiply-adds each, a power of two of them (up to 16, equal
 // shares for 2 or 4 threads), edges on multiples of 16.
 // Which side is split: the output rows (then every tile packs all of op(B) again) or the
 // output columns (every tile packs op(A) again), whichever repacks less.
 // ---------------------------------------------------------------------------
 namespace {
 constexpr double kGemmTileMacs = 262144;      // OpenBLAS 0.3's own single-thread limit (65536 x 4)
-constexpr double kGemmMacsPerTile = 4194304;  // about 1 ms of work on one core
+constexpr double kGemmMacsPerTile = 16777216;  // about 0.3 ms of work on one core (AVX-512), 1 ms (SSE)
 constexpr std::int64_t kGemmTileAlign = 16;   // tile edges on multiples of 16 rows/columns
 constexpr std::int64_t kGemmMaxTiles = 16;
 
