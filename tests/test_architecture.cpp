@@ -132,3 +132,28 @@ TEST(Architecture, NoTestFileDefinesItsOwnExpectError) {
   }
   EXPECT_GT(scanned, 20);  // the scan found the test sources
 }
+
+// README's Quick start is two commands: the first installs, builds chalk-train only and runs it
+// on the shipped data; the second builds everything and runs the whole suite, and .ci/run calls
+// it verbatim (so CI runs exactly what a new user is told to run).
+TEST(Architecture, CiRunsReadmesTestCommandVerbatim) {
+  auto text = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::string readme = text(kRoot / "README.md"), ci = text(kRoot / ".ci/run");
+  const auto start = readme.find("## Quick start");
+  ASSERT_NE(start, std::string::npos) << "README.md has no '## Quick start'";
+  std::vector<std::string> commands;
+  for (std::size_t at = readme.find("```sh\n", start); at != std::string::npos && commands.size() < 2;
+       at = readme.find("```sh\n", at + 1))
+    commands.push_back(readme.substr(at + 6, readme.find('\n', at + 6) - (at + 6)));
+  ASSERT_EQ(commands.size(), 2u) << "expected two ```sh blocks in README's Quick start";
+  EXPECT_NE(commands[0].find("scripts/install-deps.sh"), std::string::npos) << commands[0];
+  EXPECT_NE(commands[0].find("--target chalk-train"), std::string::npos) << "the first run builds what it runs: " << commands[0];
+  EXPECT_NE(commands[0].find("build/chalk-train"), std::string::npos) << commands[0];
+  EXPECT_NE(commands[1].find("ctest --test-dir build"), std::string::npos) << commands[1];
+  EXPECT_NE(ci.find("\n" + commands[1] + "\n"), std::string::npos) << ".ci/run does not call README's test command: " << commands[1];
+}
