@@ -314,21 +314,7 @@ double train_with_defaults(nn::Layer& model, Loss& loss, const MnistSplit& data,
   cfg.resolve();  // optimizer and learning rate from the loss's TrainingDefaults
   std::vector<Tensor> params = model.parameters();
   for (auto& p : loss.parameters()) params.push_back(p);
-  std::unique_ptr<nn::Optimizer> optimizer;
-  if (cfg.optimizer == "sgd") {
-    nn::SGDOptions o;
-    o.lr = cfg.lr;
-    o.momentum = cfg.momentum;
-    o.nesterov = cfg.nesterov;
-    o.weight_decay = cfg.weight_decay;
-    optimizer = std::make_unique<nn::SGD>(params, o);
-  } else {
-    nn::AdamOptions o;
-    o.lr = cfg.lr;
-    o.weight_decay = cfg.weight_decay;
-    if (cfg.optimizer == "adam") optimizer = std::make_unique<nn::Adam>(params, o);
-    else optimizer = std::make_unique<nn::AdamW>(params, o);
-  }
+  const std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(cfg, params);  // train/trainer.h
   const BatchLoader loader(data.n, cfg.batch_size, /*shuffle=*/true, seed);
   const std::int64_t per_epoch = loader.num_batches();
   const nn::LRSchedule schedule =

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kSubset = std::string(CHALK_DATA_DIR) + "/mnist-subset";
+using chalk::test_util::kSubset;
 
 TrainConfig config(const std::string& model) {
   TrainConfig c;

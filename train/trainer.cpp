@@ -165,20 +165,7 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
 
   std::vector<Tensor> params = model_->parameters();
   for (auto& p : loss_->parameters()) params.push_back(p);
-  if (config_.optimizer == "sgd") {
-    nn::SGDOptions o;
-    o.lr = config_.lr;
-    o.momentum = config_.momentum;
-    o.nesterov = config_.nesterov;
-    o.weight_decay = config_.weight_decay;
-    optimizer_ = std::make_unique<nn::SGD>(params, o);
-  } else {
-    nn::AdamOptions o;
-    o.lr = config_.lr;
-    o.weight_decay = config_.weight_decay;
-    if (config_.optimizer == "adam") optimizer_ = std::make_unique<nn::Adam>(params, o);
-    else optimizer_ = std::make_unique<nn::AdamW>(params, o);
-  }
+  optimizer_ = make_optimizer(config_, std::move(params));
   const std::int64_t per_epoch = static_cast<std::int64_t>(epoch_batches(0).size());
   steps_per_epoch_ = per_epoch;
   const std::int64_t total = per_epoch * config_.epochs;
@@ -654,6 +641,23 @@ TrainConfig resume_config(const TrainConfig& stored, const TrainConfig& given,
            " (a resumed run keeps its configuration: drop ", flag, ", or start a new run with another --out)");
   }
   return merged;
+}
+
+std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& config, std::vector<Tensor> params) {
+  if (config.optimizer == "sgd") {
+    nn::SGDOptions o;
+    o.lr = config.lr;
+    o.momentum = config.momentum;
+    o.nesterov = config.nesterov;
+    o.weight_decay = config.weight_decay;
+    return std::make_unique<nn::SGD>(params, o);
+  }
+  nn::AdamOptions o;
+  o.lr = config.lr;
+  o.weight_decay = config.weight_decay;
+  if (config.optimizer == "adam") return std::make_unique<nn::Adam>(params, o);
+  if (config.optimizer == "adamw") return std::make_unique<nn::AdamW>(params, o);
+  fail("make_optimizer: unknown optimizer '", config.optimizer, "' (expected sgd, adam or adamw)");
 }
 
 EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log) {

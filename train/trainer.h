@@ -156,6 +156,12 @@ class Trainer {
 // (chalk-eval). `data_dir` as in TrainConfig.
 EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log);
 
+// The optimizer a run's config names, over `params`: SGD (lr, momentum, nesterov, weight_decay;
+// torch.optim.SGD), Adam or AdamW (lr, weight_decay; torch.optim.Adam / AdamW). config must be
+// resolved (TrainConfig::resolve: optimizer and lr filled in). Throws chalk::Error for an unknown
+// optimizer name.
+std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& config, std::vector<Tensor> params);
+
 // The configuration saved in a chalk checkpoint's metadata. Throws chalk::Error naming the file
 // and the field when it is missing or not what chalk writes.
 TrainConfig checkpoint_config(const std::string& path);
