@@ -178,7 +178,6 @@ extern "C" char* openblas_get_config(void);
 
 void use_best_blas_kernels(int argc, char** argv) {
 #ifdef CHALK_HAVE_BLAS
-  (void)argc;
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice (or ours, after the re-run)
   const std::string core = openblas_get_corename();
   if (core != "Prescott" && core != "prescott") return;  // OpenBLAS knew the CPU
@@ -190,6 +189,15 @@ void use_best_blas_kernels(int argc, char** argv) {
   else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     better = "Haswell";
   if (better == nullptr) return;  // an old CPU: Prescott is right
+  // Only a program's own arguments may be used to run it again: a caller that passes argv of
+  // its own making (a test driving a demo's Notebook in-process) must not re-run the program.
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0 || argc < 1 || argv == nullptr || argv[0] == nullptr) return;
+  self[n] = '\0';
+  const std::string exe = self, arg0 = argv[0];
+  auto base = [](const std::string& p) { return p.substr(p.find_last_of('/') + 1); };
+  if (base(exe) != base(arg0)) return;
   setenv("OPENBLAS_CORETYPE", better, 1);
   setenv("CHALK_SET_OPENBLAS_CORETYPE", better, 1);  // for blas_description()
   execv("/proc/self/exe", argv);

@@ -49,6 +49,8 @@ const char* gemm_backend();  // "OpenBLAS (CBLAS)" or "chalk blocked GEMM (no BL
 // ("Haswell"), it sets OPENBLAS_CORETYPE and runs the program again (execv of
 // /proc/self/exe, same arguments: the first run has done nothing yet). Otherwise, or when
 // that fails, it returns and the program goes on. A user who sets OPENBLAS_CORETYPE decides.
+// argv must be main's own: when argv[0] does not name the running executable (a test passing
+// made-up arguments to a demo's Notebook), nothing is re-run.
 void use_best_blas_kernels(int argc, char** argv);
 
 // "OpenBLAS 0.3.21, SkylakeX kernels (OPENBLAS_CORETYPE set by chalk: OpenBLAS did not know

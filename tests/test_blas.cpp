@@ -3,6 +3,7 @@
 // kernels on CPUs newer than itself, 2-4x slower.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 
 #include "core/gemm.h"
@@ -34,4 +35,14 @@ TEST(Blas, ChalkTrainRunsVectorKernelsOnAVX2Machines) {
     EXPECT_EQ(line.find("Prescott"), std::string::npos) << "a CPU with AVX2 + FMA runs OpenBLAS's generic kernels: " << line;
   }
   std::cout << line << "\n";
+}
+
+// A made-up argv (a test driving a demo's Notebook in-process) must not re-run the program:
+// had it, this process would be a fresh run of the test binary with CHALK_SET_OPENBLAS_CORETYPE
+// set (on a CPU where OpenBLAS chose its generic kernels), and this test, run again, would see it.
+TEST(Blas, MadeUpArgumentsDoNotReRunTheProgram) {
+  char name[] = "demo_made_up", flag[] = "--quick";
+  char* argv[] = {name, flag, nullptr};
+  use_best_blas_kernels(2, argv);
+  EXPECT_EQ(std::getenv("CHALK_SET_OPENBLAS_CORETYPE"), nullptr);
 }
