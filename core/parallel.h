@@ -38,9 +38,10 @@ inline constexpr std::int64_t kParallelGrain = 32768;
 //   affinity mask), so `free = allowed - others` and the count becomes
 //   threads_for_free_cores(free, cap). The cap is OpenMP's own maximum (OMP_NUM_THREADS,
 //   else the core count). Changing the count never changes a result: every kernel of
-//   chalk splits its work so the sums are the same for any thread count (tests:
-//   Parallel.*, Conv2d.*ThreadCount*, Train.*ThreadCount*), and OpenBLAS's GEMM splits
-//   only rows and columns.
+//   chalk splits its work so the sums are the same for any thread count, and gemm cuts a
+//   large product into tiles that depend on its shape only (core/gemm.cpp: OpenBLAS's own
+//   split changes the last bit of some elements). Tests: ThreadInvariance.*,
+//   Conv2d.SameResultForEveryThreadCount.
 // * Fixed: set_num_threads(n) (chalk-train --threads n) pins the count; adapt_threads
 //   then does nothing.
 
@@ -89,17 +90,19 @@ template <class F>
 void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
   if (n <= 0) return;
 #ifdef _OPENMP
-  if (n >= grain && !omp_in_parallel()) adapt_threads();
-  const int nt = num_threads();
-  if (n >= grain && nt > 1 && !omp_in_parallel()) {
+  if (n >= grain && !omp_in_parallel()) {
+    adapt_threads();
+    const int nt = num_threads();
+    if (nt > 1) {
 #pragma omp parallel num_threads(nt)
-    {
-      const std::int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
-      const std::int64_t chunk = (n + T - 1) / T;
-      const std::int64_t b = t * chunk, e = std::min(n, b + chunk);
-      if (b < e) f(b, e);
+      {
+        const std::int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
+        const std::int64_t chunk = (n + T - 1) / T;
+        const std::int64_t b = t * chunk, e = std::min(n, b + chunk);
+        if (b < e) f(b, e);
+      }
+      return;
     }
-    return;
   }
 #endif
   f(std::int64_t{0}, n);

@@ -19,13 +19,12 @@
 
 using namespace chalk;
 using chalk::test_util::error_of;
+using chalk::test_util::kSubset;
 using chalk::test_util::run_program;
 using chalk::test_util::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-using chalk::test_util::kSubset;
 
 TrainConfig config(const std::string& model) {
   TrainConfig c;
