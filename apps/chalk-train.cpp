@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
         if (v == -1 || (v > 0 && std::isfinite(v))) return "";
         return "expected a positive, finite number (or -1 for the loss's default), got " + text;
       },
-      "POSITIVE");
+      "POSITIVE or -1");
   // a real number: rejects nan and inf (CLI11's ranges let nan through)
   const CLI::Validator finite(
       [](std::string& text) -> std::string {
@@ -163,6 +163,9 @@ int main(int argc, char** argv) {
     if (detect_anomaly) anomaly.emplace();
     chalk::Trainer trainer(cfg);
     trainer.run(resume, std::cout);
+  } catch (const chalk::FlagError& e) {  // a flag the data shows cannot work: a bad flag, exit 2
+    std::cerr << "chalk-train: " << e.what() << "\nrun 'chalk-train --help' for the flags\n";
+    return 2;
   } catch (const chalk::Error& e) {
     std::cerr << "chalk-train: " << e.what() << "\n";
     return 1;

@@ -17,6 +17,13 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// A flag's value (a TrainConfig field) that the data shows cannot work, found after the data
+// is read: e.g. a warm-up as long as the run. Programs exit 2 on it, as on a malformed flag.
+class FlagError : public Error {
+ public:
+  explicit FlagError(const std::string& what) : Error(what) {}
+};
+
 // Concatenate any streamable pieces into one string.
 template <class... Parts>
 std::string str_cat(const Parts&... parts) {
@@ -29,6 +36,12 @@ std::string str_cat(const Parts&... parts) {
 template <class... Parts>
 [[noreturn]] void fail(const Parts&... parts) {
   throw Error(str_cat(parts...));
+}
+
+// Throw chalk::FlagError with the pieces concatenated; the message starts with the flag.
+template <class... Parts>
+[[noreturn]] void fail_flag(const Parts&... parts) {
+  throw FlagError(str_cat(parts...));
 }
 
 }  // namespace chalk

@@ -85,6 +85,7 @@ class CentroidLoss : public Loss {
   // What retrieval compares: the L2-normalised embeddings when the loss normalises (it
   // then only ever sees directions), else the embeddings themselves.
   Tensor metric_embedding(const Tensor& embeddings) override;
+  bool scale_invariant() const override { return normalize_; }
   // kmeans centroids are computed in prepare() from the initial embeddings.
   bool needs_data_pass() const override { return kind_ == CentroidKind::KMeans; }
   void prepare(const Tensor& embeddings, const Tensor& labels) override;

@@ -57,6 +57,12 @@ class Loss : public nn::Module {
   // distance: the model output itself, or its L2-normalised version for losses that only see
   // directions (the margin-softmax family, a normalising triplet loss).
   virtual Tensor metric_embedding(const Tensor& embeddings) { return embeddings; }
+  // True when the loss sees only the direction of each embedding: L(c x) = L(x) for every
+  // c > 0 (NormFace, CosFace, ArcFace, combined; triplet and centroid when they normalise).
+  // Its gradient is then orthogonal to x and scaled by 1 / ||x|| (NormFace, Wang et al. 2017,
+  // Fig. 4): every SGD step lengthens x, and a long x learns slowly. The trainer watches the
+  // embedding norm of such losses (Trainer::run's "embedding norm" warning).
+  virtual bool scale_invariant() const { return false; }
   // The triplet family mines inside batches: the loader then draws P classes x K samples.
   virtual bool wants_pk_batches() const { return false; }
   // True when prepare() needs the model's initial embeddings of the training set (K-means

@@ -96,6 +96,8 @@ class MarginSoftmaxLoss : public Loss {
   // These losses see only the direction of x: retrieval compares normalised embeddings
   // (Euclidean distance between unit vectors = a monotone function of the angle).
   Tensor metric_embedding(const Tensor& embeddings) override;
+  // SphereFace's logits ||x|| psi(theta) see the length of x; the others only its direction.
+  bool scale_invariant() const override { return !scale_by_norm_; }
   const Tensor& W() const { return W_; }
   double scale() const { return s_; }
 

@@ -69,6 +69,7 @@ class TripletLoss : public Loss {
   Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
   bool wants_pk_batches() const override { return true; }
   Tensor metric_embedding(const Tensor& embeddings) override;
+  bool scale_invariant() const override { return mining_.normalize || mining_.distance == "cosine"; }
   std::string name() const override;
   const TripletStats& last_stats() const { return stats_; }
   const TripletMining& mining() const { return mining_; }

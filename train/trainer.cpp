@@ -49,7 +49,7 @@ void TrainConfig::resolve() {
     fail("--schedule: expected constant, step or cosine, got '", schedule, "'");
   if (epochs < 1) fail("--epochs: expected >= 1, got ", epochs);
   if (batch_size < 2) fail("--batch-size: expected >= 2, got ", batch_size);
-  if (threads < 0) fail("--threads: expected >= 1, got ", threads);
+  if (threads < 0) fail("--threads: expected >= 0 (0: adaptive), got ", threads);
   loss_options.num_classes = 10;
   loss_options.emb_dim = emb_dim;
   loss_options.seed = seed;
@@ -126,7 +126,7 @@ std::string EpochMetrics::to_json() const {
             {"precision_at_1", retrieval.precision_at_1}, {"recall_at_1", retrieval.recall_at_1},
             {"recall_at_2", retrieval.recall_at_2}, {"recall_at_4", retrieval.recall_at_4},
             {"recall_at_8", retrieval.recall_at_8}, {"r_precision", retrieval.r_precision},
-            {"map_at_r", retrieval.map_at_r}, {"nmi", nmi}};
+            {"map_at_r", retrieval.map_at_r}, {"nmi", nmi}, {"embedding_norm", embedding_norm}};
   return j.dump();
 }
 
@@ -140,6 +140,7 @@ EpochMetrics EpochMetrics::from_json(const std::string& text) {
   m.retrieval.recall_at_2 = j.at("recall_at_2"), m.retrieval.recall_at_4 = j.at("recall_at_4");
   m.retrieval.recall_at_8 = j.at("recall_at_8"), m.retrieval.r_precision = j.at("r_precision");
   m.retrieval.map_at_r = j.at("map_at_r"), m.nmi = j.at("nmi");
+  m.embedding_norm = j.value("embedding_norm", 0.0);  // absent in checkpoints written before it existed
   return m;
 }
 
@@ -166,9 +167,22 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
   std::vector<Tensor> params = model_->parameters();
   for (auto& p : loss_->parameters()) params.push_back(p);
   optimizer_ = make_optimizer(config_, std::move(params));
-  const std::int64_t per_epoch = static_cast<std::int64_t>(epoch_batches(0).size());
+  std::int64_t per_epoch = 0;
+  try {
+    per_epoch = static_cast<std::int64_t>(epoch_batches(0).size());
+  } catch (const Error& e) {  // e.g. a class with fewer images than K
+    if (!loss_->wants_pk_batches()) throw;
+    fail_flag("--samples-per-class ", config_.samples_per_class, " (K of the P x K batches of --loss ", config_.loss,
+              ") does not fit the training set of ", train_.n, " images", config_.limit_train > 0 ? " (--limit-train)" : "",
+              ": ", e.what());
+  }
   steps_per_epoch_ = per_epoch;
   const std::int64_t total = per_epoch * config_.epochs;
+  if (total < 1)
+    fail_flag("--batch-size ", config_.batch_size, ": the training set of ", train_.n, " images gives no batch");
+  if (config_.warmup_steps >= total)
+    fail_flag("--warmup-steps ", config_.warmup_steps, ": the warm-up must end before the run does, and this run has ",
+              total, " steps (", config_.epochs, " epoch(s) of ", per_epoch, "); give fewer steps, or more --epochs");
   // A loss's default warm-up (TrainingDefaults::warmup_epochs) in steps, at most half the run.
   config_.warmup_steps = config_.resolved_warmup_steps(per_epoch);
   schedule_ = std::make_unique<nn::LRSchedule>(
@@ -225,6 +239,25 @@ bool outputs_identical(const Tensor& out) {
       for (std::int64_t j = 0; j < D && same; ++j) same = p[i * D + j] == p[j];
   });
   return same;
+}
+
+// The median of the L2 norms of the rows of x (N x D, N >= 1): the typical embedding length.
+double median_row_norm(const Tensor& x) {
+  const Tensor v = x.detach();
+  const std::int64_t N = v.shape()[0], D = v.shape()[1];
+  std::vector<double> norms(static_cast<std::size_t>(N));
+  dispatch_float(v.dtype(), "median_row_norm", [&](auto tag) {
+    using T = decltype(tag);
+    const T* p = v.data<T>();
+    for (std::int64_t i = 0; i < N; ++i) {
+      double s = 0;
+      for (std::int64_t j = 0; j < D; ++j) s += static_cast<double>(p[i * D + j]) * p[i * D + j];
+      norms[static_cast<std::size_t>(i)] = std::sqrt(s);
+    }
+  });
+  auto mid = norms.begin() + static_cast<std::ptrdiff_t>(N / 2);
+  std::nth_element(norms.begin(), mid, norms.end());
+  return *mid;
 }
 
 }  // namespace
@@ -284,6 +317,9 @@ double Trainer::train_step(const std::vector<std::int64_t>& indices) {
     if (config_.stop_on_collapse) fail(what);
     collapse_warning_ = what;
   }
+  // The first batch's typical embedding length: run() compares each epoch's with it (a
+  // scale-invariant loss stalls when its embeddings grow long; embedding_growth_warning).
+  if (first_embedding_norm_ == 0 && out.dim() == 2 && out.shape()[0] > 0) first_embedding_norm_ = median_row_norm(out);
   optimizer_->zero_grad();
   loss.backward();
   optimizer_->step();
@@ -336,6 +372,7 @@ EpochMetrics Trainer::evaluate(int epoch) {
   const Tensor out = embed(test_);                  // model outputs (what the loss sees)
   empty_cache();  // the evaluation's activation blocks are not the training step's sizes: free them
   const Tensor emb = loss_->metric_embedding(out);  // what retrieval compares
+  if (out.shape()[0] > 0) m.embedding_norm = median_row_norm(out);
   const Tensor labels = make_label_batch(test_, [&] {
     std::vector<std::int64_t> v(static_cast<std::size_t>(test_.n));
     for (std::int64_t i = 0; i < test_.n; ++i) v[i] = i;
@@ -393,6 +430,7 @@ void Trainer::save_checkpoint(const std::string& path, int epochs_done) const {
   Metadata meta = {{"format", "chalk checkpoint v1"},
                    {"epochs_done", std::to_string(epochs_done)},
                    {"global_step", std::to_string(step_)},
+                   {"first_embedding_norm", json(first_embedding_norm_).dump()},
                    {"config", config_.to_json()},
                    {"metrics", history.dump()}};
   save_safetensors(path, tensors, meta);
@@ -450,6 +488,17 @@ int Trainer::load_checkpoint(const std::string& path) {
     return v;
   };
   step_ = count("global_step");
+  if (auto f = file.metadata.find("first_embedding_norm"); f != file.metadata.end()) {  // absent before it existed
+    double v = -1;
+    try {
+      const json j = json::parse(f->second);
+      if (j.is_number()) v = j.get<double>();
+    } catch (const std::exception&) {
+    }
+    if (!(v >= 0) || !std::isfinite(v))
+      fail(path, ": checkpoint metadata 'first_embedding_norm' is \"", f->second, "\", not a number >= 0");
+    first_embedding_norm_ = v;
+  }
   const std::int64_t epochs_done = count("epochs_done");
   history_.clear();
   auto it = file.metadata.find("metrics");
@@ -584,6 +633,10 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
       if (config_.stop_on_collapse) fail(what, "; no checkpoint was written for this epoch.");
       log << "warning: " << what << " (stop_on_collapse is off: training goes on).\n";
     }
+    if (const std::string growth = embedding_growth_warning(last); !growth.empty() && !growth_warned_) {
+      log << "warning: " << growth << "\n";  // once per run: the norm rarely shrinks again
+      growth_warned_ = true;
+    }
     if (!collapse_warning_.empty() && !collapse_warned_) {  // the step check's finding, once per run
       log << "warning: " << collapse_warning_ << " (stop_on_collapse is off: training goes on).\n";
       collapse_warned_ = true;
@@ -595,6 +648,29 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
     }
   }
   return last;
+}
+
+std::string Trainer::embedding_growth_warning(const EpochMetrics& m) const {
+  // A scale-invariant loss's gradient is orthogonal to x with length |g| / ||x||, so each SGD
+  // step lengthens x (Pythagoras) and a long x moves slowly: after a few too-large first steps
+  // the embeddings can grow a thousandfold and the network all but stops learning (full MNIST,
+  // SmallCNN, CosFace without warm-up, seeds 1 and 4: median norm 931 and 992 from about 0.8,
+  // test accuracy 0.50 and 0.40; healthy runs grew 13-21x there, at most 180x in any run tried;
+  // kEmbeddingGrowthLimit; bench/results/2026-11-30-seed-sweep.md).
+  // The hint names what rescued seed 1 (a 234-step warm-up: 0.9875; --lr 0.003: 0.981), not
+  // --weight-decay 5e-4, which did not (0.511).
+  if (!loss_->scale_invariant() || first_embedding_norm_ <= 0 || m.embedding_norm <= 0) return "";
+  const double growth = m.embedding_norm / first_embedding_norm_;
+  if (!(growth > kEmbeddingGrowthLimit)) return "";
+  std::ostringstream msg;
+  msg << std::setprecision(3) << "after epoch " << m.epoch << " the embeddings are " << growth
+      << " times as long as at the first step (median norm " << m.embedding_norm << ", was " << first_embedding_norm_
+      << "). " << loss_->name() << " sees only their direction, so the gradient reaching the network is divided by "
+      << "that length (NormFace, Wang et al. 2017, Fig. 4): its gradients are about " << growth << " times smaller "
+      << "than at the start, and such a run rarely recovers (test accuracy " << m.test_accuracy << "). The lengths grow fastest in the first, "
+      << "largest steps. Hint: lengthen the warm-up (--warmup-steps, now " << config_.warmup_steps
+      << "), lower the learning rate (--lr, now " << config_.lr << "), or try another --seed";
+  return msg.str();
 }
 
 TrainConfig checkpoint_config(const std::string& path) {
