@@ -34,7 +34,7 @@ std::shared_ptr<Loss> make(const LossOptions& o) {
 // With the warm-up the same seeds reached 0.9875-0.9886, and NormFace and SphereFace gained
 // too (seeds 0, 1: 0.9865, 0.9877 from 0.9791, 0.9746; 0.9781, 0.9795 from 0.9749, 0.9773).
 // ArcFace had it first: from scratch it could stall (seed 1: loss near 5.9, P@1 0.9688;
-// docs/losses.md, "ArcFace and a warm-up"). bench/results/2026-11-30-seed-sweep.md.
+// docs/losses.md, "ArcFace, CosFace, the combined margin and a warm-up"). bench/results/2026-11-30-seed-sweep.md.
 TrainingDefaults scaled_logits() {
   TrainingDefaults d;
   d.sgd_lr = 0.01;
