@@ -6,9 +6,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 #include "core/autograd.h"
+#include "io/idx.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 #include "train/trainer.h"
@@ -334,3 +336,44 @@ TEST(Programs, TrainThenEvalAndResume) {
   EXPECT_NE(out.find("\"test_accuracy\""), std::string::npos) << out;
   fs::remove_all(dir);
 }
+
+// chalk-eval takes no training step: a checkpoint evaluates on any data, whatever its schedule.
+// A 1-epoch CosFace run on the subset (47 steps) warms up for 23; on a training set of 1,000
+// images (8 steps an epoch) that warm-up would outlast the run, and chalk-eval refused it.
+// The learning rate it reports is the checkpoint's own (its last step's, from its metrics).
+TEST(Programs, EvalOnOtherDataDoesNotNeedTheTrainingSchedule) {
+  const std::string dir = temp_dir("eval_other");
+  std::string out;
+  ASSERT_EQ(run_program("chalk-train --quiet --threads 1 --model mlp --loss cosface --epochs 1 --data " + kSubset +
+                            " --out " + dir + "/run",
+                        &out),
+            0)
+      << out;
+  const std::string small = dir + "/small";
+  fs::create_directories(small);
+  auto find = [&](const std::string& stem) {
+    for (const char* ext : {"", ".gz"})
+      if (fs::exists(kSubset + "/" + stem + ext)) return kSubset + "/" + stem + ext;
+    return std::string();
+  };
+  IdxImages im = read_idx_images(find("train-images-idx3-ubyte"));
+  std::vector<std::uint8_t> labels = read_idx_labels(find("train-labels-idx1-ubyte"));
+  im.n = 1000;
+  im.pixels.resize(static_cast<std::size_t>(im.n * im.rows * im.cols));
+  labels.resize(1000);
+  write_idx_images(small + "/train-images-idx3-ubyte", im);
+  write_idx_labels(small + "/train-labels-idx1-ubyte", labels);
+  fs::copy_file(find("t10k-images-idx3-ubyte"), small + "/" + fs::path(find("t10k-images-idx3-ubyte")).filename().string());
+  fs::copy_file(find("t10k-labels-idx1-ubyte"), small + "/" + fs::path(find("t10k-labels-idx1-ubyte")).filename().string());
+  ASSERT_EQ(run_program("chalk-eval --threads 1 --data " + small + " " + dir + "/run/checkpoint.safetensors", &out), 0)
+      << out;
+  std::ifstream metrics(dir + "/run/metrics.jsonl");
+  std::string line;
+  std::getline(metrics, line);
+  const EpochMetrics trained = EpochMetrics::from_json(line);
+  std::ostringstream lr;
+  lr << std::fixed << std::setprecision(6) << "| lr " << trained.lr;
+  EXPECT_NE(out.find(lr.str()), std::string::npos) << lr.str() << " in\n" << out;
+  fs::remove_all(dir);
+}
+
