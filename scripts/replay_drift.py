@@ -6,7 +6,9 @@ same initial weights, batches and recipe, and the per-step relative loss differe
   f32 vs f64          the float32 run against the float64 one (the intrinsic drift of float32),
   f32 vs f32+1ulp     the float32 run against itself with every initial weight moved by one ulp
                       (the growth of a perturbation of the size of one rounding),
-  ref vs f32          the committed reference against this float32 run (0: the replay is exact).
+  ref vs f32          the committed reference against this float32 run (0: the replay is exact);
+and then, for each weight tensor after the last step, the largest elementwise difference relative
+to the tensor's largest magnitude, f32 vs f64 and f32 vs f32+1ulp.
 
 Usage: /usr/bin/python3 scripts/replay_drift.py cnn_arcface [--out losses.json]
 The test tests/test_train_reference.cpp states the numbers this prints (see its comments)."""
@@ -86,7 +88,9 @@ def replay(case, dtype, perturb_ulp=False):
         opt.step()
         losses.append(l.item())
     torch.set_default_dtype(torch.float64)
-    return losses
+    weights = {"model." + k: v.detach().to(torch.float64) for k, v in net.named_parameters()}
+    weights.update({"loss." + k: v.detach().to(torch.float64) for k, v in head.items()})
+    return losses, weights
 
 
 def main():
@@ -98,14 +102,21 @@ def main():
     cases = {c["name"]: c for c in json.load(open(os.path.join(mr.OUT_DIR, "training.json")))["cases"]}
     case = cases[a.case]
     ref = case["outputs"]["losses"]["data"]
-    f32 = replay(case, torch.float32)
-    f64 = replay(case, torch.float64)
-    ulp = replay(case, torch.float32, perturb_ulp=True)
+    f32, w32 = replay(case, torch.float32)
+    f64, w64 = replay(case, torch.float64)
+    ulp, wulp = replay(case, torch.float32, perturb_ulp=True)
     rel = lambda u, v: abs(u - v) / max(1.0, abs(v))
     print(f"{a.case}: step  ref  f32  f64  |f32-f64|  |f32-f32ulp|  |ref-f32|  (relative to max(1, |loss|))")
     for s in range(len(ref)):
         print(f"{s:3d} {ref[s]:.6f} {f32[s]:.6f} {f64[s]:.6f}  {rel(f32[s], f64[s]):.2e}  {rel(f32[s], ulp[s]):.2e}  "
               f"{rel(ref[s], f32[s]):.2e}")
+    # The weights after the last step, as tests/test_train_reference.cpp compares them: the largest
+    # elementwise difference relative to the tensor's largest magnitude.
+    print(f"{a.case}: weights after {len(ref)} steps  max|a-b| / max|a|:  f32 vs f64   f32 vs f32+1ulp")
+    for name, w in w32.items():
+        scale = max(w.abs().max().item(), 1e-30)
+        print(f"  {name:28s} {(w - w64[name]).abs().max().item() / scale:.2e}   "
+              f"{(w - wulp[name]).abs().max().item() / scale:.2e}")
     if a.out:
         json.dump({"case": a.case, "ref": ref, "f32": f32, "f64": f64, "f32_ulp": ulp}, open(a.out, "w"))
 

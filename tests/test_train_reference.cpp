@@ -29,9 +29,14 @@ namespace {
 //
 //                 chalk vs reference         PyTorch f32 vs f64    PyTorch f32 vs f32+1ulp
 //   mlp_softmax   2.4e-7 (all 100 steps)     5.3e-7                1.3e-6
-//   cnn_softmax   4.0e-6 steps < 40          2.6e-3                1.5e-2
-//                 1.6e-4 steps < 55          5.4e-3                1.5e-2
+//   cnn_softmax   4.0e-6 steps < 40          4.3e-6 steps < 28     1.4e-3
+//                 1.6e-4 steps < 55          2.6e-3 steps 28-39    1.5e-2
+//                                            5.4e-3 steps 40-54    1.4e-2
 //                 1.5e-2 steps < 100         2.2e-2                4.3e-2
+//     ASan build  2.3e-3 steps < 40, 4.4e-3 steps < 55 (-O2 with sanitizers rounds otherwise:
+//                 the same run, bit for bit, every time; its losses track PyTorch f32 vs f64)
+//     weights after 100 steps, max |diff| / the tensor's max: f32 vs f64 up to 0.125 (net.5.weight),
+//                 f32 vs f32+1ulp up to 0.244 (net.5.weight); chalk's ASan build 0.095 (net.5.bias)
 //   cnn_triplet   5.1e-5 (all 100 steps)     5.6e-5                4.7e-5
 //   cnn_centroid  5.1e-5 steps < 26          5.1e-5                4.2e-5
 //                 2.1e-3 steps < 100         1.7e-3                1.5e-3
@@ -69,7 +74,10 @@ struct Bounds {
 
 Bounds bounds_for(const std::string& name) {
   if (name == "mlp_softmax") return {{{100, 1e-6}}, 0, {}};
-  if (name == "cnn_softmax") return {{{40, 2e-5}, {55, 1e-3}, {100, 3e-2}}, 0, {}};
+  // cnn_softmax: about 4x PyTorch's own float32 error (f32 vs f64, below) in each range, and the
+  // weights to a quarter of each tensor's largest value (f32 vs f64 differ by up to 12.5%, a
+  // one-ulp start by up to 24%: after step 28 the runs are chaotic).
+  if (name == "cnn_softmax") return {{{28, 2e-5}, {40, 1e-2}, {55, 1.5e-2}, {100, 3e-2}}, 0, {}, true, 0.25};
   if (name == "cnn_triplet") return {{{100, 2e-4}}, 0, {}};
   if (name == "cnn_centroid") return {{{26, 2e-4}, {100, 5e-3}}, 0, {}};
   if (name == "cnn_arcface") return {{{8, 1e-6}, {26, 2e-3}}, 0.1, {{26, 50}, {50, 100}}, false, 0.1};
