@@ -411,13 +411,13 @@ int main(int argc, char** argv) {
   nb.markdown(
       "For reference — **not measured by this program**, copied from docs/losses.md (full MNIST, 60,000 "
       "training images, 5 epochs, seed 0, 1 thread): test accuracy / P@1 / MAP@R — softmax 0.9916 / 0.9894 / "
-      "0.9094, normface 0.9922 / 0.9907 / 0.9405, sphereface 0.9913 / 0.9920 / 0.9763, cosface 0.9928 / 0.9918 "
-      "/ 0.9806, arcface (warm-up) 0.9942 / 0.9928 / 0.9861, combined 0.9930 / 0.9915 / 0.9819, triplet "
+      "0.9094, normface 0.9914 / 0.9922 / 0.9531, sphereface 0.9915 / 0.9921 / 0.9783, cosface 0.9947 / 0.9933 "
+      "/ 0.9853, arcface 0.9942 / 0.9928 / 0.9861, combined 0.9941 / 0.9933 / 0.9861, triplet "
       "(batch-hard) 0.9925 / 0.9914 / 0.9838, centroid (one-hot, normalised) 0.9922 / 0.9907 / 0.9841. There "
       "every loss reaches P@1 >= 0.99 with seed 0; the centroid bound misses it with seeds 1 and 2 (0.9888, "
-      "0.9875), and ArcFace needed its warm-up (seed 1 stalled at 0.9688 without it). The normface, sphereface, "
-      "cosface and combined rows were run before those losses gained the same one-epoch warm-up (after one "
-      "epoch, CosFace and the combined margin stalled at test accuracy 0.37-0.50 for seeds 1 and 4 without it).");
+      "0.9875). Every margin-softmax loss there warms up for one epoch: ArcFace stalled without it (seed 1: "
+      "P@1 0.9688), and so did CosFace and the combined margin (after one epoch, seeds 1 and 4: test accuracy "
+      "0.37-0.50).");
   nb.markdown(
       "The epoch times are wall-clock seconds of the training alone on a machine that may be shared; "
       "they compare the losses' costs only roughly (the triplet rows mine a 80 x 80 distance matrix per "
