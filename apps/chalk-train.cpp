@@ -101,6 +101,10 @@ int main(int argc, char** argv) {
   app.add_option("--limit-train", cfg.limit_train, "use only the first N training images (quick runs)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--quiet", quiet, "no progress bar");
+  bool blas_info = false;
+  app.add_flag("--blas-info", blas_info,
+               "print the matrix-product library and the kernels it runs (as the log's 'BLAS:' line) and exit; "
+               "bench/blas_kernels.sh reads it");
   bool detect_anomaly = false;
   app.add_flag("--detect-anomaly", detect_anomaly,
                "stop at the first op whose forward or backward gives nan/inf, naming it (slow; "
@@ -135,6 +139,10 @@ int main(int argc, char** argv) {
     app.exit(e);
     std::cerr << "run 'chalk-train --help' for the flags\n";
     return 2;
+  }
+  if (blas_info) {  // after use_best_blas_kernels: the kernels a training run would use
+    std::cout << chalk::blas_description() << "\n";
+    return 0;
   }
   if (margin >= 0) lo.margin = margin;
   if (scale > 0) lo.scale = scale;

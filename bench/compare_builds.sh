@@ -42,6 +42,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 res="$work/res.tsv"; : >"$res"
 
+blas_kernels_train="$after/chalk-train"
 source "$repo/bench/blas_kernels.sh"  # the same OpenBLAS kernels for both builds
 echo "== environment"
 echo "date:    $(date -Is)"

@@ -34,10 +34,10 @@ done
 die() { echo "losses_vs_torch.sh: error: $*" >&2; exit 1; }
 [ -x "$PY" ] || die "$PY not found (the table is computed with it)"
 bench="$build/bench_losses"
-if [ ! -x "$bench" ]; then
-  echo "losses_vs_torch.sh: building bench_losses in $build ..."
+if [ ! -x "$bench" ] || [ ! -x "$build/chalk-train" ]; then  # chalk-train: which BLAS kernels (blas_kernels.sh)
+  echo "losses_vs_torch.sh: building bench_losses and chalk-train in $build ..."
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j2 --target bench_losses >/dev/null
+  cmake --build "$build" -j2 --target bench_losses chalk-train >/dev/null
 fi
 have_torch=1
 if ! "$PY" -c "import torch" 2>/dev/null; then
@@ -48,6 +48,7 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+blas_kernels_train="$build/chalk-train"
 source "$repo/bench/blas_kernels.sh"
 echo "== environment"
 echo "date:      $(date -Is)"

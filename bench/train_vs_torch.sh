@@ -78,6 +78,7 @@ results="$work/results.tsv"   # model <tab> setting <tab> seconds
 limit_args=()
 [ "$limit" -gt 0 ] && limit_args=(--limit-train "$limit")
 
+blas_kernels_train="$train"
 source "$repo/bench/blas_kernels.sh"
 # ---- environment ----
 echo "== environment"

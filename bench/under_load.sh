@@ -59,6 +59,7 @@ trap 'stop_hogs; rm -rf "$work"' EXIT
 results="$work/results.tsv"   # load <tab> model <tab> setting <tab> seconds
 : >"$results"
 
+blas_kernels_train="$train"
 source "$repo/bench/blas_kernels.sh"
 echo "== environment"
 echo "date:        $(date -Is)"

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "core/gemm.h"
@@ -45,4 +46,33 @@ TEST(Blas, MadeUpArgumentsDoNotReRunTheProgram) {
   char* argv[] = {name, flag, nullptr};
   use_best_blas_kernels(2, argv);
   EXPECT_EQ(std::getenv("CHALK_SET_OPENBLAS_CORETYPE"), nullptr);
+}
+
+// `chalk-train --blas-info` prints the log's "BLAS:" line and exits: bench/blas_kernels.sh reads
+// it to give PyTorch the kernels chalk chose (one place decides: use_best_blas_kernels).
+TEST(Blas, BenchScriptsGivePyTorchTheKernelsChalkChose) {
+  std::string info;
+  ASSERT_EQ(run_program("chalk-train --blas-info", &info), 0) << info;
+  if (!have_blas()) {
+    EXPECT_EQ(info, std::string(gemm_backend()) + "\n");
+    GTEST_SKIP() << "built without BLAS: " << info;
+  }
+  EXPECT_EQ(info.rfind("OpenBLAS ", 0), 0u) << info;
+  EXPECT_NE(info.find(" kernels"), std::string::npos) << info;
+  // The script, sourced with OPENBLAS_CORETYPE unset, as the bench scripts do.
+  const std::string out = test_util::temp_dir("blas_sh") + "/out.txt";
+  const std::string cmd = "env -u OPENBLAS_CORETYPE -u CHALK_SET_OPENBLAS_CORETYPE bash -c 'blas_kernels_train=" +
+                          std::string(CHALK_BINARY_DIR) + "/chalk-train; source " + std::string(CHALK_TEST_DIR) +
+                          "/../bench/blas_kernels.sh; echo \"${OPENBLAS_CORETYPE:-unset}\"' > " + out + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream in(out);
+  std::string coretype;
+  std::getline(in, coretype);
+  if (info.find("set by chalk") != std::string::npos) {
+    // "OpenBLAS 0.3.21, SkylakeX kernels (OPENBLAS_CORETYPE set by chalk: ...)": the same name
+    EXPECT_NE(info.find(", " + coretype + " kernels"), std::string::npos) << info << " vs " << coretype;
+    EXPECT_NE(coretype, "unset");
+  } else {
+    EXPECT_EQ(coretype, "unset") << "OpenBLAS chose its own kernels (" << info << "): the script must leave them";
+  }
 }
