@@ -354,7 +354,7 @@ Tensor CentroidLoss::forward(const Tensor& embeddings, const Tensor& labels) {
 }
 
 Tensor CentroidLoss::metric_embedding(const Tensor& embeddings) {
-  return normalize_ ? normalize(embeddings, 1) : embeddings;
+  return scale_invariant() ? normalize(embeddings, 1) : embeddings;  // the loss sees only directions
 }
 
 Tensor CentroidLoss::logits(const Tensor& embeddings) {

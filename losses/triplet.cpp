@@ -493,7 +493,7 @@ Tensor TripletLoss::forward(const Tensor& embeddings, const Tensor& labels) {
 }
 
 Tensor TripletLoss::metric_embedding(const Tensor& embeddings) {
-  return mining_.normalize || mining_.distance == "cosine" ? normalize(embeddings, 1) : embeddings;
+  return scale_invariant() ? normalize(embeddings, 1) : embeddings;  // the loss sees only directions
 }
 
 std::string TripletLoss::name() const {

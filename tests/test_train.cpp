@@ -377,3 +377,30 @@ TEST(Programs, EvalOnOtherDataDoesNotNeedTheTrainingSchedule) {
   fs::remove_all(dir);
 }
 
+
+// A checkpoint without a metrics history (save_checkpoint called outside run(), or written by a
+// chalk before the history existed): chalk-eval takes the learning rate from the schedule, which
+// it builds without the warm-up, and says so when the checkpoint ended inside the warm-up.
+TEST(Train, EvaluatingACheckpointWithoutHistoryNamesTheWarmUpItIgnores) {
+  TrainConfig c = small_config();  // 1,024 images at batch 128: 8 steps an epoch
+  c.epochs = 4;
+  c.warmup_steps = 12;  // epoch 1 ends at step 8, inside the warm-up
+  const std::string dir = temp_dir("eval_no_history");
+  const std::string path = dir + "/checkpoint.safetensors";
+  {
+    Trainer t(c);
+    t.train_epoch(0);
+    ASSERT_TRUE(t.history().empty());
+    t.save_checkpoint(path, 1);
+  }
+  std::ostringstream log;
+  const EpochMetrics m = evaluate_checkpoint(path, kSubset, log);
+  EXPECT_NE(log.str().find("note: the checkpoint has no metrics history and ended in its warm-up: the lr below "
+                           "ignores the warm-up"),
+            std::string::npos)
+      << log.str();
+  // the cosine schedule without warm-up, at the last step taken (7 of 32)
+  const nn::LRSchedule plain = nn::make_schedule(c.schedule, 0.05, 32, 0);
+  EXPECT_DOUBLE_EQ(m.lr, plain.lr_at(7));
+  fs::remove_all(dir);
+}

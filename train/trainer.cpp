@@ -178,8 +178,6 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
   }
   steps_per_epoch_ = per_epoch;
   const std::int64_t total = per_epoch * config_.epochs;
-  if (total < 1)
-    fail_flag("--batch-size ", config_.batch_size, ": the training set of ", train_.n, " images gives no batch");
   if (config_.warmup_steps >= total)
     fail_flag("--warmup-steps ", config_.warmup_steps, ": the warm-up must end before the run does, and this run has ",
               total, " steps (", config_.epochs, " epoch(s) of ", per_epoch, "); give fewer steps, or more --epochs");
