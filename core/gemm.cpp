@@ -141,7 +141,7 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
 #else
     const bool nested = true;
 #endif
-    if (t.tiles <= 1 || nested) {  // one call (inside a parallel region: single-threaded BLAS)
+    if (t.tiles <= 1) {  // one call (OpenBLAS runs it on one thread: it is at most its own limit)
       gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
       return;
     }
@@ -156,7 +156,12 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
         gemm_blas(trans_a, trans_b, M, n, K, alpha, A, lda, trans_b ? B + b * ldb : B + b, ldb, beta, C + b, ldc);
       }
     };
-    const int threads = static_cast<int>(std::min<std::int64_t>(num_threads(), t.tiles));
+    // Inside a parallel region (conv2d's loop over images) the same tiles run one after the
+    // other on this thread: the tiles, and so the bits, depend on the shape alone, never on
+    // whether the caller was parallel. (Calling OpenBLAS once there instead gave other edge
+    // kernels than the tiled call outside: with OpenBLAS's Haswell kernels SmallCNN's weights
+    // differed between 1 and 2 threads.)
+    const int threads = nested ? 1 : static_cast<int>(std::min<std::int64_t>(num_threads(), t.tiles));
 #ifdef _OPENMP
     if (threads > 1) {
 #pragma omp parallel for num_threads(threads) schedule(static)

@@ -5,6 +5,9 @@
 // sums added in order). Here, whole training runs prove it.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <vector>
+
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/random.h"
@@ -48,6 +51,37 @@ TEST(ThreadInvariance, GemmGivesTheSameBitsForEveryThreadCount) {
         }
   set_adaptive_threads(0);
   EXPECT_EQ(shapes, 192);
+}
+
+// conv2d calls gemm from inside its own parallel loop over images, where OpenBLAS runs on one
+// thread; the same product called from outside must give the same bits. It did not before: gemm
+// made one BLAS call when nested and tiled the product when not, and OpenBLAS's Haswell kernels
+// round a tile's edge rows otherwise (SmallCNN's weights differed between 1 and 2 threads).
+TEST(ThreadInvariance, GemmInsideAParallelRegionGivesTheSameBits) {
+  manual_seed(22);
+  for (const auto& [M, N, K] : std::vector<std::array<std::int64_t, 3>>{{32, 196, 80}, {16, 784, 25}, {400, 196, 32}, {128, 10, 784}})
+    for (const int trans : {0, 1, 2, 3}) {
+      const bool ta = trans & 1, tb = trans & 2;
+      const Tensor a = randn({M * K}), b = randn({K * N}), c0 = randn({M * N});
+      auto product = [&]() {
+        Tensor c = c0.clone();
+        gemm<float>(ta, tb, M, N, K, 1.0f, a.data<float>(), ta ? M : K, b.data<float>(), tb ? K : N, 1.0f, c.data<float>(), N);
+        return c.to_vector<float>();
+      };
+      set_num_threads(1);
+      const auto outside = product();
+      set_num_threads(2);
+      const auto outside2 = product();
+      std::vector<float> inside;
+#pragma omp parallel num_threads(2)
+      {
+#pragma omp single
+        inside = product();
+      }
+      EXPECT_EQ(outside, inside) << M << " x " << K << " times " << K << " x " << N << ", trans " << trans;
+      EXPECT_EQ(outside, outside2) << M << " x " << K << " times " << K << " x " << N << ", trans " << trans;
+    }
+  set_adaptive_threads(0);
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
@@ -221,10 +222,6 @@ Tensor Trainer::embed(const MnistSplit& split) {
   return out;
 }
 
-namespace {
-
-// True when every row of the model's output (B x D, B >= 2) is the same: the network ignores its
-// input (all ReLUs of a layer dead). O(B D), once per step.
 bool outputs_identical(const Tensor& out) {
   if (out.dim() != 2 || out.shape()[0] < 2) return false;
   const Tensor v = out.detach();
@@ -233,11 +230,19 @@ bool outputs_identical(const Tensor& out) {
   dispatch_float(v.dtype(), "outputs_identical", [&](auto tag) {
     using T = decltype(tag);
     const T* p = v.data<T>();
+    std::vector<T> mags(static_cast<std::size_t>(D));
+    for (std::int64_t j = 0; j < D; ++j) mags[static_cast<std::size_t>(j)] = std::abs(p[j]);
+    auto mid = mags.begin() + static_cast<std::ptrdiff_t>(D / 2);
+    std::nth_element(mags.begin(), mid, mags.end());
+    const T typical = *mid, root_eps = std::sqrt(std::numeric_limits<T>::epsilon());
     for (std::int64_t i = 1; i < B && same; ++i)
-      for (std::int64_t j = 0; j < D && same; ++j) same = p[i * D + j] == p[j];
+      for (std::int64_t j = 0; j < D && same; ++j)
+        same = std::abs(p[i * D + j] - p[j]) <= root_eps * (std::abs(p[j]) + typical);
   });
   return same;
 }
+
+namespace {
 
 // The median of the L2 norms of the rows of x (N x D, N >= 1): the typical embedding length.
 double median_row_norm(const Tensor& x) {
@@ -287,8 +292,8 @@ double Trainer::train_step(const std::vector<std::int64_t>& indices) {
   loss_->set_iteration(step_);
   auto diverged = [&](const std::string& what) {
     fail("training stopped at epoch ", step_ / steps_per_epoch_ + 1, ", step ", step_ % steps_per_epoch_ + 1,
-         " (global step ", step_ + 1, "): ", what, ". Hint: lower the learning rate (--lr, now ", optimizer_->lr(),
-         "), add --warmup-steps, or check the loss options; the last good checkpoint (if any) is untouched.");
+         " (global step ", step_ + 1, "): ", what, ". Hint: lower the learning rate (--lr, now ", config_.lr,
+         "; this step's rate ", optimizer_->lr(), "), add --warmup-steps, or check the loss options; the last good checkpoint (if any) is untouched.");
   };
   Tensor out, loss;
   try {
@@ -310,7 +315,7 @@ double Trainer::train_step(const std::vector<std::int64_t>& indices) {
         " (global step ", step_ + 1, "): the model gives the same output for all ", out.shape()[0],
         " images of the batch, so every prediction is one class; its ReLUs have died (each is 0 for every "
         "input, so no gradient reaches the layers before them) and training cannot recover. This happens when "
-        "the first steps are too large. Hint: lower the learning rate (--lr, now ", optimizer_->lr(),
+        "the first steps are too large. Hint: lower the learning rate (--lr, now ", config_.lr,
         ") or lengthen the warm-up (--warmup-steps, now ", config_.warmup_steps, "), or try another --seed.");
     if (config_.stop_on_collapse) fail(what);
     collapse_warning_ = what;
@@ -352,7 +357,7 @@ void Trainer::check_parameters_finite(const std::string& when) const {
       if (!finite)
         fail("training stopped ", when, " (global step ", step_, "): parameter '", prefix, name, "' ",
              shape_str(v.shape()), " has a non-finite value. Hint: lower the learning rate (--lr, now ",
-             optimizer_->lr(), "), add --warmup-steps, or run with --detect-anomaly to find the op that made it; "
+             config_.lr, "), add --warmup-steps, or run with --detect-anomaly to find the op that made it; "
              "the last good checkpoint (if any) is untouched.");
     }
   };

@@ -165,6 +165,19 @@ class Trainer {
   std::vector<EpochMetrics> history_;  // the model takes images as rows (nn::ModelEntry::flat_input)
 };
 
+// The step's collapse check (Trainer::train_step). True when every row of the model's output
+// is the same up to rounding: the network ignores its input (all ReLUs of a layer dead). O(B D).
+// "Up to rounding": a dead layer feeds the next one the same row B times, but the BLAS kernel
+// may still compute the B rows of that product along different paths (OpenBLAS's Haswell kernels
+// treat the rows at a block's edge with other instructions), so equal inputs can give outputs
+// that differ in their last bits. Row i counts as row 0 when every |out[i, j] - out[0, j]| is at
+// most sqrt(epsilon) (3.5e-4 in float32, 1.5e-8 in float64) times |out[0, j]| + the median
+// |out[0, k]| (the median keeps one huge logit from hiding the other columns, and an output near
+// 0 from cancellation from counting as different); a network that sees its input differs by more.
+// Shapes: out is B x D (float32 or float64); any other rank, or B < 2, gives false. NaN is never
+// the same as anything. Throws chalk::Error only for a non-float dtype.
+bool outputs_identical(const Tensor& out);
+
 // Rebuild the model and loss a checkpoint was trained with and evaluate it on the test set
 // (chalk-eval). `data_dir` as in TrainConfig.
 EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log);
