@@ -9,8 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/gemm.h"
 #include "core/error.h"
+#include "core/gemm.h"
+#include "core/machine.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "io/mnist.h"
@@ -166,6 +167,8 @@ int Notebook::finish() {
   os << "*Run: `" << program_ << (quick_ ? " --quick" : "") << " --seed " << seed_ << "`"
      << (data_.empty() ? " on the shipped MNIST subset" : " on the MNIST files in " + data_) << ", " << num_threads()
      << " thread(s), " << fmt(secs, 1) << " s.*\n\n";
+  // Where the numbers came from: they move with the CPU and the OpenBLAS kernel (docs/performance.md).
+  os << "*Machine: " << run_environment(num_threads()) << ".*\n\n";
   os << body_;
   os << "## Claims checked\n\n";
   if (checks_.empty()) os << "(none)\n";
@@ -179,7 +182,7 @@ int Notebook::finish() {
   nlohmann::json checks = nlohmann::json::array();
   for (const auto& c : checks_) checks.push_back({{"claim", c.second}, {"holds", c.first}});
   const nlohmann::json all = {{"demo", id_}, {"title", title_}, {"quick", quick_}, {"seed", seed_},
-                              {"seconds", secs}, {"results", j}, {"checks", checks}};
+                              {"seconds", secs}, {"machine", run_environment(num_threads())}, {"results", j}, {"checks", checks}};
   const auto write = [&](const std::string& name, const std::string& text) {
     const fs::path path = fs::path(out_) / name;
     std::ofstream f(path);

@@ -19,6 +19,7 @@
 #include "core/autograd.h"
 #include "core/checks.h"
 #include "core/gemm.h"
+#include "core/machine.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "io/atomic_file.h"
@@ -601,7 +602,8 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
       << "model: " << model_->name() << " (" << model_->num_parameters() << " parameters), loss: " << loss_->name()
       << ", optimizer: " << optimizer_->name() << ", lr schedule: " << schedule_->describe()
       << ", threads: " << describe_threads() << "\n"
-      << "BLAS: " << blas_description() << "\n";
+      << "BLAS: " << blas_description() << "\n"
+      << "machine: commit " << source_commit() << ", " << cpu_model() << ", " << cpu_isa() << "\n";
   // metrics.jsonl is rewritten from the checkpoint's own history after every save, so it never
   // runs ahead of the checkpoint (a kill between the two leaves the older file, which the
   // resumed run rewrites); both files are written atomically and a failed write fails the run.
