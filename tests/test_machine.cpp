@@ -40,7 +40,8 @@ TEST(Machine, CpuModelIsProcCpuinfosWithFamilyAndModel) {
 
 TEST(Machine, IsaIsTheWidestTheCpuHas) {
   const std::string isa = cpu_isa();
-  const std::string flags = " " + command_output("grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2-") + " ";
+  std::string flags = " ";
+  flags.append(command_output("grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2-")).push_back(' ');
   auto has = [&](const std::string& f) {
     std::string key = " ";
     key.append(f).push_back(' ');
