@@ -393,6 +393,7 @@ PLINT emptiest_corner(const std::vector<std::pair<double, double>>& pts, double 
 // Validated, transformed (log10 where asked) copies of the series.
 struct Prepared {
   std::vector<std::vector<double>> x, y;
+  std::vector<std::vector<double>> y_low, y_high;  // per series: empty, or an interval per point
   Range xr{0, 1}, yr{0, 1};
 };
 
@@ -412,13 +413,27 @@ Prepared prepare_series(const std::string& path, const std::vector<Series>& seri
     check_finite(path, name + " y", sr.y);
     if (log_x) check_positive(path, name + " x", sr.x);
     if (log_y) check_positive(path, name + " y", sr.y);
-    std::vector<double> tx = sr.x, ty = sr.y;
+    std::vector<double> tx = sr.x, ty = sr.y, tlo = sr.y_low, thi = sr.y_high;
+    if (!tlo.empty() || !thi.empty()) {
+      if (tlo.size() != sr.y.size() || thi.size() != sr.y.size())
+        fail("plot ", path, ": ", name, " has ", sr.y.size(), " y values but ", tlo.size(), " y_low and ", thi.size(),
+             " y_high values (an interval per point, or none)");
+      check_finite(path, name + " y_low", tlo);
+      check_finite(path, name + " y_high", thi);
+      if (log_y) check_positive(path, name + " y_low", tlo);
+      for (std::size_t i = 0; i < ty.size(); ++i)
+        if (!(tlo[i] <= ty[i] && ty[i] <= thi[i]))
+          fail("plot ", path, ": ", name, " point ", i, ": the interval [", tlo[i], ", ", thi[i], "] does not hold y = ",
+               ty[i]);
+    }
     if (log_x) for (auto& v : tx) v = std::log10(v);
-    if (log_y) for (auto& v : ty) v = std::log10(v);
+    if (log_y) for (auto* vs : {&ty, &tlo, &thi}) for (auto& v : *vs) v = std::log10(v);
     for (double v : tx) xlo = std::min(xlo, v), xhi = std::max(xhi, v);
-    for (double v : ty) ylo = std::min(ylo, v), yhi = std::max(yhi, v);
+    for (const auto* vs : {&ty, &tlo, &thi}) for (double v : *vs) ylo = std::min(ylo, v), yhi = std::max(yhi, v);
     p.x.push_back(std::move(tx));
     p.y.push_back(std::move(ty));
+    p.y_low.push_back(std::move(tlo));
+    p.y_high.push_back(std::move(thi));
   }
   p.xr = padded_range(xlo, xhi, log_x);
   p.yr = padded_range(ylo, yhi, log_y);
@@ -562,6 +577,13 @@ void lines(const std::string& path, const std::vector<Series>& series, const Axe
       pl.line(n, p.x[s].data(), p.y[s].data());
       pl.lsty(1);
       pl.width(1.0);
+    }
+    if (!p.y_low[s].empty()) {  // the intervals: a bar from y_low to y_high and a marker on the point
+      pl.width(1.5);
+      pl.erry(n, p.x[s].data(), p.y_low[s].data(), p.y_high[s].data());
+      pl.width(1.0);
+      if (!(series[s].points || n == 1))
+        for (PLINT i = 0; i < n; ++i) chart.disc(p.x[s][i], p.y[s][i], kMarkerMm * 0.8);
     }
   }
   chart.labels(axes, L.ylabel_disp);

@@ -43,6 +43,10 @@ struct Series {
   std::vector<double> x, y; // same length, >= 1 point
   bool points = false;      // draw markers instead of a line
   bool dashed = false;
+  // Optional: an interval per point (e.g. a 95% confidence interval over seeds), drawn as an
+  // error bar with a marker on the point. Empty, or the same length as y with
+  // y_low[i] <= y[i] <= y_high[i] (lines() throws chalk::Error otherwise).
+  std::vector<double> y_low{}, y_high{};
 };
 
 // The palette: colour i (0 <= i < 10) as 0xRRGGBB; colours repeat after 10.

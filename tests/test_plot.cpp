@@ -169,6 +169,29 @@ TEST(Plot, Lines) {
   expect_svg(out("lines_one"), "One point");
 }
 
+// Intervals (e.g. over seeds) as error bars: one bar per point, and the axis range holds them.
+TEST(Plot, LinesWithIntervalsDrawAnErrorBarPerPoint) {
+  plot::Series a{"triplet", {600, 6000, 60000}, {0.80, 0.90, 0.95}};
+  a.y_low = {0.76, 0.88, 0.94};
+  a.y_high = {0.84, 0.92, 0.96};
+  plot::Series b{"arcface", {600, 6000, 60000}, {0.78, 0.91, 0.97}};
+  plot::Axes axes{"P@1 against n", "images", "P@1"};
+  axes.log_x = true;
+  plot::lines(out("lines_bars"), {a, b}, axes);
+  expect_svg(out("lines_bars"), "P@1 against n");
+  plot::lines(out("lines_nobars"), {plot::Series{"triplet", a.x, a.y}, b}, axes);
+  // the bars add paths: three bars of two caps and a stem each, and a marker per point
+  EXPECT_GT(read_all(out("lines_bars")).size(), read_all(out("lines_nobars")).size());
+  // an interval that does not hold its point, or of the wrong length, is refused by name
+  plot::Series bad = a;
+  bad.y_high[1] = 0.89;
+  expect_error([&] { plot::lines(out("lines_bad"), {bad}, axes); },
+               {"point 1: the interval [0.88, 0.89] does not hold y = 0.9"});
+  bad = a;
+  bad.y_low.pop_back();
+  expect_error([&] { plot::lines(out("lines_bad"), {bad}, axes); }, {"has 3 y values but 2 y_low and 3 y_high values"});
+}
+
 TEST(Plot, LoglogWithFitReturnsTheSlopesAndPrintsThem) {
   plot::Series a{"L_t", {}, {}}, b{"L_c", {}, {}};
   for (int k = 0; k < 8; ++k) {
