@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <numeric>
 #include <sstream>
 #include <string>
@@ -153,9 +154,14 @@ std::vector<float> to_floats(const Tensor& t) { return t.to_vector<float>(); }
 int main(int argc, char** argv) {
   demo::Notebook nb("08", "Margin softmax in pictures: decision regions, features on the sphere, angular margins");
   int epochs = 0;  // 0: the mode's default
+  int seeds = 0;   // 0: the mode's default
   nb.cli().add_option("--epochs", epochs, "training epochs per loss (0: 20, or 8 with --quick)");
+  nb.cli().add_option("--seeds", seeds,
+                      "seeds per 2-D loss for the margin ordering (0: 3, or 1 with --quick); the pictures use the first");
   if (auto code = nb.parse(argc, argv)) return *code;
   const bool quick = nb.quick();
+  if (seeds == 0) seeds = quick ? 1 : 3;
+  if (seeds < 1) fail("demo 08: --seeds must be >= 1, got ", seeds);
 
   // ---- 1. The losses ----------------------------------------------------------------------
   nb.markdown(
@@ -529,6 +535,22 @@ int main(int argc, char** argv) {
         return class_quantile(angular_margins(r.test_features, r.test_labels, r.W, r.dim), r.test_labels, 0.25);
     return std::nan("");
   };
+  // The same measurement over every seed: the first seed's runs above, and seeds - 1 more runs of
+  // each 2-D loss (their pictures are not drawn). An ordering is a verdict only over these.
+  std::map<std::string, std::vector<double>> q25s;
+  for (const auto& name : names2d) q25s[name].push_back(q25_of(name));
+  for (int extra = 1; extra < seeds; ++extra) {
+    const std::uint64_t first_seed = base.seed;
+    base.seed = nb.seed() + static_cast<std::uint64_t>(extra);
+    for (const auto& name : names2d) {
+      const Run r = train(spec_named(name), 2, /*even_start=*/true);
+      q25s[name].push_back(class_quantile(angular_margins(r.test_features, r.test_labels, r.W, r.dim), r.test_labels, 0.25));
+      std::cout << "  " << name << " seed " << base.seed << ": lower-quartile margin " << fmt(q25s[name].back(), 3)
+                << " rad  (" << fmt(nb.elapsed_seconds(), 1) << " s)\n";
+    }
+    base.seed = first_seed;
+  }
+  for (const auto& name : names2d) nb.result("margin_q25_mean_" + name, mean_interval(q25s[name]).mean);
   const double q_softmax = q25_of("softmax"), q_normface = q25_of("normface");
   const double plain = std::max(q_softmax, q_normface);
   // The additive margins (CosFace, ArcFace, combined): in --quick only CosFace and ArcFace run.
@@ -561,6 +583,29 @@ int main(int argc, char** argv) {
             "clearly (largest with an additive margin " + fmt(own_additive_max, 3) + " rad, smallest without " +
                 fmt(own_plain_min, 3) + "): the margin shows more in the gaps between classes than in the "
                 "width of each class.";
+  // Which margin loss's margin is smallest, measured: the smallest mean over the seeds, compared
+  // seed by seed with the next smallest.
+  std::string sphere_sentence;
+  {
+    std::vector<std::pair<double, std::string>> by_mean;
+    for (const char* name : {"sphereface", "cosface", "arcface", "combined"})
+      if (q25s.count(name)) by_mean.emplace_back(mean_interval(q25s[name]).mean, name);
+    std::sort(by_mean.begin(), by_mean.end());
+    if (by_mean.size() >= 2) {
+      const std::string& lo = by_mean[0].second;
+      const std::string& next = by_mean[1].second;
+      const Verdict v = compare(q25s[next], q25s[lo]);
+      sphere_sentence =
+          "Of the " + std::to_string(by_mean.size()) + " margin losses, " + spec_named(lo).label +
+          " has the smallest mean lower-quartile margin over " + std::to_string(seeds) + " seed(s) (" +
+          describe_interval(mean_interval(q25s[lo]), 3) + " rad); against the next smallest, " +
+          describe_comparison(spec_named(next).label, q25s[next], spec_named(lo).label, q25s[lo], 3) + ". " +
+          (v == Verdict::kFirstLarger ? spec_named(lo).label + "'s margin is the weakest, beyond the seed spread."
+           : v == Verdict::kOneSample ? std::string("One seed orders them, but gives no interval: run with --seeds 3.")
+                                      : std::string("So the weakest is not settled at this budget."));
+      nb.result("margin_weakest_is_sphereface", lo == "sphereface" && v == Verdict::kFirstLarger ? 1 : 0);
+    }
+  }
   std::int64_t sphere_steps = 0;
   for (const Run& r : runs)
     if (r.spec->name == "sphereface") sphere_steps = r.steps;
@@ -574,44 +619,58 @@ int main(int argc, char** argv) {
       "* " + (std::isnan(q_sphere)
                   ? std::string("SphereFace is not trained with --quick (its lambda would stay above 20: the margin "
                                 "would hardly act).")
-                  : "SphereFace's margin is the weakest of the four (" + fmt(q_sphere, 3) +
-                        " rad): its target logit is a blend (lambda cos + psi) / (1 + lambda) whose lambda is "
-                        "annealed from 1000 (lambda = 1000 (1 + 0.12 t)^-1, floor 5 from iteration 1659); "
-                        "this run's " + std::to_string(sphere_steps) + " iterations end at lambda = " +
-                        fmt(sphereface_lambda(sphere_steps - 1), 1) +
+                  : sphere_sentence + " Why SphereFace's margin acts least: its target logit is a blend "
+                        "(lambda cos + psi) / (1 + lambda) whose lambda is annealed from 1000 (lambda = 1000 "
+                        "(1 + 0.12 t)^-1, floor 5 from iteration 1659); this run's " + std::to_string(sphere_steps) +
+                        " iterations end at lambda = " + fmt(sphereface_lambda(sphere_steps - 1), 1) +
                         ", and even at lambda = 5 the psi term, the margin, has weight 1/6.") + "\n"
-      "* Softmax and NormFace do NOT order as 'NormFace > softmax' (" + fmt(q_normface, 3) + " and " +
-      fmt(q_softmax, 3) + " rad; with --quick softmax came out ahead for seeds 0, 1 and 2). Nor does the "
-      "theory predict they should: neither has a margin. Normalising removes the length of x and of W_j "
-      "from the score, it does not ask for a gap between classes; softmax's bias even lets it separate "
-      "classes by something other than direction. So we do not claim an order between these two.\n"
+      "* Softmax and NormFace: " + describe_comparison("NormFace", q25s["normface"], "softmax", q25s["softmax"], 3) +
+      " (lower-quartile margins in rad). The theory predicts no order: neither has a margin. Normalising "
+      "removes the length of x and of W_j from the score, it does not ask for a gap between classes; "
+      "softmax's bias even lets it separate classes by something other than direction. So no order between "
+      "these two is claimed.\n"
       "* A caveat of the definition: in 2-D delta is bounded by the angle between neighbouring class "
       "directions, so it mixes how tight a class is with how the learned W_j are spread (the last "
       "column): a class whose direction has a close neighbour gets a small delta however tight it is. "
       "(With CosFace's usual m = 0.35, two directions ended 0.16 rad apart and CosFace's delta was set "
       "more by that spacing than by its very tight classes.)");
 
-  // ArcFace (and combined): the margin in angle, with room to act: a clear gap.
-  for (const char* name : {"arcface", "combined"}) {
+  // The margin claims. With one seed (--quick) each is read from that seed, with the thresholds
+  // measured on seeds 0-2 when they were written: ArcFace and combined by a clear gap, CosFace (a
+  // margin cut to fit on the circle) and SphereFace (a slowly annealed lambda) by order only. With
+  // several seeds, a claim is a paired verdict: the loss's margin minus the better no-margin loss's,
+  // seed by seed, with a 95% interval above 0. Only the losses whose margin has room to act are
+  // asserted (ArcFace, CosFace); SphereFace and combined are measured and reported, not asserted:
+  // their intervals came within 0.02 rad of 0 (or held it) in the runs this was written from.
+  std::vector<double> plain_seeds;
+  for (std::size_t k = 0; k < q25s["softmax"].size(); ++k)
+    plain_seeds.push_back(std::max(q25s["softmax"][k], q25s["normface"][k]));
+  std::string reported;
+  for (const char* name : {"arcface", "cosface", "combined", "sphereface"}) {
+    if (!q25s.count(name)) continue;
     const double q = q25_of(name);
-    if (std::isnan(q)) continue;
-    nb.check(q > plain + kMarginGap,
-             spec_named(name).label + "'s test angular margin (lower quartile of delta, class mean) is larger than "
-             "both softmax's and NormFace's by more than " + fmt(kMarginGap, 2) + " rad",
-             spec_named(name).label + " " + fmt(q, 3) + "; softmax " + fmt(q_softmax, 3) + ", NormFace " +
-                 fmt(q_normface, 3));
+    const std::string label = spec_named(name).label;
+    const std::string numbers = label + " " + fmt(q, 3) + "; softmax " + fmt(q_softmax, 3) + ", NormFace " + fmt(q_normface, 3);
+    if (seeds < 2) {
+      const bool gap = std::string(name) == "arcface" || std::string(name) == "combined";
+      nb.check(gap ? q > plain + kMarginGap : q > plain,
+               label + "'s test angular margin (lower quartile of delta, class mean) is larger than both softmax's "
+               "and NormFace's" + (gap ? " by more than " + fmt(kMarginGap, 2) + " rad" : std::string()) + " (one seed)",
+               numbers);
+      continue;
+    }
+    const std::string comparison = describe_comparison(label, q25s[name], "no margin", plain_seeds, 3);
+    if (std::string(name) == "arcface" || std::string(name) == "cosface")
+      nb.check(compare(q25s[name], plain_seeds) == Verdict::kFirstLarger,
+               label + "'s test angular margin (lower quartile of delta, class mean) is larger than the better of "
+               "softmax's and NormFace's, seed by seed beyond the 95% interval",
+               comparison);
+    else
+      reported += "\n* " + comparison + " (measured, not asserted)";
   }
-  // CosFace with a margin that fits on the circle (m = 0.15), and SphereFace with its slowly annealed
-  // lambda, have smaller margins: only the order is claimed (the smallest gap measured with --quick
-  // was CosFace's with seed 2: 0.076 against softmax's 0.054).
-  for (const char* name : {"cosface", "sphereface"}) {
-    const double q = q25_of(name);
-    if (std::isnan(q)) continue;
-    nb.check(q > plain,
-             spec_named(name).label + "'s test angular margin (lower quartile) is larger than softmax's and NormFace's",
-             spec_named(name).label + " " + fmt(q, 3) + "; softmax " + fmt(q_softmax, 3) + ", NormFace " +
-                 fmt(q_normface, 3));
-  }
+  if (!reported.empty())
+    nb.markdown("The two margin losses whose margins act least, against the better no-margin loss (\"no margin\"), "
+                "lower-quartile margins in rad, paired over the seeds:" + reported);
 
   double worst_acc = 1;
   std::string worst_acc_name;

@@ -537,83 +537,111 @@ int main(int argc, char** argv) {
   nb.markdown(
       "The essay closes: with millions of images a margin softmax converges faster and better, while the "
       "triplet loss keeps its use when data is scarce. Measured: the triplet loss, the centroid bound and "
-      "ArcFace (seed " + std::to_string(nb.seed()) + ") trained on the first n training images, for n = " + [&] {
+      "ArcFace trained on the first n training images, for n = " + [&] {
         std::string s;
         for (auto n : sweep_sizes) s += (s.empty() ? "" : ", ") + std::to_string(n);
         return s;
-      }() + ". Every run sees about the same number of images (" + std::to_string(sweep_images) +
+      }() + ", each with " + std::to_string(seeds) + " seed(s) (the table's seeds). Every run sees about the same number of images (" +
+      std::to_string(sweep_images) +
       ": many epochs over a small set, few over a large one), so the runs differ in how much *distinct* data "
       "they saw, not in how long they trained" +
       std::string(sweep_sizes.back() == table_n && (sweep_images + table_n / 2) / table_n == epochs
-                      ? "; the largest n is the table's seed-0 run itself"
+                      ? "; the largest n is the table's runs themselves"
                       : "") +
       ". ArcFace keeps its default warm-up (one epoch, at most half the run, as for every margin-softmax loss), "
-      "which is a smaller share of a many-epoch run.");
+      "which is a smaller share of a many-epoch run. Each cell is the mean P@1 over the seeds with its 95% "
+      "interval (Student's t, eval/confidence.h); the verdict at each size compares triplet and ArcFace seed by "
+      "seed (a paired difference), and says \"no difference measured\" when the interval of the difference holds 0.");
   const std::vector<std::string> sweep_losses = {"triplet", "centroid", "arcface"};
-  std::map<std::string, std::vector<double>> sweep_p1;
-  Table sweep{{"training images", "epochs", "triplet P@1", "centroid P@1", "arcface P@1", "best"}, {}};
-  for (auto n : sweep_sizes) {
+  // sweep_p1[name][i]: P@1 of each seed at sweep_sizes[i]
+  std::map<std::string, std::vector<std::vector<double>>> sweep_p1;
+  Table sweep{{"training images", "epochs", "triplet P@1", "centroid P@1", "arcface P@1", "triplet vs arcface"}, {}};
+  std::vector<Verdict> verdicts;
+  std::string story;
+  for (std::size_t i = 0; i < sweep_sizes.size(); ++i) {
+    const std::int64_t n = sweep_sizes[i];
     const int ep = static_cast<int>(std::max<std::int64_t>(1, (sweep_images + n / 2) / n));
     std::vector<std::string> cells = {std::to_string(n), std::to_string(ep)};
-    double best = -1;
-    std::string best_name;
     for (const auto& name : sweep_losses) {
-      TrainConfig cfg = base;
-      cfg.loss = name;
-      cfg.limit_train = n;
-      cfg.epochs = ep;
-      // the table's seed-0 run is this run when it trained on the same images for as many epochs
-      const bool same_as_table = n == table_n && ep == epochs;
-      const Run r = same_as_table ? runs[name].front() : train_one(name, cfg, "", 0);
-      const double p1 = r.final.retrieval.precision_at_1;
-      std::cout << "  sweep n=" << n << " " << name << ": P@1 " << fmt(p1) << "  (" << fmt(nb.elapsed_seconds(), 1)
-                << " s)\n";
-      sweep_p1[name].push_back(p1);
-      cells.push_back(fmt(p1));
-      nb.result("sweep_p1_" + name + "_" + std::to_string(n), p1);
-      if (p1 > best) best = p1, best_name = name;
+      std::vector<double> p1s;
+      for (int s = 0; s < seeds; ++s) {
+        TrainConfig cfg = base;
+        cfg.loss = name;
+        cfg.limit_train = n;
+        cfg.epochs = ep;
+        cfg.seed = nb.seed() + static_cast<std::uint64_t>(s);
+        // the table's run for this seed is this run when it trained on the same images for as many epochs
+        const bool same_as_table = n == table_n && ep == epochs;
+        const double p1 = same_as_table ? runs[name][static_cast<std::size_t>(s)].final.retrieval.precision_at_1
+                                        : train_one(name, cfg, "", 0).final.retrieval.precision_at_1;
+        std::cout << "  sweep n=" << n << " " << name << " seed " << cfg.seed << ": P@1 " << fmt(p1) << "  ("
+                  << fmt(nb.elapsed_seconds(), 1) << " s)\n";
+        nb.result("sweep_p1_" + name + "_" + std::to_string(n) + "_seed" + std::to_string(cfg.seed), p1);
+        p1s.push_back(p1);
+      }
+      const Interval iv = mean_interval(p1s);
+      nb.result("sweep_p1_" + name + "_" + std::to_string(n), iv.mean);
+      cells.push_back(describe_interval(iv));
+      sweep_p1[name].push_back(std::move(p1s));
     }
-    cells.push_back(best_name);
+    const auto& tr = sweep_p1["triplet"].back();
+    const auto& ar = sweep_p1["arcface"].back();
+    verdicts.push_back(compare(tr, ar));
+    const Interval d = paired_difference(tr, ar);
+    cells.push_back(verdicts.back() == Verdict::kFirstLarger    ? "triplet ahead"
+                    : verdicts.back() == Verdict::kSecondLarger ? "arcface ahead"
+                    : verdicts.back() == Verdict::kOneSample   ? "one seed: no verdict"
+                                                               : "no difference measured");
+    nb.result("sweep_triplet_minus_arcface_" + std::to_string(n), d.mean);
+    story += (story.empty() ? "" : "; ") + std::string("n = ") + std::to_string(n) + ": " +
+             describe_comparison("triplet", tr, "arcface", ar);
     sweep.row(cells);
   }
   nb.table(sweep);
   std::vector<plot::Series> sweep_series;
   std::vector<double> xs(sweep_sizes.begin(), sweep_sizes.end());
-  for (const auto& name : sweep_losses) sweep_series.push_back({name, xs, sweep_p1[name], false, false});
-  for (auto& s : sweep_series) s.points = false;
-  plot::Axes sweep_axes{"Test P@1 against the number of training images (seed " + std::to_string(nb.seed()) + ")",
+  for (const auto& name : sweep_losses) {
+    plot::Series sr{name, xs, {}};
+    for (const auto& p1s : sweep_p1[name]) {
+      const Interval iv = mean_interval(p1s);
+      sr.y.push_back(iv.mean);
+      sr.y_low.push_back(iv.low);
+      sr.y_high.push_back(iv.high);
+    }
+    sweep_series.push_back(std::move(sr));
+  }
+  plot::Axes sweep_axes{"Test P@1 against the number of training images (" + std::to_string(seeds) + " seed(s))",
                         "training images (log scale)", "test Precision@1"};
   sweep_axes.log_x = true;
   plot::lines(nb.figure_path("data_size"), sweep_series, sweep_axes);
   nb.figure("data_size",
             "Test P@1 of the triplet loss, the centroid bound and ArcFace trained on n images (same number of "
-            "images seen per run). Where the triplet line lies above ArcFace's at small n and below it at large "
-            "n, the lines cross: that is the essay's claim. Differences smaller than the seed spread of section "
-            "1 (a few thousandths to a few hundredths) are noise.");
+            "images seen per run): the mean over the seeds, each point with its 95% interval as an error bar. "
+            "Where the triplet line lies above ArcFace's at small n and below it at large n, the lines cross: that "
+            "is the essay's claim. Where the bars of two lines overlap, look at the table's paired verdict before "
+            "reading an order into them.");
   {
-    // the sign of (triplet - arcface) at each size: a sign change is a crossing
-    std::string story;
-    int changes = 0;
-    const auto& tr = sweep_p1["triplet"];
-    const auto& ar = sweep_p1["arcface"];
-    for (std::size_t i = 0; i < tr.size(); ++i) {
-      story += (story.empty() ? "" : "; ") + std::string("n = ") + std::to_string(sweep_sizes[i]) + ": triplet " +
-               fmt(tr[i]) + ", arcface " + fmt(ar[i]) + " (" + (tr[i] > ar[i] ? "triplet ahead" : "arcface ahead") +
-               " by " + fmt(std::fabs(tr[i] - ar[i])) + ")";
-      if (i > 0 && (tr[i] > ar[i]) != (tr[i - 1] > ar[i - 1])) ++changes;
-    }
-    const bool essay = tr.front() > ar.front() && tr.back() < ar.back();
-    nb.result("sweep_crossings_triplet_arcface", changes);
-    nb.markdown("**The crossing, measured (one seed):** " + story + ". " +
-                (essay ? "The triplet loss is ahead with the fewest images and ArcFace with the most: the lines cross, "
-                         "as the essay says."
-                 : changes == 0
-                     ? std::string("No crossing: ") + (tr.front() > ar.front() ? "the triplet loss" : "ArcFace") +
-                           " is ahead at every size tried."
-                     : "The lines cross, but not in the essay's direction (ArcFace ahead with few images, the triplet "
-                       "loss with many).") +
-                " With one seed per point and differences of this size, read this as a measurement of this budget, "
-                "not a law.");
+    // The essay's crossing holds only when both ends are verdicts, not rounding: triplet ahead at the
+    // smallest n and ArcFace ahead at the largest, each with a paired interval that excludes 0.
+    const bool essay = verdicts.front() == Verdict::kFirstLarger && verdicts.back() == Verdict::kSecondLarger;
+    const bool reversed = verdicts.front() == Verdict::kSecondLarger && verdicts.back() == Verdict::kFirstLarger;
+    const bool none = std::all_of(verdicts.begin(), verdicts.end(), [](Verdict v) { return v == Verdict::kNoDifference; });
+    const bool one_seed = verdicts.front() == Verdict::kOneSample;
+    nb.result("sweep_essay_crossing_measured", essay ? 1 : 0);
+    nb.markdown(
+        "**The crossing, measured over " + std::to_string(seeds) + " seed(s):** " + story + ". " +
+        (one_seed ? std::string("With one seed there is no interval, so no verdict: run with --seeds 3 (the default "
+                                "without --quick).")
+         : essay ? std::string("The triplet loss is ahead with the fewest images and ArcFace with the most, each beyond "
+                               "its interval: the lines cross, as the essay says.")
+         : reversed ? std::string("The lines cross, but not in the essay's direction (ArcFace ahead with few images, the "
+                                  "triplet loss with many), each beyond its interval.")
+         : none ? std::string("At every size the interval of the difference holds 0: no difference measured at this "
+                              "budget, so this run neither shows nor refutes the essay's crossing.")
+                : std::string("No crossing measured: the verdicts above differ from the essay's (triplet ahead with "
+                              "few images, ArcFace with many) at one end or both.")) +
+        " This is a measurement of this budget (this model, these sizes, this many seeds), not a law; the gallery "
+        "states how far such numbers move across machines (docs/performance.md).");
   }
 
   // ---- the claims --------------------------------------------------------------------------

@@ -47,8 +47,8 @@ Interval paired_difference(const std::vector<double>& a, const std::vector<doubl
 Verdict compare(const std::vector<double>& a, const std::vector<double>& b) {
   const Interval d = paired_difference(a, b);
   if (d.n < 2) return Verdict::kOneSample;
-  if (d.low > 0) return Verdict::kFirstAhead;
-  if (d.high < 0) return Verdict::kSecondAhead;
+  if (d.low > 0) return Verdict::kFirstLarger;
+  if (d.high < 0) return Verdict::kSecondLarger;
   return Verdict::kNoDifference;
 }
 
@@ -71,14 +71,15 @@ std::string describe_interval(const Interval& i, int digits) {
 }
 
 std::string describe_comparison(const std::string& name_a, const std::vector<double>& a,
-                                const std::string& name_b, const std::vector<double>& b, int digits) {
+                                const std::string& name_b, const std::vector<double>& b, int digits,
+                                Better better) {
   const Interval d = paired_difference(a, b);
   const std::string s = name_a + " - " + name_b + " = " + signed_fixed(d.mean, digits);
   const Verdict v = compare(a, b);
   if (v == Verdict::kOneSample) return s + " (one seed: no interval, so no verdict)";
-  const std::string verdict = v == Verdict::kFirstAhead    ? name_a + " ahead"
-                              : v == Verdict::kSecondAhead ? name_b + " ahead"
-                                                           : "no difference measured at this budget";
+  const bool a_better = (v == Verdict::kFirstLarger) == (better == Better::kHigher);
+  const std::string verdict = v == Verdict::kNoDifference ? "no difference measured at this budget"
+                                                          : (a_better ? name_a : name_b) + " ahead";
   return s + ", 95% interval [" + signed_fixed(d.low, digits) + ", " + signed_fixed(d.high, digits) + "] (paired over " +
          std::to_string(d.n) + " seeds): " + verdict;
 }

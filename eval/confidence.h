@@ -36,10 +36,10 @@ Interval mean_interval(const std::vector<double>& values);
 // chalk::Error when the lengths differ or a value is not finite.
 Interval paired_difference(const std::vector<double>& a, const std::vector<double>& b);
 
-// Which of two methods is ahead, with how much certainty.
+// Which of two measurements is larger, with how much certainty.
 enum class Verdict {
-  kFirstAhead,    // the 95% interval of a - b lies above 0
-  kSecondAhead,   // ... below 0
+  kFirstLarger,   // the 95% interval of a - b lies above 0
+  kSecondLarger,  // ... below 0
   kNoDifference,  // it holds 0: no difference measured at this budget
   kOneSample,     // one seed: no interval, so no verdict
 };
@@ -47,11 +47,15 @@ enum class Verdict {
 // The verdict of paired_difference(a, b).
 Verdict compare(const std::vector<double>& a, const std::vector<double>& b);
 
+// Whether a larger value is the better one (P@1, a margin) or a smaller one (a distance, a jump).
+enum class Better { kHigher, kLower };
+
 // A sentence for a report: "triplet - arcface = +0.0120, 95% interval [-0.0200, +0.0440]
-// (paired over 3 seeds): no difference measured at this budget", or "... : triplet ahead",
-// or "(one seed: no interval, so no verdict)". `digits` decimals.
+// (paired over 3 seeds): no difference measured at this budget", or "... : triplet ahead" (the
+// better of the two by `better`), or "(one seed: no interval, so no verdict)". `digits` decimals.
 std::string describe_comparison(const std::string& name_a, const std::vector<double>& a,
-                                const std::string& name_b, const std::vector<double>& b, int digits = 4);
+                                const std::string& name_b, const std::vector<double>& b, int digits = 4,
+                                Better better = Better::kHigher);
 
 // "0.9120 [0.9050, 0.9190]" (the mean and its interval; the mean alone for one value).
 std::string describe_interval(const Interval& i, int digits = 4);

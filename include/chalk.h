@@ -5,7 +5,7 @@
 //   ops/     differentiable operations on tensors
 //   io/      file formats: MNIST (IDX), safetensors
 //   nn/      modules, layers, models, optimizers, learning-rate schedules
-//   eval/    how good an embedding is: retrieval metrics, K-means, NMI, accuracy
+//   eval/    how good an embedding is: retrieval metrics, K-means, NMI, accuracy; intervals over seeds
 //   losses/  the three loss families (softmax/margin softmax, triplet, centroid bound)
 //   train/   batches and samplers, and the training loop behind chalk-train and the demos
 #pragma once
@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/gradcheck.h"
+#include "core/machine.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "core/shape.h"
@@ -40,6 +41,7 @@
 #include "nn/module.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "eval/confidence.h"
 #include "eval/metrics.h"
 #include "losses/centroid.h"
 #include "losses/loss.h"

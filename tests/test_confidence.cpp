@@ -41,8 +41,8 @@ TEST(Confidence, PairedDifferenceCancelsTheSeedsShare) {
   const std::vector<double> b = {0.70, 0.80, 0.90}, a = {0.71, 0.81, 0.9105};
   const Interval ia = mean_interval(a), ib = mean_interval(b);
   EXPECT_LT(ia.low, ib.high);  // the unpaired intervals overlap
-  EXPECT_EQ(compare(a, b), Verdict::kFirstAhead);
-  EXPECT_EQ(compare(b, a), Verdict::kSecondAhead);
+  EXPECT_EQ(compare(a, b), Verdict::kFirstLarger);
+  EXPECT_EQ(compare(b, a), Verdict::kSecondLarger);
   EXPECT_EQ(compare({0.8, 0.9, 0.7}, {0.85, 0.82, 0.74}), Verdict::kNoDifference);
   EXPECT_EQ(compare({0.8}, {0.7}), Verdict::kOneSample);
   expect_error([] { paired_difference({1, 2}, {1}); }, {"paired_difference: 2 values against 1"});
@@ -54,6 +54,9 @@ TEST(Confidence, SentencesSayHowSure) {
   EXPECT_EQ(describe_comparison("a", {0.8, 0.9, 0.7}, "b", {0.85, 0.82, 0.74}, 3),
             "a - b = -0.003, 95% interval [-0.183, +0.176] (paired over 3 seeds): no difference measured at this budget");
   EXPECT_EQ(describe_comparison("a", {0.8}, "b", {0.7}, 2), "a - b = +0.10 (one seed: no interval, so no verdict)");
+  // a distance: the smaller is ahead
+  EXPECT_EQ(describe_comparison("centroid", {0.20, 0.21, 0.19}, "normface", {0.50, 0.48, 0.45}, 2, Better::kLower),
+            "centroid - normface = -0.28, 95% interval [-0.33, -0.22] (paired over 3 seeds): centroid ahead");
   EXPECT_EQ(describe_interval(mean_interval({0.89, 0.90, 0.91}), 3), "0.900 [0.875, 0.925]");
   EXPECT_EQ(describe_interval(mean_interval({0.5}), 2), "0.50");
 }
