@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iomanip>
 #include <sstream>
+#include <tuple>
 
 #include "core/autograd.h"
 #include "io/idx.h"
@@ -142,6 +143,27 @@ TEST(Train, RunWritesOneMetricsLinePerEpochAcrossAResume) {
     EXPECT_NE(lines[1].find(key), std::string::npos) << key << " in " << lines[1];
   EXPECT_TRUE(fs::exists(dir + "/config.json"));
   fs::remove_all(dir);
+}
+
+// samples_per_second counts the samples the epoch trained on: a P x K batch holds P K samples
+// (10 x 8 = 80 for the triplet loss at batch size 128, not 128), and the last plain batch may be
+// short. So samples_per_second x epoch_seconds is exactly that count.
+TEST(Train, SamplesPerSecondCountsTheSamplesOfPKBatches) {
+  for (const auto& [loss, limit, want_per_batch, want_samples] :
+       std::vector<std::tuple<std::string, std::int64_t, std::int64_t, double>>{
+           {"triplet", 800, 80, 800.0}, {"centroid", 300, 128, 300.0}, {"softmax", 300, 128, 300.0}}) {
+    SCOPED_TRACE(loss);
+    TrainConfig c = small_config();
+    c.loss = loss;
+    c.limit_train = limit;
+    c.epochs = 1;
+    c.warmup_steps = 0;
+    Trainer t(c);
+    EXPECT_EQ(t.samples_per_batch(), want_per_batch);
+    std::ostringstream log;
+    const EpochMetrics m = t.run(false, log);
+    EXPECT_NEAR(m.samples_per_second * m.epoch_seconds, want_samples, 1e-6 * want_samples);
+  }
 }
 
 TEST(Train, DivergenceStopsWithEpochStepAndKeepsTheCheckpoint) {

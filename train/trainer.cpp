@@ -189,12 +189,18 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
       nn::make_schedule(config_.schedule, config_.lr, total, config_.warmup_steps));
 }
 
+std::int64_t Trainer::samples_per_batch() const {
+  if (!loss_->wants_pk_batches()) return config_.batch_size;
+  const std::int64_t K = config_.samples_per_class;
+  const std::int64_t P = std::min<std::int64_t>(num_classes(), std::max<std::int64_t>(2, config_.batch_size / K));
+  return P * K;  // P classes x K samples each (the P x K sampler: batch_size / K classes, at most all of them)
+}
+
 std::vector<std::vector<std::int64_t>> Trainer::epoch_batches(int epoch) const {
   if (loss_->wants_pk_batches()) {
-    const std::int64_t K = config_.samples_per_class;
-    const std::int64_t P = std::min<std::int64_t>(num_classes(), std::max<std::int64_t>(2, config_.batch_size / K));
-    const std::int64_t per_epoch = std::max<std::int64_t>(1, train_.n / (P * K));
-    return PKSampler(train_.labels, P, K, config_.seed, per_epoch).batches(epoch);
+    const std::int64_t K = config_.samples_per_class, PK = samples_per_batch();
+    const std::int64_t per_epoch = std::max<std::int64_t>(1, train_.n / PK);
+    return PKSampler(train_.labels, PK / K, K, config_.seed, per_epoch).batches(epoch);
   }
   return BatchLoader(train_.n, config_.batch_size, true, config_.seed, false).batches(epoch);
 }
@@ -618,14 +624,16 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
   if (start >= config_.epochs) log << "the run already has " << start << " of " << config_.epochs << " epochs\n";
   EpochMetrics last = history_.empty() ? EpochMetrics{} : history_.back();
   for (int epoch = start; epoch < config_.epochs; ++epoch) {
-    ProgressBar bar(std::cerr, epoch + 1, config_.epochs, config_.batch_size, config_.progress);
+    ProgressBar bar(std::cerr, epoch + 1, config_.epochs, samples_per_batch(), config_.progress);
     const auto t0 = std::chrono::steady_clock::now();
     const double train_loss = train_epoch(epoch, [&](std::int64_t d, std::int64_t t, double l) { bar(d, t, l); });
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     last = evaluate(epoch);
     last.train_loss = train_loss;
     last.epoch_seconds = secs;
-    last.samples_per_second = static_cast<double>(epoch_batches(epoch).size() * config_.batch_size) / secs;
+    std::int64_t samples = 0;  // what the epoch trained on: P x K per batch for the triplet losses, a short last batch
+    for (const auto& batch : epoch_batches(epoch)) samples += static_cast<std::int64_t>(batch.size());
+    last.samples_per_second = static_cast<double>(samples) / secs;
     print_metrics(log, last);
     if (adaptive_threads() && last_thread_measurement().changes > 0) log << "threads: " << describe_threads() << "\n";
     check_parameters_finite(str_cat("after epoch ", epoch + 1));  // never save a checkpoint with NaN weights

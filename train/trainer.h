@@ -118,6 +118,11 @@ class Trainer {
   const MnistLocation& data_location() const { return location_; }
   std::int64_t num_classes() const { return 10; }
   std::int64_t global_step() const { return step_; }
+  // How many training samples one batch holds: batch_size, or P x K for a loss that trains on
+  // P x K batches (Loss::wants_pk_batches; P = min(classes, batch_size / K)), e.g. 10 x 8 = 80 for
+  // the triplet loss at batch size 128. The progress bar's and metrics.jsonl's samples per second
+  // count these.
+  std::int64_t samples_per_batch() const;
   std::int64_t predicted_classes() const { return predicted_classes_; }
   // With stop_on_collapse off: the message of the first step whose outputs were identical for the
   // whole batch (the collapse that would have stopped the run), "" when none was. run() prints it
