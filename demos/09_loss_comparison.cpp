@@ -84,9 +84,8 @@ struct OwnLoop {
 
   static PKSampler make_sampler(const Trainer& t) {
     const TrainConfig& c = t.config();
-    const std::int64_t K = c.samples_per_class;
-    const std::int64_t P = std::min<std::int64_t>(t.num_classes(), std::max<std::int64_t>(2, c.batch_size / K));
-    return PKSampler(t.train_set().labels, P, K, c.seed, std::max<std::int64_t>(1, t.train_set().n / (P * K)));
+    const std::int64_t K = c.samples_per_class, PK = t.samples_per_batch();  // the Trainer's P x K
+    return PKSampler(t.train_set().labels, PK / K, K, c.seed, std::max<std::int64_t>(1, t.train_set().n / PK));
   }
 
   OwnLoop(Trainer& trainer, Loss& obj) : t(trainer), objective(obj), sampler(make_sampler(trainer)) {
