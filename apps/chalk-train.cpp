@@ -7,9 +7,12 @@
 //
 // Data: --data DIR (the four MNIST files, raw or .gz), else data/mnist-full if
 // scripts/fetch-mnist.sh was run, else the 7,000-image subset shipped in data/.
-// Exit status: 0 success, 1 error (bad data, divergence, ...), 2 bad flags.
+// Exit status: 0 success, 1 error (bad data, an unreadable or mismatched checkpoint, divergence, ...),
+// 2 bad flags (README.md, "chalk-train").
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -89,8 +92,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1} << 40));
   app.add_option("--epochs", cfg.epochs, "training epochs")->check(CLI::Range(1, 100000));
   app.add_option("--batch-size", cfg.batch_size, "batch size")->check(CLI::Range(2, 65536));
+  const std::int64_t mnist_p = std::min<std::int64_t>(10, std::max<std::int64_t>(2, cfg.batch_size / cfg.samples_per_class));
   app.add_option("--samples-per-class", cfg.samples_per_class,
-                 "K of the P x K batches used by the triplet loss (P = min(classes, batch size / K): 10 x 8 by default)")
+                 "K of the P x K batches used by the triplet loss (P = min(classes, max(2, batch size / K)): " +
+                     std::to_string(mnist_p) + " x " + std::to_string(cfg.samples_per_class) + " on MNIST by default)")
       ->check(CLI::Range(2, 4096));
   app.add_option("--seed", cfg.seed, "random seed (the same seed gives the same numbers, whatever --threads)");
   app.add_option("--threads", cfg.threads, "threads for chalk and BLAS (one shared pool); 0 = adaptive: the cores other processes leave free, re-measured every 0.5 s (core/parallel.h)")
@@ -147,19 +152,38 @@ int main(int argc, char** argv) {
   if (margin >= 0) lo.margin = margin;
   if (scale > 0) lo.scale = scale;
   cfg.progress = !quiet;
+  // A resumed run keeps the configuration stored in its checkpoint. --resume without --out, or
+  // with a folder that holds no checkpoint, is a bad flag (exit 2); a checkpoint that is there
+  // but cannot be read (empty, truncated, not chalk's) is bad data, like a bad MNIST file (exit 1).
+  chalk::TrainConfig stored;
+  if (resume) {
+    const std::string ckpt = cfg.out_dir + "/checkpoint.safetensors";
+    std::string flag_error;
+    if (cfg.out_dir.empty()) flag_error = "--resume needs --out DIR (the folder holding checkpoint.safetensors)";
+    else if (!std::filesystem::exists(ckpt))
+      flag_error = "--resume: " + ckpt + " does not exist (is --out the folder of the run to continue?)";
+    if (!flag_error.empty()) {
+      std::cerr << "chalk-train: " << flag_error << "\nrun 'chalk-train --help' for the flags\n";
+      return 2;
+    }
+    try {
+      stored = chalk::checkpoint_config(ckpt);
+    } catch (const chalk::Error& e) {
+      std::cerr << "chalk-train: " << e.what() << "\n";
+      return 1;
+    }
+  }
   // Flag values are checked here, before any data is read: a bad value or combination exits 2.
   try {
     if (resume) {
-      // A resumed run keeps the configuration stored in its checkpoint; flags given now must
-      // agree with it (--epochs may extend it; --threads and --quiet may change).
-      if (cfg.out_dir.empty()) throw chalk::Error("--resume needs --out DIR (the folder holding checkpoint.safetensors)");
-      const std::string ckpt = cfg.out_dir + "/checkpoint.safetensors";
+      // Flags given now must agree with the stored configuration (--epochs may extend the run;
+      // --threads and --quiet may change).
       std::vector<std::string> given;
       for (const CLI::Option* o : app.get_options())
         if (o->count() > 0 && !o->get_name().empty()) given.push_back(o->get_name());
       chalk::TrainConfig flags = cfg;
       flags.resolve();
-      cfg = chalk::resume_config(chalk::checkpoint_config(ckpt), flags, given);
+      cfg = chalk::resume_config(stored, flags, given);
     }
     cfg.resolve();
   } catch (const chalk::Error& e) {

@@ -5,10 +5,12 @@
 //     forward code with a backward lambda: the vector-Jacobian product (VJP).
 //     Given g = dL/d(out), the lambda adds dL/d(input_i) for every input:
 //         out = a * b;   // forward
-//         record(out, "mul", {a, b}, [a, b](const Tensor& g, Grads& dx) {
+//         record(out, "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g, Grads& dx) {
 //           dx.add(0, g * b);   // dL/da += g * b
 //           dx.add(1, g * a);   // dL/db += g * a
 //         });
+//     (ops/elementwise.cpp's mul without its broadcasting; captures are
+//     detached, as the rule below asks.)
 //   * record() stores a Node on `out` (out.grad_fn) that remembers the inputs.
 //     Nothing is recorded when no input requires a gradient or inside a
 //     NoGradGuard.

@@ -7,7 +7,7 @@
 // 2. element [i][j][k] sits at i*s0 + j*s1 + k*s2 with s = contiguous_strides(shape);
 // 3. broadcasting: align trailing axes, size-1 axes stretch — and chalk's error when they don't;
 // 4. the backward of a broadcast is a sum over the stretched axes (ops/elementwise.cpp, add's
-//    VJP calls sum_to, ops/reduce.cpp), shown on numbers and checked exactly.
+//    VJP calls sum_to, ops/broadcast.cpp), shown on numbers and checked exactly.
 // The derivation in full: docs/broadcasting.md.
 //
 // Everything here is instantaneous; --quick changes nothing but is accepted (the test suite
@@ -228,8 +228,8 @@ int main(int argc, char** argv) {
       "gradient W = dL/dy:\n\n"
       "    dL/da[i] = sum_j W[i][j] * dy[i][j]/da[i] = sum_j W[i][j]     (sum over the stretched axis 1)\n"
       "    dL/db[j] = sum_i W[i][j]                                       (sum over the stretched axis 0)\n\n"
-      "That is what add's VJP does in ops/elementwise.cpp: `dx.add(0, sum_to(g, a.shape()))`; "
-      "`sum_to` (ops/reduce.cpp) sums g over every axis where the input had size 1 (or did not "
+      "That is what add's VJP does in ops/elementwise.cpp: `dx.add(0, sum_to(g, sa))` (sa: a's shape); "
+      "`sum_to` (ops/broadcast.cpp) sums g over every axis where the input had size 1 (or did not "
       "exist). In linear-algebra terms, broadcasting is a linear map B that copies, and the "
       "backward applies its transpose B^T, which adds the copies back up: "
       "`<W, B a> = <B^T W, a>`. The derivation in full: docs/broadcasting.md.\n\n"

@@ -21,6 +21,7 @@
 #include "plot/plot.h"
 
 using namespace chalk;
+using chalk::demo::count_str;
 using chalk::demo::fmt;
 using chalk::demo::Table;
 
@@ -172,7 +173,8 @@ int main(int argc, char** argv) {
       "## 1. Three minings, 2-D embeddings\n\n"
       "An MLP (784-256-128-2) is trained from the same initial weights with each mining: Adam, lr 1e-3, "
       "cosine schedule, margin 0.2, Euclidean distance, ", epochs, " epochs",
-      quick ? " on the first 2,000 training images (--quick)" : " on the 6,000 training images", ". "
+      quick ? " on the first " : " on the ", count_str(nb.train_images(limit)), " training images",
+      quick ? " (--quick)" : "", ". "
       "The embeddings are **not** L2-normalised here (`normalize = 0`): normalised 2-D embeddings lie on a "
       "circle, a one-dimensional picture; in the plane we see the geometry the loss builds. "
       "Section 2 measures what normalisation changes. After every step the hook passed to "
@@ -252,16 +254,17 @@ int main(int argc, char** argv) {
     });
   }
 
-  nb.figure("emb_init", "The untrained MLP maps the 1,000 test images to a small tangle near the origin; "
-                        "classes overlap everywhere. All three runs start here (same seed, same weights).");
+  nb.figure("emb_init", str_cat("The untrained MLP maps the ", count_str(test.n), " test images to a small tangle "
+                                "near the origin; classes overlap everywhere. All three runs start here (same "
+                                "seed, same weights)."));
   for (const auto& mining : minings) {
     const Run& r = runs[mining];
     nb.figure(str_cat("emb_", mining, "_epoch", mid),
               str_cat(pretty.at(mining), " after epoch ", mid, " of ", epochs, ": P@1 ", fmt(r.p1[static_cast<std::size_t>(mid)], 3), "."));
     nb.figure(str_cat("emb_", mining, "_epoch", epochs),
               str_cat(pretty.at(mining), " after the last epoch: P@1 ", fmt(r.p1.back(), 3),
-                      mining == "hard" ? ". All 1,000 points sit on (almost) one point: the collapse of section 2 "
-                                         "(the axes zoom in on a tiny region)."
+                      mining == "hard" ? str_cat(". All ", count_str(test.n), " points sit on (almost) one point: the "
+                                                 "collapse of section 2 (the axes zoom in on a tiny region).")
                                        : ". The classes form separate clusters; neighbouring clusters still "
                                          "touch, and that is where the nearest-neighbour errors are."));
   }
@@ -276,10 +279,10 @@ int main(int argc, char** argv) {
     nb.result(str_cat("spread_ratio_2d_", mining), r.spread.back() / r.spread0);
   }
   nb.table(t1);
-  nb.markdown(
-      "P@1 is Precision@1 on the 1,000 test images (1-nearest-neighbour accuracy, the query excluded); "
+  nb.markdown(str_cat(
+      "P@1 is Precision@1 on the ", count_str(test.n), " test images (1-nearest-neighbour accuracy, the query excluded); "
       "chance is about 0.1. Batch-all and semi-hard separate the classes in two dimensions; batch-hard "
-      "does not — its training loss ends at the margin 0.2 and its spread near 0. That is the collapse.");
+      "does not — its training loss ends at the margin 0.2 and its spread near 0. That is the collapse."));
   const double p1_semi = runs["semihard"].p1.back(), p1_all = runs["all"].p1.back();
   nb.check(p1_semi > 0.55 && p1_all > 0.55, "semi-hard and batch-all mining separate the classes in 2-D: P@1 > 0.55",
            str_cat("semi-hard ", fmt(p1_semi, 3), ", batch-all ", fmt(p1_all, 3), ", init ", fmt(runs["all"].p1.front(), 3)));
@@ -404,26 +407,7 @@ int main(int argc, char** argv) {
   const std::int64_t D = 16;
   const int jump_epochs = 2;
   const std::int64_t jump_limit = quick ? 2400 : 0;
-  nb.markdown(str_cat(
-      "## 3. How far does a class move in one step? (the essay, section 0x02)\n\n"
-      "The essay argues that a triplet batch sees only a few classes at a time — each triplet compares two "
-      "— so class embeddings move unsteadily, while softmax (every class's weight row in every step) and the "
-      "centroid bound (every sample against all C fixed centroids) see all classes in every step. Measured: "
-      "the same MLP with ", D, "-D embeddings is trained with each loss for the same ", jump_epochs,
-      " epochs (", quick ? "30" : "75", " steps of 80 images each), with the **same optimizer** (Adam, lr 1e-3, "
-      "constant): Adam scales every parameter's step to about lr whatever the loss's scale, so what differs "
-      "is where each loss points, step after step. After every step the hook embeds the fixed probe set (20 test images per "
-      "class) in eval mode under NoGradGuard, **L2-normalises** each embedding (triplet and centroid losses "
-      "work on the unit sphere by default, softmax's features have a free scale that grows during training; "
-      "on the sphere the three are comparable, in units of the sphere's radius), and takes each class's mean "
-      "mu_c. The jump of step t is `J(t) = mean_c ||mu_c(t) - mu_c(t-1)||`; the typical distance between classes "
-      "is `S(t) = mean_{c<c'} ||mu_c(t) - mu_c'(t)||`.\n\n"
-      "Five runs: softmax (a linear head W, C x D), the centroid bound (one-hot centroids, normalised), the "
-      "triplet loss (normalised, margin 0.2) with semi-hard mining in PK batches of 10 classes x 8 (every "
-      "class in every batch) and of 4 classes x 20 (a batch sees 4 of the 10), and batch-hard in 10 x 8. "
-      "Semi-hard is the triplet run to compare: batch-hard sits near the collapse of section 2 in runs this "
-      "short (its S column shows how close together its classes stay), so its relative jumps describe a "
-      "plateau rather than a loss at work."));
+  const std::int64_t jump_batch = 80;
   struct JumpRun {
     std::string name;
     std::vector<double> jump, sep;  // J(t), S(t) per step
@@ -439,7 +423,7 @@ int main(int argc, char** argv) {
     c.lr = 1e-3;
     c.schedule = "constant";
     c.epochs = jump_epochs;
-    c.batch_size = 80;
+    c.batch_size = jump_batch;
     c.samples_per_class = K;
     c.loss_options.mining = mining;
     c.limit_train = jump_limit;
@@ -480,6 +464,30 @@ int main(int argc, char** argv) {
     }
     if (k == 0) jr = std::move(runs);
   }
+  // the step count as run (the hook's count), not restated by hand; the runs are compared step for step
+  const std::size_t steps = jr[0].jump.size();
+  for (const JumpRun& r : jr)
+    if (r.jump.size() != steps) fail("demo 06: ", r.name, " took ", r.jump.size(), " steps, softmax ", steps);
+  nb.markdown(str_cat(
+      "## 3. How far does a class move in one step? (the essay, section 0x02)\n\n"
+      "The essay argues that a triplet batch sees only a few classes at a time — each triplet compares two "
+      "— so class embeddings move unsteadily, while softmax (every class's weight row in every step) and the "
+      "centroid bound (every sample against all C fixed centroids) see all classes in every step. Measured: "
+      "the same MLP with ", D, "-D embeddings is trained with each loss for the same ", jump_epochs,
+      " epochs (", steps, " steps of ", jump_batch, " images each), with the **same optimizer** (Adam, lr 1e-3, "
+      "constant): Adam scales every parameter's step to about lr whatever the loss's scale, so what differs "
+      "is where each loss points, step after step. After every step the hook embeds the fixed probe set (20 test images per "
+      "class) in eval mode under NoGradGuard, **L2-normalises** each embedding (triplet and centroid losses "
+      "work on the unit sphere by default, softmax's features have a free scale that grows during training; "
+      "on the sphere the three are comparable, in units of the sphere's radius), and takes each class's mean "
+      "mu_c. The jump of step t is `J(t) = mean_c ||mu_c(t) - mu_c(t-1)||`; the typical distance between classes "
+      "is `S(t) = mean_{c<c'} ||mu_c(t) - mu_c'(t)||`.\n\n"
+      "Five runs: softmax (a linear head W, C x D), the centroid bound (one-hot centroids, normalised), the "
+      "triplet loss (normalised, margin 0.2) with semi-hard mining in PK batches of 10 classes x 8 (every "
+      "class in every batch) and of 4 classes x 20 (a batch sees 4 of the 10), and batch-hard in 10 x 8. "
+      "Semi-hard is the triplet run to compare: batch-hard sits near the collapse of section 2 in runs this "
+      "short (its S column shows how close together its classes stay), so its relative jumps describe a "
+      "plateau rather than a loss at work."));
 
   Table t3{{"loss", "median jump J", "median S", "median J/S", "J/S quartiles (25%, 75%)",
             "median J/S, second half", "median J/S over " + std::to_string(jump_seeds) + " seed(s) (95% interval)"}, {}};

@@ -21,6 +21,7 @@
 #include "plot/plot.h"
 
 using namespace chalk;
+using chalk::demo::count_str;
 using chalk::demo::fmt;
 using chalk::demo::Table;
 
@@ -164,11 +165,26 @@ int main(int argc, char** argv) {
   const int epochs = quick ? 3 : 6;
   const std::int64_t D = 16;
   const std::int64_t per_class = 20;
+  const std::int64_t train_limit = quick ? 2000 : 0;
+  auto centroid_config = [&](const std::string& centroids) {
+    TrainConfig c = nb.train_config();
+    c.model = "mlp";
+    c.loss = "centroid";
+    c.emb_dim = D;
+    c.loss_options.centroids = centroids;
+    c.epochs = epochs;
+    c.limit_train = train_limit;
+    return c;
+  };
+  TrainConfig shown = centroid_config("onehot");  // the training settings the prose states, as resolved
+  shown.resolve();
   nb.markdown(str_cat(
       "## 2. The theorem on MNIST, epoch after epoch\n\n"
       "An MLP (784-256-128-", D, ") is trained with `--loss centroid` (one-hot centroids, embeddings "
-      "L2-normalised inside the loss, SGD with momentum, lr 0.05, cosine schedule, batch 128) for ", epochs,
-      " epochs", quick ? " on the first 2,000 training images (--quick)" : " on the 6,000 training images",
+      "L2-normalised inside the loss, ", shown.optimizer == "sgd" ? "SGD with momentum " + fmt(shown.momentum, 1) : shown.optimizer,
+      ", lr ", fmt(shown.lr, 2), ", ", shown.schedule, " schedule, batch ", shown.batch_size, ") for ", epochs,
+      " epochs", quick ? " on the first " : " on the ", count_str(nb.train_images(train_limit)), " training images",
+      quick ? " (--quick)" : "",
       ". Before training and after every epoch the same evaluation set — the first ", per_class,
       " test images of every class, N = ", per_class * C, ", H = ", per_class * C * (per_class - 1) * (per_class * C - per_class),
       " triplets, small enough for the exact cubic sums — is embedded and normalised as the loss sees it, "
@@ -183,16 +199,6 @@ int main(int argc, char** argv) {
   const Tensor eval_x = make_image_batch(test, idx, /*flatten=*/true);
   const Tensor eval_y = make_label_batch(test, idx);
 
-  auto centroid_config = [&](const std::string& centroids) {
-    TrainConfig c = nb.train_config();
-    c.model = "mlp";
-    c.loss = "centroid";
-    c.emb_dim = D;
-    c.loss_options.centroids = centroids;
-    c.epochs = epochs;
-    c.limit_train = quick ? 2000 : 0;
-    return c;
-  };
   // The report on the evaluation set, embedded as the loss sees it (eval mode, no graph);
   // `mean_own` receives mean_i d(x_i, c_yi).
   auto report_of = [&](Trainer& t, double* mean_own = nullptr) {
@@ -237,8 +243,8 @@ int main(int argc, char** argv) {
   }
   nb.table(t2);
   nb.markdown(str_cat(
-      "Epoch 0 is the untrained network. Test accuracy is nearest-centroid accuracy on the 1,000 test "
-      "images (`Trainer::evaluate`). One-hot centroids are all sqrt(2) apart, so k_max - k_min = 0 and the "
+      "Epoch 0 is the untrained network. Test accuracy is nearest-centroid accuracy on the ", count_str(test.n),
+      " test images (`Trainer::evaluate`). One-hot centroids are all sqrt(2) apart, so k_max - k_min = 0 and the "
       "paper's bound is 3 eps H against our 2 eps H.\n\n"
       "Read the columns together. The typical sample moves towards its centroid (mean d(x_i, c_yi) falls "
       "from ", fmt(mean_own.front(), 3), " to ", fmt(mean_own.back(), 3), "), and the gap per triplet falls with it (",

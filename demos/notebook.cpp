@@ -1,6 +1,7 @@
 // demos/notebook.cpp — the demos' shared flags, report writer and claim checks (notebook.h).
 #include "demos/notebook.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -35,6 +36,15 @@ std::string Table::markdown() const {
     os << "\n";
   }
   return os.str();
+}
+
+std::string count_str(std::int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
 }
 
 std::string fmt(double v, int digits) {
@@ -113,6 +123,11 @@ TrainConfig Notebook::softmax_config(int epochs, std::int64_t quick_limit) const
 }
 
 MnistSplit Notebook::test_split() const { return load_mnist(locate_mnist(data_dir()).dir, /*train=*/false); }
+
+std::int64_t Notebook::train_images(std::int64_t limit) const {
+  const std::int64_t n = load_mnist(locate_mnist(data_dir()).dir, /*train=*/true).n;
+  return limit > 0 ? std::min(limit, n) : n;
+}
 
 void Notebook::markdown(const std::string& text) {
   std::cout << text << "\n\n";

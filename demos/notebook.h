@@ -47,6 +47,8 @@ struct Table {
 // Number formatting for cells: fixed with `digits` decimals, or scientific when |v| < 1e-3
 // or >= 1e6 (and v != 0); "nan"/"inf" spelled out.
 std::string fmt(double v, int digits = 4);
+// A count with thousands separators, as the prose writes it: 60000 -> "60,000".
+std::string count_str(std::int64_t n);
 
 class Notebook {
  public:
@@ -81,6 +83,9 @@ class Notebook {
   TrainConfig softmax_config(int epochs, std::int64_t quick_limit) const;
   // The MNIST test split of data_dir() (demos 06 and 07 embed fixed test images from it).
   MnistSplit test_split() const;
+  // How many training images a run with TrainConfig::limit_train = `limit` (0: all) trains on, so
+  // that the prose states the count of the data it ran on (--data or the shipped subset).
+  std::int64_t train_images(std::int64_t limit = 0) const;
 
   // ---- cells (each is printed to stdout as it is added and kept for the report) ----
   void markdown(const std::string& text);                     // prose; Markdown allowed

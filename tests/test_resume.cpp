@@ -138,6 +138,28 @@ TEST(Resume, AFailedWriteFailsTheRun) {
   fs::remove_all(dir);
 }
 
+// README: "bad data (a checkpoint that is empty, truncated or not chalk's included) ... exit with
+// 1"; a folder without a checkpoint is a bad --out, exit 2 like every bad flag.
+TEST(Resume, AnUnreadableCheckpointIsBadDataExit1) {
+  const std::string dir = temp_dir("resume_bad_ckpt");
+  const std::string ckpt = dir + "/checkpoint.safetensors";
+  std::string out;
+  EXPECT_EQ(run_program("chalk-train --quiet --out " + dir + " --resume", &out), 2) << "no checkpoint: " << out;
+  EXPECT_NE(out.find("checkpoint.safetensors"), std::string::npos) << out;
+  ASSERT_EQ(run_program(kTrain + " --epochs 1 --out " + dir, &out), 0) << out;
+  const auto size = fs::file_size(ckpt);
+  ASSERT_GT(size, 100u);
+  for (const std::uintmax_t keep : {std::uintmax_t{0}, std::uintmax_t{5}, size / 2, size - 1}) {
+    fs::resize_file(ckpt, keep);
+    EXPECT_EQ(run_program("chalk-train --quiet --out " + dir + " --resume --epochs 2", &out), 1)
+        << "checkpoint cut to " << keep << " of " << size << " bytes: " << out;
+    EXPECT_NE(out.find(ckpt), std::string::npos) << "the message names the file: " << out;
+  }
+  std::ofstream(ckpt, std::ios::trunc) << "not a checkpoint at all";
+  EXPECT_EQ(run_program("chalk-train --quiet --out " + dir + " --resume", &out), 1) << out;
+  fs::remove_all(dir);
+}
+
 TEST(Resume, NumericFlagsOutOfRangeExitWithStatus2) {
   std::string out;
   for (const std::string flags : {"--lr -5", "--lr nan", "--lr inf", "--lr 0", "--lr abc", "--emb-dim 0 --loss arcface",
