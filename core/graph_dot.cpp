@@ -24,7 +24,8 @@ std::string type_str(const Shape& s, DType d) { return shape_str(s) + " " + dtyp
 
 // "input 0 v0" or, written in place since record(), "input 0 v0, now v1".
 std::string saved_str(const SavedVersion& s, bool& stale) {
-  std::string what = str_cat(s.input >= 0 ? str_cat("input ", s.input) : s.input == -1 ? "output" : "other", " v", s.version);
+  const std::string which = s.input >= 0 ? str_cat("input ", s.input) : s.input == -1 ? "output" : "other";
+  std::string what = str_cat(which, " v", s.version);
   if (const auto storage = s.storage.lock()) {
     const std::int64_t now = storage->version.load(std::memory_order_relaxed);
     if (now != s.version) {

@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
   nb.output(graph_tree(L, names));
   // The same graph drawn: to_dot (core/graph_dot.h) writes it as Graphviz DOT, and Graphviz's
   // dot program lays it out (plot/graphviz.h). The boxes take the names given with set_name.
-  for (auto [t, name] : {std::pair{x, "x"}, {w, "w"}, {b, "b"}, {u, "u"}, {s, "s"}, {v, "v"}, {L, "L"}}) t.set_name(name);
+  for (auto [t, name] : {std::pair{x, "x"}, {w, "w"}, {b, "b"}, {u, "u"}, {s, "s"}, {v, "v"}, {L, "L"}})
+    t.set_name(name);
   const std::string graph_dot = to_dot(L);
   bool drawn = false;
   std::string draw_error;

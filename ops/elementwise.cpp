@@ -57,7 +57,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 // y = a / b        da = sum_to(g / b),  db = sum_to(-g a / b^2) = sum_to(-g y / b)
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor y = zip(a, b, "div", [](auto u, auto v) { return u / v; });
-  record(y, "div", {a, b}, Saved{.inputs = {1}, .output = true}, [y_ = y.detach(), b = b.detach(), sa = a.shape()](const Tensor& g, Grads& dx) {
+  record(y, "div", {a, b}, Saved{.inputs = {1}, .output = true},
+         [y_ = y.detach(), b = b.detach(), sa = a.shape()](const Tensor& g, Grads& dx) {
     const Tensor g_over_b = div(g, b);
     if (dx.wants(0)) dx.add(0, sum_to(g_over_b, sa));
     if (dx.wants(1)) dx.add(1, sum_to(neg(mul(g_over_b, y_)), b.shape()));
@@ -92,7 +93,8 @@ Tensor rsub(double s, const Tensor& a) {
 // y = s / a        da = -g s / a^2 = -g y / a
 Tensor rdiv(double s, const Tensor& a) {
   Tensor y = map(a, "rdiv", [s](auto u) { return static_cast<decltype(u)>(s) / u; });
-  record(y, "rdiv", {a}, Saved{.inputs = {0}, .output = true}, [y_ = y.detach(), a = a.detach()](const Tensor& g, Grads& dx) {
+  record(y, "rdiv", {a}, Saved{.inputs = {0}, .output = true},
+         [y_ = y.detach(), a = a.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, neg(div(mul(g, y_), a)));
   });
   return y;
@@ -121,7 +123,8 @@ Tensor neg(const Tensor& x) { return mul(x, -1.0); }
 // y = e^x          dx = g y
 Tensor exp(const Tensor& x) {
   Tensor y = map(x, "exp", [](auto u) { return std::exp(u); });
-  record(y, "exp", {x}, Saved{.output = true}, [y_ = y.detach()](const Tensor& g, Grads& dx) { dx.add(0, mul(g, y_)); });
+  record(y, "exp", {x}, Saved{.output = true},
+         [y_ = y.detach()](const Tensor& g, Grads& dx) { dx.add(0, mul(g, y_)); });
   return y;
 }
 
@@ -218,14 +221,16 @@ Tensor softplus(const Tensor& x) {
 // y = cos x        dx = -g sin x
 Tensor cos(const Tensor& x) {
   Tensor y = map(x, "cos", [](auto u) { return std::cos(u); });
-  record(y, "cos", {x}, Saved{.inputs = {0}}, [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, neg(mul(g, sin(x)))); });
+  record(y, "cos", {x}, Saved{.inputs = {0}},
+         [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, neg(mul(g, sin(x)))); });
   return y;
 }
 
 // y = sin x        dx = g cos x
 Tensor sin(const Tensor& x) {
   Tensor y = map(x, "sin", [](auto u) { return std::sin(u); });
-  record(y, "sin", {x}, Saved{.inputs = {0}}, [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, mul(g, cos(x))); });
+  record(y, "sin", {x}, Saved{.inputs = {0}},
+         [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, mul(g, cos(x))); });
   return y;
 }
 
@@ -284,7 +289,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     return y;
   };
   Tensor y = select(c, a.detach(), b.detach());
-  record(y, "where", {a, b}, Saved{.other = {cond}}, [c, sa = a.shape(), sb = b.shape(), select](const Tensor& g, Grads& dx) {
+  record(y, "where", {a, b}, Saved{.other = {cond}},
+         [c, sa = a.shape(), sb = b.shape(), select](const Tensor& g, Grads& dx) {
     const Tensor z = zeros({}, g.dtype());
     if (dx.wants(0)) dx.add(0, sum_to(select(c, g, z), sa));
     if (dx.wants(1)) dx.add(1, sum_to(select(c, z, g), sb));

@@ -200,7 +200,8 @@ Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
       }
     });
   });
-  record(y, "logsumexp", {x}, Saved{.inputs = {0}, .output = true}, [x = x.detach(), y_ = y.detach(), keep = v.keep_shape](const Tensor& g, Grads& dx) {
+  record(y, "logsumexp", {x}, Saved{.inputs = {0}, .output = true},
+         [x = x.detach(), y_ = y.detach(), keep = v.keep_shape](const Tensor& g, Grads& dx) {
     dx.add(0, mul(g.reshape(keep), exp(sub(x, y_.reshape(keep)))));
   });
   return y;

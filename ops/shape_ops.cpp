@@ -168,7 +168,8 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
                    }
                  });
   });
-  record(y, "index_select", {x}, Saved{.other = {index}}, [sx = x.shape(), v, K, index = index.detach()](const Tensor& g, Grads& dx) {
+  record(y, "index_select", {x}, Saved{.other = {index}},
+         [sx = x.shape(), v, K, index = index.detach()](const Tensor& g, Grads& dx) {
     Tensor d = zeros(sx, g.dtype());
     dispatch_float(g.dtype(), "index_select backward", [&](auto tag) {
       using T = decltype(tag);

@@ -189,9 +189,12 @@ TEST(SavedTensors, AConstantInputThatWasSavedIsCheckedToo) {
 // ---------------------------------------------------------------- every in-place writer bumps
 
 TEST(SavedTensors, EveryOptimizerStepBumpsTheParametersVersion) {
-  auto sgd = [](const Tensor& w) { return std::make_unique<nn::SGD>(std::vector<Tensor>{w}, nn::SGDOptions{.lr = 0.1}); };
+  auto sgd = [](const Tensor& w) {
+    return std::make_unique<nn::SGD>(std::vector<Tensor>{w}, nn::SGDOptions{.lr = 0.1});
+  };
   auto momentum = [](const Tensor& w) {
-    return std::make_unique<nn::SGD>(std::vector<Tensor>{w}, nn::SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true});
+    const nn::SGDOptions o{.lr = 0.1, .momentum = 0.9, .nesterov = true};
+    return std::make_unique<nn::SGD>(std::vector<Tensor>{w}, o);
   };
   auto adam = [](const Tensor& w) { return std::make_unique<nn::Adam>(std::vector<Tensor>{w}, nn::AdamOptions{}); };
   auto adamw = [](const Tensor& w) {
