@@ -40,6 +40,7 @@ void add_in_place(Tensor& a, const Tensor& b) {
       for (std::int64_t i = s; i < e; ++i) pa[i] += pb[i];
     });
   });
+  increment_version(a);  // .grad() is a tensor the caller can hold and compute with
 }
 
 // ---- anomaly mode ----
@@ -167,7 +168,19 @@ Node::~Node() {
   draining = false;
 }
 
+void increment_version(const Tensor& t) {
+  if (!t.defined()) fail("increment_version: the tensor is undefined");
+  t.impl()->storage->version.fetch_add(1, std::memory_order_relaxed);
+}
+
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn) {
+  Saved all{{}, true};
+  all.inputs.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) all.inputs.push_back(static_cast<int>(i));
+  record(out, name, inputs, all, std::move(fn));
+}
+
+void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, const Saved& saved, BackwardFn fn) {
   if (!g_grad_enabled) return;
   const bool anomaly = anomaly_enabled();
   if (anomaly) check_forward(out, name, inputs);  // before the test below: constants are checked too
@@ -180,12 +193,49 @@ void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, Ba
   for (const auto& t : inputs)
     node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl_ptr() : nullptr);
   node->backward = std::move(fn);
+  // The versions now, after the forward wrote `out`: writes before this are the op's own.
+  auto note = [&](const Tensor& t, int input) {
+    if (!t.defined()) return;
+    node->saved.push_back({t.impl()->storage, t.version(), input, t.shape(), t.dtype(), t.impl_ptr()});
+  };
+  for (int i : saved.inputs) {
+    if (i < 0 || i >= static_cast<int>(inputs.size()))
+      fail("record ", name, ": Saved names input ", i, " but the op has ", inputs.size());
+    note(inputs[i], i);
+  }
+  if (saved.output) note(out, -1);
+  for (std::size_t k = 0; k < saved.other.size(); ++k) note(saved.other[k], -2 - static_cast<int>(k));
   if (anomaly) node->input_types = types_of(inputs);
   out.impl()->grad_fn = std::move(node);
   out.impl()->requires_grad = true;
 }
 
 // ---- the engine ----
+namespace {
+
+// Throws if a tensor node's VJP reads was written in place after record() saw it: the VJP
+// would compute the gradient from the new values (PyTorch before 1.5 did so, silently).
+void check_saved_versions(const Node& node) {
+  for (const SavedVersion& s : node.saved) {
+    const std::shared_ptr<Storage> storage = s.storage.lock();
+    if (!storage) continue;  // freed: nothing holds it, so the VJP does not read it
+    const std::int64_t now = storage->version.load(std::memory_order_relaxed);
+    if (now == s.version) continue;
+    const std::shared_ptr<TensorImpl> t = s.tensor.lock();
+    const std::string what = s.input >= 0   ? "its input " + std::to_string(s.input)
+                             : s.input == -1 ? std::string("its output")
+                                             : "a tensor it reads (not a differentiable input)";
+    const std::string named = t && !t->name.empty() ? " '" + t->name + "'" : std::string();
+    fail("backward: ", node.name, " needs ", what, named, " (", shape_str(s.shape), " ", dtype_name(s.dtype),
+         ") as it was in the forward, but that tensor was modified in place since: it is at version ", now,
+         ", ", node.name, " saved version ", s.version, ". Its gradient would be computed from the new values. ",
+         "Call backward() before changing the tensor (before optimizer.step(), an init function or loading ",
+         "a checkpoint), or clone() it before changing it in place");
+  }
+}
+
+}  // namespace
+
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
               bool retain_graph) {
   if (outputs.size() != grad_outputs.size())
@@ -256,6 +306,7 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
         dx.set_wanted(i, in != nullptr);
         if (in) dx.set_expected(i, in->shape, in->dtype);
       }
+      check_saved_versions(*node);
       node->backward(g, dx);
       if (anomaly_enabled()) check_backward(*node, g, dx);
       for (std::size_t i = 0; i < node->inputs.size(); ++i) {
@@ -279,9 +330,10 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
           }
         }
       }
-      if (!retain_graph) {  // free this node: its VJP and its edges
+      if (!retain_graph) {  // free this node: its VJP, its edges and its saved versions
         node->backward = nullptr;
         node->inputs.clear();
+        node->saved.clear();
         node->released = true;
       }
     }

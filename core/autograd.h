@@ -26,6 +26,19 @@
 // Backward lambdas run with gradient recording off, so they may use any op.
 // They must capture inputs/outputs as x.detach() when they capture the op's
 // own output (to avoid a reference cycle out -> node -> out).
+//
+// Saved tensors and versions (PyTorch's version counters, docs/autograd.md section 7):
+//   * A detached handle shares the data, so a VJP reads the data as it is when backward()
+//     runs, not as it was in the forward. Every in-place write (an optimizer step, an init
+//     function, loading a checkpoint) bumps the data's version (Storage::version).
+//   * record() notes the version of every tensor its VJP reads (`Saved`: which inputs, and
+//     whether the output), after the forward wrote the output. backward() compares before it
+//     runs the VJP and throws chalk::Error naming the op, the tensor (shape, dtype, name),
+//     the versions and the fix, instead of computing a gradient from the new values.
+//   * The 4-argument record() assumes the VJP reads every input and the output: an op that
+//     does not say what it saves is checked the most, never too little. An op that reads less
+//     says so (y = a + b reads neither: Saved{}), so that writing a tensor it does not read
+//     after the forward is not an error.
 #pragma once
 
 #include <functional>
@@ -62,19 +75,58 @@ class Grads {
 
 using BackwardFn = std::function<void(const Tensor& grad_out, Grads& dx)>;
 
+// Which tensors a VJP reads besides its incoming gradient (PyTorch: the SavedVariables of a
+// grad_fn): input indices (into record's inputs) and/or the op's own output.
+//   Saved{}                            reads none       (add, sum, reshape)
+//   Saved{.inputs = {0, 1}}            reads a and b    (mul)
+//   Saved{.output = true}              reads y          (exp, tanh, sigmoid)
+//   Saved{.inputs = {1}, .output = true}                (div: b and y)
+//   Saved{.other = {cond}}             reads a tensor that is not a differentiable input
+//                                      (where's condition)
+// Tensors a VJP creates in its own forward and never hands out (a normalised copy, an argmax
+// index) need no entry: nothing outside the op can write them.
+struct Saved {
+  std::vector<int> inputs{};  // ({}: a designated initializer may leave any member out)
+  bool output = false;
+  std::vector<Tensor> other{};
+};
+
+// A tensor a VJP reads, as record() saw it: backward() checks that its data was not written
+// in place since (its version is unchanged).
+struct SavedVersion {
+  std::weak_ptr<Storage> storage;  // weak: an unread tensor's memory is not kept alive
+  std::int64_t version = 0;        // Storage::version at record time
+  int input = -1;                  // index into the op's inputs; -1: the op's output;
+                                   // -2 - k: Saved::other[k]
+  Shape shape;                     // for the message and the graph picture
+  DType dtype = DType::Float32;
+  std::weak_ptr<TensorImpl> tensor;  // the handle given to record(), for its name
+};
+
 struct Node {
   std::string name;                                   // the op, e.g. "matmul"
   std::vector<std::shared_ptr<TensorImpl>> inputs;    // graph edges (null: no grad needed)
   BackwardFn backward;                                // the VJP; empty once freed
   bool released = false;                              // true after backward freed it
+  std::vector<SavedVersion> saved;                    // what the VJP reads, with versions
   std::vector<std::pair<Shape, DType>> input_types;   // every input's shape and dtype
                                                       // (kept in anomaly mode only, for messages)
   ~Node();  // frees long chains iteratively (no deep recursion)
 };
 
-// Record `out` as produced by op `name` from `inputs`, with VJP `fn`.
+// Record `out` as produced by op `name` from `inputs`, with VJP `fn` that reads the tensors
+// `saved` lists (their versions are noted now: call it after the forward wrote `out`).
 // A no-op when gradient mode is off or no input requires a gradient.
+// Throws chalk::Error if `saved` names an input index out of range.
+void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, const Saved& saved, BackwardFn fn);
+// The same, assuming the VJP reads every input and the output (the safe default).
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn);
+
+// Note an in-place write to t's data: bumps its version (PyTorch:
+// torch.autograd.graph.increment_version). Every public function that writes existing data
+// calls it once per call, after writing; code that writes through data<T>() itself must too,
+// or backward() cannot see that a saved tensor changed. Throws chalk::Error if t is undefined.
+void increment_version(const Tensor& t);
 
 // Gradient recording on/off for the current thread.
 bool grad_enabled();

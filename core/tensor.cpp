@@ -118,7 +118,7 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
   Tensor out = detach();
   out.impl_->shape = s;
   const Shape in_shape = shape();
-  record(out, "reshape", {*this}, [in_shape](const Tensor& g, Grads& dx) {
+  record(out, "reshape", {*this}, Saved{}, [in_shape](const Tensor& g, Grads& dx) {
     dx.add(0, g.reshape(in_shape));
   });
   return out;
@@ -130,7 +130,7 @@ Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype());
   parallel_memcpy(out.impl_->storage->data, impl_->storage->data,
                   numel() * static_cast<std::int64_t>(dtype_size(dtype())));
-  record(out, "clone", {*this}, [](const Tensor& g, Grads& dx) { dx.add(0, g); });
+  record(out, "clone", {*this}, Saved{}, [](const Tensor& g, Grads& dx) { dx.add(0, g); });
   return out;
 }
 
@@ -151,7 +151,7 @@ Tensor Tensor::to(DType target) const {
   });
   if (is_floating(dtype()) && is_floating(target)) {
     const DType from = dtype();
-    record(out, "to", {*this}, [from](const Tensor& g, Grads& dx) { dx.add(0, g.to(from)); });
+    record(out, "to", {*this}, Saved{}, [from](const Tensor& g, Grads& dx) { dx.add(0, g.to(from)); });
   }
   return out;
 }

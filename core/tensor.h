@@ -9,8 +9,10 @@
 // Access:     item, at, data<T>(), to_vector<T>()
 // Shape:      reshape / view (share the data), clone (copies), detach
 // Autograd:   requires_grad_, grad, backward, zero_grad (core/autograd.h)
+// Versions:   version() counts the in-place writes to the data (see Storage::version)
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
@@ -33,6 +35,13 @@ struct Storage {
   Storage& operator=(const Storage&) = delete;
   void* data = nullptr;
   std::size_t bytes = 0;
+  // How many times the data was written in place (PyTorch's version counter, tensor._version).
+  // Every public function that overwrites existing data bumps it (increment_version in
+  // core/autograd.h): the optimizers' step, nn/init.h's fills, loading a checkpoint into a
+  // live model. It lives with the data, not with a handle, so a tensor, its detach() and its
+  // reshape() views share one count: a VJP that saved a detached handle sees every write.
+  // backward() compares it with the version each VJP saw when it was recorded.
+  std::atomic<std::int64_t> version{0};
 };
 
 struct TensorImpl {
@@ -42,6 +51,8 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // accumulated gradient (leaves only)
   std::shared_ptr<Node> grad_fn;     // the op that produced this tensor (null for leaves)
+  std::string name;                  // optional, for messages and graph pictures: a Module
+                                     // names its parameters ("fc1.weight"); "" if none
 };
 
 class Tensor {
@@ -77,8 +88,27 @@ class Tensor {
   Tensor clone() const;
   // Convert the element type (float32 <-> float64; int64 -> float). Differentiable between floats.
   Tensor to(DType dtype) const;
-  // Same data, cut from the graph: no grad_fn, requires_grad false.
+  // Same data, cut from the graph: no grad_fn, requires_grad false. Shares the data's
+  // version counter (a write through either handle is seen by both).
   Tensor detach() const;
+
+  // How many in-place writes the data has had (PyTorch: tensor._version). 0 for a new tensor;
+  // shared with every handle of the same data (detach(), reshape()).
+  std::int64_t version() const {
+    check_defined("version");
+    return impl_->storage->version.load(std::memory_order_relaxed);
+  }
+  // An optional name, shown by backward()'s errors and by to_dot (core/graph_dot.h). Module
+  // names its parameters and buffers with their dotted paths ("0.weight"); detach() drops it.
+  const std::string& name() const {
+    check_defined("name");
+    return impl_->name;
+  }
+  Tensor& set_name(std::string name) {
+    check_defined("set_name");
+    impl_->name = std::move(name);
+    return *this;
+  }
 
   // ---- autograd (defined in core/tensor.cpp with the other members; the engine is core/autograd.cpp) ----
   bool requires_grad() const;

@@ -3,14 +3,15 @@
 //
 //   build/demo_02_autograd_by_hand [--quick] [--out DIR] [--seed N]
 //
-// 1. a graph is recorded as you compute: we walk it and print it;
+// 1. a graph is recorded as you compute: we walk it, print it, and draw it (Graphviz);
 // 2. the chain rule by hand, node by node, against backward();
 // 3. an input used twice gets the sum of both paths;
 // 4. gradients accumulate across backward() calls until zero_grad();
 // 5. backward() frees the graph: a second call throws, unless retain_graph;
-// 6. a derivative along a line: backward() at sample points on the analytic curve;
-// 7. a tiny model learns with the few lines every training loop runs;
-// 8. gradcheck: the VJPs against central differences.
+// 6. a saved tensor changed in place (an optimizer step before backward) is refused: versions;
+// 7. a derivative along a line: backward() at sample points on the analytic curve;
+// 8. a tiny model learns with the few lines every training loop runs;
+// 9. gradcheck: the VJPs against central differences.
 //
 // Everything here takes a fraction of a second; --quick changes nothing but is accepted (the test
 // suite runs every demo with --quick).
@@ -25,6 +26,7 @@
 #include <sstream>
 
 #include "demos/notebook.h"
+#include "plot/graphviz.h"
 #include "plot/plot.h"
 
 using namespace chalk;
@@ -122,6 +124,38 @@ int main(int argc, char** argv) {
       "function that turns dL/d(output) into dL/d(inputs). `L.grad_fn_name()` is \"" + L.grad_fn_name() +
       "\"; `L.impl()->grad_fn->inputs` are the edges. Walking them from L down:");
   nb.output(graph_tree(L, names));
+  // The same graph drawn: to_dot (core/graph_dot.h) writes it as Graphviz DOT, and Graphviz's
+  // dot program lays it out (plot/graphviz.h). The boxes take the names given with set_name.
+  for (auto [t, name] : {std::pair{x, "x"}, {w, "w"}, {b, "b"}, {u, "u"}, {s, "s"}, {v, "v"}, {L, "L"}})
+    t.set_name(name);
+  const std::string graph_dot = to_dot(L);
+  bool drawn = false;
+  std::string draw_error;
+  try {
+    plot::render_dot(nb.figure_path("graph"), graph_dot);
+    drawn = true;
+  } catch (const Error& e) {
+    draw_error = e.what();
+  }
+  nb.markdown(
+      "Drawn by `to_dot(L)` (core/graph_dot.h, micrograd's `draw_dot`), laid out by Graphviz's `dot` "
+      "program: boxes are tensors (name, shape, dtype; a leaf that collects a gradient says so), "
+      "ellipses are ops with the tensors their VJP saved and the version of each it saw (section 6 "
+      "says why), edges run from inputs to the op to its output.");
+  if (drawn)
+    nb.figure("graph",
+              "The recorded graph of L = tanh(w . x + b): mul saved both of its inputs (version 0), sum and add "
+              "saved nothing (their VJPs do not need the values), tanh saved its output L (dx = g (1 - L^2)).");
+  else
+    nb.output(draw_error);
+  const bool dot_has_everything = graph_dot.find("label=\"mul\\nsaved: input 0 v0, input 1 v0\"") != std::string::npos &&
+                                  graph_dot.find("label=\"tanh\\nsaved: output v0\"") != std::string::npos &&
+                                  graph_dot.find("label=\"sum\"") != std::string::npos &&
+                                  graph_dot.find("label=\"add\"") != std::string::npos &&
+                                  graph_dot.find("label=\"w\\n[3] float64\\nleaf, requires_grad\"") != std::string::npos;
+  nb.check(drawn && dot_has_everything,
+           "the graph drawn by Graphviz has the four ops, the saved tensors with their versions, and the leaves",
+           drawn ? std::to_string(graph_dot.size()) + " bytes of DOT, drawn as graph.svg" : draw_error);
 
   // ---- 2. The chain rule by hand ----------------------------------------------------------------
   nb.markdown(
@@ -292,10 +326,83 @@ int main(int argc, char** argv) {
   w.zero_grad();
   b.zero_grad();
 
-  // ---- 6. A derivative along a line ------------------------------------------------------------------
+  // ---- 6. Versions: a saved tensor changed in place ---------------------------------------------
+  nb.markdown(
+      "## 6. A saved tensor changed in place: version counters\n\n"
+      "mul's VJP holds w and x as they were in the forward — but a detached handle shares the "
+      "*data*, it is not a copy. If something writes w in place between the forward and the "
+      "backward (an optimizer step, an init function, loading a checkpoint), the VJP would read "
+      "the new values. PyTorch before 1.5 did exactly that, silently, in GAN loops that stepped "
+      "one optimizer between a forward and its backward; then it added version counters, and "
+      "chalk has them too: every in-place write bumps the data's version, record() notes the "
+      "version of each tensor the VJP saved, and backward() compares before it runs the VJP.");
+  nb.code(
+      "Tensor w = tensor({3, 4}, Float64).requires_grad_(), x = tensor({1, 2}, Float64).requires_grad_();\n"
+      "Tensor y = sum(w * x);                       // mul saves w and x at version 0\n"
+      "sum(w * w).backward();\n"
+      "nn::SGD({w}, {.lr = 0.1}).step();            // w = [2.4, 3.2], version 1\n"
+      "y.backward();                                // dy/dx must be w as the forward saw it: [3, 4]");
+  std::string version_message;
+  std::string stale_dot;
+  bool version_threw = false;
+  Tensor wv6 = tensor({3, 4}, f64).requires_grad_().set_name("w");
+  Tensor xv6 = tensor({1, 2}, f64).requires_grad_().set_name("x");
+  {
+    Tensor y = sum(wv6 * xv6).set_name("y");
+    sum(wv6 * wv6).backward();
+    nn::SGD({wv6}, nn::SGDOptions{.lr = 0.1}).step();
+    stale_dot = to_dot(y);
+    try {
+      y.backward();
+    } catch (const Error& e) {
+      version_threw = true;
+      version_message = e.what();
+    }
+  }
+  nb.output("w after the step: " + values(wv6, 1) + ", version " + std::to_string(wv6.version()) +
+            "\nchalk::Error: " + (version_threw ? version_message : std::string("(nothing was thrown)")));
+  nb.check(version_threw && version_message.find("mul needs its input 0") != std::string::npos &&
+               version_message.find("at version 1") != std::string::npos &&
+               version_message.find("saved version 0") != std::string::npos,
+           "backward() after an optimizer step refuses the graph that saved the old w, naming mul, w and the versions",
+           version_message);
+  bool stale_drawn = false;
+  try {
+    plot::render_dot(nb.figure_path("stale_graph"), stale_dot);
+    stale_drawn = true;
+  } catch (const Error& e) {
+    nb.output(e.what());
+  }
+  if (stale_drawn)
+    nb.figure("stale_graph",
+              "The graph of y = sum(w * x) after the step: mul saved w at version 0, w is now at version 1, so "
+              "to_dot marks mul red. This is the picture of the error above.");
+  // The two fixes: backward() before the step (the training loop's order), or a clone.
+  Tensor wa = tensor({3, 4}, f64).requires_grad_(), xa = tensor({1, 2}, f64).requires_grad_();
+  Tensor ya = sum(wa * xa);
+  ya.backward();
+  nn::SGD({wa}, nn::SGDOptions{.lr = 0.1}).step();
+  Tensor wb = tensor({3, 4}, f64).requires_grad_(), xb = tensor({1, 2}, f64).requires_grad_();
+  Tensor yb = sum(wb.clone() * xb);
+  sum(wb * wb).backward();
+  nn::SGD({wb}, nn::SGDOptions{.lr = 0.1}).step();
+  yb.backward();
+  nb.markdown(
+      "The fixes, as the message says: call backward() before the step (forward, backward, step: "
+      "the order every training loop uses, and chalk's Trainer), or let the forward read a "
+      "`clone()` that the step does not touch:");
+  nb.code(
+      "Tensor y = sum(w * x);  y.backward();  opt.step();            // x.grad() = " + values(xa.grad(), 1) + "\n"
+      "Tensor y = sum(w.clone() * x);  ...  opt.step();  y.backward(); // x.grad() = " + values(xb.grad(), 1));
+  const std::vector<double> right{3, 4};
+  nb.check(xa.grad().to_vector<double>() == right && xb.grad().to_vector<double>() == right,
+           "with backward() before the step, or a clone, dy/dx is w as the forward saw it: [3, 4]",
+           "x.grad() = " + values(xa.grad(), 6) + " and " + values(xb.grad(), 6));
+
+  // ---- 7. A derivative along a line ------------------------------------------------------------------
   const int samples = 33;
   nb.markdown(
-      "## 6. A derivative along a line\n\n"
+      "## 7. A derivative along a line\n\n"
       "For an element-wise f, one backward() of sum(f(t)) gives f'(t_k) at every sample t_k at "
       "once (the k-th output depends only on t_k). Here f(t) = t sin(t) on [0, 2 pi], " +
       std::to_string(samples) + " samples, against the analytic f'(t) = sin t + t cos t.");
@@ -327,10 +434,10 @@ int main(int argc, char** argv) {
            "max |difference| = " + diff_str(line_err) + " over " + std::to_string(samples) + " samples");
   nb.result("derivative_max_abs_diff", line_err);
 
-  // ---- 7. A tiny model learns --------------------------------------------------------------------
+  // ---- 8. A tiny model learns --------------------------------------------------------------------
   const int steps = 150;
   nb.markdown(
-      "## 7. Learning: the same few lines every training loop runs\n\n"
+      "## 8. Learning: the same few lines every training loop runs\n\n"
       "Fit w in y = X w (X: 64 x 3, true w = [2, -1, 0.5]) by gradient descent on the mean squared "
       "error, " + std::to_string(steps) + " steps of size 0.1, float32. Forward (records the graph), "
       "zero_grad, backward (fills w.grad()), then the update — done under a `NoGradGuard` so that "
@@ -344,6 +451,7 @@ int main(int argc, char** argv) {
       "  float* pw = w.data<float>();\n"
       "  const float* g = w.grad().data<float>();\n"
       "  for (int i = 0; i < 3; ++i) pw[i] -= 0.1f * g[i];   // w <- w - lr dL/dw\n"
+      "  increment_version(w);                         // a write through data<T>(): say so (section 6)\n"
       "}");
   const Tensor X = randn({64, 3});
   const Tensor w_true = tensor({2.0, -1.0, 0.5}).reshape({3, 1});
@@ -359,6 +467,7 @@ int main(int argc, char** argv) {
       float* pw = wf.data<float>();
       const float* g = wf.grad().data<float>();
       for (int i = 0; i < 3; ++i) pw[i] -= 0.1f * g[i];
+      increment_version(wf);
     }
     curve.x.push_back(step);
     curve.y.push_back(std::max(loss.item(), 1e-16));
@@ -378,9 +487,9 @@ int main(int argc, char** argv) {
            "max |learned - true| = " + fmt(w_err, 2));
   nb.result("fit_final_loss", curve.y.back());
 
-  // ---- 8. gradcheck --------------------------------------------------------------------------------
+  // ---- 9. gradcheck --------------------------------------------------------------------------------
   nb.markdown(
-      "## 8. gradcheck: every VJP against finite differences\n\n"
+      "## 9. gradcheck: every VJP against finite differences\n\n"
       "The hand derivation of section 2 does not scale to a real model. `gradcheck` "
       "(core/gradcheck.h) does the same comparison mechanically: it differentiates "
       "L = sum(w_up * f(inputs)) with a fixed random upstream weight w_up, once by backward() "

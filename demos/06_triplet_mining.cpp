@@ -131,8 +131,10 @@ void copy_model(Trainer& from, Trainer& to) {
   NoGradGuard no_grad;
   const std::vector<Tensor> src = from.model().parameters();
   std::vector<Tensor> dst = to.model().parameters();
-  for (std::size_t i = 0; i < src.size(); ++i)
+  for (std::size_t i = 0; i < src.size(); ++i) {
     std::copy(src[i].data<float>(), src[i].data<float>() + src[i].numel(), dst[i].data<float>());
+    increment_version(dst[i]);  // an in-place write through data<T>(): autograd must know
+  }
 }
 
 plot::Axes axes(const std::string& title, const std::string& xlabel, const std::string& ylabel, bool log_y = false) {

@@ -281,6 +281,7 @@ int main(int argc, char** argv) {
           for (std::int64_t d = 0; d < dim; ++d)
             w[j * dim + d] = static_cast<float>(d == 0 ? r * std::cos(phi) : d == 1 ? r * std::sin(phi) : d == 2 ? z : 0.0);
         }
+        increment_version(p);  // written in place through data<T>(): autograd must know
       }
     }
     for (int e = 0; e < cfg.epochs; ++e) run.train_loss = t.train_epoch(e);

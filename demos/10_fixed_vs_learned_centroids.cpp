@@ -298,6 +298,7 @@ void copy_parameters(const nn::Module& from, nn::Module& to) {
       fail("demo 10: copy_parameters: parameter ", src[i].first, " does not match ", dst[i].first);
     Tensor d = dst[i].second;
     std::copy(src[i].second.data<float>(), src[i].second.data<float>() + src[i].second.numel(), d.data<float>());
+    increment_version(d);  // an in-place write through data<T>(): autograd must know
   }
 }
 
@@ -739,6 +740,7 @@ int main(int argc, char** argv) {
         }
         for (int j = 0; j < D; ++j) w[9 * D + j] = static_cast<float>(mean[j] / std::sqrt(norm) * old_norm);
       }
+      increment_version(W10);  // written in place through data<T>(): autograd must know
     }
     // before fine-tuning
     const Tensor out_before = embed(*model, test);

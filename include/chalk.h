@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/gradcheck.h"
+#include "core/graph_dot.h"
 #include "core/machine.h"
 #include "core/parallel.h"
 #include "core/random.h"

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/autograd.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 
@@ -335,6 +336,7 @@ Metadata load_safetensors_into(const std::string& path, const std::vector<std::p
     const Tensor& src = file.tensors.at(name);
     std::memcpy(t.impl()->storage->data, src.impl()->storage->data,
                 static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()));
+    increment_version(t);  // a live model's parameter: a graph that saved it is now stale
   }
   return file.metadata;
 }

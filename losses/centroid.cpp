@@ -155,7 +155,7 @@ Tensor centroid_bound_loss(const Tensor& x, const Tensor& labels, const Tensor& 
     for (std::int64_t i = 0; i < N; ++i) total += per_sample[i];  // in order: same sum on any thread count
   });
   Tensor loss = full({}, total / N, x.dtype());
-  record(loss, "centroid_bound_loss", {x},
+  record(loss, "centroid_bound_loss", {x}, Saved{.inputs = {0}, .other = {labels, centroids}},
          [x = x.detach(), labels, c, dists, beta](const Tensor& g, Grads& dx) {
            const std::int64_t N = x.shape()[0], D = x.shape()[1], C = c.shape()[0];
            Tensor grad = zeros(x.shape(), x.dtype());
@@ -340,6 +340,7 @@ void CentroidLoss::prepare(const Tensor& embeddings, const Tensor& labels) {
   const Tensor e = normalize_ ? normalize(embeddings.detach(), 1) : embeddings.detach();
   const Tensor k = kmeans_centroids(e, labels, options_.num_classes, options_.seed).to(centroids_.dtype());
   std::copy(k.data<float>(), k.data<float>() + k.numel(), centroids_.data<float>());
+  increment_version(centroids_);
 }
 
 Tensor CentroidLoss::forward(const Tensor& embeddings, const Tensor& labels) {

@@ -243,7 +243,7 @@ Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, co
   });
   Tensor loss = full({}, total / N, dt);
 
-  record(loss, op, {x, W},
+  record(loss, op, {x, W}, Saved{.other = {labels}},  // the VJP reads its own normalised copies
          [labels, s, scale_by_norm, xh, Wh, cos_nc, x_norm = std::move(x_norm), W_norm = std::move(W_norm),
           f = std::move(f), df = std::move(df), probs = std::move(probs)](const Tensor& g, Grads& grads) {
            const std::int64_t N = xh.shape()[0], D = xh.shape()[1], C = Wh.shape()[0];

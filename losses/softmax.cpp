@@ -81,7 +81,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
     if (red == Reduction::Sum) out.data<T>()[0] = static_cast<T>(total);
   });
 
-  record(out, "cross_entropy", {logits},
+  record(out, "cross_entropy", {logits}, Saved{.inputs = {0}, .other = {labels}},
          [z = logits.detach(), labels, s, red, probs = std::move(probs)](const Tensor& g, Grads& dx) {
            const std::int64_t N = z.shape()[0], C = z.shape()[1];
            const std::int64_t* y = labels.data<std::int64_t>();

@@ -253,7 +253,7 @@ static Tensor mined_triplet_loss(const Tensor& u, const Tensor& labels, const Tr
   const double inv_count = count > 0 ? 1.0 / count : 0.0;  // no triplet at all: loss 0, gradient 0
   if (stats) *stats = st;
   Tensor loss = full({}, total * inv_count, u.dtype());
-  record(loss, "batch_triplet_loss", {u},
+  record(loss, "batch_triplet_loss", {u}, Saved{.inputs = {0}},
          [u = u.detach(), Dm, G, inv_count, kind](const Tensor& g, Grads& dx) {
            const std::int64_t N = u.shape()[0], D = u.shape()[1];
            Tensor du = Tensor::empty(u.shape(), u.dtype());
@@ -423,7 +423,7 @@ Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, do
     }
   });
   Tensor out = reduction == "none" ? per : (reduction == "sum" ? sum(per.detach()) : mean(per.detach()));
-  record(out, "triplet_margin_loss", {a, p, n},
+  record(out, "triplet_margin_loss", {a, p, n}, Saved{.inputs = {0, 1, 2}},
          [a = a.detach(), p = p.detach(), n = n.detach(), dap, dneg, swapped, eps, margin, reduction](const Tensor& g,
                                                                                                       Grads& dx) {
            const std::int64_t N = a.shape()[0], D = a.shape()[1];

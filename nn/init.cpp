@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "core/autograd.h"
 #include "core/error.h"
 
 namespace chalk::nn {
@@ -18,6 +19,7 @@ Tensor fill_with(Tensor t, const char* op, Draw draw) {
     T* p = t.data<T>();
     for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(draw());
   });
+  increment_version(t);  // an in-place write: a VJP that saved t must not use the new values
   return t;
 }
 

@@ -10,6 +10,8 @@ std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
   std::vector<std::pair<std::string, Tensor>> out = params_;
   for (const auto& [cname, child] : children_)
     for (auto& [pname, t] : child->named_parameters()) out.emplace_back(cname + "." + pname, t);
+  // The handles share the TensorImpl: naming them here names the module's own tensors.
+  for (auto& [n, t] : out) t.set_name(n);
   return out;
 }
 
@@ -17,6 +19,7 @@ std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
   std::vector<std::pair<std::string, Tensor>> out = buffers_;
   for (const auto& [cname, child] : children_)
     for (auto& [bname, t] : child->named_buffers()) out.emplace_back(cname + "." + bname, t);
+  for (auto& [n, t] : out) t.set_name(n);
   return out;
 }
 
@@ -24,6 +27,7 @@ Tensor Module::register_buffer(const std::string& name, Tensor value) {
   for (auto& [n, t] : buffers_)
     if (n == name) fail(this->name(), ": buffer '", name, "' registered twice");
   value = value.detach();
+  value.set_name(name);
   buffers_.emplace_back(name, value);
   return value;
 }
@@ -68,6 +72,7 @@ Tensor Module::register_parameter(const std::string& name, Tensor value) {
     if (n == name) fail(this->name(), ": parameter '", name, "' registered twice");
   value = value.detach();
   value.requires_grad_(true);
+  value.set_name(name);
   params_.emplace_back(name, value);
   return value;
 }

@@ -21,7 +21,9 @@ class Module {
   virtual ~Module() = default;
 
   // All parameters of this module and its submodules, in registration order,
-  // with dotted names.
+  // with dotted names. Also sets each one's Tensor::name to that dotted path (the name
+  // backward()'s version errors and to_dot show): the outermost module listed last wins,
+  // so after model.parameters() (an optimizer's construction) the names are the model's.
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<Tensor> parameters() const;
   std::int64_t num_parameters() const;  // total element count

@@ -1,5 +1,8 @@
 // nn/optim.cpp — SGD, Adam, AdamW: PyTorch's update rules (torch.optim 1.13),
-// element by element, in place on the parameter data (no autograd graph).
+// element by element, in place on the parameter data (no autograd graph). Each update bumps
+// the version of what it wrote (core/autograd.h: increment_version), as PyTorch's in-place
+// ops do: a graph recorded before step() and walked after it throws instead of using the
+// new weights.
 // Notation: p parameter, g its gradient, lr learning rate, wd weight decay,
 // t the parameter's step count (1 at its first update).
 #include "nn/optim.h"
@@ -158,6 +161,8 @@ void SGD::update(std::size_t i, const Tensor& param, const Tensor& grad) {
       }
     });
   });
+  increment_version(p);  // backward() refuses a graph that saved p before this step
+  if (mu != 0.0) increment_version(b);
 }
 
 NamedTensors SGD::export_state() const {
@@ -222,6 +227,9 @@ void Adam::update(std::size_t i, const Tensor& param, const Tensor& grad) {
       }
     });
   });
+  increment_version(p);  // backward() refuses a graph that saved p before this step
+  increment_version(m);
+  increment_version(v);
 }
 
 NamedTensors Adam::export_state() const {

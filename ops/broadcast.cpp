@@ -17,7 +17,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
     using T = decltype(tag);
     return map2<T>(x, zeros(shape, x.dtype()), "broadcast_to", [](T u, T) { return u; });
   });
-  record(y, "broadcast_to", {x}, [sx = x.shape()](const Tensor& g, Grads& dx) { dx.add(0, sum_to(g, sx)); });
+  record(y, "broadcast_to", {x}, Saved{}, [sx = x.shape()](const Tensor& g, Grads& dx) { dx.add(0, sum_to(g, sx)); });
   return y;
 }
 
@@ -43,7 +43,7 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
   for (int a = 0; a < r.dim(); ++a)
     if (shape[a] == 1 && r.shape()[a] != 1) reduce_axis(a, /*keepdim=*/true);
   Tensor y = r.reshape(shape);
-  record(y, "sum_to", {g}, [sg = g.shape()](const Tensor& h, Grads& dx) { dx.add(0, broadcast_to(h, sg)); });
+  record(y, "sum_to", {g}, Saved{}, [sg = g.shape()](const Tensor& h, Grads& dx) { dx.add(0, broadcast_to(h, sg)); });
   return y;
 }
 

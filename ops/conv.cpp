@@ -289,7 +289,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
       }
     });
   });
-  record(y, "conv2d", {x, w, b}, [x = x.detach(), w = w.detach(), g](const Tensor& gy, Grads& dx) {
+  record(y, "conv2d", {x, w, b}, Saved{.inputs = {0, 1}},
+         [x = x.detach(), w = w.detach(), g](const Tensor& gy, Grads& dx) {
     dispatch_float(x.dtype(), "conv2d backward", [&](auto tag) {
       using T = decltype(tag);
       const T* px = x.data<T>();
@@ -404,7 +405,8 @@ Tensor conv2d_naive(const Tensor& x, const Tensor& w, const Tensor& b, int strid
     for (std::int64_t k = 0; k < y.numel(); ++k) py[k] = b.defined() ? b.data<T>()[(k / g.pixels()) % g.O] : T(0);
     for_each_term([&](std::int64_t yi, std::int64_t xi, std::int64_t wi, std::int64_t) { py[yi] += pw[wi] * px[xi]; });
   });
-  record(y, "conv2d_naive", {x, w, b}, [x = x.detach(), w = w.detach(), g, for_each_term](const Tensor& gy, Grads& dx) {
+  record(y, "conv2d_naive", {x, w, b}, Saved{.inputs = {0, 1}},
+         [x = x.detach(), w = w.detach(), g, for_each_term](const Tensor& gy, Grads& dx) {
     Tensor gx = zeros(x.shape(), x.dtype()), gw = zeros(w.shape(), w.dtype()), gb = zeros({g.O}, w.dtype());
     dispatch_float(x.dtype(), "conv2d_naive backward", [&](auto tag) {
       using T = decltype(tag);

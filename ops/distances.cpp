@@ -33,7 +33,8 @@ Tensor l2_norm(const Tensor& x, int axis, bool keepdim) {
   Tensor y = kernels::reduce(
       x, l, "l2_norm", [](double s, auto u) { return s + static_cast<double>(u) * u; },
       [](double s) { return std::sqrt(s); });
-  record(y, "l2_norm", {x}, [x = x.detach(), y_ = y.detach(), l](const Tensor& g, Grads& dx) {
+  record(y, "l2_norm", {x}, Saved{.inputs = {0}, .output = true},
+         [x = x.detach(), y_ = y.detach(), l](const Tensor& g, Grads& dx) {
     Tensor d = Tensor::empty(x.shape(), x.dtype());
     dispatch_float(x.dtype(), "l2_norm backward", [&](auto tag) {
       using T = decltype(tag);
@@ -181,7 +182,8 @@ Tensor normalize(const Tensor& x, int axis, double eps) {
       norm[j] = normalize_lane(px + base, l.n, l.inner, eps, py + base);
     });
   });
-  record(y, "normalize", {x}, [y_ = y.detach(), norm = std::move(norm), l, eps](const Tensor& g, Grads& dx) {
+  record(y, "normalize", {x}, Saved{.output = true},
+         [y_ = y.detach(), norm = std::move(norm), l, eps](const Tensor& g, Grads& dx) {
     Tensor d = Tensor::empty(g.shape(), g.dtype());
     dispatch_float(g.dtype(), "normalize backward", [&](auto tag) {
       using T = decltype(tag);
@@ -315,7 +317,8 @@ void pairwise_vjp(const Tensor& h, const Tensor& a, const Tensor& b, double scal
 Tensor pairwise_squared_distances(const Tensor& a, const Tensor& b) {
   check_pair(a, b, "pairwise_squared_distances");
   Tensor d2 = squared_distances_kernel(a.detach(), b.detach());
-  record(d2, "pairwise_squared_distances", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g, Grads& dx) {
+  record(d2, "pairwise_squared_distances", {a, b}, Saved{.inputs = {0, 1}},
+         [a = a.detach(), b = b.detach()](const Tensor& g, Grads& dx) {
     pairwise_vjp(g, a, b, 2.0, dx);
   });
   return d2;
@@ -340,7 +343,8 @@ Tensor pairwise_distances(const Tensor& a, const Tensor& b) {
       for (std::int64_t i = s; i < e; ++i) p[i] = std::sqrt(p[i]);
     });
   });
-  record(d, "pairwise_distances", {a, b}, [a = a.detach(), b = b.detach(), d_ = d.detach()](const Tensor& g, Grads& dx) {
+  record(d, "pairwise_distances", {a, b}, Saved{.inputs = {0, 1}, .output = true},
+         [a = a.detach(), b = b.detach(), d_ = d.detach()](const Tensor& g, Grads& dx) {
     // h = g / d, 0 at the kink d = 0 (a NaN stays NaN)
     const Tensor h = kernels::zip(g, d_, "pairwise_distances backward", [](auto gi, auto di) {
       return di == 0 ? decltype(gi)(0) : gi / di;

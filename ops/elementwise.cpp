@@ -27,7 +27,7 @@ using kernels::zip;
 // y = a + b        da = sum_to(g),  db = sum_to(g)
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor y = zip(a, b, "add", [](auto u, auto v) { return u + v; });
-  record(y, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g, Grads& dx) {
+  record(y, "add", {a, b}, Saved{}, [sa = a.shape(), sb = b.shape()](const Tensor& g, Grads& dx) {
     if (dx.wants(0)) dx.add(0, sum_to(g, sa));
     if (dx.wants(1)) dx.add(1, sum_to(g, sb));
   });
@@ -37,7 +37,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 // y = a - b        da = sum_to(g),  db = -sum_to(g)
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor y = zip(a, b, "sub", [](auto u, auto v) { return u - v; });
-  record(y, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g, Grads& dx) {
+  record(y, "sub", {a, b}, Saved{}, [sa = a.shape(), sb = b.shape()](const Tensor& g, Grads& dx) {
     if (dx.wants(0)) dx.add(0, sum_to(g, sa));
     if (dx.wants(1)) dx.add(1, neg(sum_to(g, sb)));
   });
@@ -47,7 +47,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 // y = a * b        da = sum_to(g * b),  db = sum_to(g * a)
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor y = zip(a, b, "mul", [](auto u, auto v) { return u * v; });
-  record(y, "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g, Grads& dx) {
+  record(y, "mul", {a, b}, Saved{.inputs = {0, 1}}, [a = a.detach(), b = b.detach()](const Tensor& g, Grads& dx) {
     if (dx.wants(0)) dx.add(0, sum_to(mul(g, b), a.shape()));
     if (dx.wants(1)) dx.add(1, sum_to(mul(g, a), b.shape()));
   });
@@ -57,7 +57,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 // y = a / b        da = sum_to(g / b),  db = sum_to(-g a / b^2) = sum_to(-g y / b)
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor y = zip(a, b, "div", [](auto u, auto v) { return u / v; });
-  record(y, "div", {a, b}, [y_ = y.detach(), b = b.detach(), sa = a.shape()](const Tensor& g, Grads& dx) {
+  record(y, "div", {a, b}, Saved{.inputs = {1}, .output = true},
+         [y_ = y.detach(), b = b.detach(), sa = a.shape()](const Tensor& g, Grads& dx) {
     const Tensor g_over_b = div(g, b);
     if (dx.wants(0)) dx.add(0, sum_to(g_over_b, sa));
     if (dx.wants(1)) dx.add(1, sum_to(neg(mul(g_over_b, y_)), b.shape()));
@@ -70,14 +71,14 @@ Tensor div(const Tensor& a, const Tensor& b) {
 // y = a + s        da = g
 Tensor add(const Tensor& a, double s) {
   Tensor y = map(a, "add", [s](auto u) { return u + static_cast<decltype(u)>(s); });
-  record(y, "add_scalar", {a}, [](const Tensor& g, Grads& dx) { dx.add(0, g); });
+  record(y, "add_scalar", {a}, Saved{}, [](const Tensor& g, Grads& dx) { dx.add(0, g); });
   return y;
 }
 
 // y = a * s        da = g * s
 Tensor mul(const Tensor& a, double s) {
   Tensor y = map(a, "mul", [s](auto u) { return u * static_cast<decltype(u)>(s); });
-  record(y, "mul_scalar", {a}, [s](const Tensor& g, Grads& dx) { dx.add(0, mul(g, s)); });
+  record(y, "mul_scalar", {a}, Saved{}, [s](const Tensor& g, Grads& dx) { dx.add(0, mul(g, s)); });
   return y;
 }
 
@@ -85,14 +86,15 @@ Tensor mul(const Tensor& a, double s) {
 // (One pass; it was add(neg(a), s), two passes for the same numbers: s - u == s + (-u) exactly.)
 Tensor rsub(double s, const Tensor& a) {
   Tensor y = map(a, "rsub", [s](auto u) { return static_cast<decltype(u)>(s) - u; });
-  record(y, "rsub", {a}, [](const Tensor& g, Grads& dx) { dx.add(0, neg(g)); });
+  record(y, "rsub", {a}, Saved{}, [](const Tensor& g, Grads& dx) { dx.add(0, neg(g)); });
   return y;
 }
 
 // y = s / a        da = -g s / a^2 = -g y / a
 Tensor rdiv(double s, const Tensor& a) {
   Tensor y = map(a, "rdiv", [s](auto u) { return static_cast<decltype(u)>(s) / u; });
-  record(y, "rdiv", {a}, [y_ = y.detach(), a = a.detach()](const Tensor& g, Grads& dx) {
+  record(y, "rdiv", {a}, Saved{.inputs = {0}, .output = true},
+         [y_ = y.detach(), a = a.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, neg(div(mul(g, y_), a)));
   });
   return y;
@@ -121,21 +123,22 @@ Tensor neg(const Tensor& x) { return mul(x, -1.0); }
 // y = e^x          dx = g y
 Tensor exp(const Tensor& x) {
   Tensor y = map(x, "exp", [](auto u) { return std::exp(u); });
-  record(y, "exp", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) { dx.add(0, mul(g, y_)); });
+  record(y, "exp", {x}, Saved{.output = true},
+         [y_ = y.detach()](const Tensor& g, Grads& dx) { dx.add(0, mul(g, y_)); });
   return y;
 }
 
 // y = ln x         dx = g / x
 Tensor log(const Tensor& x) {
   Tensor y = map(x, "log", [](auto u) { return std::log(u); });
-  record(y, "log", {x}, [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, div(g, x)); });
+  record(y, "log", {x}, Saved{.inputs = {0}}, [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, div(g, x)); });
   return y;
 }
 
 // y = sqrt(x)      dx = g / (2 y)
 Tensor sqrt(const Tensor& x) {
   Tensor y = map(x, "sqrt", [](auto u) { return std::sqrt(u); });
-  record(y, "sqrt", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
+  record(y, "sqrt", {x}, Saved{.output = true}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, div(g, mul(y_, 2.0)));
   });
   return y;
@@ -147,7 +150,7 @@ Tensor sqrt(const Tensor& x) {
 Tensor pow(const Tensor& x, double p) {
   Tensor y = p == 2 ? map(x, "pow", [](auto u) { return u * u; })
                     : map(x, "pow", [p](auto u) { return std::pow(u, static_cast<decltype(u)>(p)); });
-  record(y, "pow", {x}, [x = x.detach(), p](const Tensor& g, Grads& dx) {
+  record(y, "pow", {x}, Saved{.inputs = {0}}, [x = x.detach(), p](const Tensor& g, Grads& dx) {
     dx.add(0, zip(g, x, "pow backward", [p](auto gi, auto u) {
       using T = decltype(u);
       const T e = static_cast<T>(p);
@@ -163,7 +166,7 @@ Tensor square(const Tensor& x) { return pow(x, 2.0); }
 // y = |x|          dx = g sign(x)   (sign(0) = 0; sign(nan) = 0 too, as PyTorch's sgn gives)
 Tensor abs(const Tensor& x) {
   Tensor y = map(x, "abs", [](auto u) { return std::abs(u); });
-  record(y, "abs", {x}, [x = x.detach()](const Tensor& g, Grads& dx) {
+  record(y, "abs", {x}, Saved{.inputs = {0}}, [x = x.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, zip(g, x, "abs backward", [](auto gi, auto u) { return u > 0 ? gi : (u < 0 ? -gi : decltype(u)(0)); }));
   });
   return y;
@@ -176,7 +179,7 @@ Tensor abs(const Tensor& x) {
 // would vanish silently.
 Tensor relu(const Tensor& x) {
   Tensor y = map(x, "relu", [](auto u) { return u <= 0 ? decltype(u)(0) : u; });
-  record(y, "relu", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
+  record(y, "relu", {x}, Saved{.output = true}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, zip(g, y_, "relu backward", [](auto gi, auto yi) { return yi <= 0 ? decltype(gi)(0) : gi; }));
   });
   return y;
@@ -191,7 +194,7 @@ Tensor sigmoid(const Tensor& x) {
     const T e = std::exp(u);
     return e / (T(1) + e);
   });
-  record(y, "sigmoid", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
+  record(y, "sigmoid", {x}, Saved{.output = true}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, zip(g, y_, "sigmoid backward", [](auto gi, auto yi) { return gi * yi * (decltype(yi)(1) - yi); }));
   });
   return y;
@@ -200,7 +203,7 @@ Tensor sigmoid(const Tensor& x) {
 // y = tanh x       dx = g (1 - y^2)
 Tensor tanh(const Tensor& x) {
   Tensor y = map(x, "tanh", [](auto u) { return std::tanh(u); });
-  record(y, "tanh", {x}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
+  record(y, "tanh", {x}, Saved{.output = true}, [y_ = y.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, zip(g, y_, "tanh backward", [](auto gi, auto yi) { return gi * (decltype(yi)(1) - yi * yi); }));
   });
   return y;
@@ -209,7 +212,7 @@ Tensor tanh(const Tensor& x) {
 // y = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|)  (stable)    dx = g sigmoid(x)
 Tensor softplus(const Tensor& x) {
   Tensor y = map(x, "softplus", [](auto u) { return std::max(u, decltype(u)(0)) + std::log1p(std::exp(-std::abs(u))); });
-  record(y, "softplus", {x}, [x = x.detach()](const Tensor& g, Grads& dx) {
+  record(y, "softplus", {x}, Saved{.inputs = {0}}, [x = x.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, mul(g, sigmoid(x)));
   });
   return y;
@@ -218,14 +221,16 @@ Tensor softplus(const Tensor& x) {
 // y = cos x        dx = -g sin x
 Tensor cos(const Tensor& x) {
   Tensor y = map(x, "cos", [](auto u) { return std::cos(u); });
-  record(y, "cos", {x}, [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, neg(mul(g, sin(x)))); });
+  record(y, "cos", {x}, Saved{.inputs = {0}},
+         [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, neg(mul(g, sin(x)))); });
   return y;
 }
 
 // y = sin x        dx = g cos x
 Tensor sin(const Tensor& x) {
   Tensor y = map(x, "sin", [](auto u) { return std::sin(u); });
-  record(y, "sin", {x}, [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, mul(g, cos(x))); });
+  record(y, "sin", {x}, Saved{.inputs = {0}},
+         [x = x.detach()](const Tensor& g, Grads& dx) { dx.add(0, mul(g, cos(x))); });
   return y;
 }
 
@@ -236,7 +241,7 @@ Tensor sin(const Tensor& x) {
 // their own finite form (losses/margin_softmax.cpp: angle_of, and `angle` in the composed twins).
 Tensor acos(const Tensor& x) {
   Tensor y = map(x, "acos", [](auto u) { return std::acos(u); });
-  record(y, "acos", {x}, [x = x.detach()](const Tensor& g, Grads& dx) {
+  record(y, "acos", {x}, Saved{.inputs = {0}}, [x = x.detach()](const Tensor& g, Grads& dx) {
     dx.add(0, zip(g, x, "acos backward", [](auto gi, auto u) { return -gi / std::sqrt(decltype(u)(1) - u * u); }));
   });
   return y;
@@ -250,7 +255,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
     using T = decltype(u);
     return std::min(std::max(u, T(lo)), T(hi));
   });
-  record(y, "clamp", {x}, [x = x.detach(), lo, hi](const Tensor& g, Grads& dx) {
+  record(y, "clamp", {x}, Saved{.inputs = {0}}, [x = x.detach(), lo, hi](const Tensor& g, Grads& dx) {
     dx.add(0, zip(g, x, "clamp backward", [lo, hi](auto gi, auto u) {
       using T = decltype(u);
       return (u >= T(lo) && u <= T(hi)) ? gi : T(0);
@@ -284,7 +289,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     return y;
   };
   Tensor y = select(c, a.detach(), b.detach());
-  record(y, "where", {a, b}, [c, sa = a.shape(), sb = b.shape(), select](const Tensor& g, Grads& dx) {
+  record(y, "where", {a, b}, Saved{.other = {cond}},
+         [c, sa = a.shape(), sb = b.shape(), select](const Tensor& g, Grads& dx) {
     const Tensor z = zeros({}, g.dtype());
     if (dx.wants(0)) dx.add(0, sum_to(select(c, g, z), sa));
     if (dx.wants(1)) dx.add(1, sum_to(select(c, z, g), sb));

@@ -43,7 +43,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
     fail("matmul: inner dimensions differ: a", transpose_a ? "^T" : "", " is ", shape_str(a.shape()),
          ", b", transpose_b ? "^T" : "", " is ", shape_str(b.shape()), " (", Ka, " vs ", Kb, ")");
   Tensor c = gemm_tensor(a, b, transpose_a, transpose_b);
-  record(c, "matmul", {a, b}, [a = a.detach(), b = b.detach(), transpose_a, transpose_b](const Tensor& g, Grads& dx) {
+  record(c, "matmul", {a, b}, Saved{.inputs = {0, 1}},
+         [a = a.detach(), b = b.detach(), transpose_a, transpose_b](const Tensor& g, Grads& dx) {
     if (dx.wants(0)) {
       // op(A) = A:   dA = g op(B)^T          op(A) = A^T:  dA = op(B) g^T
       dx.add(0, transpose_a ? gemm_tensor(b, g, transpose_b, true) : gemm_tensor(g, b, false, !transpose_b));

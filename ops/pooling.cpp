@@ -104,7 +104,8 @@ Tensor max_pool2d_impl(const Tensor& x, int kernel, int stride, bool with_relu, 
   });
   // With relu, an output of 0 passes no gradient (its window had no positive value; a NaN
   // output passes it); y is kept for that test only.
-  record(y, op, {x}, [arg, y_ = with_relu ? y.detach() : Tensor(), xs = x.shape(), dt = x.dtype(), op](
+  record(y, op, {x}, Saved{.output = with_relu},
+         [arg, y_ = with_relu ? y.detach() : Tensor(), xs = x.shape(), dt = x.dtype(), op](
                          const Tensor& g, Grads& dx) {
     Tensor gx = Tensor::empty(xs, dt);  // zeroed plane by plane below, while in cache
     dispatch_float(dt, op, [&](auto tag) {

@@ -71,7 +71,7 @@ Tensor extreme_all(const Tensor& x, int sign, const char* name) {
     extreme_axis_kernel<T>(flat.data<T>(), y.data<T>(), index.data<std::int64_t>(), v, sign);
   });
   // VJP: the gradient goes to the chosen element only: dx[argmax] = g
-  record(y, name, {x}, [index, sx = x.shape(), dt = x.dtype()](const Tensor& g, Grads& dx) {
+  record(y, name, {x}, Saved{}, [index, sx = x.shape(), dt = x.dtype()](const Tensor& g, Grads& dx) {
     Tensor d = zeros(sx, dt);
     dispatch_float(dt, "max backward", [&](auto tag) {
       using T = decltype(tag);
@@ -92,7 +92,7 @@ Tensor extreme_axis(const Tensor& x, int axis, bool keepdim, int sign, const cha
     extreme_axis_kernel<T>(x.data<T>(), y.data<T>(), index.data<std::int64_t>(), v, sign);
   });
   // VJP: dx[o, index[o, i], i] = g[o, i], zero elsewhere
-  record(y, name, {x}, [index, v, sx = x.shape(), dt = x.dtype()](const Tensor& g, Grads& dx) {
+  record(y, name, {x}, Saved{}, [index, v, sx = x.shape(), dt = x.dtype()](const Tensor& g, Grads& dx) {
     Tensor d = zeros(sx, dt);
     dispatch_float(dt, "max backward", [&](auto tag) {
       using T = decltype(tag);
@@ -130,7 +130,7 @@ Tensor sum(const Tensor& x) {
     using T = decltype(tag);
     return full({}, sum_all_kernel<T>(x.data<T>(), x.numel()), x.dtype());
   });
-  record(y, "sum", {x}, [sx = x.shape()](const Tensor& g, Grads& dx) { dx.add(0, broadcast_to(g, sx)); });
+  record(y, "sum", {x}, Saved{}, [sx = x.shape()](const Tensor& g, Grads& dx) { dx.add(0, broadcast_to(g, sx)); });
   return y;
 }
 
@@ -138,7 +138,7 @@ Tensor sum(const Tensor& x) {
 Tensor sum(const Tensor& x, int axis, bool keepdim) {
   const AxisView v = axis_view(x.shape(), axis, keepdim, "sum");
   Tensor y = kernels::reduce(x, v, "sum", [](double s, auto u) { return s + u; }, [](double s) { return s; });
-  record(y, "sum", {x}, [keep = v.keep_shape, sx = x.shape()](const Tensor& g, Grads& dx) {
+  record(y, "sum", {x}, Saved{}, [keep = v.keep_shape, sx = x.shape()](const Tensor& g, Grads& dx) {
     dx.add(0, broadcast_to(g.reshape(keep), sx));
   });
   return y;
@@ -200,7 +200,8 @@ Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
       }
     });
   });
-  record(y, "logsumexp", {x}, [x = x.detach(), y_ = y.detach(), keep = v.keep_shape](const Tensor& g, Grads& dx) {
+  record(y, "logsumexp", {x}, Saved{.inputs = {0}, .output = true},
+         [x = x.detach(), y_ = y.detach(), keep = v.keep_shape](const Tensor& g, Grads& dx) {
     dx.add(0, mul(g.reshape(keep), exp(sub(x, y_.reshape(keep)))));
   });
   return y;

@@ -92,7 +92,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims) {
       }
     });
   });
-  record(y, "permute", {x}, [inverse](const Tensor& g, Grads& dx) { dx.add(0, permute(g, inverse)); });
+  record(y, "permute", {x}, Saved{}, [inverse](const Tensor& g, Grads& dx) { dx.add(0, permute(g, inverse)); });
   return y;
 }
 
@@ -125,7 +125,7 @@ Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t end) {
     using T = decltype(tag);
     copy_block<T>(x.data<T>(), n, s, y.data<T>(), e - s, 0, e - s, v.outer, v.inner);
   });
-  record(y, "slice", {x}, [sx = x.shape(), v, s, len = e - s](const Tensor& g, Grads& dx) {
+  record(y, "slice", {x}, Saved{}, [sx = x.shape(), v, s, len = e - s](const Tensor& g, Grads& dx) {
     Tensor d = zeros(sx, g.dtype());
     dispatch_float(g.dtype(), "slice backward", [&](auto tag) {
       using T = decltype(tag);
@@ -168,7 +168,8 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
                    }
                  });
   });
-  record(y, "index_select", {x}, [sx = x.shape(), v, K, index = index.detach()](const Tensor& g, Grads& dx) {
+  record(y, "index_select", {x}, Saved{.other = {index}},
+         [sx = x.shape(), v, K, index = index.detach()](const Tensor& g, Grads& dx) {
     Tensor d = zeros(sx, g.dtype());
     dispatch_float(g.dtype(), "index_select backward", [&](auto tag) {
       using T = decltype(tag);
@@ -231,7 +232,7 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
     T* py = y.data<T>();
     for (std::int64_t j = 0; j < n; ++j) py[j] = px[(*off)[j]];
   });
-  record(y, "gather", {x}, [sx = x.shape(), off](const Tensor& g, Grads& dx) {
+  record(y, "gather", {x}, Saved{}, [sx = x.shape(), off](const Tensor& g, Grads& dx) {
     Tensor d = zeros(sx, g.dtype());
     dispatch_float(g.dtype(), "gather backward", [&](auto tag) {
       using T = decltype(tag);
@@ -281,7 +282,7 @@ Tensor cat(const std::vector<Tensor>& xs, int axis) {
   });
   std::vector<std::int64_t> sizes;
   for (const Tensor& x : xs) sizes.push_back(x.shape()[a]);
-  record(y, "cat", xs, [a, offsets, sizes](const Tensor& g, Grads& dx) {
+  record(y, "cat", xs, Saved{}, [a, offsets, sizes](const Tensor& g, Grads& dx) {
     for (std::size_t t = 0; t < sizes.size(); ++t)
       if (dx.wants(t)) dx.add(t, slice(g, a, offsets[t], offsets[t] + sizes[t]));
   });

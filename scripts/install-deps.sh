@@ -6,6 +6,8 @@
 #   demos:  libplplot-dev pkg-config — the charts (plot/) use PLplot's C++ API, found with
 #           pkg-config (plplot-c++); its svg driver (plplot5.15.0/drivers/svg.so) comes with
 #           libplplot17, which libplplot-dev depends on.
+#           graphviz — its `dot` program draws the autograd graph (core/graph_dot.h, demo 02,
+#           plot/graphviz.h); a program run at draw time, not a library chalk links.
 # Optional, not installed here: python3-torch (PyTorch 1.13) for the reference
 # values script and the side-by-side benchmarks (scripts/make_reference.py, bench/*.sh).
 #   --with-torch  adds python3-torch python3-numpy
@@ -15,7 +17,8 @@
 set -euo pipefail
 packages=(g++ cmake make libopenblas-openmp-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
           libgtest-dev librapidcheck-dev libbenchmark-dev
-          libplplot-dev pkg-config)  # PLplot: the demos' SVG charts (plot/plot.cpp)
+          libplplot-dev pkg-config   # PLplot: the demos' SVG charts (plot/plot.cpp)
+          graphviz)                  # dot: the autograd graph's picture (plot/graphviz.cpp)
 for opt in "$@"; do
   case "$opt" in
     --with-torch) packages+=(python3-torch python3-numpy) ;;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/autograd.h"
 #include "core/gradcheck.h"
 #include "core/random.h"
 #include "ops/broadcast.h"
@@ -185,6 +186,52 @@ TEST_P(OpCatalogue, GradcheckFloat64) {
   const GradcheckResult r = gradcheck(e.f, in);
   EXPECT_TRUE(r.ok) << e.op << " (" << e.variant << "): " << r.report;
   EXPECT_GT(r.checked, 0) << e.op << ": compared nothing";
+}
+
+// What a VJP reads is what record() was told it saves (core/autograd.h: Saved). Write each
+// input, then the output, in place after the forward (as an optimizer step would): backward()
+// must either refuse with the version error, or give exactly the gradient of the values the
+// forward saw. An op whose Saved leaves out a tensor its VJP reads fails here (its gradient
+// comes out of the new values, silently), and so does a new op that gets it wrong.
+TEST_P(OpCatalogue, AnInPlaceWriteAfterTheForwardIsRefusedOrChangesNothing) {
+  const Entry& e = GetParam();
+  Generator g(20261129);
+  const std::vector<Tensor> in = e.inputs(g);
+  auto leaves = [&] {
+    std::vector<Tensor> x;
+    for (const Tensor& t : in) x.push_back(t.detach().clone().requires_grad_());
+    return x;
+  };
+  std::vector<Tensor> x0 = leaves();
+  const Tensor y0 = e.f(x0);
+  const Tensor upstream = uniform(y0.shape(), -1, 1, g);
+  y0.backward(upstream);
+  int refused = 0;
+  for (std::size_t target = 0; target <= in.size(); ++target) {  // each input, then the output
+    std::vector<Tensor> x = leaves();
+    Tensor y = e.f(x);
+    Tensor t = target < in.size() ? x[target] : y;
+    double* p = t.data<double>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = p[i] * 1.5 + 0.25;
+    increment_version(t);
+    const std::string what = e.op + " (" + e.variant + "), " +
+                             (target < in.size() ? "input " + std::to_string(target) : std::string("output"));
+    try {
+      y.backward(upstream);
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find("modified in place"), std::string::npos) << what << ": " << err.what();
+      ++refused;
+      continue;
+    }
+    for (std::size_t k = 0; k < in.size(); ++k) {
+      ASSERT_EQ(x[k].grad().defined(), x0[k].grad().defined()) << what;
+      if (x[k].grad().defined()) {
+        EXPECT_EQ(x[k].grad().to_vector<double>(), x0[k].grad().to_vector<double>())
+            << what << " was written after the forward and backward() used the new values for input " << k;
+      }
+    }
+  }
+  RecordProperty("refused", refused);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, OpCatalogue, testing::ValuesIn(catalogue()), [](const auto& info) {

@@ -473,6 +473,7 @@ int Trainer::load_checkpoint(const std::string& path) {
       std::copy(static_cast<const char*>(src.impl()->storage->data),
                 static_cast<const char*>(src.impl()->storage->data) + src.numel() * dtype_size(src.dtype()),
                 static_cast<char*>(target.impl()->storage->data));
+      increment_version(target);  // overwritten in place: a graph that saved it is now stale
     }
   }
   nn::NamedTensors optim;
