@@ -51,7 +51,7 @@ Notebook::Notebook(std::string id, std::string title)
   out_ = "runs/demo-" + id_;
   app_.add_flag("--quick", quick_, "seconds on the shipped subset (what the test suite runs)");
   app_.add_option("--out", out_, "folder for report.md and its figures")->capture_default_str();
-  app_.add_option("--data", data_, "folder with the four MNIST files (full MNIST); default: the shipped subset");
+  app_.add_option("--data", data_, "folder with the four files of MNIST's format (the full set); default: the shipped subset");
   app_.add_option("--threads", threads_, "threads for chalk's loops and OpenBLAS (0: adaptive, the cores other processes leave free)")
       ->check(CLI::Range(0, 1024));
   app_.add_option("--seed", seed_, "random seed")->capture_default_str();
@@ -87,13 +87,24 @@ std::optional<int> Notebook::parse(int argc, char** argv) {
   return std::nullopt;
 }
 
-std::string Notebook::data_dir() const { return data_.empty() ? mnist_subset_dir() : data_; }
+void Notebook::add_dataset_flag() {
+  std::string names;
+  for (const std::string& n : dataset_names()) names += (names.empty() ? "" : " | ") + n;
+  app_.add_option("--dataset", dataset_, "data set: " + names + " (its shipped subset unless --data)")
+      ->check(CLI::IsMember(dataset_names()))
+      ->capture_default_str();
+}
+
+const Dataset& Notebook::dataset() const { return find_dataset(dataset_); }
+
+std::string Notebook::data_dir() const { return data_.empty() ? subset_dir(dataset_) : data_; }
 
 TrainConfig Notebook::train_config() const {
   TrainConfig c;
   // the shipped subset unless --data was given (even where data/mnist-full has been fetched):
   // the demos' budgets and reports are for the subset
-  c.data_dir = data_.empty() ? mnist_subset_dir() : data_;
+  c.dataset = dataset_;
+  c.data_dir = data_dir();
   c.seed = seed_;
   c.threads = threads_;
   c.out_dir.clear();
@@ -111,7 +122,9 @@ TrainConfig Notebook::softmax_config(int epochs, std::int64_t quick_limit) const
   return c;
 }
 
-MnistSplit Notebook::test_split() const { return load_mnist(locate_mnist(data_dir()).dir, /*train=*/false); }
+MnistSplit Notebook::test_split() const {
+  return load_mnist(locate_dataset(dataset(), data_dir()).dir, /*train=*/false);
+}
 
 void Notebook::markdown(const std::string& text) {
   std::cout << text << "\n\n";
@@ -163,8 +176,11 @@ int Notebook::finish() {
   const double secs = elapsed_seconds();
   std::ostringstream os;
   os << "# Demo " << id_ << " — " << title_ << "\n\n";
-  os << "*Run: `" << program_ << (quick_ ? " --quick" : "") << " --seed " << seed_ << "`"
-     << (data_.empty() ? " on the shipped MNIST subset" : " on the MNIST files in " + data_) << ", " << num_threads()
+  const std::string name = dataset().display_name;
+  os << "*Run: `" << program_ << (quick_ ? " --quick" : "") << (dataset_ == "mnist" ? "" : " --dataset " + dataset_)
+     << " --seed " << seed_ << "`"
+     << (data_.empty() ? " on the shipped " + name + " subset" : " on the " + name + " files in " + data_) << ", "
+     << num_threads()
      << " thread(s), " << fmt(secs, 1) << " s.*\n\n";
   os << body_;
   os << "## Claims checked\n\n";
