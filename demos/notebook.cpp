@@ -74,6 +74,10 @@ std::optional<int> Notebook::parse(int argc, char** argv) {
     return app_.exit(e) == 0 ? 0 : 2;
   }
   if (argc > 0) program_ = fs::path(argv[0]).filename().string();
+  // As chalk-train: a --data folder where chalk finds a data set names it, unless --dataset did.
+  if (!data_.empty() && (dataset_option_ == nullptr || dataset_option_->count() == 0)) {
+    if (const std::string of_folder = dataset_of_folder(data_); !of_folder.empty()) dataset_ = of_folder;
+  }
   try {
     fs::create_directories(out_);
   } catch (const std::exception& e) {
@@ -90,7 +94,7 @@ std::optional<int> Notebook::parse(int argc, char** argv) {
 void Notebook::add_dataset_flag() {
   std::string names;
   for (const std::string& n : dataset_names()) names += (names.empty() ? "" : " | ") + n;
-  app_.add_option("--dataset", dataset_, "data set: " + names + " (its shipped subset unless --data)")
+  dataset_option_ = app_.add_option("--dataset", dataset_, "data set: " + names + " (its shipped subset unless --data)")
       ->check(CLI::IsMember(dataset_names()))
       ->capture_default_str();
 }

@@ -71,8 +71,8 @@ class Notebook {
   bool quick() const { return quick_; }
   std::uint64_t seed() const { return seed_; }
   int threads() const { return threads_; }
-  // The data set the demo runs on (MNIST unless add_dataset_flag() and --dataset said otherwise):
-  // its name, display name and class names.
+  // The data set the demo runs on: --dataset (add_dataset_flag), else the one whose folder --data
+  // is (dataset_of_folder), else MNIST. Its name, display name and class names.
   const Dataset& dataset() const;
   // The data folder: --data, else the data set's shipped subset (never its full set unless asked).
   std::string data_dir() const;
@@ -123,6 +123,7 @@ class Notebook {
   bool quick_ = false;
   std::string out_, data_;
   std::string dataset_ = "mnist";
+  CLI::Option* dataset_option_ = nullptr;  // --dataset, when add_dataset_flag() added it
   int threads_ = 0;
   std::uint64_t seed_ = 0;
   std::string body_;

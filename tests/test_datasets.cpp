@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "demos/notebook.h"
 #include "io/idx.h"
 #include "io/mnist.h"
 #include "io/safetensors.h"
@@ -308,6 +309,51 @@ TEST(Datasets, CheckpointWithoutADataSetIsMnist) {
   EXPECT_NE(log.str().find("1 epoch(s) on MNIST"), std::string::npos) << log.str();
   expect_error([&] { evaluate_checkpoint(path, kFashionSubset, log); },
                {path, "was trained on MNIST (mnist) but would be evaluated on Fashion-MNIST (fashion-mnist"});
+  // A data set this chalk does not know: named with the file.
+  config["dataset"] = "cifar10";
+  file.metadata["config"] = config.dump();
+  save_safetensors(path, file.tensors, file.metadata);
+  expect_error([&] { evaluate_checkpoint(path, kSubset, log); },
+               {path, "trained on a data set this chalk does not know", "cifar10", "mnist, fashion-mnist"});
+  fs::remove_all(dir);
+}
+
+// ---- the demos' plumbing (demos/notebook.h) ----
+
+TEST(Datasets, ADemoTakesTheDataSetByFlagOrByFolder) {
+  const std::string dir = temp_dir("notebook_dataset");
+  auto parse = [&](demo::Notebook& nb, std::vector<std::string> args) {
+    args.insert(args.begin(), {"demo", "--out", dir});
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    return nb.parse(static_cast<int>(argv.size()), argv.data());
+  };
+  {
+    demo::Notebook nb("99", "data sets");
+    nb.add_dataset_flag();
+    ASSERT_FALSE(parse(nb, {"--dataset", "fashion-mnist"}).has_value());
+    EXPECT_EQ(nb.dataset().display_name, "Fashion-MNIST");
+    EXPECT_EQ(nb.data_dir(), kFashionSubset) << "the data set's shipped subset";
+    EXPECT_EQ(nb.train_config().dataset, "fashion-mnist");
+    EXPECT_EQ(nb.dataset().class_names[static_cast<std::size_t>(nb.test_split().labels[0])], "Ankle boot");
+  }
+  {
+    demo::Notebook nb("99", "data sets");  // no --dataset flag: MNIST, or the --data folder's data set
+    ASSERT_FALSE(parse(nb, {}).has_value());
+    EXPECT_EQ(nb.dataset().name, "mnist");
+    EXPECT_EQ(nb.data_dir(), kSubset);
+    demo::Notebook by_folder("99", "data sets");
+    ASSERT_FALSE(parse(by_folder, {"--data", kFashionSubset}).has_value());
+    EXPECT_EQ(by_folder.dataset().name, "fashion-mnist");
+    EXPECT_EQ(by_folder.train_config().dataset, "fashion-mnist");
+  }
+  {
+    demo::Notebook nb("99", "data sets");
+    nb.add_dataset_flag();
+    testing::internal::CaptureStderr();
+    EXPECT_EQ(parse(nb, {"--dataset", "cifar10"}).value_or(-1), 2);
+    testing::internal::GetCapturedStderr();
+  }
   fs::remove_all(dir);
 }
 

@@ -758,7 +758,13 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& config, std::ve
 EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log,
                                  const std::string& dataset, bool allow_other_dataset) {
   TrainConfig cfg = checkpoint_config(path);
-  const Dataset& trained_on = find_dataset(cfg.dataset);  // "mnist" for a checkpoint that records none
+  const Dataset& trained_on = [&]() -> const Dataset& {  // "mnist" for a checkpoint that records none
+    try {
+      return find_dataset(cfg.dataset);
+    } catch (const Error& e) {
+      fail(path, ": the checkpoint was trained on a data set this chalk does not know: ", e.what());
+    }
+  }();
   // The data set asked for: named, else the one whose folder --data is, else (a folder chalk does
   // not know, or none) the checkpoint's own.
   std::string wanted = dataset.empty() && !data_dir.empty() ? dataset_of_folder(data_dir) : dataset;
@@ -771,7 +777,8 @@ EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& dat
            "): its test metrics would score a model on classes it never learned. Evaluate it with --dataset ",
            trained_on.name, ", or pass --allow-other-dataset to score it anyway");
     log << "warning: " << path << " was trained on " << trained_on.display_name << ", evaluated here on "
-        << given.display_name << " (--allow-other-dataset): a label number names a different class in each, so the metrics below do not measure what it learned\n";
+        << given.display_name << " (--allow-other-dataset): a label number names a different class in each, "
+        << "so the metrics below do not measure what it learned\n";
   }
   cfg.dataset = given.name;
   cfg.data_dir = data_dir;
