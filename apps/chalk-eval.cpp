@@ -1,6 +1,10 @@
 // chalk-eval — load a chalk-train checkpoint and report its test metrics.
 //
-//   chalk-eval runs/arc/checkpoint.safetensors [--data DIR] [--threads N]
+//   chalk-eval runs/arc/checkpoint.safetensors [--dataset NAME] [--data DIR] [--threads N]
+//
+// Evaluates on the data set the checkpoint was trained on (its config's "dataset"; MNIST for a
+// checkpoint that records none), found as chalk-train finds it. Another data set (--dataset, or a
+// --data folder where chalk finds another one) is an error unless --allow-other-dataset.
 //
 // Exit status: 0 success, 1 error (not a chalk checkpoint, bad data, ...), 2 bad flags.
 #include <CLI/CLI.hpp>
@@ -8,17 +12,24 @@
 
 #include "core/gemm.h"
 #include "core/error.h"
+#include "io/mnist.h"
 #include "core/parallel.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
   chalk::use_best_blas_kernels(argc, argv);  // OpenBLAS's fast kernels on CPUs it does not know (core/gemm.h)
-  std::string path, data;
+  std::string path, data, dataset;
+  bool allow_other_dataset = false;
   int threads = 0;
   CLI::App app{"chalk-eval: test metrics of a chalk-train checkpoint"};
   app.add_option("checkpoint", path, "checkpoint.safetensors written by chalk-train")->required()->check(CLI::ExistingFile);
-  app.add_option("--data", data, "folder with the four MNIST files (default: as chalk-train)")
+  app.add_option("--dataset", dataset, "data set to evaluate on (default: the checkpoint's)")
+      ->check(CLI::IsMember(chalk::dataset_names()));
+  app.add_option("--data", data, "folder with the four files of MNIST's format (default: the data set's, as chalk-train)")
       ->check(CLI::ExistingDirectory);
+  app.add_flag("--allow-other-dataset", allow_other_dataset,
+               "evaluate on another data set than the checkpoint was trained on (its metrics then do not measure "
+               "what it learned: e.g. to show a class it never saw)");
   app.add_option("--threads", threads, "threads for chalk and BLAS (one shared pool); 0 = adaptive: the cores other processes leave free, re-measured every 0.5 s (core/parallel.h)")
       ->check(CLI::Range(0, 1024));
   try {
@@ -31,7 +42,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (threads > 0) chalk::set_num_threads(threads);
-    const chalk::EpochMetrics m = chalk::evaluate_checkpoint(path, data, std::cout);
+    const chalk::EpochMetrics m = chalk::evaluate_checkpoint(path, data, std::cout, dataset, allow_other_dataset);
     std::cout << m.to_json() << "\n";
   } catch (const chalk::Error& e) {
     std::cerr << "chalk-eval: " << e.what() << "\n";

@@ -1,12 +1,14 @@
-// chalk-train — train an MLP or a small CNN on MNIST with any of chalk's losses.
+// chalk-train — train an MLP or a small CNN on MNIST or Fashion-MNIST with any of chalk's losses.
 //
 //   chalk-train                                   # MLP + softmax, defaults below
 //   chalk-train --model cnn --loss arcface --emb-dim 64 --epochs 5 --out runs/arc
 //   chalk-train --out runs/arc --resume           # continue where the run stopped
 //   chalk-train --help
 //
-// Data: --data DIR (the four MNIST files, raw or .gz), else data/mnist-full if
-// scripts/fetch-mnist.sh was run, else the 7,000-image subset shipped in data/.
+// Data: --dataset NAME (mnist, the default, or fashion-mnist; io/mnist.h) finds the data set's full
+// set (data/mnist-full from scripts/fetch-mnist.sh; /usr/share/datasets/fashion-mnist from Debian's
+// dataset-fashion-mnist), else its 7,000-image subset shipped in data/. --data DIR (the four
+// files of MNIST's format, raw or .gz) reads another folder.
 // Exit status: 0 success, 1 error (bad data, an unreadable or mismatched checkpoint, divergence, ...),
 // 2 bad flags (README.md, "chalk-train").
 #include <CLI/CLI.hpp>
@@ -20,6 +22,7 @@
 #include "core/gemm.h"
 #include "core/autograd.h"
 #include "core/error.h"
+#include "io/mnist.h"
 #include "losses/loss.h"
 #include "nn/models.h"
 #include "train/trainer.h"
@@ -71,7 +74,7 @@ int main(int argc, char** argv) {
         return "expected a finite number, got '" + text + "'";
       },
       "FINITE");
-  CLI::App app{"chalk-train: train an embedding (or classifier) on MNIST with chalk's losses"};
+  CLI::App app{"chalk-train: train an embedding (or classifier) on MNIST or Fashion-MNIST with chalk's losses"};
   app.option_defaults()->always_capture_default();
   app.add_option("--model", cfg.model, model_help)->check(CLI::IsMember(model_names));
   app.add_option("--loss", cfg.loss, loss_help)->check(CLI::IsMember(loss_names));
@@ -100,7 +103,14 @@ int main(int argc, char** argv) {
   app.add_option("--seed", cfg.seed, "random seed (the same seed gives the same numbers, whatever --threads)");
   app.add_option("--threads", cfg.threads, "threads for chalk and BLAS (one shared pool); 0 = adaptive: the cores other processes leave free, re-measured every 0.5 s (core/parallel.h)")
       ->check(CLI::Range(0, 1024));
-  app.add_option("--data", cfg.data_dir, "folder with the four MNIST files (raw or .gz)")->check(CLI::ExistingDirectory);
+  std::string dataset_help = "data set (default mnist; a --data folder where chalk finds one of them names it):";
+  for (const auto& d : chalk::dataset_registry())
+    dataset_help += "\n  " + d.name + ": " + d.display_name + ", full set from " +
+                    (d.full_dir.front() == '/' ? d.full_dir : "data/" + d.full_dir) + " (" + d.full_hint +
+                    "), else the subset in data/" + d.subset_dir;
+  app.add_option("--dataset", cfg.dataset, dataset_help)->check(CLI::IsMember(chalk::dataset_names()));
+  app.add_option("--data", cfg.data_dir, "folder with the four files of MNIST's format (raw or .gz), holding the "
+                 "--dataset")->check(CLI::ExistingDirectory);
   app.add_option("--out", cfg.out_dir, "output folder: config.json, metrics.jsonl, checkpoint.safetensors");
   app.add_flag("--resume", resume, "continue from --out DIR/checkpoint.safetensors");
   app.add_option("--limit-train", cfg.limit_train, "use only the first N training images (quick runs)")

@@ -168,14 +168,15 @@ int main(int argc, char** argv) {
   for (std::int64_t i = 0; i < n_test; ++i) ++cm[yv[i] * 10 + predv[i]];
   std::int64_t diag = 0;
   for (int k = 0; k < 10; ++k) diag += cm[k * 10 + k];
+  const std::vector<std::string>& names = nb.dataset().class_names;  // what a person calls class k
   demo::Table cmt;
   cmt.header = {"true \\ predicted"};
-  for (int k = 0; k < 10; ++k) cmt.header.push_back(std::to_string(k));
+  for (int k = 0; k < 10; ++k) cmt.header.push_back(names[k]);
   cmt.header.push_back("recall");
   std::vector<double> cmv(100);
   std::pair<int, int> worst_pair{0, 1};
   for (int r = 0; r < 10; ++r) {
-    std::vector<std::string> cells{"**" + std::to_string(r) + "**"};
+    std::vector<std::string> cells{"**" + names[r] + "**"};
     std::int64_t row_sum = 0;
     for (int c = 0; c < 10; ++c) {
       const std::int64_t v = cm[r * 10 + c];
@@ -188,15 +189,13 @@ int main(int argc, char** argv) {
     cmt.row(cells);
   }
   nb.table(cmt);
-  std::vector<std::string> digit_names;
-  for (int k = 0; k < 10; ++k) digit_names.push_back(std::to_string(k));
   plot::matrix(nb.figure_path("confusion"), cmv, 10, 10,
                axes("Confusion matrix, " + std::to_string(n_test) + " test images", "predicted digit", "true digit", 600, 560),
-               digit_names, digit_names);
+               names, names);
   nb.figure("confusion",
             "The same counts as a picture: the bright diagonal is the correct answers; the few lit "
             "off-diagonal cells are the mistakes the model makes most (here most often a " +
-                std::to_string(worst_pair.first) + " called a " + std::to_string(worst_pair.second) + ", " +
+                names[worst_pair.first] + " called a " + names[worst_pair.second] + ", " +
                 std::to_string(cm[worst_pair.first * 10 + worst_pair.second]) + " times).");
 
   // ---- 5. The worst-classified digits -----------------------------------------------------
@@ -222,8 +221,8 @@ int main(int argc, char** argv) {
     for (std::int64_t q = 0; q < px; ++q) img[q] = ts.images[i * px + q] / 255.0f;
     imgs.push_back(std::move(img));
     const double p_true = pv[i * 10 + yv[i]];
-    titles.push_back("true " + std::to_string(yv[i]) + " / pred " + std::to_string(predv[i]) + " (p=" + sig2(p_true) + ")");
-    worst.row({std::to_string(r + 1), std::to_string(i), std::to_string(yv[i]), std::to_string(predv[i]),
+    titles.push_back("true " + names[yv[i]] + " / pred " + names[predv[i]] + " (p=" + sig2(p_true) + ")");
+    worst.row({std::to_string(r + 1), std::to_string(i), names[yv[i]], names[predv[i]],
                fmt(p_true, 4), fmt(pv[i * 10 + predv[i]], 4), fmt(lv[i], 3)});
   }
   plot::image_grid(nb.figure_path("worst"), imgs, static_cast<int>(ts.rows), static_cast<int>(ts.cols), 4,

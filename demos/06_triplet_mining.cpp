@@ -252,7 +252,8 @@ int main(int argc, char** argv) {
       const std::string name = e == 0 ? "emb_init" : str_cat("emb_", mining, "_epoch", e);
       const std::string title = e == 0 ? "Test embeddings before training (all three runs)"
                                        : str_cat(pretty.at(mining), ": test embeddings after epoch ", e);
-      plot::scatter_by_class(nb.figure_path(name), xs, ys, test.labels, axes(title, "e_1", "e_2"));
+      plot::scatter_by_class(nb.figure_path(name), xs, ys, test.labels, axes(title, "e_1", "e_2"),
+                             nb.dataset().class_names);
     });
   }
 

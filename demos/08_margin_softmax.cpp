@@ -356,8 +356,7 @@ int main(int argc, char** argv) {
       "on a different colour is a mistake. Softmax's regions are cut by the bias b and the lengths "
       "||W_j||; for the normalised losses the score depends only on the angle of p, so the regions are "
       "sectors meeting at the origin (the figures of the SphereFace and ArcFace papers).");
-  std::vector<std::string> digits;
-  for (int k = 0; k < kClasses; ++k) digits.push_back(std::to_string(k));
+  const std::vector<std::string>& digits = nb.dataset().class_names;  // the legend's names of classes 0..9
   demo::Table sector{{"loss", "grid points where class(p) != class(p / 2)"}, {}};
   for (const Run& r : runs) {
     const int n = r.grid_n;

@@ -62,7 +62,7 @@ Notebook::Notebook(std::string id, std::string title)
   out_ = "runs/demo-" + id_;
   app_.add_flag("--quick", quick_, "seconds on the shipped subset (what the test suite runs)");
   app_.add_option("--out", out_, "folder for report.md and its figures")->capture_default_str();
-  app_.add_option("--data", data_, "folder with the four MNIST files (full MNIST); default: the shipped subset");
+  app_.add_option("--data", data_, "folder with the four files of MNIST's format (the full set); default: the shipped subset");
   app_.add_option("--threads", threads_, "threads for chalk's loops and OpenBLAS (0: adaptive, the cores other processes leave free)")
       ->check(CLI::Range(0, 1024));
   app_.add_option("--seed", seed_, "random seed")->capture_default_str();
@@ -85,6 +85,10 @@ std::optional<int> Notebook::parse(int argc, char** argv) {
     return app_.exit(e) == 0 ? 0 : 2;
   }
   if (argc > 0) program_ = fs::path(argv[0]).filename().string();
+  // As chalk-train: a --data folder where chalk finds a data set names it, unless --dataset did.
+  if (!data_.empty() && (dataset_option_ == nullptr || dataset_option_->count() == 0)) {
+    if (const std::string of_folder = dataset_of_folder(data_); !of_folder.empty()) dataset_ = of_folder;
+  }
   try {
     fs::create_directories(out_);
   } catch (const std::exception& e) {
@@ -98,13 +102,24 @@ std::optional<int> Notebook::parse(int argc, char** argv) {
   return std::nullopt;
 }
 
-std::string Notebook::data_dir() const { return data_.empty() ? mnist_subset_dir() : data_; }
+void Notebook::add_dataset_flag() {
+  std::string names;
+  for (const std::string& n : dataset_names()) names += (names.empty() ? "" : " | ") + n;
+  dataset_option_ = app_.add_option("--dataset", dataset_, "data set: " + names + " (its shipped subset unless --data)")
+      ->check(CLI::IsMember(dataset_names()))
+      ->capture_default_str();
+}
+
+const Dataset& Notebook::dataset() const { return find_dataset(dataset_); }
+
+std::string Notebook::data_dir() const { return data_.empty() ? subset_dir(dataset_) : data_; }
 
 TrainConfig Notebook::train_config() const {
   TrainConfig c;
   // the shipped subset unless --data was given (even where data/mnist-full has been fetched):
   // the demos' budgets and reports are for the subset
-  c.data_dir = data_.empty() ? mnist_subset_dir() : data_;
+  c.dataset = dataset_;
+  c.data_dir = data_dir();
   c.seed = seed_;
   c.threads = threads_;
   c.out_dir.clear();
@@ -122,7 +137,9 @@ TrainConfig Notebook::softmax_config(int epochs, std::int64_t quick_limit) const
   return c;
 }
 
-MnistSplit Notebook::test_split() const { return load_mnist(locate_mnist(data_dir()).dir, /*train=*/false); }
+MnistSplit Notebook::test_split() const {
+  return load_mnist(locate_dataset(dataset(), data_dir()).dir, /*train=*/false);
+}
 
 std::int64_t Notebook::train_images(std::int64_t limit) const {
   const std::int64_t n = load_mnist(locate_mnist(data_dir()).dir, /*train=*/true).n;
@@ -179,8 +196,11 @@ int Notebook::finish() {
   const double secs = elapsed_seconds();
   std::ostringstream os;
   os << "# Demo " << id_ << " — " << title_ << "\n\n";
-  os << "*Run: `" << program_ << (quick_ ? " --quick" : "") << " --seed " << seed_ << "`"
-     << (data_.empty() ? " on the shipped MNIST subset" : " on the MNIST files in " + data_) << ", " << num_threads()
+  const std::string name = dataset().display_name;
+  os << "*Run: `" << program_ << (quick_ ? " --quick" : "") << (dataset_ == "mnist" ? "" : " --dataset " + dataset_)
+     << " --seed " << seed_ << "`"
+     << (data_.empty() ? " on the shipped " + name + " subset" : " on the " + name + " files in " + data_) << ", "
+     << num_threads()
      << " thread(s), " << fmt(secs, 1) << " s.*\n\n";
   // Where the numbers came from: they move with the CPU and the OpenBLAS kernel (docs/performance.md).
   os << "*Machine: " << run_environment(num_threads()) << ".*\n\n";

@@ -23,6 +23,9 @@
 // Standard flags (CLI11, as chalk-train): --quick (seconds, the shipped subset; the test suite
 // runs this), --out DIR (default runs/demo-NN), --data DIR (full MNIST when given), --threads N,
 // --seed N, and --describe (print the report's first line and exit; the gallery test uses it).
+// A demo whose text holds for any data set calls add_dataset_flag() before parse() to take
+// --dataset NAME as well (io/mnist.h); the others run on MNIST. Name classes to the reader with
+// dataset().class_names ("7" for MNIST, "Sneaker" for Fashion-MNIST).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -64,16 +67,22 @@ class Notebook {
   // generator (manual_seed(seed)) and setting the thread count when --threads was given.
   std::optional<int> parse(int argc, char** argv);
 
+  // Adds --dataset NAME (mnist | fashion-mnist; default mnist): call before parse().
+  void add_dataset_flag();
+
   bool quick() const { return quick_; }
   std::uint64_t seed() const { return seed_; }
   int threads() const { return threads_; }
-  // The MNIST folder: --data, else the shipped subset (never data/mnist-full unless asked).
+  // The data set the demo runs on: --dataset (add_dataset_flag), else the one whose folder --data
+  // is (dataset_of_folder), else MNIST. Its name, display name and class names.
+  const Dataset& dataset() const;
+  // The data folder: --data, else the data set's shipped subset (never its full set unless asked).
   std::string data_dir() const;
   const std::string& out_dir() const { return out_; }
   // True when --data was given: the demo then works on full MNIST.
   bool full_data() const { return !data_.empty(); }
 
-  // A TrainConfig with data_dir (--data, else the shipped subset), seed, threads set from the flags, out_dir empty (the demo
+  // A TrainConfig with dataset, data_dir (--data, else the shipped subset), seed, threads set from the flags, out_dir empty (the demo
   // writes its own report), progress off. The demo sets the model, loss, epochs, and
   // limit_train for --quick runs.
   TrainConfig train_config() const;
@@ -81,7 +90,7 @@ class Notebook {
   // model's own 10 outputs (emb_dim 0, no head) for `epochs` epochs; in --quick mode on the
   // shipped subset, only the first `quick_limit` training images. The demo sets the model.
   TrainConfig softmax_config(int epochs, std::int64_t quick_limit) const;
-  // The MNIST test split of data_dir() (demos 06 and 07 embed fixed test images from it).
+  // The test split of data_dir() (demos 06 and 07 embed fixed test images from it).
   MnistSplit test_split() const;
   // How many training images a run with TrainConfig::limit_train = `limit` (0: all) trains on, so
   // that the prose states the count of the data it ran on (--data or the shipped subset).
@@ -118,6 +127,8 @@ class Notebook {
   CLI::App app_;
   bool quick_ = false;
   std::string out_, data_;
+  std::string dataset_ = "mnist";
+  CLI::Option* dataset_option_ = nullptr;  // --dataset, when add_dataset_flag() added it
   int threads_ = 0;
   std::uint64_t seed_ = 0;
   std::string body_;

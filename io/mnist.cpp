@@ -1,4 +1,4 @@
-// io/mnist.cpp — locating and reading the MNIST files (io/mnist.h).
+// io/mnist.cpp — the data sets in MNIST's format: which, where, and reading them (io/mnist.h).
 #include "io/mnist.h"
 
 #include <filesystem>
@@ -38,15 +38,15 @@ std::string require_file(const char* op, const std::string& dir, const std::stri
   if (p.empty()) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) fail(op, ": data folder '", dir, "' does not exist");
-    fail(op, ": '", dir, "' has neither ", name, " nor ", name, ".gz (expected the four MNIST files; "
-         "scripts/fetch-mnist.sh fetches them into data/mnist-full)");
+    fail(op, ": '", dir, "' has neither ", name, " nor ", name, ".gz (expected the four IDX files of MNIST's format: "
+         "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)");
   }
   return p;
 }
 
 }  // namespace
 
-// ---- MNIST ----
+// ---- the files ----
 
 MnistSplit load_mnist(const std::string& dir, bool train) {
   const char* op = "load_mnist";
@@ -80,34 +80,97 @@ bool has_mnist_files(const std::string& dir) {
   return true;
 }
 
-std::string mnist_subset_dir() { return (fs::path(CHALK_DATA_DIR) / "mnist-subset").string(); }
+// ---- the data sets ----
 
-MnistLocation locate_mnist(const std::string& data_dir, const std::string& data_root) {
+const std::vector<Dataset>& dataset_registry() {
+  // Fashion-MNIST's class names are its authors' (the README of github.com/zalandoresearch/
+  // fashion-mnist, "Labels"), label k = the k-th name.
+  static const std::vector<Dataset> registry = {
+      {"mnist", "MNIST", {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, "mnist-full",
+       "run scripts/fetch-mnist.sh", "mnist-subset"},
+      {"fashion-mnist", "Fashion-MNIST",
+       {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"},
+       "/usr/share/datasets/fashion-mnist",
+       "install Debian's dataset-fashion-mnist (scripts/install-deps.sh --with-fashion-mnist)", "fashion-mnist-subset"},
+  };
+  return registry;
+}
+
+std::vector<std::string> dataset_names() {
+  std::vector<std::string> names;
+  for (const Dataset& d : dataset_registry()) names.push_back(d.name);
+  return names;
+}
+
+const Dataset& find_dataset(const std::string& name) {
+  std::string known;
+  for (const Dataset& d : dataset_registry()) {
+    if (d.name == name) return d;
+    known += (known.empty() ? "" : ", ") + d.name;
+  }
+  fail("--dataset: unknown data set '", name, "' (known: ", known, ")");
+}
+
+namespace {
+
+fs::path data_root_or_default(const std::string& data_root) {
+  return data_root.empty() ? fs::path(CHALK_DATA_DIR) : fs::path(data_root);
+}
+
+// The same folder, however spelled (relative, through a link); false when either is missing.
+bool same_folder(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  const bool same = fs::equivalent(a, b, ec);
+  return !ec && same;
+}
+
+}  // namespace
+
+std::string dataset_of_folder(const std::string& dir, const std::string& data_root) {
+  const fs::path root = data_root_or_default(data_root);
+  for (const Dataset& d : dataset_registry())
+    if (same_folder(dir, root / d.full_dir) || same_folder(dir, root / d.subset_dir)) return d.name;
+  return "";
+}
+
+std::string subset_dir(const std::string& dataset) {
+  return (fs::path(CHALK_DATA_DIR) / find_dataset(dataset).subset_dir).string();
+}
+
+std::string mnist_subset_dir() { return subset_dir("mnist"); }
+
+MnistLocation locate_dataset(const Dataset& dataset, const std::string& data_dir, const std::string& data_root) {
   MnistLocation loc;
+  loc.dataset = dataset;
+  const std::string flag = "--dataset " + dataset.name;
   if (!data_dir.empty()) {
     for (const char* name : kMnistNames) require_file("--data", data_dir, name);
     loc.dir = data_dir;
     loc.source = MnistSource::Given;
-    loc.description = "MNIST from " + data_dir + " (--data)";
+    loc.description = dataset.display_name + " from " + data_dir + " (--data, " + flag + ")";
     return loc;
   }
-  const fs::path root = data_root.empty() ? fs::path(CHALK_DATA_DIR) : fs::path(data_root);
-  const std::string full = (root / "mnist-full").string();
+  const fs::path root = data_root_or_default(data_root);
+  const std::string full = (root / dataset.full_dir).string();  // an absolute full_dir stays as it is
   if (has_mnist_files(full)) {
     loc.dir = full;
     loc.source = MnistSource::Full;
-    loc.description = "full MNIST from " + full;
+    loc.description = "full " + dataset.display_name + " from " + full + " (" + flag + ")";
     return loc;
   }
-  const std::string subset = (root / "mnist-subset").string();
+  const std::string subset = (root / dataset.subset_dir).string();
   if (!has_mnist_files(subset))
-    fail("locate_mnist: no MNIST found: neither ", full, " nor ", subset,
-         " holds the four files (run scripts/fetch-mnist.sh, or pass --data DIR)");
+    fail("locate_dataset: no ", dataset.display_name, " found: neither ", full, " nor ", subset,
+         " holds the four files (", dataset.full_hint, ", or pass --data DIR)");
   loc.dir = subset;
   loc.source = MnistSource::Subset;
-  loc.description = "the MNIST subset shipped with chalk (6,000 train / 1,000 test) from " + subset +
-                    "; run scripts/fetch-mnist.sh for the full 70,000";
+  loc.description = "the " + dataset.display_name + " subset shipped with chalk (6,000 train / 1,000 test) from " +
+                    subset + " (" + flag + "); " + dataset.full_hint + " for the full 70,000";
   return loc;
+}
+
+MnistLocation locate_mnist(const std::string& data_dir, const std::string& data_root) {
+  return locate_dataset(find_dataset("mnist"), data_dir, data_root);
 }
 
 }  // namespace chalk

@@ -13,6 +13,12 @@
 #   --with-torch  adds python3-torch python3-numpy
 #   --with-fuzz   adds clang, libclang-rt-14-dev (libFuzzer, sanitizers) and libomp-14-dev
 #                 (OpenMP for clang): the preset "fuzz" and scripts/fuzz.sh
+#   --with-fashion-mnist  adds dataset-fashion-mnist: the full Fashion-MNIST (70,000 images) in
+#                 /usr/share/datasets/fashion-mnist/, which `chalk-train --dataset fashion-mnist`
+#                 finds by itself. Optional because nothing the default build, tests or demos run
+#                 needs it (they use MNIST, and --dataset fashion-mnist falls back to the 7,000
+#                 images shipped in data/fashion-mnist-subset/), and it is a 30.9 MB download
+#                 (30 MB installed): more than cmake and libopenblas-openmp-dev together (13.7 MB).
 # The default build uses g++ and needs none of these.
 set -euo pipefail
 packages=(g++ cmake make libopenblas-openmp-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
@@ -23,7 +29,8 @@ for opt in "$@"; do
   case "$opt" in
     --with-torch) packages+=(python3-torch python3-numpy) ;;
     --with-fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev) ;;
-    *) echo "install-deps: unknown option $opt (known: --with-torch --with-fuzz)" >&2; exit 2 ;;
+    --with-fashion-mnist) packages+=(dataset-fashion-mnist) ;;
+    *) echo "install-deps: unknown option $opt (known: --with-torch --with-fuzz --with-fashion-mnist)" >&2; exit 2 ;;
   esac
 done
 missing=()

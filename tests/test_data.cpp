@@ -228,7 +228,7 @@ TEST(LocateMnist, PrefersGivenThenFullThenSubset) {
   EXPECT_EQ(loc.source, MnistSource::Given);
   expect_error([&] { locate_mnist(root.string()); }, {"--data", root.string(), "train-images-idx3-ubyte"});
   fs::remove_all(root);
-  expect_error([&] { locate_mnist("", root.string()); }, {"locate_mnist", "no MNIST found", "fetch-mnist.sh"});
+  expect_error([&] { locate_mnist("", root.string()); }, {"locate_dataset", "no MNIST found", "fetch-mnist.sh"});
 }
 
 TEST(LocateMnist, DefaultFindsTheRepositoryData) {

@@ -52,7 +52,16 @@ void TrainConfig::resolve() {
   if (epochs < 1) fail("--epochs: expected >= 1, got ", epochs);
   if (batch_size < 2) fail("--batch-size: expected >= 2, got ", batch_size);
   if (threads < 0) fail("--threads: expected >= 0 (0: adaptive), got ", threads);
-  loss_options.num_classes = 10;
+  // A --data folder that is where chalk finds a data set holds that one: it names the run when
+  // --dataset is not given, and contradicts any other --dataset.
+  const std::string of_folder = data_dir.empty() ? "" : dataset_of_folder(data_dir);
+  if (dataset.empty()) dataset = of_folder.empty() ? "mnist" : of_folder;
+  const Dataset& ds = find_dataset(dataset);  // throws, listing the known data sets
+  if (!of_folder.empty() && of_folder != dataset)
+    fail("--dataset ", dataset, ": --data ", data_dir, " is where chalk finds ", find_dataset(of_folder).display_name,
+         " (", of_folder, "), not ", ds.display_name, "; pass --dataset ", of_folder, ", or a folder of ",
+         ds.display_name, "'s files");
+  loss_options.num_classes = ds.num_classes();
   loss_options.emb_dim = emb_dim;
   loss_options.seed = seed;
 }
@@ -89,6 +98,7 @@ void loss_option_fields(Options& o, F&& f) {
 std::string TrainConfig::to_json() const {
   json j, o;
   config_fields(*this, [&](const char* name, const auto& v) { j[name] = v; });
+  j["dataset"] = dataset;
   loss_option_fields(loss_options, [&](const char* name, const auto& v) { o[name] = v; });
   j["loss_options"] = o;
   return j.dump();
@@ -116,6 +126,10 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     };
   };
   config_fields(c, read(j, ""));
+  // "dataset" is read apart from the other fields: configurations written before chalk knew more
+  // than one data set have none, and those runs were trained on MNIST.
+  if (j.contains("dataset")) read(j, "")("dataset", c.dataset);
+  else c.dataset = "mnist";
   if (!j.contains("loss_options") || !j.at("loss_options").is_object()) fail("config: missing field 'loss_options'");
   loss_option_fields(c.loss_options, read(j.at("loss_options"), "loss_options."));
   return c;
@@ -152,7 +166,7 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
   config_.resolve();
   if (config_.threads > 0) set_num_threads(config_.threads);
   manual_seed(config_.seed);
-  location_ = locate_mnist(config_.data_dir);
+  location_ = locate_dataset(find_dataset(config_.dataset), config_.data_dir);
   train_ = load_mnist(location_.dir, true);
   test_ = load_mnist(location_.dir, false);
   if (config_.limit_train > 0 && config_.limit_train < train_.n) {
@@ -752,8 +766,32 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& config, std::ve
   fail("make_optimizer: unknown optimizer '", config.optimizer, "' (expected sgd, adam or adamw)");
 }
 
-EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log) {
+EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log,
+                                 const std::string& dataset, bool allow_other_dataset) {
   TrainConfig cfg = checkpoint_config(path);
+  const Dataset& trained_on = [&]() -> const Dataset& {  // "mnist" for a checkpoint that records none
+    try {
+      return find_dataset(cfg.dataset);
+    } catch (const Error& e) {
+      fail(path, ": the checkpoint was trained on a data set this chalk does not know: ", e.what());
+    }
+  }();
+  // The data set asked for: named, else the one whose folder --data is, else (a folder chalk does
+  // not know, or none) the checkpoint's own.
+  std::string wanted = dataset.empty() && !data_dir.empty() ? dataset_of_folder(data_dir) : dataset;
+  if (wanted.empty()) wanted = trained_on.name;
+  const Dataset& given = find_dataset(wanted);
+  if (given.name != trained_on.name) {
+    if (!allow_other_dataset)
+      fail(path, " was trained on ", trained_on.display_name, " (", trained_on.name, ") but would be evaluated on ",
+           given.display_name, " (", given.name, data_dir.empty() ? "" : ", --data " + data_dir,
+           "): its test metrics would score a model on classes it never learned. Evaluate it with --dataset ",
+           trained_on.name, ", or pass --allow-other-dataset to score it anyway");
+    log << "warning: " << path << " was trained on " << trained_on.display_name << ", evaluated here on "
+        << given.display_name << " (--allow-other-dataset): a label number names a different class in each, "
+        << "so the metrics below do not measure what it learned\n";
+  }
+  cfg.dataset = given.name;
   cfg.data_dir = data_dir;
   cfg.out_dir.clear();
   cfg.threads = 0;  // keep the caller's thread count (chalk-eval --threads), not the training run's
@@ -764,7 +802,8 @@ EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& dat
   cfg.warmup_steps = 0;
   Trainer t(cfg);
   const int epochs = t.load_checkpoint(path);
-  log << "checkpoint " << path << ": " << cfg.model << " + " << cfg.loss << ", " << epochs << " epoch(s)\n"
+  log << "checkpoint " << path << ": " << cfg.model << " + " << cfg.loss << ", " << epochs << " epoch(s) on "
+      << trained_on.display_name << "\n"
       << "data: " << t.data_location().description << "\n";
   if (epochs < 1) fail(path, ": the checkpoint has no trained epoch (epochs_done = ", epochs, ")");
   EpochMetrics m = t.evaluate(epochs - 1);

@@ -3,7 +3,7 @@
 //
 //   chalk::TrainConfig cfg;            // every chalk-train flag is a field here
 //   cfg.model = "cnn"; cfg.loss = "arcface"; cfg.epochs = 2;
-//   chalk::Trainer t(cfg);             // loads MNIST, builds model, loss, optimizer
+//   chalk::Trainer t(cfg);             // loads the data set, builds model, loss, optimizer
 //   for (int e = 0; e < cfg.epochs; ++e) {
 //     double train_loss = t.train_epoch(e);
 //     chalk::EpochMetrics m = t.evaluate(e);     // test loss, accuracy, P@1, MAP@R, NMI...
@@ -45,7 +45,9 @@ struct TrainConfig {
   std::int64_t samples_per_class = 8;   // K of PK batches (triplet family): P = min(C, batch_size / K)
   std::uint64_t seed = 0;
   int threads = 0;                 // 0: adaptive (core/parallel.h: the cores other processes leave free)
-  std::string data_dir;            // "" : the full set if fetched, else the shipped subset
+  std::string dataset;             // a name from dataset_registry() (io/mnist.h): mnist | fashion-mnist;
+                                   // "" : the data set whose folder data_dir is (dataset_of_folder), else mnist
+  std::string data_dir;            // "" : the data set's full set if there, else its shipped subset
   std::string out_dir;             // "" : write nothing
   bool progress = true;            // progress bar on a terminal, plain lines otherwise
   bool stop_on_collapse = true;    // outputs identical for a whole batch, or one predicted class:
@@ -53,8 +55,9 @@ struct TrainConfig {
                                    // Trainer::collapse_warning(); demo 06 shows the collapse)
   std::int64_t limit_train = 0;    // > 0: use only the first N training images (quick runs, tests)
 
-  // Fill the "-1: default" fields from the loss's TrainingDefaults (its registry entry) and
-  // check every value. Throws chalk::Error naming the flag.
+  // Fill the "-1: default" fields from the loss's TrainingDefaults (its registry entry), and an
+  // empty dataset from data_dir, and check every value. Throws chalk::Error naming the flag (an
+  // unknown --dataset lists the known ones; a --data folder that is another data set's names both).
   void resolve();
   // warmup_steps, or when it is -1 the loss's default (warmup_epochs of an epoch of
   // `steps_per_epoch` steps, at most half of the run's steps).
@@ -116,7 +119,9 @@ class Trainer {
   const MnistSplit& train_set() const { return train_; }
   const MnistSplit& test_set() const { return test_; }
   const MnistLocation& data_location() const { return location_; }
-  std::int64_t num_classes() const { return 10; }
+  // The data set trained on: its name, class names (label k is dataset().class_names[k]), ...
+  const Dataset& dataset() const { return location_.dataset; }
+  std::int64_t num_classes() const { return location_.dataset.num_classes(); }
   std::int64_t global_step() const { return step_; }
   // How many training samples one batch holds: batch_size, or P x K for a loss that trains on
   // P x K batches (Loss::wants_pk_batches; P = min(classes, batch_size / K)), e.g. 10 x 8 = 80 for
@@ -184,8 +189,13 @@ class Trainer {
 bool outputs_identical(const Tensor& out);
 
 // Rebuild the model and loss a checkpoint was trained with and evaluate it on the test set
-// (chalk-eval). `data_dir` as in TrainConfig.
-EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log);
+// (chalk-eval). `data_dir` as in TrainConfig; `dataset` names the data set to evaluate on ("":
+// the one whose folder data_dir is, else the checkpoint's own). A checkpoint trained on another
+// data set than that one throws chalk::Error naming both (its metrics would score a model on
+// classes it never learned), unless `allow_other_dataset`: then the log says so in a warning.
+// A checkpoint that records no data set was trained on MNIST.
+EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log,
+                                 const std::string& dataset = "", bool allow_other_dataset = false);
 
 // The optimizer a run's config names, over `params`: SGD (lr, momentum, nesterov, weight_decay;
 // torch.optim.SGD), Adam or AdamW (lr, weight_decay; torch.optim.Adam / AdamW). config must be
