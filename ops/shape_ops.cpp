@@ -265,9 +265,9 @@ Tensor cat(const std::vector<Tensor>& xs, int axis) {
   }
   Shape ys = x0.shape();
   ys[a] = 0;
-  for (const Tensor& x : xs) ys[a] += x.shape()[a];
+  for (const Tensor& x : xs) ys[a] = checked_add(ys[a], x.shape()[a], "cat", "the joined axis' length");
   const AxisView v = axis_view(ys, a, false, "cat");
-  Tensor y = Tensor::empty(ys, x0.dtype());
+  Tensor y = Tensor::empty(ys, x0.dtype(), "cat");
   std::vector<std::int64_t> offsets;
   dispatch_all(x0.dtype(), [&](auto tag) {
     using T = decltype(tag);
