@@ -227,7 +227,7 @@ Tensor rand(const Shape& shape, DType dtype) {
   dispatch_float(dtype, "rand", [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(g.uniform());
+    for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(g.uniform());
   });
   return t;
 }
@@ -238,7 +238,7 @@ Tensor randn(const Shape& shape, DType dtype) {
   dispatch_float(dtype, "randn", [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(g.normal());
+    for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(g.normal());
   });
   return t;
 }
@@ -248,7 +248,7 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape) {
   Tensor t = Tensor::empty(shape, DType::Int64, "randint");
   auto& g = global_generator();
   std::int64_t* p = t.data<std::int64_t>();
-  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = g.randint(low, high);
+  for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = g.randint(low, high);
   return t;
 }
 

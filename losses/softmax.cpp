@@ -140,7 +140,8 @@ SoftmaxLoss::SoftmaxLoss(const LossOptions& o) : options_(o) {
     // PyTorch's nn.Linear(D, C) init: weight and bias ~ U(-1/sqrt(D), 1/sqrt(D)).
     Generator gen(o.seed);
     const double bound = 1.0 / std::sqrt(static_cast<double>(D));
-    std::vector<float> w(static_cast<std::size_t>(C * D)), b(static_cast<std::size_t>(C));
+    std::vector<float> w(static_cast<std::size_t>(checked_mul(C, D, "softmax loss", "the head W, num_classes x emb_dim ="))),
+        b(static_cast<std::size_t>(C));
     for (float& v : w) v = static_cast<float>((2 * gen.uniform() - 1) * bound);
     for (float& v : b) v = static_cast<float>((2 * gen.uniform() - 1) * bound);
     W_ = register_parameter("W", from_vector(w, {C, D}));

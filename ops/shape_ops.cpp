@@ -320,13 +320,13 @@ Tensor one_hot(const Tensor& labels, std::int64_t num_classes, DType dtype) {
   ys.push_back(num_classes);
   Tensor y = zeros(ys, dtype);
   const std::int64_t* pl = labels.data<std::int64_t>();
-  for (std::int64_t i = 0; i < labels.numel(); ++i)
+  for (std::int64_t i = 0, n = labels.numel(); i < n; ++i)
     if (pl[i] < 0 || pl[i] >= num_classes)
       fail("one_hot: label ", pl[i], " (at position ", i, ") is outside [0, ", num_classes, ") for C = ", num_classes);
   dispatch_all(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* py = y.data<T>();
-    for (std::int64_t i = 0; i < labels.numel(); ++i) py[i * num_classes + pl[i]] = T(1);
+    for (std::int64_t i = 0, n = labels.numel(); i < n; ++i) py[i * num_classes + pl[i]] = T(1);
   });
   return y;
 }

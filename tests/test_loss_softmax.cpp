@@ -619,6 +619,15 @@ TEST(MarginSoftmaxLoss, OwnsWAndMatchesTheFreeFunctions) {
   EXPECT_TRUE(r.ok) << r.report;
 }
 
+TEST(MarginSoftmaxLoss, AWeightOfMoreThanInt64ElementsIsRefused) {
+  // C x D from the options sized the initial weight's buffer; a wrapped product sized it wrong
+  LossOptions o;
+  o.num_classes = std::int64_t{1} << 32;
+  o.emb_dim = std::int64_t{1} << 32;
+  expect_error([&] { make_loss("arcface", o); }, {"arcface", "num_classes x emb_dim", "4294967296 x 4294967296", "overflows int64"});
+  expect_error([&] { make_loss("softmax", o); }, {"softmax loss", "4294967296 x 4294967296", "overflows int64"});
+}
+
 TEST(MarginSoftmaxLoss, Options) {
   LossOptions o;
   o.num_classes = 4;
