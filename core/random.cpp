@@ -24,12 +24,15 @@ double Generator::normal() {
 
 std::int64_t Generator::randint(std::int64_t low, std::int64_t high) {
   if (high <= low) fail("randint: expected low < high, got [", low, ", ", high, ")");
-  const std::uint64_t range = static_cast<std::uint64_t>(high - low);
+  // high - low in unsigned arithmetic: it exceeds INT64_MAX for e.g. [-2^62, 2^62), where the
+  // signed difference would overflow; every range up to 2^64 - 1 fits.
+  const std::uint64_t range = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
   // rejection sampling: no modulo bias
   const std::uint64_t limit = UINT64_MAX - UINT64_MAX % range;
   std::uint64_t r;
   do r = engine_(); while (r >= limit);
-  return low + static_cast<std::int64_t>(r % range);
+  // low + r % range, wrapping modulo 2^64 (defined for unsigned): the result lies in [low, high)
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + r % range);
 }
 
 Generator& global_generator() {

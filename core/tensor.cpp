@@ -19,11 +19,10 @@ namespace chalk {
 Storage::Storage(std::size_t n) : data(allocate(n)), bytes(n) {}
 Storage::~Storage() { deallocate(data, bytes); }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype) {
-  for (auto d : shape)
-    if (d < 0) fail("empty: negative dimension in shape ", shape_str(shape));
+Tensor Tensor::empty(const Shape& shape, DType dtype, const char* op) {
+  const std::int64_t bytes = checked_nbytes(shape, dtype_size(dtype), op);  // before anything is allocated
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(chalk::numel(shape)) * dtype_size(dtype));
+  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(bytes));
   impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(std::move(impl));
@@ -96,25 +95,32 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
   check_defined("reshape");
   Shape s = new_shape;
   int infer = -1;
-  std::int64_t known = 1;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
       if (infer >= 0) fail("reshape: only one dimension can be -1, got ", shape_str(new_shape));
       infer = static_cast<int>(i);
     } else if (s[i] < 0) {
       fail("reshape: invalid dimension ", s[i], " in ", shape_str(new_shape));
-    } else {
-      known *= s[i];
     }
   }
+  // Both counts checked: a wrapped product of [2^32, 2^32] is 0 and would "match" an empty x.
   if (infer >= 0) {
+    Shape known_dims = s;
+    known_dims[infer] = 1;
+    std::int64_t known = 0;
+    try {
+      known = checked_numel(known_dims, "reshape");
+    } catch (const Error&) {  // name the shape as given
+      fail("reshape: the element count of shape ", shape_str(new_shape), " overflows int64, whatever -1 stands for");
+    }
     if (known == 0 || numel() % known != 0)
       fail("reshape: cannot reshape ", shape_str(shape()), " into ", shape_str(new_shape));
     s[infer] = numel() / known;
   }
-  if (chalk::numel(s) != numel())
+  const std::int64_t n = checked_numel(s, "reshape");
+  if (n != numel())
     fail("reshape: cannot reshape ", shape_str(shape()), " (", numel(), " elements) into ",
-         shape_str(new_shape), " (", chalk::numel(s), " elements)");
+         shape_str(new_shape), " (", n, " elements)");
   Tensor out = detach();
   out.impl_->shape = s;
   const Shape in_shape = shape();
@@ -138,7 +144,7 @@ Tensor Tensor::clone() const {
 Tensor Tensor::to(DType target) const {
   check_defined("to");
   if (target == dtype()) return *this;
-  Tensor out = empty(shape(), target);
+  Tensor out = empty(shape(), target, "to");  // (a wider type may not fit where the narrower did)
   const std::int64_t n = numel();
   dispatch_all(dtype(), [&](auto from_tag) {
     using From = decltype(from_tag);
@@ -157,8 +163,9 @@ Tensor Tensor::to(DType target) const {
 }
 
 // ---- creation ----
-Tensor full(const Shape& shape, double value, DType dtype) {
-  Tensor t = Tensor::empty(shape, dtype);
+// full, named `op` in its errors (zeros and ones are full under their own names).
+static Tensor filled(const Shape& shape, double value, DType dtype, const char* op) {
+  Tensor t = Tensor::empty(shape, dtype, op);
   dispatch_all(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
@@ -167,18 +174,27 @@ Tensor full(const Shape& shape, double value, DType dtype) {
   });
   return t;
 }
-Tensor zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
-Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+Tensor full(const Shape& shape, double value, DType dtype) { return filled(shape, value, dtype, "full"); }
+Tensor zeros(const Shape& shape, DType dtype) { return filled(shape, 0.0, dtype, "zeros"); }
+Tensor ones(const Shape& shape, DType dtype) { return filled(shape, 1.0, dtype, "ones"); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
 Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
 
-Tensor arange(std::int64_t n, DType dtype) { return arange(0, static_cast<double>(n), 1, dtype); }
+Tensor arange(std::int64_t n, DType dtype) {
+  if (n < 0) fail("arange: expected n >= 0 elements, got ", n);
+  return arange(0, static_cast<double>(n), 1, dtype);
+}
 
 Tensor arange(double start, double end, double step, DType dtype) {
   if (step == 0) fail("arange: step must be non-zero");
+  if (!std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
+    fail("arange: expected finite start, end and step, got ", start, ", ", end, ", ", step);
   const double count = std::ceil((end - start) / step);
+  // 2^63 is the first double past int64: converting it or more is undefined behaviour.
+  if (!(count < 9223372036854775808.0))
+    fail("arange: [", start, ", ", end, ") in steps of ", step, " has ", count, " elements, more than int64 counts");
   const std::int64_t n = count > 0 ? static_cast<std::int64_t>(count) : 0;
-  Tensor t = Tensor::empty({n}, dtype);
+  Tensor t = Tensor::empty({n}, dtype, "arange");
   dispatch_all(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
@@ -189,10 +205,10 @@ Tensor arange(double start, double end, double step, DType dtype) {
 
 template <class T>
 static Tensor from_values(const std::vector<T>& values, const Shape& shape) {
-  if (static_cast<std::int64_t>(values.size()) != chalk::numel(shape))
-    fail("from_vector: got ", values.size(), " values for shape ", shape_str(shape), " (",
-         chalk::numel(shape), " elements)");
-  Tensor t = Tensor::empty(shape, dtype_of<T>());
+  const std::int64_t n = checked_numel(shape, "from_vector");
+  if (static_cast<std::int64_t>(values.size()) != n)
+    fail("from_vector: got ", values.size(), " values for shape ", shape_str(shape), " (", n, " elements)");
+  Tensor t = Tensor::empty(shape, dtype_of<T>(), "from_vector");
   std::copy(values.begin(), values.end(), t.data<T>());
   return t;
 }
@@ -206,33 +222,33 @@ Tensor tensor(std::initializer_list<double> values, DType dtype) {
 Tensor scalar(double value, DType dtype) { return full({}, value, dtype); }
 
 Tensor rand(const Shape& shape, DType dtype) {
-  Tensor t = Tensor::empty(shape, dtype);
+  Tensor t = Tensor::empty(shape, dtype, "rand");
   auto& g = global_generator();
   dispatch_float(dtype, "rand", [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(g.uniform());
+    for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(g.uniform());
   });
   return t;
 }
 
 Tensor randn(const Shape& shape, DType dtype) {
-  Tensor t = Tensor::empty(shape, dtype);
+  Tensor t = Tensor::empty(shape, dtype, "randn");
   auto& g = global_generator();
   dispatch_float(dtype, "randn", [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data<T>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(g.normal());
+    for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = static_cast<T>(g.normal());
   });
   return t;
 }
 
 Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape) {
   if (high <= low) fail("randint: expected low < high, got [", low, ", ", high, ")");
-  Tensor t = Tensor::empty(shape, DType::Int64);
+  Tensor t = Tensor::empty(shape, DType::Int64, "randint");
   auto& g = global_generator();
   std::int64_t* p = t.data<std::int64_t>();
-  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = g.randint(low, high);
+  for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = g.randint(low, high);
   return t;
 }
 

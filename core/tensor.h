@@ -60,8 +60,10 @@ class Tensor {
   Tensor() = default;  // an undefined tensor: defined() is false
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
-  // An uninitialised tensor of the given shape (kernels fill it).
-  static Tensor empty(const Shape& shape, DType dtype = DType::Float32);
+  // An uninitialised tensor of the given shape (kernels fill it). Throws chalk::Error naming
+  // `op` and the shape when a dimension is negative or the element or byte count overflows
+  // int64 (checked_nbytes, core/shape.h).
+  static Tensor empty(const Shape& shape, DType dtype = DType::Float32, const char* op = "empty");
 
   bool defined() const { return impl_ != nullptr; }
   const Shape& shape() const;
@@ -132,12 +134,16 @@ class Tensor {
 };
 
 // ---- creation ----
+// Each throws chalk::Error naming the function and the shape when a dimension is negative or
+// the element or byte count overflows int64, e.g. zeros({1 << 32, 1 << 32}): PyTorch's
+// "Storage size calculation overflowed with sizes=[4294967296, 4294967296]".
 Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
 Tensor ones(const Shape& shape, DType dtype = DType::Float32);
 Tensor full(const Shape& shape, double value, DType dtype = DType::Float32);
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
-// 0, 1, ..., n-1 (or start, start+step, ... < end)
+// 0, 1, ..., n-1 (or start, start+step, ... < end). Throws chalk::Error when n < 0, step is 0,
+// a bound is not finite, or the count does not fit int64.
 Tensor arange(std::int64_t n, DType dtype = DType::Int64);
 Tensor arange(double start, double end, double step, DType dtype = DType::Float32);
 // From values in row-major order; the count must match the shape.

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <unordered_map>
+#include <utility>
 
 #include "core/autograd.h"
 #include "core/gemm.h"
@@ -42,17 +44,19 @@ RetrievalMetrics retrieval_metrics(const Tensor& embeddings, const Tensor& label
   const std::int64_t* py = labels.data<std::int64_t>();
   const std::vector<double> sq = row_sq_norms(px, n, d);
 
-  // R for each query: same-label items other than itself
-  std::vector<std::int64_t> count;
+  if (block < 1) fail("retrieval_metrics: block must be >= 1 queries per GEMM, got ", block);
+  // R for each query: same-label items other than itself. Counted per distinct label, not in a
+  // table indexed by label: its size would come from the largest label value (a label of 2^40).
+  std::unordered_map<std::int64_t, std::int64_t> count;
   for (std::int64_t i = 0; i < n; ++i) {
     if (py[i] < 0) fail("retrieval_metrics: negative label ", py[i], " at index ", i);
-    if (py[i] >= static_cast<std::int64_t>(count.size())) count.resize(py[i] + 1, 0);
     ++count[py[i]];
   }
 
   struct PerQuery { double p1 = 0, r2 = 0, r4 = 0, r8 = 0, rp = 0, map = 0; bool used = false; };
   std::vector<PerQuery> per(static_cast<std::size_t>(n));
-  std::vector<double> dist(static_cast<std::size_t>(block * n));
+  block = std::min(block, n);
+  std::vector<double> dist(static_cast<std::size_t>(checked_mul(block, n, "retrieval_metrics", "the distance block =")));
   for (std::int64_t q0 = 0; q0 < n; q0 += block) {
     const std::int64_t qb = std::min(block, n - q0);
     // dist[i, j] = ||r_j||^2 - 2 q_i . r_j  (||q_i||^2 is the same for a whole row: it
@@ -62,7 +66,7 @@ RetrievalMetrics retrieval_metrics(const Tensor& embeddings, const Tensor& label
       std::vector<std::pair<double, std::int64_t>> order;  // (distance, index) of every other item
       for (std::int64_t i = b; i < e; ++i) {
         const std::int64_t q = q0 + i;
-        const std::int64_t R = count[py[q]] - 1;
+        const std::int64_t R = count.find(py[q])->second - 1;  // (find: read-only, shared by the threads)
         if (R <= 0) continue;
         const double* row = dist.data() + i * n;
         order.clear();
@@ -154,7 +158,7 @@ KMeansResult kmeans_once(const Tensor& input, std::int64_t k, Generator& gen, in
 
   // Lloyd iterations: assign to the nearest centroid (GEMM), move centroids to means
   r.assignment.assign(static_cast<std::size_t>(n), -1);
-  std::vector<double> dist(static_cast<std::size_t>(n * k));
+  std::vector<double> dist(static_cast<std::size_t>(checked_mul(n, k, "kmeans", "the distance table N x k =")));
   std::vector<double> point_d(static_cast<std::size_t>(n));
   for (r.iterations = 1; r.iterations <= max_iter; ++r.iterations) {
     const std::vector<double> csq = row_sq_norms(c, k, d);
@@ -210,24 +214,39 @@ double normalized_mutual_info(const std::vector<std::int64_t>& a, const std::vec
   if (a.size() != b.size()) fail("normalized_mutual_info: labelings have ", a.size(), " and ", b.size(), " items");
   if (a.empty()) fail("normalized_mutual_info: empty labelings");
   const double n = static_cast<double>(a.size());
-  std::int64_t ka = 0, kb = 0;
-  for (auto v : a) {
+  for (auto v : a)
     if (v < 0) fail("normalized_mutual_info: negative label ", v);
-    ka = std::max(ka, v + 1);
-  }
-  for (auto v : b) {
+  for (auto v : b)
     if (v < 0) fail("normalized_mutual_info: negative label ", v);
-    kb = std::max(kb, v + 1);
-  }
-  std::vector<double> joint(static_cast<std::size_t>(ka * kb), 0), pa(ka, 0), pb(kb, 0);
-  for (std::size_t i = 0; i < a.size(); ++i) joint[a[i] * kb + b[i]] += 1, pa[a[i]] += 1, pb[b[i]] += 1;
+  // The counts are kept per label and per pair that occurs, never in tables indexed by label
+  // value: a ka x kb joint table sized from the largest labels would overflow (labels 2^32) or
+  // exhaust memory. ua, ub: each item's label as a dense id 0.. in increasing label order.
+  auto dense = [](const std::vector<std::int64_t>& v, std::vector<double>& count) {
+    std::vector<std::int64_t> sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    count.assign(sorted.size(), 0);
+    std::vector<std::int64_t> id(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      id[i] = std::lower_bound(sorted.begin(), sorted.end(), v[i]) - sorted.begin();
+      count[id[i]] += 1;
+    }
+    return id;
+  };
+  std::vector<double> pa, pb;
+  const std::vector<std::int64_t> ua = dense(a, pa), ub = dense(b, pb);
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) pairs[i] = {ua[i], ub[i]};
+  std::sort(pairs.begin(), pairs.end());  // equal pairs adjacent, in (u, v) order
   // I = sum p(u,v) log(p(u,v) / (p(u) p(v))),  H = -sum p log p
   double mi = 0, ha = 0, hb = 0;
-  for (std::int64_t u = 0; u < ka; ++u)
-    for (std::int64_t v = 0; v < kb; ++v) {
-      const double j = joint[u * kb + v];
-      if (j > 0) mi += j / n * std::log(j * n / (pa[u] * pb[v]));
-    }
+  for (std::size_t i = 0; i < pairs.size();) {
+    std::size_t e = i;
+    while (e < pairs.size() && pairs[e] == pairs[i]) ++e;
+    const double j = static_cast<double>(e - i);  // the joint count of pair (u, v)
+    mi += j / n * std::log(j * n / (pa[pairs[i].first] * pb[pairs[i].second]));
+    i = e;
+  }
   for (double p : pa) if (p > 0) ha -= p / n * std::log(p / n);
   for (double p : pb) if (p > 0) hb -= p / n * std::log(p / n);
   if (ha + hb == 0) return 1.0;  // both labelings put everything in one group
@@ -244,6 +263,7 @@ double clustering_nmi(const Tensor& embeddings, const Tensor& labels, std::int64
 
 Tensor class_means(const Tensor& embeddings, const Tensor& labels, std::int64_t num_classes) {
   check_embeddings_and_labels(embeddings, labels, "class_means");
+  if (num_classes < 1) fail("class_means: num_classes must be >= 1, got ", num_classes);
   NoGradGuard no_grad;
   const Tensor x = embeddings.detach().to(DType::Float64);
   const std::int64_t n = x.shape()[0], d = x.shape()[1];
@@ -274,7 +294,7 @@ Tensor nearest_centroid(const Tensor& embeddings, const Tensor& centroids) {
   NoGradGuard no_grad;
   const Tensor x = embeddings.detach().to(DType::Float64), c = centroids.detach().to(DType::Float64);
   const std::int64_t n = x.shape()[0], k = c.shape()[0], d = x.shape()[1];
-  std::vector<double> dist(static_cast<std::size_t>(n * k));
+  std::vector<double> dist(static_cast<std::size_t>(checked_mul(n, k, "nearest_centroid", "the distance table N x C =")));
   gemm<double>(false, true, n, k, d, -2.0, x.data<double>(), d, c.data<double>(), d, 0.0, dist.data(), k);
   const std::vector<double> csq = row_sq_norms(c.data<double>(), k, d);
   Tensor pred = Tensor::empty({n}, DType::Int64);

@@ -92,7 +92,7 @@ Tensor kmeans_centroids(const Tensor& embeddings, const Tensor& labels, std::int
   Generator g(seed);
   const KMeansResult km = kmeans(embeddings, C, g, 100, 10);
   // overlap[j][m] = how many samples of class m fell in cluster j
-  std::vector<std::int64_t> overlap(static_cast<std::size_t>(C * C), 0);
+  std::vector<std::int64_t> overlap(static_cast<std::size_t>(checked_mul(C, C, "kmeans_centroids", "the overlap table C x C =")), 0);
   const std::int64_t* y = labels.data<std::int64_t>();
   for (std::size_t i = 0; i < km.assignment.size(); ++i) {
     if (y[i] < 0 || y[i] >= C) fail("kmeans centroids: label ", y[i], " outside [0, ", C, ")");
@@ -226,7 +226,8 @@ CentroidBoundReport centroid_bound_report(const Tensor& x_in, const Tensor& labe
   const std::int64_t* y = labels.data<std::int64_t>();
   CentroidBoundReport r;
 
-  std::vector<double> dx(static_cast<std::size_t>(N * N)), dc(static_cast<std::size_t>(N * C));
+  std::vector<double> dx(static_cast<std::size_t>(checked_mul(N, N, "centroid_bound_report", "the distance table N x N ="))),
+      dc(static_cast<std::size_t>(checked_mul(N, C, "centroid_bound_report", "the distance table N x C =")));
   for (std::int64_t i = 0; i < N; ++i) {
     for (std::int64_t j = 0; j < N; ++j) dx[i * N + j] = dist(px + i * D, px + j * D, D);
     for (std::int64_t m = 0; m < C; ++m) dc[i * C + m] = dist(px + i * D, pc + m * D, D);

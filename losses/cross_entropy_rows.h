@@ -19,24 +19,29 @@ namespace cross_entropy_rows {
 //   e_j   = exp(z_j - m),  S = sum_j e_j
 //   lse   = m + log S                           (= log sum_j exp z_j)
 //   p_j   = e_j / S                             (= exp(z_j - lse), the softmax)
-//   loss  = -sum_j t_j (z_j - lse) = lse - sum_j t_j z_j      (since sum_j t_j = 1)
-//         = lse - (1 - s) z_y - (s / C) sum_j z_j
+//   loss  = -sum_j t_j (z_j - lse) = log S - sum_j t_j (z_j - m)      (since sum_j t_j = 1)
+//         = log S - (1 - s) (z_y - m) - (s / C) sum_j (z_j - m)
+// The loss is formed from the shifted logits z_j - m, never as lse - z_y: lse is rounded at m's
+// magnitude, which swallows log S when m is large (float64 logits [1e16, 1e16] would give 0,
+// not log 2).
 // Keeping p costs N x C doubles and saves the backward from computing every exp again
 // (exp was half of cross_entropy's time).
 template <class T>
 double row_loss(const T* z, std::int64_t C, std::int64_t y, double s, double* p) {
   double m = z[0];
   for (std::int64_t j = 1; j < C; ++j) m = std::max(m, static_cast<double>(z[j]));
-  double sum_exp = 0, sum_z = 0;
+  double sum_exp = 0, sum_shifted = 0;  // S, and sum_j (z_j - m) (only when smoothing)
   for (std::int64_t j = 0; j < C; ++j) {
-    p[j] = std::exp(static_cast<double>(z[j]) - m);
+    const double shifted = static_cast<double>(z[j]) - m;
+    p[j] = std::exp(shifted);
     sum_exp += p[j];
-    sum_z += z[j];
+    sum_shifted += shifted;
   }
   const double inv = 1.0 / sum_exp;
   for (std::int64_t j = 0; j < C; ++j) p[j] *= inv;
-  const double lse = m + std::log(sum_exp);
-  return lse - (1.0 - s) * static_cast<double>(z[y]) - (s / C) * sum_z;
+  // (without smoothing the sum is not used: 0 x sum_shifted would be nan when it overflows)
+  const double smooth = s == 0 ? 0.0 : (s / C) * sum_shifted;
+  return std::log(sum_exp) - (1.0 - s) * (static_cast<double>(z[y]) - m) - smooth;
 }
 
 // Its gradient, scaled by the upstream g_i, written into dz (C values), from the p above:

@@ -479,7 +479,7 @@ MarginSoftmaxLoss::MarginSoftmaxLoss(const LossOptions& o, const char* loss, dou
   }
   // W ~ N(0, 1), C x D, from its own seeded generator (the scale does not matter: normalised).
   Generator gen(o.seed);
-  std::vector<float> w(static_cast<std::size_t>(C * D));
+  std::vector<float> w(static_cast<std::size_t>(checked_mul(C, D, loss, "the weight W, num_classes x emb_dim =")));
   for (float& v : w) v = static_cast<float>(gen.normal());
   W_ = register_parameter("W", from_vector(w, {C, D}));
 }

@@ -50,8 +50,10 @@ void check_cross_entropy(const Tensor& logits, const Tensor& labels, double s, c
 // ---------------------------------------------------------------- cross-entropy, fused
 
 // Forward, for logits z (N x C), labels y, smoothing s (cross_entropy_rows::row_loss, per row):
-//   lse_i  = max_j z_ij + log sum_j exp(z_ij - max_j z_ij)
+//   m_i    = max_j z_ij,  lse_i = m_i + log sum_j exp(z_ij - m_i)
 //   loss_i = lse_i - (1 - s) z_{i,y_i} - (s / C) sum_j z_ij
+//          = log sum_j exp(z_ij - m_i) - (1 - s) (z_{i,y_i} - m_i) - (s / C) sum_j (z_ij - m_i)
+//            (the form computed: lse_i itself is never rounded, so large logits lose nothing)
 //   mean: L = (1/N) sum_i loss_i     sum: L = sum_i loss_i     none: L_i = loss_i
 // VJP. d lse_i / d z_ij = exp(z_ij - lse_i) = p_ij (the softmax), so
 //   d loss_i / d z_ij = p_ij - (1 - s) [j = y_i] - s / C = p_ij - t_ij     (cross_entropy_rows::row_grad)
@@ -138,7 +140,8 @@ SoftmaxLoss::SoftmaxLoss(const LossOptions& o) : options_(o) {
     // PyTorch's nn.Linear(D, C) init: weight and bias ~ U(-1/sqrt(D), 1/sqrt(D)).
     Generator gen(o.seed);
     const double bound = 1.0 / std::sqrt(static_cast<double>(D));
-    std::vector<float> w(static_cast<std::size_t>(C * D)), b(static_cast<std::size_t>(C));
+    std::vector<float> w(static_cast<std::size_t>(checked_mul(C, D, "softmax loss", "the head W, num_classes x emb_dim ="))),
+        b(static_cast<std::size_t>(C));
     for (float& v : w) v = static_cast<float>((2 * gen.uniform() - 1) * bound);
     for (float& v : b) v = static_cast<float>((2 * gen.uniform() - 1) * bound);
     W_ = register_parameter("W", from_vector(w, {C, D}));

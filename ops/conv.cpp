@@ -38,14 +38,31 @@ ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b, in
   if (padding < 0) fail(op, ": padding must be >= 0, got ", padding);
   ConvGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3], w.shape()[0], w.shape()[2],
                  w.shape()[3], 0, 0, stride, padding};
-  if (g.KH > g.H + 2 * padding || g.KW > g.W + 2 * padding)
-    fail(op, ": kernel ", g.KH, "x", g.KW, " is larger than the padded input ", g.H + 2 * padding, "x",
-         g.W + 2 * padding, " (input ", shape_str(x.shape()), ", padding ", padding, ")");
-  g.OH = (g.H + 2 * padding - g.KH) / stride + 1;
-  g.OW = (g.W + 2 * padding - g.KW) / stride + 1;
+  // Every size below comes from the caller's shapes, stride and padding: each is checked before
+  // the kernels allocate or index with it (core/shape.h checked_mul), so none can wrap.
+  const std::int64_t pad2 = 2 * std::int64_t{padding};  // (2 * padding in int overflows from 2^30)
+  const std::int64_t Hp = checked_add(g.H, pad2, op, "the padded height H + 2 pad ="),
+                     Wp = checked_add(g.W, pad2, op, "the padded width W + 2 pad =");
+  if (g.KH > Hp || g.KW > Wp)
+    fail(op, ": kernel ", g.KH, "x", g.KW, " is larger than the padded input ", Hp, "x", Wp, " (input ",
+         shape_str(x.shape()), ", padding ", padding, ")");
+  g.OH = (Hp - g.KH) / stride + 1;
+  g.OW = (Wp - g.KW) / stride + 1;
   if (b.defined() && (b.dim() != 1 || b.shape()[0] != g.O || b.dtype() != w.dtype()))
     fail(op, ": bias must be a ", dtype_name(w.dtype()), " vector of length ", g.O, ", got ",
          dtype_name(b.dtype()), " ", shape_str(b.shape()));
+  checked_numel({g.N, g.O, g.OH, g.OW}, op);                                             // the output y
+  checked_mul(g.C, checked_mul(Hp, Wp, op, "the padded image (H + 2 pad) x (W + 2 pad) ="), op,
+              "the padded image buffer C x (H + 2 pad)(W + 2 pad) =");                  // pad_image's scratch
+  const std::int64_t patch = checked_mul(checked_mul(g.C, g.KH, op, "the patch C x KH ="), g.KW, op,
+                                         "the patch (C KH) x KW =");
+  checked_mul(checked_mul(patch, g.OW, op, "a column-matrix row block (C KH KW) x OW ="), 8, op,
+              "the bytes of a column-matrix row block (C KH KW OW) x 8 =");             // im2col's scratch
+  const std::int64_t pixels = checked_mul(g.OH, g.OW, op, "the output pixels OH x OW =");
+  // multiply-adds per image and per batch (the thread and GEMM-block heuristics use both)
+  const std::int64_t macs = checked_mul(checked_mul(g.O, patch, op, "the multiply-adds O x (C KH KW) ="), pixels,
+                                        op, "the multiply-adds per image O (C KH KW) x (OH OW) =");
+  checked_mul(g.N, macs, op, "the multiply-adds N x O (C KH KW)(OH OW) =");
   return g;
 }
 
@@ -262,7 +279,7 @@ void over_images(std::int64_t N, int T, F&& f) {
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding) {
   const ConvGeometry g = conv_geometry(x, w, b, stride, padding, "conv2d");
-  Tensor y = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype());
+  Tensor y = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype(), "conv2d");
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
@@ -381,7 +398,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
 //   db[o] += g[n, o, i, j]
 Tensor conv2d_naive(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding) {
   const ConvGeometry g = conv_geometry(x, w, b, stride, padding, "conv2d_naive");
-  Tensor y = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype());
+  Tensor y = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype(), "conv2d_naive");
   // Visit every (n, o, i, j, c, p, q) term of the sum whose input pixel lies inside the image.
   auto for_each_term = [g](auto&& f) {
     for (std::int64_t n = 0; n < g.N; ++n)

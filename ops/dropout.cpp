@@ -19,7 +19,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
     using T = decltype(tag);
     T* pm = mask.data<T>();
     const T keep = static_cast<T>(1.0 / (1.0 - p));
-    for (std::int64_t i = 0; i < mask.numel(); ++i) pm[i] = gen.uniform() < p ? T(0) : keep;
+    for (std::int64_t i = 0, n = mask.numel(); i < n; ++i) pm[i] = gen.uniform() < p ? T(0) : keep;
   });
   return mul(x, mask);  // mul's VJP multiplies g by the same mask
 }

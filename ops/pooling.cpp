@@ -84,8 +84,8 @@ Tensor max_pool2d_impl(const Tensor& x, int kernel, int stride, bool with_relu, 
   if (kernel > H || kernel > W)
     fail(op, ": kernel ", kernel, " is larger than the input ", H, "x", W, " (", shape_str(x.shape()), ")");
   const std::int64_t OH = (H - kernel) / stride + 1, OW = (W - kernel) / stride + 1;
-  Tensor y = Tensor::empty({N, C, OH, OW}, x.dtype());
-  Tensor arg = Tensor::empty({N, C, OH, OW}, DType::Int64);  // flat index in the H x W plane
+  Tensor y = Tensor::empty({N, C, OH, OW}, x.dtype(), op);
+  Tensor arg = Tensor::empty({N, C, OH, OW}, DType::Int64, op);  // flat index in the H x W plane
   const bool fast = which == PoolKernel::Fast && kernel == 2 && stride == 2;
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
@@ -114,7 +114,8 @@ Tensor max_pool2d_impl(const Tensor& x, int kernel, int stride, bool with_relu, 
       const T* pyr = y_.defined() ? y_.data<T>() : nullptr;
       const std::int64_t* pa = arg.data<std::int64_t>();
       T* pgx = gx.data<T>();
-      const std::int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], out = g.numel() / planes;
+      // (out from g's shape, not g.numel() / planes: an empty batch has 0 planes)
+      const std::int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], out = g.shape()[2] * g.shape()[3];
       parallel_for(planes, std::max<std::int64_t>(1, kParallelGrain / hw), [&](std::int64_t b, std::int64_t e) {
         for (std::int64_t plane = b; plane < e; ++plane) {
           T* d = pgx + plane * hw;

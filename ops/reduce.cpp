@@ -164,7 +164,11 @@ Tensor argmax(const Tensor& x, int axis, bool keepdim) { return arg_extreme(x, a
 Tensor argmin(const Tensor& x, int axis, bool keepdim) { return arg_extreme(x, axis, keepdim, -1, "argmin"); }
 
 // y = m + log(sum_k exp(x_k - m)),  m = max_k x_k (a constant: it cancels in the gradient)
-// dx_k = g exp(x_k - y) = g softmax(x)_k
+// dx_k = g softmax(x)_k = g exp(x_k - m) / sum_j exp(x_j - m)
+// The VJP is formed in the shifted form, not as exp(x_k - y) from the rounded output: at large
+// x the rounding of y = m + log(s) swallows log(s) (float64 [1e16, 1e16]: y = 1e16, and
+// exp(x_k - y) = 1 for both, a gradient summing to 2; float64 [1e10, 1e10]: 0.9999995). The
+// shifted softmax sums to 1 up to rounding at every size. (PyTorch 1.13 uses exp(x - y).)
 Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
   const AxisView v = axis_view(x.shape(), axis, keepdim, "logsumexp");
   if (v.n == 0) fail("logsumexp: axis ", axis, " of shape ", shape_str(x.shape()), " is empty");
@@ -201,8 +205,36 @@ Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
     });
   });
   record(y, "logsumexp", {x}, Saved{.inputs = {0}, .output = true},
-         [x = x.detach(), y_ = y.detach(), keep = v.keep_shape](const Tensor& g, Grads& dx) {
-    dx.add(0, mul(g.reshape(keep), exp(sub(x, y_.reshape(keep)))));
+         [x = x.detach(), y_ = y.detach(), v](const Tensor& g, Grads& dx) {
+    Tensor d = Tensor::empty(x.shape(), x.dtype());
+    dispatch_float(x.dtype(), "logsumexp backward", [&](auto tag) {
+      using T = decltype(tag);
+      const T *px = x.data<T>(), *py = y_.data<T>(), *pg = g.data<T>();
+      T* pd = d.data<T>();
+      parallel_for(v.outer * v.inner, std::max<std::int64_t>(1, kParallelGrain / v.n), [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t j = b; j < e; ++j) {  // lane j = (o, i); g and y are indexed by it
+          const std::int64_t off = (j / v.inner) * v.n * v.inner + j % v.inner;
+          const T* xl = px + off;
+          T* dl = pd + off;
+          const double gj = pg[j];
+          if (!std::isfinite(py[j])) {
+            // y is nan or +-inf: the forward took no shifted sum. exp(x_k - y) gives PyTorch's
+            // gradients there: nan wherever x_k - y is inf - inf or nan, 0 where it is -inf.
+            for (std::int64_t k = 0; k < v.n; ++k)
+              dl[k * v.inner] = static_cast<T>(gj * std::exp(static_cast<double>(xl[k * v.inner]) - py[j]));
+            continue;
+          }
+          double m = xl[0];  // y finite: no nan and no +inf in the lane, m finite
+          for (std::int64_t k = 1; k < v.n; ++k) m = std::max(m, static_cast<double>(xl[k * v.inner]));
+          double s = 0;
+          for (std::int64_t k = 0; k < v.n; ++k) s += std::exp(static_cast<double>(xl[k * v.inner]) - m);
+          const double scale = gj / s;
+          for (std::int64_t k = 0; k < v.n; ++k)
+            dl[k * v.inner] = static_cast<T>(scale * std::exp(static_cast<double>(xl[k * v.inner]) - m));
+        }
+      });
+    });
+    dx.add(0, d);
   });
   return y;
 }

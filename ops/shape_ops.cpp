@@ -266,9 +266,9 @@ Tensor cat(const std::vector<Tensor>& xs, int axis) {
   }
   Shape ys = x0.shape();
   ys[a] = 0;
-  for (const Tensor& x : xs) ys[a] += x.shape()[a];
+  for (const Tensor& x : xs) ys[a] = checked_add(ys[a], x.shape()[a], "cat", "the joined axis' length");
   const AxisView v = axis_view(ys, a, false, "cat");
-  Tensor y = Tensor::empty(ys, x0.dtype());
+  Tensor y = Tensor::empty(ys, x0.dtype(), "cat");
   std::vector<std::int64_t> offsets;
   dispatch_all(x0.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -321,13 +321,13 @@ Tensor one_hot(const Tensor& labels, std::int64_t num_classes, DType dtype) {
   ys.push_back(num_classes);
   Tensor y = zeros(ys, dtype);
   const std::int64_t* pl = labels.data<std::int64_t>();
-  for (std::int64_t i = 0; i < labels.numel(); ++i)
+  for (std::int64_t i = 0, n = labels.numel(); i < n; ++i)
     if (pl[i] < 0 || pl[i] >= num_classes)
       fail("one_hot: label ", pl[i], " (at position ", i, ") is outside [0, ", num_classes, ") for C = ", num_classes);
   dispatch_all(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* py = y.data<T>();
-    for (std::int64_t i = 0; i < labels.numel(); ++i) py[i * num_classes + pl[i]] = T(1);
+    for (std::int64_t i = 0, n = labels.numel(); i < n; ++i) py[i * num_classes + pl[i]] = T(1);
   });
   return y;
 }

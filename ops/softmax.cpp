@@ -26,10 +26,14 @@ namespace {
 
 // The one lane kernel of both ops. With m = max_k x_k and s = sum_k exp(x_k - m):
 //   softmax:      y_k = exp(x_k - m) / s
-//   log_softmax:  y_k = x_k - (m + log s)           (= x_k - logsumexp(x))
+//   log_softmax:  y_k = (x_k - m) - log s           (= x_k - logsumexp(x))
 // (subtracting m changes nothing mathematically and keeps every exp <= 1: no overflow for
-// logits of 1000, no 0/0 for logits of -1000.) Log is a template flag, so each op's loop is
-// exactly its own: softmax keeps exp(x_k - m) from the sum pass, log_softmax stores nothing there.
+// logits of 1000, no 0/0 for logits of -1000.) log_softmax subtracts m first and log s after,
+// never x_k - (m + log s): m + log s is rounded at m's magnitude, which swallows log s when m
+// is large (float32 [64, 64]: -0.693145752 instead of -log 2 = -0.693147181; [1e8, 1e8]: 0).
+// x_k - m is exact for the logits near the maximum (Sterbenz), the ones that carry the mass.
+// Log is a template flag, so each op's loop is exactly its own: softmax keeps exp(x_k - m)
+// from the sum pass, log_softmax stores nothing there.
 template <bool Log, class T>
 void softmax_lane(const T* xl, T* yl, std::int64_t n, std::int64_t st) {
   T m = xl[0];
@@ -41,8 +45,8 @@ void softmax_lane(const T* xl, T* yl, std::int64_t n, std::int64_t st) {
     s += e;
   }
   if constexpr (Log) {
-    const T lse = m + static_cast<T>(std::log(s));
-    for (std::int64_t k = 0; k < n; ++k) yl[k * st] = xl[k * st] - lse;
+    const T log_s = static_cast<T>(std::log(s));
+    for (std::int64_t k = 0; k < n; ++k) yl[k * st] = (xl[k * st] - m) - log_s;
   } else {
     const T inv = static_cast<T>(1.0 / s);
     for (std::int64_t k = 0; k < n; ++k) yl[k * st] *= inv;
@@ -52,6 +56,8 @@ void softmax_lane(const T* xl, T* yl, std::int64_t n, std::int64_t st) {
 // The one lane VJP of both, from y (the forward's output) and g:
 //   softmax:      dx_k = sum_j g_j dy_j/dx_k = sum_j g_j y_j (delta_jk - y_k) = y_k (g_k - sum_j g_j y_j)
 //   log_softmax:  dy_j/dx_k = delta_jk - softmax(x)_k,  so  dx_k = g_k - exp(y_k) sum_j g_j
+// exp(y_k) is the softmax in the shifted form, exp((x_k - m) - log s) = exp(x_k - m) / s, as
+// accurate as y_k is: y is formed shifted (above), so no rounded m + log s enters here.
 template <bool Log, class T>
 void softmax_lane_backward(const T* gl, const T* yl, T* dl, std::int64_t n, std::int64_t st) {
   double c = 0;  // softmax: sum_j g_j y_j;  log_softmax: sum_j g_j
@@ -101,7 +107,7 @@ Tensor softmax_op(const Tensor& x, int axis, const char* op) {
 // VJP: dx_k = y_k (g_k - sum_j g_j y_j)
 Tensor softmax(const Tensor& x, int axis) { return softmax_op<false>(x, axis, "softmax"); }
 
-// y_k = x_k - m - log(sum_j exp(x_j - m)),   m = max_j x_j   (= x_k - logsumexp(x))
+// y_k = (x_k - m) - log(sum_j exp(x_j - m)),   m = max_j x_j   (= x_k - logsumexp(x))
 // VJP: dx_k = g_k - exp(y_k) sum_j g_j
 Tensor log_softmax(const Tensor& x, int axis) { return softmax_op<true>(x, axis, "log_softmax"); }
 

@@ -138,6 +138,19 @@ TEST(BatchLoader, BadArguments) {
   EXPECT_EQ(BatchLoader(0, 4).batches(0).size(), 0u);
 }
 
+TEST(BatchLoader, ABatchSizeNearInt64MaxIsOneBatch) {
+  // ceil(n / batch_size) was (n + batch_size - 1) / batch_size: an overflow for such sizes
+  for (bool drop_last : {false, true}) {
+    const BatchLoader loader(10, INT64_MAX, /*shuffle=*/false, 0, drop_last);
+    EXPECT_EQ(loader.num_batches(), drop_last ? 0 : 1);
+    const auto b = loader.batches(0);
+    ASSERT_EQ(b.size(), drop_last ? 0u : 1u);
+    if (!drop_last) EXPECT_EQ(b[0].size(), 10u);
+  }
+  EXPECT_EQ(BatchLoader(10, 3).num_batches(), 4);
+  EXPECT_EQ(BatchLoader(10, 3, true, 0, true).num_batches(), 3);
+}
+
 // ---- PKSampler ----
 
 TEST(PKSampler, EachBatchHasPClassesTimesKSamples) {

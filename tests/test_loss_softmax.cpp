@@ -226,6 +226,31 @@ TEST(CrossEntropy, HugeLogitsNeedTheMaxSubtraction) {
   }
 }
 
+// Logits [[v, v]], label 0: the loss is log 2 and its gradient [-0.5, 0.5] at every v. The
+// composed twin (log_softmax) gave 0.693145752 at v = 64 and 0 at 1e8 in float32; the fused one,
+// lse - z_y in double, gave 0 at 1e16 in float64. Both are formed from z - max now.
+TEST(CrossEntropy, FusedAndComposedAreExactAtLargeLogits) {
+  for (auto [v, dt] : {std::pair{64.0, DType::Float32}, std::pair{1e4, DType::Float32}, std::pair{1e8, DType::Float32},
+                       std::pair{1e10, DType::Float64}, std::pair{1e16, DType::Float64}, std::pair{1e50, DType::Float64}}) {
+    for (double smoothing : {0.0, 0.1}) {
+      SCOPED_TRACE(str_cat(v, " ", dtype_name(dt), " smoothing ", smoothing));
+      const double tol = dt == DType::Float32 ? 6e-8 : 1e-15;  // float32: half an ulp of log 2
+      // with smoothing t = [1 - s/2, s/2]: loss = log 2 still (both logits equal), grad p - t
+      const std::vector<double> grad{0.5 - (1 - smoothing / 2), 0.5 - smoothing / 2};
+      for (auto* f : {+[](const Tensor& z, const Tensor& y, double s) { return cross_entropy(z, y, s); },
+                      +[](const Tensor& z, const Tensor& y, double s) { return cross_entropy_composed(z, y, s); }}) {
+        Tensor z = from_vector(std::vector<double>{v, v}, {1, 2}).to(dt).requires_grad_();
+        const Tensor L = f(z, labels_of({0}), smoothing);
+        EXPECT_NEAR(L.item(), std::log(2.0), tol);
+        L.backward();
+        const auto gz = z.grad().to(DType::Float64).to_vector<double>();
+        EXPECT_NEAR(gz[0], grad[0], tol);
+        EXPECT_NEAR(gz[1], grad[1], tol);
+      }
+    }
+  }
+}
+
 TEST(CrossEntropy, BadInputs) {
   const Tensor z = zeros({2, 3}, DType::Float64);
   expect_error([&] { cross_entropy(z, labels_of({0, 3})); }, {"cross_entropy", "label 3", "C = 3"});
@@ -402,6 +427,45 @@ TEST(MarginSoftmax, FusedAndComposedAgreeTo1e10) {
   }
 }
 
+// At s = 64 (the scale ArcFace and CosFace train at) the composed twins, built on log_softmax,
+// lost 1.4e-6 of log 2 in float32; at s = 1e16 in float64 the fused losses, lse - z_y, lost all
+// of it. W's first two rows are equal and x lies along them: cos = [1, 1, 0], so NormFace's
+// logits are [s, s, 0] and its loss is log(2 + e^-s) = log 2.
+TEST(MarginSoftmax, FusedAndComposedAreExactAtLargeScales) {
+  const Tensor y = labels_of({0});
+  for (auto [s, dt] : {std::pair{64.0, DType::Float32}, std::pair{64.0, DType::Float64}, std::pair{1e8, DType::Float32},
+                       std::pair{1e16, DType::Float64}}) {
+    SCOPED_TRACE(str_cat("s = ", s, " ", dtype_name(dt)));
+    const Tensor W = from_vector(std::vector<double>{1, 0, 1, 0, 0, 1}, {3, 2}).to(dt);
+    const Tensor x = from_vector(std::vector<double>{2, 0}, {1, 2}).to(dt);
+    const double tol = dt == DType::Float32 ? 6e-8 : 1e-15;
+    for (bool composed : {false, true}) {
+      Tensor xg = x.clone().requires_grad_();
+      const Tensor L = composed ? normface_loss_composed(xg, W, y, s) : normface_loss(xg, W, y, s);
+      EXPECT_NEAR(L.item(), std::log(2.0), tol) << (composed ? "composed" : "fused");
+    }
+  }
+  // every margin at s = 64, float32, random angles: the twin and the fused loss agree to the
+  // float32 rounding of their logits (the twin computes its cosines with other float32 ops; an
+  // ulp of 64 is 7.6e-6), relative to the loss
+  Generator gen(1064);
+  manual_seed(64);
+  const Tensor W = randn({5, 6}, DType::Float64);
+  const Tensor yy = cyclic_labels(20, 5);
+  const Tensor xx = batch_at_angles(W, yy, kAngles, gen);
+  for (const auto& [name, fused, composed] : std::vector<Variant>{
+           {"normface", [](auto& x, auto& W, auto& y) { return normface_loss(x, W, y, 64.0); },
+            [](auto& x, auto& W, auto& y) { return normface_loss_composed(x, W, y, 64.0); }},
+           {"cosface", [](auto& x, auto& W, auto& y) { return cosface_loss(x, W, y, 64.0, 0.35); },
+            [](auto& x, auto& W, auto& y) { return cosface_loss_composed(x, W, y, 64.0, 0.35); }},
+           {"arcface", [](auto& x, auto& W, auto& y) { return arcface_loss(x, W, y, 64.0, 0.5); },
+            [](auto& x, auto& W, auto& y) { return arcface_loss_composed(x, W, y, 64.0, 0.5); }}}) {
+    const Tensor x32 = xx.to(DType::Float32), W32 = W.to(DType::Float32);
+    const Eval a = evaluate(fused, x32, W32, yy), b = evaluate(composed, x32, W32, yy);
+    EXPECT_NEAR(a.value, b.value, 1e-6 * std::max(1.0, std::fabs(b.value))) << name;
+  }
+}
+
 TEST(MarginSoftmax, BranchesAreExercised) {
   // The batch of the tests above really visits ArcFace's fallback and all of SphereFace's pieces.
   int fallback = 0, with_margin = 0;
@@ -554,6 +618,15 @@ TEST(MarginSoftmaxLoss, OwnsWAndMatchesTheFreeFunctions) {
   EXPECT_EQ(a->parameters()[0].to_vector<float>(), b->parameters()[0].to_vector<float>());
   auto r = gradcheck([&](const std::vector<Tensor>& in) { return (*a)(in[0], y); }, {randn({12, 8}, DType::Float64)});
   EXPECT_TRUE(r.ok) << r.report;
+}
+
+TEST(MarginSoftmaxLoss, AWeightOfMoreThanInt64ElementsIsRefused) {
+  // C x D from the options sized the initial weight's buffer; a wrapped product sized it wrong
+  LossOptions o;
+  o.num_classes = std::int64_t{1} << 32;
+  o.emb_dim = std::int64_t{1} << 32;
+  expect_error([&] { make_loss("arcface", o); }, {"arcface", "num_classes x emb_dim", "4294967296 x 4294967296", "overflows int64"});
+  expect_error([&] { make_loss("softmax", o); }, {"softmax loss", "4294967296 x 4294967296", "overflows int64"});
 }
 
 TEST(MarginSoftmaxLoss, Options) {

@@ -125,6 +125,39 @@ TEST(NMI, IdenticalPermutedAndIndependent) {
   EXPECT_THROW(normalized_mutual_info({0, 1}, {0}), Error);
 }
 
+// Tables were sized from label values: NMI's joint table had (max a + 1) x (max b + 1) cells
+// (labels 2^32 overflowed it), retrieval's count table max label + 1 entries. Only the grouping
+// matters to both, so relabelled copies must give the same numbers.
+TEST(NMI, LargeLabelValuesGiveTheSameScoreAsSmallOnes) {
+  const std::int64_t big = std::int64_t{1} << 40;
+  const std::vector<std::int64_t> a{0, 0, 1, 1, 2, 2, 2}, b{1, 0, 1, 1, 0, 2, 2};
+  std::vector<std::int64_t> a_big, b_big;
+  for (auto v : a) a_big.push_back(v * big);
+  for (auto v : b) b_big.push_back(INT64_MAX - 2 + v);
+  const double want = normalized_mutual_info(a, b);
+  EXPECT_GT(want, 0.1);
+  EXPECT_LT(want, 0.9);
+  EXPECT_EQ(normalized_mutual_info(a_big, b_big), want);
+  EXPECT_NEAR(normalized_mutual_info({0, big, big}, {5, 3 * big, 3 * big}), 1.0, 1e-12);
+}
+
+TEST(Retrieval, LargeLabelValuesGiveTheSameMetricsAsSmallOnes) {
+  manual_seed(77);
+  const Tensor e = randn({12, 3});
+  std::vector<std::int64_t> y, y_big;
+  for (std::int64_t i = 0; i < 12; ++i) y.push_back(i % 3), y_big.push_back((i % 3) * (std::int64_t{1} << 50) + 7);
+  const RetrievalMetrics m = retrieval_metrics(e, from_vector(y, {12}), 5);
+  const RetrievalMetrics mb = retrieval_metrics(e, from_vector(y_big, {12}), 5);
+  EXPECT_EQ(m.map_at_r, mb.map_at_r);
+  EXPECT_EQ(m.precision_at_1, mb.precision_at_1);
+  EXPECT_EQ(m.r_precision, mb.r_precision);
+  EXPECT_EQ(m.queries, mb.queries);
+  // a block larger than N (or INT64_MAX: once block x N overflowed) is one block
+  const RetrievalMetrics mh = retrieval_metrics(e, from_vector(y, {12}), INT64_MAX);
+  EXPECT_EQ(mh.map_at_r, m.map_at_r);
+  EXPECT_THROW(retrieval_metrics(e, from_vector(y, {12}), 0), Error);
+}
+
 TEST(KMeans, RecoversSeparatedBlobsAndIsSeeded) {
   manual_seed(5);
   const std::int64_t per = 40, k = 4, d = 3;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <string>
 
@@ -190,6 +191,31 @@ TEST(Conv2d, ErrorsNameShapes) {
     expect_error([&] { conv(x, w, Tensor(), 1, -1); }, {op, "padding", ">= 0", "-1"});
     expect_error([&] { conv(x, w, zeros({5})); }, {op, "bias", "length 4", "[5]"});
     expect_error([&] { conv(x, zeros({4, 3, 3, 3}, DType::Float64)); }, {op, "float32", "float64"});
+  }
+}
+
+// Sizes computed from the caller's stride and padding are checked before any buffer is sized
+// from them: 2 * padding overflowed int for padding >= 2^30, and (H + 2 pad)^2 output pixels
+// overflow int64 for padding near 2^31.
+TEST(Conv2d, SizesThatOverflowAreRefusedBeforeAllocating) {
+  const Tensor x = ones({1, 1, 1, 1}), w = ones({1, 1, 1, 1});
+  // padding INT_MAX: OH = OW = 2^32 - 1, the output's element count overflows int64
+  expect_error([&] { conv2d(x, w, Tensor(), 1, INT_MAX); }, {"conv2d", "overflows int64"});
+  expect_error([&] { conv2d_naive(x, w, Tensor(), 1, INT_MAX); }, {"conv2d_naive", "overflows int64"});
+  // padding 2^30: y is [1, 1, 2^31 + 1, 2^31 + 1], 2^62 elements of 4 bytes
+  expect_error([&] { conv2d(x, w, Tensor(), 1, 1 << 30); }, {"conv2d", "[1, 1, 2147483649, 2147483649]", "byte count"});
+}
+
+TEST(MaxPool2d, AnEmptyBatchHasAnEmptyGradient) {
+  // the backward took the output plane size as g.numel() / (N C): a division by zero at N = 0
+  for (auto pool : {+[](const Tensor& x) { return max_pool2d(x, 2, 2); },
+                    +[](const Tensor& x) { return max_pool2d_naive(x, 2, 2); },
+                    +[](const Tensor& x) { return relu_max_pool2d(x, 2, 2); }}) {
+    Tensor x = zeros({0, 3, 4, 4}, DType::Float64).requires_grad_();
+    const Tensor y = pool(x);
+    EXPECT_EQ(y.shape(), (Shape{0, 3, 2, 2}));
+    sum(y).backward();
+    EXPECT_EQ(x.grad().shape(), (Shape{0, 3, 4, 4}));
   }
 }
 

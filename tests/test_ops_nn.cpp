@@ -89,6 +89,41 @@ TEST(Softmax, HandComputedValues) {
   expect_all_near(log_softmax(f64({5, -7}, {2, 1}), 1), f64({0, 0}, {2, 1}), 0);
 }
 
+// log_softmax([v, v]) = -log 2 at every v, and its VJP for g = [1, 0] is g - softmax sum(g) =
+// [0.5, -0.5]. Formed as x - (m + log s), float32 gave -0.693145752 at v = 64 (the scale ArcFace
+// and CosFace train at), -0.693359375 at 1e4, -0.6875 at 1e6, and 0 with VJP [0, -1] at 1e8.
+TEST(Softmax, LogSoftmaxIsExactAtLargeLogits) {
+  for (auto [v, dt] : {std::pair{64.0, DType::Float32}, std::pair{1e4, DType::Float32}, std::pair{1e6, DType::Float32},
+                       std::pair{1e8, DType::Float32}, std::pair{1e10, DType::Float64}, std::pair{1e16, DType::Float64},
+                       std::pair{1e50, DType::Float64}}) {
+    SCOPED_TRACE(str_cat(v, " ", dtype_name(dt)));
+    Tensor x = tensor({v, v}, dt).requires_grad_();
+    const Tensor y = log_softmax(x);
+    const double log2 = dt == DType::Float32 ? static_cast<float>(-std::log(2.0)) : -std::log(2.0);
+    EXPECT_EQ(y.to(DType::Float64).to_vector<double>(), (std::vector<double>{log2, log2}));  // -0.693147181
+    y.backward(tensor({1, 0}, dt));
+    EXPECT_EQ(x.grad().to(DType::Float64).to_vector<double>(), (std::vector<double>{0.5, -0.5}));
+    // softmax, from the same shifted form
+    EXPECT_EQ(softmax(x.detach()).to(DType::Float64).to_vector<double>(), (std::vector<double>{0.5, 0.5}));
+  }
+}
+
+TEST(Softmax, LogSoftmaxIsShiftInvariantInFloat32) {
+  // integer logits: x + 64 and x + 1e4 are exact in float32, and so is (x_k + c) - (m + c) = x_k - m,
+  // so log_softmax(x + c) equals log_softmax(x) bit for bit, value and VJP
+  const Tensor x0 = tensor({3, -2, 0, 5, 1, -7}, DType::Float32).reshape({2, 3});
+  const Tensor g = tensor({0.3, -1.2, 0.7, 2.0, 0.1, -0.4}, DType::Float32).reshape({2, 3});
+  for (double c : {64.0, 1e4}) {
+    SCOPED_TRACE(c);
+    Tensor a = x0.clone().requires_grad_(), b = (x0 + c).detach().requires_grad_();
+    const Tensor ya = log_softmax(a, 1), yb = log_softmax(b, 1);
+    EXPECT_EQ(ya.to_vector<float>(), yb.to_vector<float>());
+    ya.backward(g);
+    yb.backward(g);
+    EXPECT_EQ(a.grad().to_vector<float>(), b.grad().to_vector<float>());
+  }
+}
+
 TEST(Softmax, HugeLogitsGiveNoNaN) {
   for (DType dt : {DType::Float32, DType::Float64}) {
     Tensor x = tensor({1000, -1000, 0, 999}, dt).requires_grad_();

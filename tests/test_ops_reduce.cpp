@@ -162,6 +162,51 @@ TEST(ReduceForward, LogsumexpIsStable) {
   expect_values(logsumexp(f64({-inf, 0}, {2}), 0), {0});
 }
 
+// The derivatives of log-sum-exp are the softmax: they sum to 1 at every size of x. Formed as
+// exp(x - y) from the rounded output y = m + log(s), they do not once m swallows log(s):
+// float64 [1e10, 1e10] gave [0.49999976, 0.49999976] (sum 0.999999521), [1e16, 1e16] and
+// [1e50, 1e50] gave [1, 1]; float32 [1e8, 1e8] gave [1, 1]. PyTorch 1.13's logsumexp has the flaw.
+TEST(ReduceBackward, LogsumexpGradientSumsToOneAtLargeArguments) {
+  for (auto [v, dt] : {std::pair{1e10, DType::Float64}, std::pair{1e16, DType::Float64}, std::pair{1e50, DType::Float64},
+                       std::pair{64.0, DType::Float32}, std::pair{1e4, DType::Float32}, std::pair{1e8, DType::Float32}}) {
+    SCOPED_TRACE(str_cat(v, " ", dtype_name(dt)));
+    Tensor x = tensor({v, v}, dt).requires_grad_();
+    const Tensor y = logsumexp(x, 0);
+    // the value: v + log 2, rounded once to x's type
+    const double want = dt == DType::Float32 ? static_cast<float>(static_cast<double>(static_cast<float>(v)) + std::log(2.0))
+                                             : v + std::log(2.0);
+    EXPECT_EQ(y.item(), want);
+    y.backward();
+    EXPECT_EQ(x.grad().to(DType::Float64).to_vector<double>(), (std::vector<double>{0.5, 0.5}));
+  }
+  // unequal: softmax([0, 1]) = [1 / (1 + e), e / (1 + e)], at an offset of 1e10 (exact in float64)
+  Tensor x = f64({1e10, 1e10 + 1}, {2}).requires_grad_();
+  logsumexp(x, 0).backward(scalar(2.0, DType::Float64));
+  const double e = std::exp(1.0);
+  expect_values(x.grad(), {2 / (1 + e), 2 * e / (1 + e)}, 1e-15);
+}
+
+TEST(ReduceBackward, LogsumexpGradientIsShiftInvariant) {
+  // softmax(x + c) = softmax(x): for integer x, x + 1e10 is exact in float64 and so is every
+  // x_k + c - (m + c) = x_k - m: the gradient at x + 1e10 is the gradient at x bit for bit, along
+  // every axis of a 3-D tensor, with and without keepdim, for a random upstream weight. (From the
+  // rounded output, exp(x - y), it was off by up to 1e-6.)
+  manual_seed(41);
+  std::vector<double> ints(24);
+  for (std::size_t i = 0; i < ints.size(); ++i) ints[i] = static_cast<double>((i * 7) % 11) - 5.0;
+  const Tensor x0 = f64(ints, {2, 3, 4});
+  for (int axis : {0, 1, 2, -1})
+    for (bool keep : {false, true}) {
+      SCOPED_TRACE(str_cat("axis ", axis, keep ? " keepdim" : ""));
+      Tensor a = x0.clone().requires_grad_(), b = (x0 + 1e10).detach().requires_grad_();
+      const Tensor ya = logsumexp(a, axis, keep), yb = logsumexp(b, axis, keep);
+      const Tensor g = randn(ya.shape(), DType::Float64);
+      ya.backward(g);
+      yb.backward(g);
+      EXPECT_EQ(b.grad().to_vector<double>(), a.grad().to_vector<double>());
+    }
+}
+
 TEST(ReduceForward, SumsDoNotDependOnTheThreadCount) {
   manual_seed(204);
   const Tensor x = randn({1000, 130});  // > kParallelGrain elements

@@ -39,6 +39,13 @@ void expect_gradcheck(const TensorFn& f, const std::vector<Tensor>& in) {
 
 // ---------------------------------------------------------------- permute, transpose
 
+TEST(Cat, AJoinedAxisLongerThanInt64IsRefused) {
+  // [2^62, 0] tensors hold nothing, but two of them joined along axis 0 have 2^63 rows
+  const Tensor a = zeros({std::int64_t{1} << 62, 0});
+  expect_error([&] { cat({a, a}, 0); }, {"cat", "4611686018427387904 + 4611686018427387904", "overflows int64"});
+  EXPECT_EQ(cat({a, a}, 1).shape(), (Shape{std::int64_t{1} << 62, 0}));
+}
+
 TEST(Permute, ForwardValues) {
   const Tensor x = iota({2, 3, 4});
   const Tensor t = transpose(x, 0, 2);

@@ -161,3 +161,125 @@ RC_GTEST_PROP(Properties, ShapeOpsRoundTrip, ()) {
   if (k > 0 && k < n)
     RC_ASSERT(cat({slice(x, axis, 0, k), slice(x, axis, k, n)}, axis).to_vector<double>() == x.to_vector<double>());
 }
+
+// ---------------------------------------------------------------- sizes: a count or an error, never a wrap
+//
+// Shapes of rank 0..6 whose dimensions mix small sizes (0..4), large powers of two (2^20 ..
+// 2^62), random int64s, INT64_MAX and negative values. For each, the exact product is computed
+// in 128 bits and every shape function must give either the right number or a chalk::Error;
+// signed overflow inside them would be undefined behaviour, which the UBSan build reports.
+namespace {
+
+using i128 = __int128;
+
+rc::Gen<std::int64_t> gen_dim() {
+  return rc::gen::weightedOneOf<std::int64_t>({
+      {6, rc::gen::inRange<std::int64_t>(0, 5)},
+      {3, rc::gen::map(rc::gen::inRange(20, 63), [](int k) { return std::int64_t{1} << k; })},
+      {1, rc::gen::inRange<std::int64_t>(0, INT64_MAX)},
+      {1, rc::gen::just(INT64_MAX)},
+      {1, rc::gen::element<std::int64_t>(-1, -2, INT64_MIN)},
+  });
+}
+
+rc::Gen<Shape> gen_any_shape() { return rc::gen::container<Shape>(*rc::gen::inRange<std::size_t>(0, 7), gen_dim()); }
+
+// The product of the nonzero dimensions, saturated at 2^64 (enough to tell "fits int64" apart).
+i128 nonzero_product(const Shape& s) {
+  i128 p = 1;
+  for (auto d : s)
+    if (d > 0) p = std::min<i128>(p * d, i128{1} << 64);
+  return p;
+}
+
+bool has_negative(const Shape& s) { return std::any_of(s.begin(), s.end(), [](auto d) { return d < 0; }); }
+bool has_zero(const Shape& s) { return std::any_of(s.begin(), s.end(), [](auto d) { return d == 0; }); }
+
+// Does f throw a chalk::Error (true) or return normally (false)? Anything else fails the property.
+template <class F>
+bool throws_error(F&& f) {
+  try {
+    f();
+  } catch (const Error&) {
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+RC_GTEST_PROP(Properties, ElementCountsAreRightOrRefusedNeverWrapped, ()) {
+  const Shape s = *gen_any_shape();
+  const i128 nz = nonzero_product(s);
+  const bool valid = !has_negative(s) && nz <= INT64_MAX;
+  const std::int64_t want = valid ? (has_zero(s) ? 0 : static_cast<std::int64_t>(nz)) : -1;
+  // numel, checked_numel
+  RC_ASSERT(throws_error([&] { numel(s); }) == !valid);
+  if (valid) RC_ASSERT(numel(s) == want);
+  // strides: each the exact product of the later dimensions
+  RC_ASSERT(throws_error([&] { contiguous_strides(s); }) == !valid);
+  if (valid) {
+    const auto st = contiguous_strides(s);
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      i128 p = 1;
+      for (std::size_t j = i + 1; j < s.size(); ++j) p *= s[j];
+      RC_ASSERT(static_cast<i128>(st[i]) == p);
+    }
+  }
+  // bytes, for every item size chalk has
+  for (std::size_t item : {4, 8}) {
+    const bool bytes_fit = valid && static_cast<i128>(want) * static_cast<i128>(item) <= INT64_MAX;
+    RC_ASSERT(throws_error([&] { checked_nbytes(s, item, "test"); }) == !bytes_fit);
+    if (bytes_fit) RC_ASSERT(checked_nbytes(s, item, "test") == want * static_cast<std::int64_t>(item));
+  }
+  // creation: refused exactly when the bytes do not fit; created (when small enough to allocate
+  // here) with the right count otherwise
+  const bool bytes_fit = valid && static_cast<i128>(want) * 4 <= INT64_MAX;
+  if (!bytes_fit) {
+    RC_ASSERT(throws_error([&] { zeros(s); }));
+    RC_ASSERT(throws_error([&] { Tensor::empty(s, DType::Float64); }));
+  } else if (want <= 4096) {
+    RC_ASSERT(zeros(s).numel() == want);
+  }
+}
+
+RC_GTEST_PROP(Properties, ReshapeAcceptsExactlyTheShapesWithTheSameCount, ()) {
+  // x: a small tensor (0..24 elements); the target: any shape, perhaps with one -1
+  const Shape xs = *rc::gen::container<Shape>(*rc::gen::inRange<std::size_t>(1, 4), rc::gen::inRange<std::int64_t>(0, 4));
+  const Tensor x = zeros(xs);
+  Shape s = *gen_any_shape();
+  for (auto& d : s)
+    if (d == -1) d = -2;  // -1 only where chosen below: reshape reads it as "infer this one"
+  const bool infer = !s.empty() && *rc::gen::arbitrary<bool>();
+  std::size_t at = 0;
+  if (infer) {
+    at = *rc::gen::inRange<std::size_t>(0, s.size());
+    s[at] = -1;
+  }
+  // the expected outcome, in 128 bits
+  Shape given = s;
+  if (infer) given[at] = 1;
+  bool ok = !has_negative(given) && nonzero_product(given) <= INT64_MAX;
+  if (ok && infer) {
+    const i128 known = has_zero(given) ? 0 : nonzero_product(given);
+    ok = known != 0 && x.numel() % known == 0;
+    if (ok) given[at] = static_cast<std::int64_t>(x.numel() / known);
+  }
+  ok = ok && nonzero_product(given) <= INT64_MAX && (has_zero(given) ? 0 : nonzero_product(given)) == x.numel();
+  RC_ASSERT(throws_error([&] { x.reshape(s); }) == !ok);
+  if (ok) RC_ASSERT(x.reshape(s).shape() == given);
+}
+
+RC_GTEST_PROP(Properties, BroadcastResultsThatOverflowAreRefused, ()) {
+  // two shapes that broadcast: each size is a's or 1; the result takes the size that is not 1
+  const Shape a = *gen_any_shape();
+  Shape a1 = a, b = a, r = a;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (*rc::gen::arbitrary<bool>()) a1[i] = 1;
+    if (*rc::gen::arbitrary<bool>()) b[i] = 1;
+    r[i] = a1[i] == 1 ? b[i] : a1[i];
+  }
+  const bool valid = !has_negative(r) && nonzero_product(r) <= INT64_MAX;
+  RC_ASSERT(throws_error([&] { broadcast_shapes(a1, b, "add"); }) == !valid);
+  if (valid) RC_ASSERT(broadcast_shapes(a1, b, "add") == r);
+}

@@ -229,6 +229,89 @@ TEST(Reshape, Errors) {
   EXPECT_TRUE(contains(msg, "reshape")) << msg;
 }
 
+// ---------------------------------------------------------------- sizes that overflow int64
+// PyTorch 1.13: torch.zeros(2**32, 2**32) -> "Storage size calculation overflowed with
+// sizes=[4294967296, 4294967296]"; chalk accepted these shapes with a wrapped element count
+// (numel 0, or -2^63) and then crashed indexing them.
+TEST(Sizes, ShapesWhoseElementCountOverflowsAreRefusedNamingTheShape) {
+  const std::int64_t two32 = std::int64_t{1} << 32, two61 = std::int64_t{1} << 61;
+  expect_error([&] { zeros({two32, two32}); }, {"zeros", "[4294967296, 4294967296]", "overflows int64"});
+  expect_error([&] { ones({2, 2, 1, two61}); }, {"ones", "[2, 2, 1, 2305843009213693952]", "overflows int64"});
+  expect_error([&] { zeros({0}).reshape({two32, two32}); }, {"reshape", "[4294967296, 4294967296]", "overflows int64"});
+  expect_error([&] { zeros({0}).reshape({-1, two32, two32}); }, {"reshape", "[-1, 4294967296, 4294967296]", "overflows"});
+  expect_error([&] { full({two32, two32}, 1.0); }, {"full", "[4294967296, 4294967296]"});
+  expect_error([&] { rand({two32, two32}); }, {"rand", "[4294967296, 4294967296]"});
+  expect_error([&] { randn({two32, two32}); }, {"randn", "[4294967296, 4294967296]"});
+  expect_error([&] { randint(0, 2, {two32, two32}); }, {"randint", "[4294967296, 4294967296]"});
+  expect_error([&] { from_vector(std::vector<float>{}, {two32, two32}); }, {"from_vector", "[4294967296, 4294967296]"});
+  expect_error([&] { Tensor::empty({two32, two32}); }, {"empty", "[4294967296, 4294967296]"});
+  expect_error([&] { numel({two32, two32}); }, {"numel", "[4294967296, 4294967296]"});
+  expect_error([&] { contiguous_strides({2, two32, two32}); }, {"contiguous_strides", "[2, 4294967296, 4294967296]"});
+  // the result of broadcasting, before anything is allocated
+  expect_error([&] { broadcast_shapes({two32, 1}, {1, two32}, "add"); }, {"add", "[4294967296, 4294967296]", "overflows"});
+}
+
+TEST(Sizes, AZeroDimensionDoesNotExcuseOverflowingStrides) {
+  // numel is 0, but the strides of [0, 2^40, 2^40] are [2^80, 2^40, 1]: refused (as the safetensors
+  // reader refuses such a header); PyTorch refuses [2^40, 2^40, 0] with the same overflow message.
+  const std::int64_t two40 = std::int64_t{1} << 40;
+  expect_error([&] { zeros({0, two40, two40}); }, {"zeros", "[0, 1099511627776, 1099511627776]", "strides"});
+  expect_error([&] { zeros({two40, two40, 0}); }, {"zeros", "[1099511627776, 1099511627776, 0]"});
+  // within int64 a zero dimension is an empty tensor, whatever the others
+  const std::int64_t two30 = std::int64_t{1} << 30;
+  const Tensor e = zeros({two30, 0, two30});
+  EXPECT_EQ(e.numel(), 0);
+  EXPECT_EQ(contiguous_strides(e.shape()), (std::vector<std::int64_t>{0, two30, 1}));
+  EXPECT_EQ(e.reshape({0}).numel(), 0);
+}
+
+TEST(Sizes, ByteCountsThatOverflowAreRefused) {
+  // 2^62 float32 elements fit int64, their 2^64 bytes do not
+  const std::int64_t two62 = std::int64_t{1} << 62;
+  expect_error([&] { zeros({two62}); }, {"zeros", "[4611686018427387904]", "4 bytes", "byte count overflows int64"});
+  expect_error([&] { zeros({two62 / 2}, DType::Int64); }, {"zeros", "[2305843009213693952]", "8 bytes"});
+  EXPECT_EQ(checked_nbytes({3, 5}, 8, "test"), 120);
+  EXPECT_EQ(checked_nbytes({}, 4, "test"), 4);
+}
+
+TEST(Sizes, NegativeDimensionsAreRefusedByEveryCreationFunction) {
+  expect_error([] { zeros({-1, 2}); }, {"zeros", "negative dimension -1", "[-1, 2]"});
+  expect_error([] { ones({2, -3}); }, {"ones", "negative dimension -3"});
+  expect_error([] { rand({-2}); }, {"rand", "negative dimension -2"});
+  expect_error([] { numel({4, -1}); }, {"numel", "negative"});
+  expect_error([] { arange(-1); }, {"arange", "-1"});
+}
+
+TEST(Sizes, CheckedArithmeticNamesTheOpAndTheValues) {
+  const std::int64_t big = std::int64_t{1} << 62;
+  EXPECT_EQ(checked_mul(1 << 20, 1 << 20, "op", "x"), std::int64_t{1} << 40);
+  EXPECT_EQ(checked_mul(0, INT64_MAX, "op", "x"), 0);
+  EXPECT_EQ(checked_add(big, big - 1, "op", "x"), INT64_MAX);
+  expect_error([&] { checked_mul(big, 2, "conv2d", "the buffer"); }, {"conv2d: the buffer 4611686018427387904 x 2 overflows int64"});
+  expect_error([&] { checked_add(big, big, "cat", "the axis"); }, {"cat: the axis 4611686018427387904 + 4611686018427387904 overflows"});
+  expect_error([&] { checked_mul(-1, 2, "op", "the size"); }, {"op: the size -1 x 2", "negative"});
+}
+
+TEST(Sizes, ArangeRefusesCountsBeyondInt64AndNonFiniteBounds) {
+  expect_error([] { arange(0, 1e30, 1); }, {"arange", "1e+30", "more than int64"});
+  expect_error([] { arange(0, 1, 1e-300); }, {"arange", "more than int64"});
+  expect_error([] { arange(0, std::nan(""), 1); }, {"arange", "finite", "nan"});
+  expect_error([] { arange(0, INFINITY, 1); }, {"arange", "finite", "inf"});
+  EXPECT_EQ(arange(2.0, 5.0, 1.0).numel(), 3);
+}
+
+TEST(Sizes, RandintSpansTheWholeInt64Range) {
+  // high - low overflows int64 here: the range is taken in unsigned arithmetic
+  manual_seed(3);
+  const auto v = randint(INT64_MIN, INT64_MAX, {2000}).to_vector<std::int64_t>();
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  EXPECT_LT(*lo, -(std::int64_t{1} << 60));  // both halves are drawn
+  EXPECT_GT(*hi, std::int64_t{1} << 60);
+  EXPECT_NE(*hi, INT64_MAX);  // [low, high): high itself never
+  const auto w = randint(-5, 5, {500}).to_vector<std::int64_t>();
+  for (auto x : w) EXPECT_TRUE(x >= -5 && x < 5) << x;
+}
+
 TEST(Reshape, IsDifferentiable) {
   Tensor x = randn({2, 3}, DType::Float64).requires_grad_();
   Tensor y = x.reshape({6});

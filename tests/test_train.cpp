@@ -239,6 +239,21 @@ TEST(TrainConfig, JsonRoundTripAndValidation) {
   EXPECT_THROW(TrainConfig::from_json("{\"model\": 1}"), Error);
 }
 
+TEST(TrainConfig, SamplesPerClassMustBePositive) {
+  // K = 0 divided the batch size by zero when the P x K batches were drawn
+  for (std::int64_t k : {0, -3}) {
+    TrainConfig bad = small_config("triplet");
+    bad.samples_per_class = k;
+    try {
+      bad.resolve();
+      ADD_FAILURE() << "no error for samples_per_class = " << k;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--samples-per-class: expected >= 1, got " + std::to_string(k)), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 // The defaults a user gets without flags: the ones docs/losses.md reports results for.
 TEST(TrainConfig, PerLossDefaults) {
   TrainConfig t;

@@ -78,7 +78,9 @@ BatchLoader::BatchLoader(std::int64_t n, std::int64_t batch_size, bool shuffle, 
 }
 
 std::int64_t BatchLoader::num_batches() const {
-  return drop_last_ ? n_ / batch_size_ : (n_ + batch_size_ - 1) / batch_size_;
+  // ceil(n / batch_size) without forming n + batch_size - 1, which overflows for a batch size
+  // near INT64_MAX ("the whole set in one batch")
+  return n_ / batch_size_ + (!drop_last_ && n_ % batch_size_ != 0 ? 1 : 0);
 }
 
 std::vector<std::int64_t> BatchLoader::order(std::int64_t epoch) const {
@@ -96,7 +98,7 @@ std::vector<std::vector<std::int64_t>> BatchLoader::batches(std::int64_t epoch) 
   std::vector<std::vector<std::int64_t>> out;
   out.reserve(num_batches());
   for (std::int64_t b = 0; b < num_batches(); ++b) {
-    const std::int64_t begin = b * batch_size_, end = std::min(n_, begin + batch_size_);
+    const std::int64_t begin = b * batch_size_, end = begin + std::min(n_ - begin, batch_size_);  // both <= n
     out.emplace_back(idx.begin() + begin, idx.begin() + end);
   }
   return out;
@@ -118,8 +120,11 @@ PKSampler::PKSampler(const std::vector<std::int64_t>& labels, std::int64_t P, st
   }
   if (P > num_classes())
     fail("PKSampler: P = ", P, " classes per batch, but the labels hold only ", num_classes(), " distinct classes");
+  // P x K <= the samples of P classes (each has >= K, checked above), so it fits; checked anyway,
+  // as every size a caller gives.
+  const std::int64_t batch = checked_mul(P, K, "PKSampler", "the batch size P x K =");
   if (batches_per_epoch_ == 0)
-    batches_per_epoch_ = std::max<std::int64_t>(1, static_cast<std::int64_t>(labels.size()) / (P * K));
+    batches_per_epoch_ = std::max<std::int64_t>(1, static_cast<std::int64_t>(labels.size()) / batch);
 }
 
 std::vector<std::vector<std::int64_t>> PKSampler::batches(std::int64_t epoch) const {

@@ -51,6 +51,7 @@ void TrainConfig::resolve() {
     fail("--schedule: expected constant, step or cosine, got '", schedule, "'");
   if (epochs < 1) fail("--epochs: expected >= 1, got ", epochs);
   if (batch_size < 2) fail("--batch-size: expected >= 2, got ", batch_size);
+  if (samples_per_class < 1) fail("--samples-per-class: expected >= 1, got ", samples_per_class);
   if (threads < 0) fail("--threads: expected >= 0 (0: adaptive), got ", threads);
   // A --data folder that is where chalk finds a data set holds that one: it names the run when
   // --dataset is not given, and contradicts any other --dataset.
@@ -69,7 +70,7 @@ void TrainConfig::resolve() {
 std::int64_t TrainConfig::resolved_warmup_steps(std::int64_t steps_per_epoch) const {
   if (warmup_steps >= 0) return warmup_steps;
   const double epochs_of_warmup = find_loss(loss).defaults.warmup_epochs;
-  const std::int64_t total = steps_per_epoch * epochs;
+  const std::int64_t total = checked_mul(steps_per_epoch, epochs, "--epochs", "the run's steps, steps per epoch x epochs =");
   return std::min(static_cast<std::int64_t>(std::llround(epochs_of_warmup * steps_per_epoch)), total / 2);
 }
 
@@ -193,7 +194,7 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
               ": ", e.what());
   }
   steps_per_epoch_ = per_epoch;
-  const std::int64_t total = per_epoch * config_.epochs;
+  const std::int64_t total = checked_mul(per_epoch, config_.epochs, "--epochs", "the run's steps, steps per epoch x epochs =");
   if (config_.warmup_steps >= total)
     fail_flag("--warmup-steps ", config_.warmup_steps, ": the warm-up must end before the run does, and this run has ",
               total, " steps (", config_.epochs, " epoch(s) of ", per_epoch, "); give fewer steps, or more --epochs");
@@ -205,9 +206,10 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
 
 std::int64_t Trainer::samples_per_batch() const {
   if (!loss_->wants_pk_batches()) return config_.batch_size;
-  const std::int64_t K = config_.samples_per_class;
+  const std::int64_t K = config_.samples_per_class;  // >= 1 (TrainConfig::resolve)
   const std::int64_t P = std::min<std::int64_t>(num_classes(), std::max<std::int64_t>(2, config_.batch_size / K));
-  return P * K;  // P classes x K samples each (the P x K sampler: batch_size / K classes, at most all of them)
+  // P classes x K samples each (the P x K sampler: batch_size / K classes, at most all of them)
+  return checked_mul(P, K, "--samples-per-class", "the P x K batch =");
 }
 
 std::vector<std::vector<std::int64_t>> Trainer::epoch_batches(int epoch) const {
