@@ -286,12 +286,7 @@ TEST(Datasets, EvaluatingACheckpointOnAnotherDataSetFailsNamingBoth) {
 TEST(Datasets, CheckpointWithoutADataSetIsMnist) {
   const std::string dir = temp_dir("old_checkpoint");
   const std::string path = dir + "/checkpoint.safetensors";
-  TrainConfig c;
-  c.data_dir = kSubset;
-  c.epochs = 1;
-  c.threads = 1;
-  c.progress = false;
-  c.limit_train = 256;
+  TrainConfig c = test_util::small_config("softmax", 256);
   {
     Trainer t(c);
     t.train_epoch(0);

@@ -247,14 +247,7 @@ TEST(SavedTensors, LoadingSafetensorsIntoALiveModelBumpsTheVersion) {
 
 TEST(SavedTensors, TrainerLoadCheckpointBumpsEveryParametersVersion) {
   const std::string dir = temp_dir("versions_checkpoint");
-  TrainConfig c;
-  c.data_dir = kSubset;
-  c.epochs = 1;
-  c.threads = 1;
-  c.progress = false;
-  c.limit_train = 256;
-  c.seed = 7;
-  Trainer t(c);
+  Trainer t(test_util::small_config("softmax", 256));
   t.save_checkpoint(dir + "/ckpt.safetensors", 0);
   const Tensor x = make_image_batch(t.train_set(), {0, 1, 2, 3}, /*flatten=*/true);
   Tensor loss = sum(t.model()(x));
@@ -317,14 +310,7 @@ TEST(SavedTensors, IncrementVersionIsHowOwnWritesThroughDataAreSeen) {
 // family and for kmeans centroids computed before training; the optimizer bumped the versions.
 TEST(SavedTensors, TheTrainersStepOrderNeverTripsIt) {
   for (const std::string loss : {"softmax", "arcface", "triplet", "centroid"}) {
-    TrainConfig c;
-    c.data_dir = kSubset;
-    c.loss = loss;
-    c.epochs = 1;
-    c.threads = 1;
-    c.progress = false;
-    c.limit_train = 384;
-    c.seed = 7;
+    TrainConfig c = test_util::small_config(loss, 384);
     if (loss == "centroid") c.loss_options.centroids = "kmeans";
     Trainer t(c);
     double train_loss = 0;

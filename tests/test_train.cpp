@@ -25,17 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-TrainConfig small_config(const std::string& loss = "softmax") {
-  TrainConfig c;
-  c.data_dir = kSubset;
-  c.loss = loss;
-  c.epochs = 1;
-  c.threads = 1;
-  c.progress = false;
-  c.limit_train = 1024;
-  c.seed = 7;
-  return c;
-}
+using chalk::test_util::small_config;
 
 
 std::vector<float> params_of(Trainer& t) {
