@@ -639,9 +639,10 @@ int main(int argc, char** argv) {
   // measured on seeds 0-2 when they were written: ArcFace and combined by a clear gap, CosFace (a
   // margin cut to fit on the circle) and SphereFace (a slowly annealed lambda) by order only. With
   // several seeds, a claim is a paired verdict: the loss's margin minus the better no-margin loss's,
-  // seed by seed, with a 95% interval above 0. Only the losses whose margin has room to act are
-  // asserted (ArcFace, CosFace); SphereFace and combined are measured and reported, not asserted:
-  // their intervals came within 0.02 rad of 0 (or held it) in the runs this was written from.
+  // seed by seed, with a 95% interval above 0. Only ArcFace's is asserted: its interval's lower end
+  // stayed above 0.05 rad under each OpenBLAS kernel (docs/demos/SPREAD.md); CosFace's held 0 under
+  // one kernel, SphereFace's and combined's came within 0.02 rad of 0, so those three are measured
+  // and reported, not asserted.
   std::vector<double> plain_seeds;
   for (std::size_t k = 0; k < q25s["softmax"].size(); ++k)
     plain_seeds.push_back(std::max(q25s["softmax"][k], q25s["normface"][k]));
@@ -660,7 +661,7 @@ int main(int argc, char** argv) {
       continue;
     }
     const std::string comparison = describe_comparison(label, q25s[name], "no margin", plain_seeds, 3);
-    if (std::string(name) == "arcface" || std::string(name) == "cosface")
+    if (std::string(name) == "arcface")
       nb.check(compare(q25s[name], plain_seeds) == Verdict::kFirstLarger,
                label + "'s test angular margin (lower quartile of delta, class mean) is larger than the better of "
                "softmax's and NormFace's, seed by seed beyond the 95% interval",
@@ -669,8 +670,9 @@ int main(int argc, char** argv) {
       reported += "\n* " + comparison + " (measured, not asserted)";
   }
   if (!reported.empty())
-    nb.markdown("The two margin losses whose margins act least, against the better no-margin loss (\"no margin\"), "
-                "lower-quartile margins in rad, paired over the seeds:" + reported);
+    nb.markdown("The other margin losses against the better no-margin loss (\"no margin\"), lower-quartile margins "
+                "in rad, paired over the seeds (reported, not asserted: their verdicts changed with the OpenBLAS "
+                "kernel, docs/demos/SPREAD.md):" + reported);
 
   double worst_acc = 1;
   std::string worst_acc_name;

@@ -492,13 +492,11 @@ int main(int argc, char** argv) {
                 " (triplet + softmax), a difference of " + fmt(gap, 4) + "; spread across seeds (max - min) " +
                 fmt(t.max - t.min) + " against " + fmt(c.max - c.min) +
                 "; mean largest fall during training " + fmt(td.mean) + " against " + fmt(cd.mean) + ". " +
-                (seeds < 2 ? std::string("With one seed this is one sample, not a finding: there is no spread to "
+                (seeds < 2 ? std::string("With one seed this is one sample, not a finding: there is no interval to "
                                          "compare the difference with.")
-                 : std::fabs(gap) < std::max(t.max - t.min, c.max - c.min)
-                     ? "The difference in P@1 is smaller than the spread across seeds: at this budget the softmax "
-                       "term neither clearly helps nor hurts."
-                     : gap > 0 ? "Adding the softmax term raised P@1 by more than the spread across seeds."
-                               : "Adding the softmax term lowered P@1 by more than the spread across seeds."));
+                           : "Paired seed by seed: " +
+                                 describe_comparison("triplet + softmax", pair_p1[combo], "triplet", pair_p1["triplet"]) +
+                                 "."));
   }
   plot::lines(nb.figure_path("triplet_pair"), pair_curves,
               {"Triplet alone (solid) and triplet + softmax (dashed)", "epoch", "test Precision@1"});

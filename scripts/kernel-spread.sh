@@ -44,7 +44,7 @@ start=$(date +%s)
 for k in "${kernels[@]}"; do
   for name in "${programs[@]}"; do
     d="$work/$k/$name"
-    rm -rf "$d"
+    rm -rf "$d"; mkdir -p "$work/$k"
     t0=$(date +%s)
     OPENBLAS_CORETYPE=$k "$build_dir/demo_$name" --threads "$threads" --out "$d" > "$d.log" 2>&1 ||
       echo "kernel-spread: demo_$name under $k exited non-zero (a claim failed): see $d.log"
@@ -85,7 +85,7 @@ for d in demos:
     summary.append(f"| {d} | {len(keys)} | {moved} | {largest[1] or '-'} ({largest[0]:.3g}) |")
     lines += [f"## {d}", "", "| number | " + " | ".join(kernels) + " | spread |", "|---|" + "---|" * (len(kernels) + 1)] + rows + [""]
 head = ["## Summary", "", "| demo | numbers | numbers that moved | largest spread (timings aside) |", "|---|---|---|---|"] + summary + [""]
-if machine: lines.insert(4, f"*Machine (the last kernel's run): {machine}.*\n")
+if machine: lines.insert(4, f"*Machine (the first kernel's run): {machine}.*\n")
 lines[5:5] = head
 open(out, "w").write("\n".join(lines) + "\n")
 print(f"kernel-spread: wrote {out}")
