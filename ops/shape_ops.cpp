@@ -26,6 +26,9 @@ template <class T>
 void copy_block(const T* src, std::int64_t src_n, std::int64_t src_off, T* dst, std::int64_t dst_n,
                 std::int64_t dst_off, std::int64_t len, std::int64_t outer, std::int64_t inner) {
   const std::int64_t run = len * inner;  // contiguous elements per outer index
+  // Nothing to copy: an empty tensor may still have a huge outer count ([2^62, 0] joined along
+  // axis 1), and looping over it copying nothing would not end.
+  if (run == 0) return;
   parallel_for(outer, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(run, 1)),
                [&](std::int64_t ob, std::int64_t oe) {
                  for (std::int64_t o = ob; o < oe; ++o) {
@@ -159,6 +162,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
     using T = decltype(tag);
     const T* px = x.data<T>();
     T* py = y.data<T>();
+    if (v.inner == 0) return;  // empty rows: nothing to copy, however many (as copy_block)
     parallel_for(v.outer * K, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(v.inner, 1)),
                  [&](std::int64_t rb, std::int64_t re) {
                    for (std::int64_t r = rb; r < re; ++r) {

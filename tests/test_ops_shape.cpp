@@ -43,7 +43,11 @@ TEST(Cat, AJoinedAxisLongerThanInt64IsRefused) {
   // [2^62, 0] tensors hold nothing, but two of them joined along axis 0 have 2^63 rows
   const Tensor a = zeros({std::int64_t{1} << 62, 0});
   expect_error([&] { cat({a, a}, 0); }, {"cat", "4611686018427387904 + 4611686018427387904", "overflows int64"});
+  // joined along the empty axis: 2^62 rows of nothing, copied without visiting each row
   EXPECT_EQ(cat({a, a}, 1).shape(), (Shape{std::int64_t{1} << 62, 0}));
+  EXPECT_EQ(slice(a, 0, 5, std::int64_t{1} << 61).shape(), (Shape{(std::int64_t{1} << 61) - 5, 0}));
+  const Tensor b = zeros({std::int64_t{1} << 61, 2, 0});  // index_select: 2^62 rows of nothing
+  EXPECT_EQ(index_select(b, 1, from_vector(std::vector<std::int64_t>{1, 0}, {2})).shape(), b.shape());
 }
 
 TEST(Permute, ForwardValues) {
