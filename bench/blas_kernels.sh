@@ -1,5 +1,6 @@
 # bench/blas_kernels.sh — sourced by the bench scripts: the same OpenBLAS kernels for chalk
-# and PyTorch. Debian 12's OpenBLAS 0.3.21 does not know CPUs newer than itself and then
+# and PyTorch's OpenBLAS calls (its dense layers; its convolutions run in oneDNN, which no
+# variable changes: docs/performance.md, "What each side runs"). Debian 12's OpenBLAS 0.3.21 does not know CPUs newer than itself and then
 # runs its generic "Prescott" kernels; chalk's programs re-run themselves with
 # OPENBLAS_CORETYPE set (core/gemm.h, use_best_blas_kernels), PyTorch does not. So when the
 # variable is not set, the scripts ask chalk which kernels it chose (`chalk-train --blas-info`,

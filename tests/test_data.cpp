@@ -145,7 +145,9 @@ TEST(BatchLoader, ABatchSizeNearInt64MaxIsOneBatch) {
     EXPECT_EQ(loader.num_batches(), drop_last ? 0 : 1);
     const auto b = loader.batches(0);
     ASSERT_EQ(b.size(), drop_last ? 0u : 1u);
-    if (!drop_last) EXPECT_EQ(b[0].size(), 10u);
+    if (!drop_last) {
+      EXPECT_EQ(b[0].size(), 10u);
+    }
   }
   EXPECT_EQ(BatchLoader(10, 3).num_batches(), 4);
   EXPECT_EQ(BatchLoader(10, 3, true, 0, true).num_batches(), 3);

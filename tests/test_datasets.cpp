@@ -18,6 +18,7 @@
 #include "io/mnist.h"
 #include "io/safetensors.h"
 #include "test_util.h"
+#include "train_util.h"
 #include "train/trainer.h"
 
 using namespace chalk;

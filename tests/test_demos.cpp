@@ -296,6 +296,27 @@ TEST(gallery, ReportsAreFromDefaultRunsNotQuick) {
   }
 }
 
+// Numbers move with the CPU and the OpenBLAS kernel (docs/demos/SPREAD.md): every report says where
+// it was made, on the line demos/notebook.cpp writes under the run line:
+// "*Machine: commit ..., <CPU> (<vendor> family F model M), <ISA>, OpenBLAS ..., <kernel> kernels, N thread(s).*"
+TEST(gallery, ReportsSayWhereTheyWereMade) {
+  if (!fs::exists(kGallery))
+    GTEST_SKIP() << "docs/demos/ does not exist yet: scripts/make-gallery.sh writes it";
+  int reports = 0;
+  for (const auto& e : fs::directory_iterator(kGallery)) {
+    const fs::path report = e.path() / "report.md";
+    if (!e.is_directory() || !fs::exists(report)) continue;
+    ++reports;
+    std::string machine;
+    for (const std::string& line : lines_of(read_text(report)))
+      if (line.rfind("*Machine: commit ", 0) == 0) machine = line;
+    EXPECT_FALSE(machine.empty()) << rel(report) << " has no \"*Machine: commit ...*\" line saying where it was made";
+    for (const char* part : {" family ", " model ", " kernels, ", " thread(s).*"})
+      EXPECT_NE(machine.find(part), std::string::npos) << rel(report) << ": " << machine << " lacks '" << part << "'";
+  }
+  EXPECT_GT(reports, 0);
+}
+
 TEST(gallery, EverySvgAReportShowsExists) {
   if (!fs::exists(kGallery))
     GTEST_SKIP() << "docs/demos/ does not exist yet: scripts/make-gallery.sh writes it";

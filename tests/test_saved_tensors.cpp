@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "test_util.h"
+#include "train_util.h"
 
 #include <filesystem>
 #include <fstream>

@@ -14,6 +14,7 @@
 #include "io/idx.h"
 #include "io/safetensors.h"
 #include "test_util.h"
+#include "train_util.h"
 #include "train/trainer.h"
 
 using namespace chalk;

@@ -18,7 +18,6 @@
 #include "core/error.h"
 #include "core/gradcheck.h"
 #include "core/tensor.h"
-#include "train/trainer.h"
 
 namespace chalk::test_util {
 
@@ -36,20 +35,6 @@ inline std::string temp_dir(const std::string& name) {
 inline const std::string kSubset = std::string(CHALK_DATA_DIR) + "/mnist-subset";
 // chalk-train as the program tests start it: quiet, one thread, the first 512 images of the subset.
 // Append the flags of the case: run_program(kQuickTrain + " --epochs 1 --out " + dir).
-// A short training run's config on the shipped subset: 1 epoch of the first `limit_train` images,
-// 1 thread, no progress bar, seed 7. Tests change what they test.
-inline TrainConfig small_config(const std::string& loss = "softmax", std::int64_t limit_train = 1024) {
-  TrainConfig c;
-  c.data_dir = kSubset;
-  c.loss = loss;
-  c.epochs = 1;
-  c.threads = 1;
-  c.progress = false;
-  c.limit_train = limit_train;
-  c.seed = 7;
-  return c;
-}
-
 inline const std::string kQuickTrain = "chalk-train --quiet --threads 1 --limit-train 512 --data " + kSubset;
 #endif
 
