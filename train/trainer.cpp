@@ -316,7 +316,8 @@ double Trainer::train_step(const std::vector<std::int64_t>& indices) {
   auto diverged = [&](const std::string& what) {
     fail("training stopped at epoch ", step_ / steps_per_epoch_ + 1, ", step ", step_ % steps_per_epoch_ + 1,
          " (global step ", step_ + 1, "): ", what, ". Hint: lower the learning rate (--lr, now ", config_.lr,
-         "; this step's rate ", optimizer_->lr(), "), add --warmup-steps, or check the loss options; the last good checkpoint (if any) is untouched.");
+         "; this step's rate ", optimizer_->lr(),
+         "), add --warmup-steps, or check the loss options; the last good checkpoint (if any) is untouched.");
   };
   Tensor out, loss;
   try {
@@ -648,8 +649,9 @@ EpochMetrics Trainer::run(bool resume, std::ostream& log) {
     last = evaluate(epoch);
     last.train_loss = train_loss;
     last.epoch_seconds = secs;
-    std::int64_t samples = 0;  // what the epoch trained on: P x K per batch for the triplet losses, a short last batch
-    for (const auto& batch : epoch_batches(epoch)) samples += static_cast<std::int64_t>(batch.size());
+    // what the epoch trained on: steps_per_epoch_ P x K batches for the triplet losses; else every
+    // training image once (the loader keeps a short last batch)
+    const std::int64_t samples = loss_->wants_pk_batches() ? steps_per_epoch_ * samples_per_batch() : train_.n;
     last.samples_per_second = static_cast<double>(samples) / secs;
     print_metrics(log, last);
     if (adaptive_threads() && last_thread_measurement().changes > 0) log << "threads: " << describe_threads() << "\n";
