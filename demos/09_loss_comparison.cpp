@@ -247,8 +247,7 @@ int main(int argc, char** argv) {
   if (seeds < 1 || epochs < 1 || limit_train < 0 || sweep_images == 0 || sweep_images < -1)
     fail("demo 09: --seeds, --epochs, --sweep-images must be >= 1 and --limit-train >= 0");
   // the table's training images: the first limit_train of the training split (0: all of it)
-  const std::int64_t split_n = load_mnist(locate_mnist(nb.data_dir()).dir, /*train=*/true).n;
-  const std::int64_t table_n = limit_train > 0 ? std::min(limit_train, split_n) : split_n;
+  const std::int64_t table_n = nb.train_images(limit_train);
   if (sweep_images < 0) sweep_images = epochs * table_n;
   // the sweep's sizes: a tenth of the set, a third (the subset) or a tenth again (full MNIST), all of it
   std::vector<std::int64_t> sweep_sizes;

@@ -142,7 +142,7 @@ MnistSplit Notebook::test_split() const {
 }
 
 std::int64_t Notebook::train_images(std::int64_t limit) const {
-  const std::int64_t n = load_mnist(locate_mnist(data_dir()).dir, /*train=*/true).n;
+  const std::int64_t n = load_mnist(locate_dataset(dataset(), data_dir()).dir, /*train=*/true).n;
   return limit > 0 ? std::min(limit, n) : n;
 }
 
@@ -203,7 +203,8 @@ int Notebook::finish() {
      << num_threads()
      << " thread(s), " << fmt(secs, 1) << " s.*\n\n";
   // Where the numbers came from: they move with the CPU and the OpenBLAS kernel (docs/performance.md).
-  os << "*Machine: " << run_environment(num_threads()) << ".*\n\n";
+  const std::string machine = run_environment(num_threads());
+  os << "*Machine: " << machine << ".*\n\n";
   os << body_;
   os << "## Claims checked\n\n";
   if (checks_.empty()) os << "(none)\n";
@@ -217,7 +218,7 @@ int Notebook::finish() {
   nlohmann::json checks = nlohmann::json::array();
   for (const auto& c : checks_) checks.push_back({{"claim", c.second}, {"holds", c.first}});
   const nlohmann::json all = {{"demo", id_}, {"title", title_}, {"quick", quick_}, {"seed", seed_},
-                              {"seconds", secs}, {"machine", run_environment(num_threads())}, {"results", j}, {"checks", checks}};
+                              {"seconds", secs}, {"machine", machine}, {"results", j}, {"checks", checks}};
   const auto write = [&](const std::string& name, const std::string& text) {
     const fs::path path = fs::path(out_) / name;
     std::ofstream f(path);
