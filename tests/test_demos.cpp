@@ -255,20 +255,31 @@ TEST(gallery, IndexListsExactlyTheDemosThatExist) {
   }
 }
 
+namespace {
+// The gallery's reports: docs/demos/NN_topic/report.md, one per demo folder that has one.
+std::vector<fs::path> gallery_reports() {
+  std::vector<fs::path> reports;
+  for (const auto& e : fs::directory_iterator(kGallery))
+    if (e.is_directory() && fs::exists(e.path() / "report.md")) reports.push_back(e.path() / "report.md");
+  return reports;
+}
+}  // namespace
+
 TEST(gallery, EveryReportStartsWithItsProgramsDescribeLine) {
   if (!fs::exists(kGallery))
     GTEST_SKIP() << "docs/demos/ does not exist yet: scripts/make-gallery.sh writes it";
   int reports = 0;
-  for (const auto& e : fs::directory_iterator(kGallery)) {
-    if (!e.is_directory() || !fs::exists(e.path() / "report.md")) continue;
+  for (const fs::path& report : gallery_reports()) {
     ++reports;
-    const std::string name = e.path().filename().string();
+    const std::string name = report.parent_path().filename().string();
     const fs::path program = kBin / ("demo_" + name);
     ASSERT_TRUE(fs::exists(program)) << "docs/demos/" << name << "/report.md has no program " << program.string();
     int status = 0;
-    const std::string described = first_line(run("'" + program.string() + "' --describe", status));
+    std::string command = "'";  // (not "'" + ...: GCC 12 warns -Wrestrict on that once inlined here)
+    command.append(program.string()).append("' --describe");
+    const std::string described = first_line(run(command, status));
     EXPECT_EQ(status, 0) << program.string() << " --describe failed";
-    EXPECT_EQ(first_line(read_text(e.path() / "report.md")), described)
+    EXPECT_EQ(first_line(read_text(report)), described)
         << "docs/demos/" << name << "/report.md is not the report of demo_" << name
         << " as it is now (its title changed? run scripts/make-gallery.sh)";
   }
@@ -281,9 +292,7 @@ TEST(gallery, EveryReportStartsWithItsProgramsDescribeLine) {
 TEST(gallery, ReportsAreFromDefaultRunsNotQuick) {
   if (!fs::exists(kGallery))
     GTEST_SKIP() << "docs/demos/ does not exist yet: scripts/make-gallery.sh writes it";
-  for (const auto& e : fs::directory_iterator(kGallery)) {
-    const fs::path report = e.path() / "report.md";
-    if (!e.is_directory() || !fs::exists(report)) continue;
+  for (const fs::path& report : gallery_reports()) {
     std::string command;
     for (const std::string& line : lines_of(read_text(report)))
       if (line.rfind("*Run: `", 0) == 0) {
@@ -303,9 +312,7 @@ TEST(gallery, ReportsSayWhereTheyWereMade) {
   if (!fs::exists(kGallery))
     GTEST_SKIP() << "docs/demos/ does not exist yet: scripts/make-gallery.sh writes it";
   int reports = 0;
-  for (const auto& e : fs::directory_iterator(kGallery)) {
-    const fs::path report = e.path() / "report.md";
-    if (!e.is_directory() || !fs::exists(report)) continue;
+  for (const fs::path& report : gallery_reports()) {
     ++reports;
     std::string machine;
     for (const std::string& line : lines_of(read_text(report)))
@@ -321,14 +328,12 @@ TEST(gallery, EverySvgAReportShowsExists) {
   if (!fs::exists(kGallery))
     GTEST_SKIP() << "docs/demos/ does not exist yet: scripts/make-gallery.sh writes it";
   int figures = 0;
-  for (const auto& e : fs::directory_iterator(kGallery)) {
-    const fs::path report = e.path() / "report.md";
-    if (!e.is_directory() || !fs::exists(report)) continue;
+  for (const fs::path& report : gallery_reports()) {
     const std::vector<std::string> svgs = svg_targets(read_text(report));
     EXPECT_FALSE(svgs.empty()) << rel(report) << " shows no SVG figure (every demo draws at least one)";
     for (const std::string& svg : svgs) {
       ++figures;
-      const fs::path file = e.path() / percent_decode(svg);
+      const fs::path file = report.parent_path() / percent_decode(svg);
       EXPECT_TRUE(fs::is_regular_file(file)) << rel(report) << " shows " << svg << ", which does not exist";
       if (fs::is_regular_file(file)) {
         EXPECT_NE(read_text(file).find("<svg"), std::string::npos) << rel(file) << " is not an SVG";
