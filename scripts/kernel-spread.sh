@@ -12,7 +12,8 @@
 #
 #   scripts/kernel-spread.sh [--build-dir build] [--work /tmp/kernel-spread] [--out docs/demos/SPREAD.md]
 #                            [--demos "04 05 ..."]   (default: every demo)   [--threads N]  (default 2)
-# Needs a built release tree (cmake --build build --target programs) and python3 (for the table).
+# Needs a built release tree (cmake --build build --target programs) and python3: scripts/spread_table.py
+# writes the tables (run it alone to rebuild them from the runs in <work>).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=build work=/tmp/kernel-spread out=docs/demos/SPREAD.md demos="" threads=2
@@ -51,42 +52,4 @@ for k in "${kernels[@]}"; do
     echo "kernel-spread: $k demo_$name $(( $(date +%s) - t0 )) s"
   done
 done
-python3 - "$work" "$out" "$(( $(date +%s) - start ))" "$threads" "${kernels[@]}" <<'PY'
-import json, os, sys
-work, out, secs, threads, kernels = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
-demos = sorted({d for k in kernels for d in os.listdir(os.path.join(work, k)) if os.path.isdir(os.path.join(work, k, d))})
-lines = ["# How far the gallery's numbers move with the OpenBLAS kernel", "",
-         "Written by `scripts/kernel-spread.sh`: every demo's default run once per OpenBLAS kernel this CPU can run "
-         f"({', '.join(kernels)}; `OPENBLAS_CORETYPE` set per run, {threads} thread(s), seed 0), {secs} s in all. "
-         "The same seed and thread count give the same numbers with one kernel; another kernel rounds the matrix "
-         "products otherwise and training carries the difference on. **spread** is max - min over the kernels: "
-         "read a gallery number as uncertain by at least that much. A row whose spread is 0 did not move.", ""]
-machine = None
-summary = []
-for d in demos:
-    res = {}
-    for k in kernels:
-        p = os.path.join(work, k, d, "results.json")
-        if os.path.exists(p):
-            j = json.load(open(p))
-            res[k] = j.get("results", {})
-            machine = machine or j.get("machine")
-    keys = sorted({key for r in res.values() for key in r})
-    rows, moved, largest = [], 0, (0.0, "")
-    for key in keys:
-        vals = [res[k].get(key) for k in kernels]
-        nums = [v for v in vals if isinstance(v, (int, float))]
-        spread = max(nums) - min(nums) if len(nums) == len(kernels) else float("nan")
-        if spread != 0: moved += 1
-        if key not in ("seconds",) and not key.endswith("_seconds") and "seconds" not in key and spread == spread and spread > largest[0]:
-            largest = (spread, key)
-        cells = [("%.6g" % v) if isinstance(v, (int, float)) else str(v) for v in vals]
-        rows.append(f"| {key} | " + " | ".join(cells) + f" | {spread:.3g} |")
-    summary.append(f"| {d} | {len(keys)} | {moved} | {largest[1] or '-'} ({largest[0]:.3g}) |")
-    lines += [f"## {d}", "", "| number | " + " | ".join(kernels) + " | spread |", "|---|" + "---|" * (len(kernels) + 1)] + rows + [""]
-head = ["## Summary", "", "| demo | numbers | numbers that moved | largest spread (timings aside) |", "|---|---|---|---|"] + summary + [""]
-if machine: lines.insert(4, f"*Machine (the first kernel's run): {machine}.*\n")
-lines[5:5] = head
-open(out, "w").write("\n".join(lines) + "\n")
-print(f"kernel-spread: wrote {out}")
-PY
+python3 "$root/scripts/spread_table.py" "$work" "$out" "$(( $(date +%s) - start ))" "$threads" "${kernels[@]}"
