@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <mutex>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -82,9 +84,33 @@ struct ThreadMeasurement {
 };
 ThreadMeasurement last_thread_measurement();
 
+// Carries an exception out of an OpenMP parallel region, where it may not cross the region's
+// end (the program would terminate): each thread runs its work through run(), the first
+// exception is kept, and rethrow() throws it on the calling thread after the region. So an op's
+// error (a bad shape, a NaN check, an exercise's stub) reaches the caller from any thread.
+class FirstException {
+ public:
+  template <class F>
+  void run(F&& f) noexcept {
+    try {
+      f();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!first_) first_ = std::current_exception();
+    }
+  }
+  void rethrow() const {
+    if (first_) std::rethrow_exception(first_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::exception_ptr first_;
+};
+
 // Call f(begin, end) over [0, n) split into one contiguous chunk per thread,
 // or once on the calling thread when n < grain or we are already inside a
-// parallel region. Chunks depend only on n and the thread count, so results
+// parallel region. An exception thrown by f on any thread is rethrown here. Chunks depend only on n and the thread count, so results
 // are the same run after run.
 template <class F>
 void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
@@ -94,13 +120,15 @@ void parallel_for(std::int64_t n, std::int64_t grain, F&& f) {
     adapt_threads();
     const int nt = num_threads();
     if (nt > 1) {
+      FirstException error;
 #pragma omp parallel num_threads(nt)
       {
         const std::int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
         const std::int64_t chunk = (n + T - 1) / T;
         const std::int64_t b = t * chunk, e = std::min(n, b + chunk);
-        if (b < e) f(b, e);
+        if (b < e) error.run([&] { f(b, e); });
       }
+      error.rethrow();
       return;
     }
   }

@@ -25,7 +25,8 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
 // One axis at a time with the shared lane-sum kernel (kernels::sum_axis_kernel, the one behind
 // sum(x, axis)), so the result is the same whatever the thread count.
 Tensor sum_to(const Tensor& g, const Shape& shape) {
-  if (g.shape() == shape) return g;
+  if (g.shape() == shape) return g;  // nothing was broadcast: the common case (given, not the exercise)
+  // ---- exercise 01 begin: docs/exercises/01-sum-to.md ----
   const Shape check = broadcast_shapes(g.shape(), shape, "sum_to");
   if (check != g.shape()) fail("sum_to: cannot reduce ", shape_str(g.shape()), " to ", shape_str(shape));
   const int lead = g.dim() - static_cast<int>(shape.size());  // leading axes `shape` does not have
@@ -45,6 +46,7 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
   Tensor y = r.reshape(shape);
   record(y, "sum_to", {g}, Saved{}, [sg = g.shape()](const Tensor& h, Grads& dx) { dx.add(0, broadcast_to(h, sg)); });
   return y;
+  // ---- exercise 01 end ----
 }
 
 }  // namespace chalk

@@ -263,12 +263,14 @@ template <class F>
 void over_images(std::int64_t N, int T, F&& f) {
 #ifdef _OPENMP
   if (T > 1 && !omp_in_parallel()) {
+    FirstException error;  // an exception in one thread reaches the caller (core/parallel.h)
 #pragma omp parallel num_threads(T)
     {  // (the runtime may grant fewer than T threads: split over those it gave)
       const std::int64_t t = omp_get_thread_num(), team = omp_get_num_threads(), chunk = (N + team - 1) / team;
       const std::int64_t b = t * chunk, e = std::min(N, b + chunk);
-      if (b < e) f(static_cast<int>(t), b, e);
+      if (b < e) error.run([&] { f(static_cast<int>(t), b, e); });
     }
+    error.rethrow();
     return;
   }
 #endif

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "core/parallel.h"
 #include "test_util.h"
@@ -30,6 +31,25 @@ TEST(Parallel, ThreadsForFreeCores) {
   EXPECT_EQ(threads_for_free_cores(5.2, 8), 5);
   EXPECT_EQ(threads_for_free_cores(std::nan(""), 3), 3);  // no reading: the maximum
   expect_error([] { threads_for_free_cores(1.0, 0); }, {"threads_for_free_cores", "cap >= 1", "0"});
+}
+
+// An op that fails on one of its threads (a bad value found mid-loop, an exercise's stub) must
+// reach the caller as its chalk::Error: an exception leaving an OpenMP region ends the program.
+TEST(Parallel, AnErrorInOneThreadReachesTheCaller) {
+  set_num_threads(2);
+  for (const std::int64_t failing : {std::int64_t{0}, std::int64_t{999}}) {  // the first and the last chunk
+    expect_error([failing] {
+      parallel_for(1000, 1, [failing](std::int64_t b, std::int64_t e) {
+        if (b <= failing && failing < e) fail("element ", failing, " is bad");
+      });
+    }, {"element", "is bad"});
+  }
+  int calls = 0;  // and a loop that does not fail still runs every element
+  std::vector<int> seen(1000, 0);
+  parallel_for(1000, 1, [&seen](std::int64_t b, std::int64_t e) { for (auto i = b; i < e; ++i) seen[i] = 1; });
+  for (int v : seen) calls += v;
+  EXPECT_EQ(calls, 1000);
+  set_adaptive_threads();
 }
 
 TEST(Parallel, SetNumThreadsPinsTheCountAndAdaptiveComesBack) {

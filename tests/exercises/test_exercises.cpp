@@ -1,0 +1,234 @@
+// tests/exercises/test_exercises.cpp — the exercises as a whole (core/exercise.h): every exercise
+// has its region, its page, its check and its stub; the check passes chalk's solution and fails
+// the stub with its "not done yet" message; the regions blank as the edition needs; and
+// `chalk-exercises` writes an edition and a Gradescope results.json. The wrong answers each
+// check must diagnose are in tests/exercises/mistakes_NN_*.cpp, linked into this program.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/exercise.h"
+#include "tests/exercises/checker.h"
+#include "tests/test_util.h"
+
+using namespace chalk;
+using chalk::test_util::expect_error;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kRoot = fs::path(CHALK_TEST_DIR).parent_path();
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> words(std::string_view list) {
+  std::vector<std::string> out;
+  std::stringstream ss{std::string(list)};
+  for (std::string w; ss >> w;) out.push_back(w);
+  return out;
+}
+
+const checker::Registration* registration(int number) {
+  for (const auto& r : checker::registrations())
+    if (r.exercise == number) return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST(Exercises, NumberedInCourseOrderWithoutGaps) {
+  int expected = 1;
+  for (const auto& e : exercises()) EXPECT_EQ(e.number, expected++) << e.slug;
+  EXPECT_GE(exercises().size(), 12u);
+  expect_error([] { exercise(0); }, {"exercise 0 does not exist", "1 to"});
+  expect_error([] { exercise(99); }, {"exercise 99 does not exist"});
+  EXPECT_EQ(exercise_id(7), "07");
+  EXPECT_EQ(exercise_id(12), "12");
+  EXPECT_EQ(exercise_page(exercise(1)), "docs/exercises/01-sum-to.md");
+}
+
+// Each exercise has: a page; at least one region, in the sources it names, each holding its
+// function; exactly one registered check; and a check program of its own.
+TEST(Exercises, EachHasItsPageRegionCheckAndProgram) {
+  for (const auto& e : exercises()) {
+    SCOPED_TRACE(exercise_id(e.number));
+    EXPECT_TRUE(fs::exists(kRoot / exercise_page(e))) << exercise_page(e);
+    int regions = 0;
+    for (const auto& file : words(e.sources)) {
+      ASSERT_TRUE(fs::exists(kRoot / file)) << file;
+      for (const auto& r : find_exercise_regions(read(kRoot / file), file)) regions += r.number == e.number;
+    }
+    EXPECT_GE(regions, 1) << "no region of exercise " << exercise_id(e.number) << " in " << e.sources;
+    EXPECT_NE(read(kRoot / words(e.sources).front()).find(std::string(e.function)), std::string::npos) << e.function;
+    int checks = 0;
+    for (const auto& r : checker::registrations()) checks += r.exercise == e.number;
+    EXPECT_EQ(checks, 1);
+    EXPECT_TRUE(fs::exists(fs::path(CHALK_BINARY_DIR) / ("exercise_" + exercise_id(e.number))));
+  }
+}
+
+// chalk's own code is the solution: its check passes (in a student edition, this is the test
+// that fails until the student has written the exercise).
+TEST(Exercises, SolutionPasses) {
+  for (const auto& e : exercises()) {
+    const auto* r = registration(e.number);
+    if (!r) continue;  // EachHasItsPageRegionCheckAndProgram says so
+    const checker::Verdict v = r->check_library();
+    EXPECT_TRUE(v.passed) << v.text;
+    EXPECT_EQ(v.kind, "pass") << v.text;
+  }
+}
+
+// The stub the edition writes fails the check with its own message, naming the task and page.
+TEST(Exercises, StubFailsWithItsNotDoneMessage) {
+  for (const auto& e : exercises()) {
+    const auto* r = registration(e.number);
+    if (!r) continue;
+    const checker::Verdict v = r->check_stub();
+    EXPECT_FALSE(v.passed);
+    EXPECT_EQ(v.kind, "not-done") << v.text;
+    EXPECT_NE(v.text.find(not_done_message_start(e.number) + ": " + std::string(e.task)), std::string::npos) << v.text;
+    EXPECT_NE(v.text.find(exercise_page(e)), std::string::npos) << v.text;
+  }
+}
+
+TEST(Exercises, TheStubThrowsAChalkError) {
+  expect_error([] { exercise_not_done(1); },
+               {"exercise 01 is not done yet: ", std::string(exercise(1).task), " — docs/exercises/01-sum-to.md"});
+  expect_error([] { exercise_not_done(0); }, {"exercise 00 is not done yet", "no exercise has this number"});
+}
+
+// ---- regions ----
+
+TEST(ExerciseRegions, FoundAndBlanked) {
+  const std::string text =
+      "int f(int a) {\n"
+      "  // ---- exercise 01 begin: docs/exercises/01-sum-to.md ----\n"
+      "  return a + 1;\n"
+      "  // ---- exercise 01 end ----\n"
+      "}\n"
+      "int g(int b) {\n"
+      "    // ---- exercise 02 begin ----\n"
+      "    return b;\n"
+      "    // ---- exercise 02 end ----\n"
+      "}\n";
+  const auto regions = find_exercise_regions(text, "f.cpp");
+  ASSERT_EQ(regions.size(), 2u);
+  EXPECT_EQ(regions[0].number, 1);
+  EXPECT_EQ(regions[0].begin_line, 1u);
+  EXPECT_EQ(regions[0].end_line, 3u);
+  EXPECT_EQ(regions[1].indent, "    ");
+  const std::string blanked = blank_exercise_regions(text, "f.cpp", {1});
+  EXPECT_EQ(blanked,
+            "int f(int a) {\n"
+            "  // exercise 01: " + std::string(exercise(1).task) + " — docs/exercises/01-sum-to.md\n"
+            "  chalk::exercise_not_done(1);\n"
+            "}\n"
+            "int g(int b) {\n"
+            "    // ---- exercise 02 begin ----\n"
+            "    return b;\n"
+            "    // ---- exercise 02 end ----\n"
+            "}\n");
+  EXPECT_EQ(blank_exercise_regions(text, "f.cpp", {}), text);  // nothing blanked: unchanged
+  const std::string md = "a\n<!-- ---- exercise 03 begin ---- -->\nthe answer\n<!-- ---- exercise 03 end ---- -->\nb";
+  const std::string md_blanked = blank_exercise_regions(md, "page.md", {3});
+  EXPECT_EQ(md_blanked.find("the answer"), std::string::npos);
+  EXPECT_NE(md_blanked.find("exercise 03's answer, left out"), std::string::npos);
+  EXPECT_EQ(md_blanked.back(), 'b');  // no newline added at the end
+}
+
+TEST(ExerciseRegions, MalformedRegionsNameTheFileAndLine) {
+  expect_error([] { find_exercise_regions("x\n// ---- exercise 01 begin ----\n", "a.cpp"); },
+               {"a.cpp:2", "exercise 01", "never ends"});
+  expect_error([] { find_exercise_regions("// ---- exercise 01 end ----\n", "a.cpp"); },
+               {"a.cpp:1", "ends but never began"});
+  expect_error([] { find_exercise_regions("// ---- exercise 01 begin ----\n// ---- exercise 02 begin ----\n", "a.cpp"); },
+               {"a.cpp:2", "begins inside exercise 01"});
+  expect_error([] { find_exercise_regions("// ---- exercise 01 begin ----\n// ---- exercise 02 end ----\n", "a.cpp"); },
+               {"a.cpp:2", "the open region is exercise 01"});
+  expect_error([] { find_exercise_regions("{\n// ---- exercise 01 begin ----\nx;\n// ---- exercise 01 end ----\ny;\n}\n", "a.cpp"); },
+               {"a.cpp:4", "must run to the end of a function body"});
+  expect_error([] { find_exercise_regions("// ---- exercise 77 begin ----\n", "a.cpp"); },
+               {"a.cpp:1", "exercise 77 does not exist"});
+  EXPECT_EQ(whole_file_exercise("// ---- exercise 04 whole file ----\n#include <x>\n"), 4);
+  EXPECT_EQ(whole_file_exercise("#include <x>\n"), 0);
+}
+
+// Every file of the repository parses: no malformed region anywhere.
+TEST(ExerciseRegions, EveryRegionInTheRepositoryIsWellFormed) {
+  std::map<int, int> count;
+  for (const char* folder : {"core", "ops", "nn", "losses", "eval", "train", "io", "docs", "tests"}) {
+    for (const auto& entry : fs::recursive_directory_iterator(kRoot / folder)) {
+      const std::string name = entry.path().string();
+      if (!entry.is_regular_file() || !(name.ends_with(".cpp") || name.ends_with(".h") || name.ends_with(".md"))) continue;
+      for (const auto& r : find_exercise_regions(read(entry.path()), fs::relative(entry.path(), kRoot).string()))
+        ++count[r.number];
+    }
+  }
+  for (const auto& e : exercises()) EXPECT_GE(count[e.number], 1) << exercise_id(e.number);
+}
+
+// ---- the tool ----
+
+TEST(ChalkExercises, EditionBlanksTheChosenExercisesAndNothingElse) {
+  if (!fs::exists(kRoot / ".git")) GTEST_SKIP() << "the sources are not a git repository";
+  const std::string dir = test_util::temp_dir("edition") + "/student";
+  std::string out;
+  ASSERT_EQ(test_util::run_program("chalk-exercises edition --from " + kRoot.string() + " --out " + dir + " --blank 1", &out), 0) << out;
+  const std::string broadcast = read(fs::path(dir) / "ops/broadcast.cpp");
+  EXPECT_NE(broadcast.find("chalk::exercise_not_done(1);"), std::string::npos);
+  EXPECT_EQ(broadcast.find("reduce_axis"), std::string::npos) << "the solution of exercise 01 is still there";
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "tests/exercises/mistakes_01_sum_to.cpp"));
+  // the other exercises keep their code
+  EXPECT_EQ(read(fs::path(dir) / "core/gradcheck.cpp"), read(kRoot / "core/gradcheck.cpp"));
+  const auto info = nlohmann::json::parse(read(fs::path(dir) / "student-edition.json"));
+  EXPECT_EQ(info.at("blanked"), nlohmann::json::array({1}));
+  EXPECT_TRUE(fs::exists(fs::path(dir) / ".git"));
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "scripts/check-exercise"));
+  // an existing folder is not overwritten; bad numbers are flag errors
+  EXPECT_EQ(test_util::run_program("chalk-exercises edition --from " + kRoot.string() + " --out " + dir + " --blank 1", &out), 1);
+  EXPECT_NE(out.find("exists and is not empty"), std::string::npos) << out;
+  EXPECT_EQ(test_util::run_program("chalk-exercises edition --out " + dir + "2 --blank 1,99", &out), 2);
+  EXPECT_NE(out.find("--blank: exercise 99 does not exist"), std::string::npos) << out;
+  fs::remove_all(fs::path(dir).parent_path());
+}
+
+// Gradescope's autograder reads results.json: "tests" is a list of objects with a string name,
+// numeric score and max_score, a string output and a visibility of visible, hidden,
+// after_due_date or after_published; "score" is a number
+// (https://gradescope-autograders.readthedocs.io/en/latest/specs/#output-format).
+TEST(ChalkExercises, GradeWritesGradescopeResults) {
+  const std::string dir = test_util::temp_dir("grade");
+  const std::string file = dir + "/results.json";
+  std::string out;
+  ASSERT_EQ(test_util::run_program("chalk-exercises grade --no-build --build " + std::string(CHALK_BINARY_DIR) +
+                                   " --exercises 1 --out " + file, &out), 0) << out;
+  const auto results = nlohmann::json::parse(read(file));
+  ASSERT_TRUE(results.is_object());
+  ASSERT_TRUE(results.at("score").is_number());
+  ASSERT_TRUE(results.at("tests").is_array());
+  ASSERT_EQ(results.at("tests").size(), 1u);
+  for (const auto& t : results.at("tests")) {
+    for (const char* key : {"name", "output"}) EXPECT_TRUE(t.at(key).is_string()) << key;
+    for (const char* key : {"score", "max_score"}) EXPECT_TRUE(t.at(key).is_number()) << key;
+    const std::string vis = t.at("visibility");
+    EXPECT_TRUE(vis == "visible" || vis == "hidden" || vis == "after_due_date" || vis == "after_published") << vis;
+    for (const auto& [key, value] : t.items())
+      EXPECT_TRUE(key == "name" || key == "score" || key == "max_score" || key == "output" || key == "visibility" ||
+                  key == "number" || key == "tags" || key == "status" || key == "name_format" || key == "output_format")
+          << "not a key of Gradescope's test object: " << key;
+  }
+  EXPECT_EQ(results.at("tests")[0].at("score"), 1.0);  // chalk's own sum_to passes
+  EXPECT_NE(results.at("tests")[0].at("output").get<std::string>().find("exercise 01 (sum_to): PASS"), std::string::npos);
+  EXPECT_EQ(results.at("score"), 1.0);
+  fs::remove_all(dir);
+}
