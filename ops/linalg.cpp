@@ -68,12 +68,16 @@ MatmulGrads matmul_vjp(const Tensor& a, const Tensor& b, const Tensor& g, bool t
   const std::int64_t Ka = transpose_a ? a.shape()[0] : a.shape()[1];
   const std::int64_t Kb = transpose_b ? b.shape()[1] : b.shape()[0];
   const std::int64_t N = transpose_b ? b.shape()[0] : b.shape()[1];
-  if (Ka != Kb || g.shape() != Shape{M, N} || g.dtype() != a.dtype() || b.dtype() != a.dtype())
-    fail("matmul_vjp: a", transpose_a ? "^T" : "", " (", dtype_name(a.dtype()), " ", shape_str(a.shape()), ") times b",
-         transpose_b ? "^T" : "", " (", dtype_name(b.dtype()), " ", shape_str(b.shape()), ") ",
-         Ka != Kb ? str_cat("cannot be multiplied (", Ka, " vs ", Kb, ")")
-                  : str_cat("needs a ", dtype_name(a.dtype()), " g of shape [", M, ", ", N, "], got ",
-                            dtype_name(g.dtype()), " ", shape_str(g.shape())));
+  auto product = [&] {  // for the messages only
+    return str_cat("a", transpose_a ? "^T" : "", " (", dtype_name(a.dtype()), " ", shape_str(a.shape()), ") times b",
+                   transpose_b ? "^T" : "", " (", dtype_name(b.dtype()), " ", shape_str(b.shape()), ")");
+  };
+  if (Ka != Kb || b.dtype() != a.dtype())
+    fail("matmul_vjp: ", product(), " cannot be multiplied: ",
+         Ka != Kb ? str_cat("the inner dimensions differ (", Ka, " vs ", Kb, ")") : std::string("two dtypes"));
+  if (g.shape()[0] != M || g.shape()[1] != N || g.dtype() != a.dtype())
+    fail("matmul_vjp: ", product(), " needs a ", dtype_name(a.dtype()), " g of shape [", M, ", ", N, "], got ",
+         dtype_name(g.dtype()), " ", shape_str(g.shape()));
   // ---- exercise 04 begin: docs/exercises/04-matmul-vjp.md ----
   // C = op(A) op(B), g = dL/dC (M x N):
   //   dL/d op(A) = g op(B)^T   (M x K)      dL/d op(B) = op(A)^T g   (K x N)
