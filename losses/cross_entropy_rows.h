@@ -44,16 +44,8 @@ double row_loss(const T* z, std::int64_t C, std::int64_t y, double s, double* p)
   return std::log(sum_exp) - (1.0 - s) * (static_cast<double>(z[y]) - m) - smooth;
 }
 
-// How the row losses are reduced to the op's output, as PyTorch's `reduction` argument:
-//   Mean: L = (1/N) sum_i loss_i     Sum: L = sum_i loss_i     None: L_i = loss_i (N outputs)
-enum class Reduction { Mean, Sum, None };
-
-// One row's gradient, from the p above: dz_j = g_i d loss / d z_j (C values, written in T), where
-// g_i is the upstream gradient of this row's loss and loss is row_loss's: the cross-entropy of the
-// softmax p with the smoothed target t_j = (1 - s) [j = y] + s / C. No exp: p is the forward's.
-// The batch's backward (grad_rows, below) and the fused margin losses (losses/margin_softmax.cpp)
-// call it once per row. Source: PyTorch's CrossEntropyLoss(label_smoothing = s); derivation:
-// docs/losses/softmax.md §2-§3.
+// One row's gradient: dz_j = g_i d loss / d z_j (C values, in T) for row_loss's loss with the target
+// t_j = (1 - s) [j = y] + s / C, from its p. PyTorch: CrossEntropyLoss; docs/losses/softmax.md §2-§3.
 template <class T>
 void row_grad(const double* p, std::int64_t C, std::int64_t y, double s, double g_i, T* dz) {
   // ---- exercise 05 begin: docs/exercises/05-cross-entropy-gradient.md ----
@@ -62,6 +54,12 @@ void row_grad(const double* p, std::int64_t C, std::int64_t y, double s, double 
   for (std::int64_t j = 0; j < C; ++j) dz[j] = static_cast<T>(g_i * (p[j] - (j == y ? on : off)));
   // ---- exercise 05 end ----
 }
+// (g_i is the upstream gradient of this row's loss; no exp here: p is the forward's. grad_rows
+// below and the fused margin losses, losses/margin_softmax.cpp, call row_grad once per row.)
+
+// How the row losses are reduced to the op's output, as PyTorch's `reduction` argument:
+//   Mean: L = (1/N) sum_i loss_i     Sum: L = sum_i loss_i     None: L_i = loss_i (N outputs)
+enum class Reduction { Mean, Sum, None };
 
 // cross_entropy's backward: dz = dL/dz (N x C, written in T) for the reduced loss L above, from the
 // softmax p (N x C doubles, row_loss's), the labels y (N), the smoothing s, and the upstream
