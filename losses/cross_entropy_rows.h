@@ -1,16 +1,16 @@
-// losses/cross_entropy_rows.h — the row kernels behind cross_entropy, shared with the fused
-// margin losses: one row's loss and softmax, its gradient, and the batch's backward.
-// Derivation: docs/losses/softmax.md.  Users: losses/softmax.cpp, losses/margin_softmax.cpp.
+// losses/cross_entropy_rows.h — the row kernels behind cross_entropy (losses/softmax.cpp): one row's
+// loss and softmax, its gradient, and the batch's backward. The fused margin losses
+// (losses/margin_softmax.cpp) build their logits, then call the row kernels: the same arithmetic, so
+// they and cross_entropy agree to the last bit. Derivation: docs/losses/softmax.md.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 
-namespace chalk {
+#include "core/exercise.h"  // the stub a student edition puts in row_grad's and grad_rows' regions
 
-// (losses/margin_softmax.cpp builds its logits, then calls these: the same arithmetic, so
-// the fused losses and cross_entropy agree to the last bit.)
+namespace chalk {
 namespace cross_entropy_rows {
 
 // One row z (C values), label y, smoothing s. Returns loss_i, and writes the softmax
