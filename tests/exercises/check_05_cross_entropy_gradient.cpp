@@ -2,13 +2,15 @@
 // (tests/exercises/check_05_cross_entropy_gradient.h).
 #include "tests/exercises/check_05_cross_entropy_gradient.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include "core/exercise.h"
 #include "losses/softmax.h"
-#include "tests/reference.h"
+#include "tests/exercises/reference_case.h"
 
 namespace chalk::checker {
 
@@ -153,7 +155,6 @@ Verdict check_05(const GradRows& grad_rows) {
       {"", 8, 10, 0.1, Reduction::Mean, CaseKind::kFloat32},
       {"", 6, 5, 0.0, Reduction::Mean, CaseKind::kFloat32, 990, 1010},  // exp(z) overflows float32 and float64
   };
-  const reference::Family pytorch = reference::load_reference("cross_entropy");
   bool no_smoothing_case_failed = false;
   std::uint64_t seed = 1;
   for (const Batch& b : batches) {
@@ -163,14 +164,14 @@ Verdict check_05(const GradRows& grad_rows) {
     std::string name;
     if (!b.reference.empty()) {
       // PyTorch's gradient of its loss (or of sum(upstream * loss) for "none") is the truth
-      const reference::Case& rc = pytorch.at(b.reference);
-      const Tensor logits = rc.input("logits");
+      const ReferenceCase rc = reference_case("cross_entropy", b.reference);
+      const Tensor& logits = rc.input("logits");
       in.N = logits.shape()[0];
       in.C = logits.shape()[1];
       z = values_of(logits);
       in.y = rc.input("labels").to_vector<std::int64_t>();
-      in.s = rc.param("label_smoothing");
-      const std::string red = rc.param_str("reduction");
+      in.s = rc.number("label_smoothing");
+      const std::string red = rc.string("reduction");
       in.reduction = red == "mean" ? Reduction::Mean : red == "sum" ? Reduction::Sum : Reduction::None;
       g = in.reduction == Reduction::None ? values_of(rc.input("upstream")) : std::vector<double>{1.0};
       in.truth = values_of(rc.grad("logits"));
