@@ -21,10 +21,11 @@ Tensor gemm_tensor(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   const std::int64_t Kb = tb ? b.shape()[1] : b.shape()[0];
   const std::int64_t N = tb ? b.shape()[0] : b.shape()[1];
   if (K != Kb || a.dtype() != b.dtype())
-    fail("gemm_tensor: cannot multiply ", ta ? "a^T" : "a", " (a is ", dtype_name(a.dtype()), " ", shape_str(a.shape()),
-         ") by ", tb ? "b^T" : "b", " (b is ", dtype_name(b.dtype()), " ", shape_str(b.shape()),
-         "): op(a) is ", M, " x ", K, ", op(b) is ", Kb, " x ", N,
-         K != Kb ? ", the inner dimensions differ" : ", the dtypes differ");
+    fail("gemm_tensor: cannot multiply its first factor, ", dtype_name(a.dtype()), " ", shape_str(a.shape()),
+         ta ? " transposed" : "", ", by its second, ", dtype_name(b.dtype()), " ", shape_str(b.shape()),
+         tb ? " transposed" : "", ": ",
+         K != Kb ? str_cat("the inner dimensions differ (", M, " x ", K, " times ", Kb, " x ", N, ")")
+                 : std::string("two dtypes"));
   Tensor c = Tensor::empty({M, N}, a.dtype());
   dispatch_float(a.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);
