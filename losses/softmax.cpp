@@ -25,7 +25,7 @@ namespace chalk {
 
 namespace {
 
-enum class Reduction { Mean, Sum, None };
+using cross_entropy_rows::Reduction;
 
 Reduction parse_reduction(const std::string& r, const char* op) {
   if (r == "mean") return Reduction::Mean;
@@ -55,10 +55,8 @@ void check_cross_entropy(const Tensor& logits, const Tensor& labels, double s, c
 //          = log sum_j exp(z_ij - m_i) - (1 - s) (z_{i,y_i} - m_i) - (s / C) sum_j (z_ij - m_i)
 //            (the form computed: lse_i itself is never rounded, so large logits lose nothing)
 //   mean: L = (1/N) sum_i loss_i     sum: L = sum_i loss_i     none: L_i = loss_i
-// VJP. d lse_i / d z_ij = exp(z_ij - lse_i) = p_ij (the softmax), so
-//   d loss_i / d z_ij = p_ij - (1 - s) [j = y_i] - s / C = p_ij - t_ij     (cross_entropy_rows::row_grad)
-// and dz_ij = g_i (p_ij - t_ij) with g_i = g / N (mean), g (sum), g_i (none).
-// The forward keeps p (N x C, double), so the backward needs no exp.
+// VJP: cross_entropy_rows::grad_rows, row by row cross_entropy_rows::row_grad (derivation:
+// docs/losses/softmax.md §2-§3). The forward keeps p (N x C, double), so the backward needs no exp.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_smoothing,
                      const std::string& reduction) {
   const char* op = "cross_entropy";
@@ -90,13 +88,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, double label_sm
            Tensor dz = Tensor::empty(z.shape(), z.dtype());
            dispatch_float(z.dtype(), "cross_entropy backward", [&](auto tag) {
              using T = decltype(tag);
-             const T* pg = g.data<T>();
-             for (std::int64_t i = 0; i < N; ++i) {
-               const double g_i = red == Reduction::None ? static_cast<double>(pg[i])
-                                  : red == Reduction::Mean ? static_cast<double>(pg[0]) / N
-                                                           : static_cast<double>(pg[0]);
-               cross_entropy_rows::row_grad(probs.data() + i * C, C, y[i], s, g_i, dz.data<T>() + i * C);
-             }
+             cross_entropy_rows::grad_rows(probs.data(), N, C, y, s, red, g.data<T>(), dz.data<T>());
            });
            dx.add(0, dz);
          });

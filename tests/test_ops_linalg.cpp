@@ -126,21 +126,42 @@ TEST(MatmulForward, MatchesAPlainLoopOnLargerShapes) {
 }
 
 TEST(MatmulForward, GradientsHaveTheInputsShapesAndValues) {
-  // dL/dA = g B^T and dL/dB = A^T g for L = sum(g * (A B)), checked by hand
+  // dL/dA and dL/dB for L = sum(g * (A B)), worked out by hand
   Tensor a = f64({1, 2, 3, 4, 5, 6}, {2, 3}).requires_grad_();   // 2 x 3
   Tensor b = f64({1, 0, 0, 1, 1, 1}, {3, 2}).requires_grad_();   // 3 x 2
   matmul(a, b).backward(f64({1, 2, 3, 4}, {2, 2}));
-  // g B^T: g = [[1,2],[3,4]], B^T = [[1,0,1],[0,1,1]]
   expect_values(a.grad(), {1, 2, 3, 3, 4, 7});
-  // A^T g: A^T = [[1,4],[2,5],[3,6]]
   expect_values(b.grad(), {13, 18, 17, 24, 21, 30});
 
-  // the same through the transposed flags, with the transposed storage
+  // the same through the transposed flags, with the transposed storage: each gradient comes back
+  // in its input's stored layout, the values above transposed
   Tensor at = f64({1, 4, 2, 5, 3, 6}, {3, 2}).requires_grad_();  // A^T stored
   Tensor bt = f64({1, 0, 1, 0, 1, 1}, {2, 3}).requires_grad_();  // B^T stored
   matmul(at, bt, true, true).backward(f64({1, 2, 3, 4}, {2, 2}));
-  expect_values(at.grad(), {1, 3, 2, 4, 3, 7});                   // (g B^T)^T
-  expect_values(bt.grad(), {13, 17, 21, 18, 24, 30});             // (A^T g)^T
+  expect_values(at.grad(), {1, 3, 2, 4, 3, 7});
+  expect_values(bt.grad(), {13, 17, 21, 18, 24, 30});
+}
+
+// matmul_vjp called directly (matmul's backward calls it): only the gradients asked for are
+// computed, each equal to the one computed with both.
+TEST(MatmulVjp, ComputesOnlyTheGradientsAskedFor) {
+  manual_seed(304);
+  for (int flags = 0; flags < 4; ++flags) {
+    const bool ta = flags & 1, tb = flags & 2;
+    SCOPED_TRACE(flags);
+    const Tensor a = ta ? randn({3, 2}, DType::Float64) : randn({2, 3}, DType::Float64);
+    const Tensor b = tb ? randn({4, 3}, DType::Float64) : randn({3, 4}, DType::Float64);
+    const Tensor g = randn({2, 4}, DType::Float64);
+    const MatmulGrads both = matmul_vjp(a, b, g, ta, tb);
+    EXPECT_EQ(both.a.shape(), a.shape());
+    EXPECT_EQ(both.b.shape(), b.shape());
+    const MatmulGrads only_a = matmul_vjp(a, b, g, ta, tb, true, false);
+    const MatmulGrads only_b = matmul_vjp(a, b, g, ta, tb, false, true);
+    EXPECT_FALSE(only_a.b.defined());
+    EXPECT_FALSE(only_b.a.defined());
+    expect_values(only_a.a, both.a.to_vector<double>());
+    expect_values(only_b.b, both.b.to_vector<double>());
+  }
 }
 
 TEST(MatmulForward, EmptyInnerDimensionGivesZeros) {
@@ -172,6 +193,20 @@ TEST(LinalgErrors, Matmul) {
   expect_error([] { matmul(zeros({2, 3}), zeros({3, 2}, DType::Float64)); },
                {"matmul", "float32", "float64", "[2, 3]", "[3, 2]"});
   expect_error([] { matmul(arange(6).reshape({2, 3}), arange(6).reshape({3, 2})); }, {"matmul", "int64"});
+}
+
+TEST(LinalgErrors, MatmulVjp) {
+  expect_error([] { matmul_vjp(zeros({3}), zeros({3, 2}), zeros({1, 2})); }, {"matmul_vjp", "2-D", "[3]", "[3, 2]"});
+  expect_error([] { matmul_vjp(zeros({2, 3}), zeros({4, 2}), zeros({2, 2})); },
+               {"matmul_vjp", "[2, 3]", "[4, 2]", "cannot be multiplied: the inner dimensions differ (3 vs 4)"});
+  expect_error([] { matmul_vjp(zeros({2, 3}), zeros({3, 4}), zeros({4, 2})); },
+               {"matmul_vjp", "g of shape [2, 4]", "got float32 [4, 2]"});
+  expect_error([] { matmul_vjp(zeros({3, 2}), zeros({4, 3}), zeros({2, 3}), true, true); },
+               {"matmul_vjp", "a^T", "b^T", "g of shape [2, 4]", "[2, 3]"});
+  expect_error([] { matmul_vjp(zeros({2, 3}), zeros({3, 4}), zeros({2, 4}, DType::Float64)); },
+               {"matmul_vjp", "float32 g", "got float64"});
+  expect_error([] { matmul_vjp(zeros({2, 3}), zeros({3, 4}, DType::Float64), zeros({2, 4})); },
+               {"matmul_vjp", "float32 [2, 3]", "float64 [3, 4]", "cannot be multiplied: two dtypes"});
 }
 
 TEST(LinalgErrors, Linear) {

@@ -177,6 +177,26 @@ TEST(ExerciseRegions, EveryRegionInTheRepositoryIsWellFormed) {
   for (const auto& e : exercises()) EXPECT_GE(count[e.number], 1) << exercise_id(e.number);
 }
 
+// A student edition replaces a region by `chalk::exercise_not_done(N);` and adds no include: a
+// source file (.cpp or .h) holding a region includes core/exercise.h itself, or the edition does
+// not compile.
+TEST(ExerciseRegions, EverySourceWithARegionIncludesTheStubsHeader) {
+  int checked = 0;
+  for (const char* folder : {"core", "ops", "nn", "losses", "eval", "train", "io"}) {
+    for (const auto& entry : fs::recursive_directory_iterator(kRoot / folder)) {
+      const std::string name = entry.path().string();
+      if (!entry.is_regular_file() || !(name.ends_with(".cpp") || name.ends_with(".h"))) continue;
+      const std::string text = read(entry.path());
+      const std::string rel = fs::relative(entry.path(), kRoot).string();
+      if (find_exercise_regions(text, rel).empty()) continue;
+      ++checked;
+      EXPECT_NE(text.find("#include \"core/exercise.h\""), std::string::npos)
+          << rel << " holds an exercise's region but does not include core/exercise.h, which declares its stub";
+    }
+  }
+  EXPECT_GE(checked, 1);
+}
+
 // ---- the tool ----
 
 TEST(ChalkExercises, EditionBlanksTheChosenExercisesAndNothingElse) {
