@@ -157,9 +157,8 @@ void im2col(const T* xp, T* col, std::int64_t i0, std::int64_t i1, const ConvGeo
 // col2im, the adjoint of im2col (ops/conv_im2col.h), for the same block of output rows, into
 // a padded gradient buffer (zeroed by the caller; unpad_image then drops the border).
 // conv2d's backward hands it the gradient of the column matrix, W^T g_n, and gets back the
-// gradient of the padded image: it is the VJP of im2col (docs/conv2d.md §3). Its fixed-size
-// row helpers above serve the same purpose as im2col's: OW is short in SmallCNN (28, 14),
-// so loop overhead, not memory, sets the cost.
+// gradient of the padded image: it is the VJP of im2col (docs/conv2d.md §3). Its rows are as
+// short as im2col's (OW: 28 and 14 in SmallCNN), so loop overhead, not memory, sets the cost.
 template <class T>
 void col2im(const T* dcol, T* dxp, std::int64_t i0, std::int64_t i1, const ConvGeometry& g) {
   const std::int64_t C = g.C, KH = g.KH, KW = g.KW, OW = g.OW, s = g.stride, L = (i1 - i0) * OW;
