@@ -146,19 +146,20 @@ Tensor max_pool2d_impl(const Tensor& x, int kernel, int stride, bool with_relu, 
       // (out from g's shape, not g.numel() / planes: an empty batch has 0 planes)
       const std::int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], out = g.shape()[2] * g.shape()[3];
       parallel_for(planes, std::max<std::int64_t>(1, kParallelGrain / hw), [&](std::int64_t b, std::int64_t e) {
+        // relu: a window whose output relu set to 0 passes nothing, so its gradient is
+        // replaced by 0 before the route (a select, not a branch: about half the windows of
+        // a convolution's output are negative, in no order a branch predictor could learn)
+        std::vector<T> masked(pyr ? static_cast<std::size_t>(out) : 0);
         for (std::int64_t plane = b; plane < e; ++plane) {
           T* d = pgx + plane * hw;
           const T* gp = pg + plane * out;
-          const std::int64_t* ap = pa + plane * out;
           std::fill(d, d + hw, T(0));
-          max_pool2d_vjp(ap, gp, out, d);
-          if (pyr) {  // relu: a window whose output relu set to 0 passes nothing. Its argmax
-                      // holds a value <= 0, so it is no other window's argmax unless that
-                      // window's output is 0 too: setting it to 0 removes only those gradients.
+          if (pyr) {
             const T* yp = pyr + plane * out;
-            for (std::int64_t k = 0; k < out; ++k)
-              if (yp[k] <= T(0)) d[ap[k]] = T(0);
+            for (std::int64_t k = 0; k < out; ++k) masked[k] = yp[k] <= T(0) ? T(0) : gp[k];
+            gp = masked.data();
           }
+          max_pool2d_vjp(pa + plane * out, gp, out, d);
         }
       });
     });
