@@ -10,20 +10,14 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/exercise.h"  // the stub a student edition puts in exercise 06's regions
 #include "core/gemm.h"
 #include "core/parallel.h"
+#include "ops/conv_im2col.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 
 namespace chalk {
-
-namespace {
-
-struct ConvGeometry {
-  std::int64_t N, C, H, W, O, KH, KW, OH, OW, stride, pad;
-  std::int64_t patch() const { return C * KH * KW; }  // rows of the column matrix
-  std::int64_t pixels() const { return OH * OW; }     // its columns
-};
 
 ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding,
                            const char* op) {
@@ -87,6 +81,8 @@ void unpad_image(const T* dxp, T* dx, const ConvGeometry& g) {
       std::memcpy(dx + (c * g.H + h) * g.W, dxp + (c * Hp + h + g.pad) * Wp + g.pad, g.W * sizeof(T));
 }
 
+namespace {
+
 // The rows im2col copies and col2im adds are short (OW: 28 and 14 in SmallCNN), so loop
 // overhead, not memory, sets their cost. For B <= n <= 2B they are done as two fixed
 // B-element blocks, [0, B) and [n - B, n): the blocks may overlap, which is harmless when
@@ -132,6 +128,8 @@ void add_row(const T* __restrict__ in, T* __restrict__ dst, std::int64_t n) {
   }
 }
 
+}  // namespace
+
 // im2col for output rows i0 <= i < i1 of one (padded) image:
 //   col[(c, p, q), (i - i0, j)] = xp[c, i*stride + p, j*stride + q]
 // col is (C KH KW) x ((i1 - i0) OW), row-major. With stride 1 each output row i of column
@@ -156,13 +154,20 @@ void im2col(const T* xp, T* col, std::int64_t i0, std::int64_t i1, const ConvGeo
       }
 }
 
-// col2im, the adjoint of im2col, for the same block of output rows: it adds
-//   dxp[c, i*stride + p, j*stride + q] += dcol[(c, p, q), (i - i0, j)]
-// into a padded gradient buffer (zeroed by the caller; unpad_image then drops the border).
+// col2im, the adjoint of im2col (ops/conv_im2col.h), for the same block of output rows, into
+// a padded gradient buffer (zeroed by the caller; unpad_image then drops the border).
+// conv2d's backward hands it the gradient of the column matrix, W^T g_n, and gets back the
+// gradient of the padded image: it is the VJP of im2col (docs/conv2d.md §3). Its rows are as
+// short as im2col's (OW: 28 and 14 in SmallCNN), so loop overhead, not memory, sets the cost.
 template <class T>
 void col2im(const T* dcol, T* dxp, std::int64_t i0, std::int64_t i1, const ConvGeometry& g) {
   const std::int64_t C = g.C, KH = g.KH, KW = g.KW, OW = g.OW, s = g.stride, L = (i1 - i0) * OW;
   const std::int64_t Hp = g.H + 2 * g.pad, Wp = g.W + 2 * g.pad;
+  // ---- exercise 06 begin: docs/exercises/06-conv2d-backward.md ----
+  // im2col's loop with its copy turned into +=: every entry of dcol is added to the padded
+  // pixel it was copied from, and a pixel that sat in several receptive fields receives the
+  // sum of their gradients.
+  //   dxp[c, i*stride + p, j*stride + q] += dcol[(c, p, q), (i - i0, j)]
   for (std::int64_t c = 0; c < C; ++c)
     for (std::int64_t p = 0; p < KH; ++p)
       for (std::int64_t q = 0; q < KW; ++q) {
@@ -176,19 +181,41 @@ void col2im(const T* dcol, T* dxp, std::int64_t i0, std::int64_t i1, const ConvG
             for (std::int64_t j = 0; j < OW; ++j) dst[j * s] += in[j];
         }
       }
+  // ---- exercise 06 end ----
 }
 
-}  // namespace
+// One image block's weight gradient, added to dW^T (ops/conv_im2col.h).
+template <class T>
+void conv2d_weight_grad(const T* col, const T* g, std::int64_t ldg, std::int64_t L, T* dwt, const ConvGeometry& geo) {
+  // ---- exercise 06 begin: docs/exercises/06-conv2d-backward.md ----
+  // For fixed col, y = W col is a linear layer whose batch is the block's L pixels, so
+  //   dW += g col^T   (O x L times L x K),  in the transposed form  dW^T += col g^T  (K x L
+  // times L x O): the same sum, which OpenBLAS computes in 60% of the time (its kernel prefers
+  // the long side, K, as rows; measured for SmallCNN's second layer). beta = 1 adds to the
+  // running sum: dW is summed over the images (and over the blocks of an image).
+  gemm<T>(false, true, geo.patch(), geo.O, L, T(1), col, L, g, ldg, T(1), dwt, geo.O);
+  // ---- exercise 06 end ----
+}
+
+#define CHALK_CONV_PIECES(T)                                                                                        \
+  template void pad_image<T>(const T*, T*, const ConvGeometry&);                                                     \
+  template void unpad_image<T>(const T*, T*, const ConvGeometry&);                                                   \
+  template void im2col<T>(const T*, T*, std::int64_t, std::int64_t, const ConvGeometry&);                            \
+  template void col2im<T>(const T*, T*, std::int64_t, std::int64_t, const ConvGeometry&);                            \
+  template void conv2d_weight_grad<T>(const T*, const T*, std::int64_t, std::int64_t, T*, const ConvGeometry&);
+CHALK_CONV_PIECES(float)
+CHALK_CONV_PIECES(double)
+#undef CHALK_CONV_PIECES
 
 // ---------------------------------------------------------------- conv2d (im2col + GEMM)
 //
 // Forward, per image n:   col_n = im2col(x_n)                       (C KH KW) x (OH OW)
 //                         y_n   = W col_n + b                        O x (OH OW),  W seen as O x (C KH KW)
-// VJP, per image (g_n = dL/dy_n, O x (OH OW)):
-//   dW   += g_n col_n^T      (a linear layer's weight gradient, summed over images;
-//                             computed as its transpose dW^T += col_n g_n^T, see below)
+// VJP, per image (g_n = dL/dy_n, O x (OH OW)), derived in docs/conv2d.md §3:
+//   dW    a linear layer's weight gradient, summed over images: conv2d_weight_grad adds each
+//         image's part to a running sum kept transposed, dW^T (K x O)
 //   db   += row sums of g_n  (sum over images and pixels)
-//   dx_n  = col2im(W^T g_n)  (the adjoint of im2col scatters each patch gradient back)
+//   dx_n  = unpad(col2im(W^T g_n))  (col2im: the adjoint of im2col)
 //
 // Speed. Images are split over the threads (OpenMP), one contiguous block each. A thread
 // builds col_n for one image at a time in its own scratch buffer (C KH KW x OH OW: 313 KB
@@ -199,8 +226,8 @@ void col2im(const T* dcol, T* dxp, std::int64_t i0, std::int64_t i1, const ConvG
 //   - per-image GEMMs run at 70-110 GFLOP/s; one GEMM over the whole batch (a 25088-column
 //     matrix, 40 MB, the usual "batched im2col") at about 40: its operands no longer fit in
 //     cache. Chunks of 2 to 8 images per GEMM gained nothing.
-//   - dW^T = col_n g_n^T (400 x 32 result) takes 60% of the time of dW = g_n col_n^T
-//     (32 x 400): OpenBLAS's kernel prefers the long side as rows.
+//   - the weight gradient's GEMM, done in its transposed form (400 x 32 result), takes 60%
+//     of the time of the other (32 x 400): OpenBLAS's kernel prefers the long side as rows.
 //   - the forward and dx GEMMs are split into small blocks (kSmallGemmMacs below).
 // Memory stays bounded: when one image's column matrix would exceed kColumnBytes (large
 // images), the image is done in blocks of output rows (rows i0..i1 of y_n need columns
@@ -344,9 +371,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
             for (std::int64_t i0 = 0; i0 < g.OH; i0 += rows) {
               const std::int64_t i1 = std::min(g.OH, i0 + rows), L = (i1 - i0) * g.OW;
               const T* gblock = gn + i0 * g.OW;  // O x L, leading dimension P
-              if (want_w) {  // dW^T += col_n g_n^T   (K x L times L x O)
+              if (want_w) {  // this block's part of the weight gradient, added to the slab's dW^T
                 im2col(xp, col, i0, i1, g);
-                gemm<T>(false, true, K, g.O, L, T(1), col, L, gblock, P, T(1), dwt, g.O);
+                conv2d_weight_grad(col, gblock, P, L, dwt, g);
               }
               if (want_x) {  // dx_n = col2im(W^T g_n)
                 const std::int64_t kb = gemm_block(K, g.O * L);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/exercise.h"  // the stub a student edition puts in exercise 07's regions
 #include "core/parallel.h"
 
 namespace chalk {
@@ -14,12 +15,12 @@ namespace chalk {
 // ---------------------------------------------------------------- max_pool2d
 //
 // y[n, c, i, j] = max over the window x[n, c, i s .. i s + k - 1, j s .. j s + k - 1]
-// VJP: the whole gradient of each output goes to the window's maximum (the first one
-// in row-major order when several are equal): dx[argmax] += g.
-// NaN: a window with a NaN gives NaN and its gradient goes to the NaN (to the last NaN
-// when there are several), as PyTorch's max_pool2d: an element is taken when
-//   v > m  or  v is NaN        (`takes(v, m)` below)
-// A plain `v > m` would skip a NaN (every comparison with NaN is false) and hide it.
+// The forward keeps, for each output, the index of its window's maximum (its argmax): when
+// several elements are equal, the first in row-major order; a window with a NaN gives NaN and
+// its argmax is the NaN (the last NaN when there are several), as PyTorch's max_pool2d.
+// VJP: the whole gradient of each output goes to its window's argmax (max_pool2d_vjp).
+// The per-plane pieces (max_pool2d_plane, max_pool2d_plane_2x2, max_pool2d_vjp) are
+// declared in ops/pooling.h: exercise 07 (docs/exercises/07-max-pool-backward.md) writes them.
 //
 // relu_max_pool2d is max_pool2d(relu(x)) in one pass. relu keeps the order of positive
 // values and sends every other one to 0, so the pool can go first:
@@ -30,36 +31,43 @@ namespace chalk {
 // and passes its gradient, as relu's VJP does: the tests are `m <= 0`, never `m > 0`.
 namespace {
 
-// Does v replace the running maximum m? Yes if larger, and always if v is NaN.
+// Does v replace the running maximum m of a window scanned in row-major order?
 template <class T>
 inline bool takes(T v, T m) {
+  // ---- exercise 07 begin: docs/exercises/07-max-pool-backward.md ----
+  // Yes if strictly larger (so on a tie the first maximum stays), and always if v is NaN:
+  // every comparison with NaN is false, so a plain `v > m` would skip a NaN and hide it.
   return v > m || v != v;  // v != v: v is NaN
+  // ---- exercise 07 end ----
 }
 
-// The plain loop over any window and stride: arg = flat index of the window's maximum in
-// its H x W plane (first in row-major order on ties).
+}  // namespace
+
 template <class T>
-void pool_plane_generic(const T* in, std::int64_t W, std::int64_t OH, std::int64_t OW, int kernel, int stride,
-                        T* out, std::int64_t* arg) {
+void max_pool2d_plane(const T* x, std::int64_t W, std::int64_t OH, std::int64_t OW, int kernel, int stride, T* y,
+                      std::int64_t* argmax) {
+  // ---- exercise 07 begin: docs/exercises/07-max-pool-backward.md ----
   for (std::int64_t i = 0; i < OH; ++i)
     for (std::int64_t j = 0; j < OW; ++j) {
       std::int64_t best = (i * stride) * W + j * stride;
       for (std::int64_t p = 0; p < kernel; ++p)
         for (std::int64_t q = 0; q < kernel; ++q) {
           const std::int64_t k = (i * stride + p) * W + (j * stride + q);
-          if (takes(in[k], in[best])) best = k;
+          if (takes(x[k], x[best])) best = k;
         }
-      out[i * OW + j] = in[best];
-      arg[i * OW + j] = best;
+      y[i * OW + j] = x[best];
+      argmax[i * OW + j] = best;
     }
+  // ---- exercise 07 end ----
 }
 
-// 2 x 2 windows, stride 2 (SmallCNN's pools): the same comparisons in the same order,
-// written out for two input rows at a time (3x faster than the general loop).
 template <class T>
-void pool_plane_2x2(const T* in, std::int64_t W, std::int64_t OH, std::int64_t OW, T* out, std::int64_t* arg) {
+void max_pool2d_plane_2x2(const T* x, std::int64_t W, std::int64_t OH, std::int64_t OW, T* y, std::int64_t* argmax) {
+  // ---- exercise 07 begin: docs/exercises/07-max-pool-backward.md ----
+  // The comparisons of max_pool2d_plane in the same order, written out for two input rows
+  // at a time: the compiler vectorises the loop over j (3x faster than the general loop).
   for (std::int64_t i = 0; i < OH; ++i) {
-    const T* r0 = in + 2 * i * W;
+    const T* r0 = x + 2 * i * W;
     const T* r1 = r0 + W;
     const std::int64_t base = 2 * i * W;
     for (std::int64_t j = 0; j < OW; ++j) {
@@ -69,11 +77,32 @@ void pool_plane_2x2(const T* in, std::int64_t W, std::int64_t OH, std::int64_t O
       if (takes(r0[c + 1], m)) m = r0[c + 1], a = base + c + 1;
       if (takes(r1[c], m)) m = r1[c], a = base + W + c;
       if (takes(r1[c + 1], m)) m = r1[c + 1], a = base + W + c + 1;
-      out[i * OW + j] = m;
-      arg[i * OW + j] = a;
+      y[i * OW + j] = m;
+      argmax[i * OW + j] = a;
     }
   }
+  // ---- exercise 07 end ----
 }
+
+template <class T>
+void max_pool2d_vjp(const std::int64_t* argmax, const T* g, std::int64_t n, T* dx) {
+  // ---- exercise 07 begin: docs/exercises/07-max-pool-backward.md ----
+  // +=, not =: where windows overlap (stride < kernel) one element can be the maximum of
+  // several of them, and receives the sum of their gradients.
+  for (std::int64_t k = 0; k < n; ++k) dx[argmax[k]] += g[k];
+  // ---- exercise 07 end ----
+}
+
+#define CHALK_POOL_PIECES(T)                                                                                  \
+  template void max_pool2d_plane<T>(const T*, std::int64_t, std::int64_t, std::int64_t, int, int, T*,         \
+                                    std::int64_t*);                                                           \
+  template void max_pool2d_plane_2x2<T>(const T*, std::int64_t, std::int64_t, std::int64_t, T*, std::int64_t*); \
+  template void max_pool2d_vjp<T>(const std::int64_t*, const T*, std::int64_t, T*);
+CHALK_POOL_PIECES(float)
+CHALK_POOL_PIECES(double)
+#undef CHALK_POOL_PIECES
+
+namespace {
 
 enum class PoolKernel { Fast, Generic };
 
@@ -95,8 +124,8 @@ Tensor max_pool2d_impl(const Tensor& x, int kernel, int stride, bool with_relu, 
     parallel_for(N * C, std::max<std::int64_t>(1, kParallelGrain / (H * W)), [&](std::int64_t b, std::int64_t e) {
       for (std::int64_t plane = b; plane < e; ++plane) {
         T* out = py + plane * OH * OW;
-        if (fast) pool_plane_2x2(px + plane * H * W, W, OH, OW, out, pa + plane * OH * OW);
-        else pool_plane_generic(px + plane * H * W, W, OH, OW, kernel, stride, out, pa + plane * OH * OW);
+        if (fast) max_pool2d_plane_2x2(px + plane * H * W, W, OH, OW, out, pa + plane * OH * OW);
+        else max_pool2d_plane(px + plane * H * W, W, OH, OW, kernel, stride, out, pa + plane * OH * OW);
         if (with_relu)
           for (std::int64_t k = 0; k < OH * OW; ++k) out[k] = out[k] <= T(0) ? T(0) : out[k];  // nan stays
       }
@@ -117,18 +146,20 @@ Tensor max_pool2d_impl(const Tensor& x, int kernel, int stride, bool with_relu, 
       // (out from g's shape, not g.numel() / planes: an empty batch has 0 planes)
       const std::int64_t planes = xs[0] * xs[1], hw = xs[2] * xs[3], out = g.shape()[2] * g.shape()[3];
       parallel_for(planes, std::max<std::int64_t>(1, kParallelGrain / hw), [&](std::int64_t b, std::int64_t e) {
+        // relu: a window whose output relu set to 0 passes nothing, so its gradient is
+        // replaced by 0 before the route (a select, not a branch: about half the windows of
+        // a convolution's output are negative, in no order a branch predictor could learn)
+        std::vector<T> masked(pyr ? static_cast<std::size_t>(out) : 0);
         for (std::int64_t plane = b; plane < e; ++plane) {
           T* d = pgx + plane * hw;
           const T* gp = pg + plane * out;
-          const std::int64_t* ap = pa + plane * out;
           std::fill(d, d + hw, T(0));
           if (pyr) {
             const T* yp = pyr + plane * out;
-            for (std::int64_t k = 0; k < out; ++k)
-              if (!(yp[k] <= T(0))) d[ap[k]] += gp[k];
-          } else {
-            for (std::int64_t k = 0; k < out; ++k) d[ap[k]] += gp[k];
+            for (std::int64_t k = 0; k < out; ++k) masked[k] = yp[k] <= T(0) ? T(0) : gp[k];
+            gp = masked.data();
           }
+          max_pool2d_vjp(pa + plane * out, gp, out, d);
         }
       });
     });
