@@ -27,7 +27,7 @@ const std::vector<Exercise>& exercises() {
       {7, "max-pool-backward", "5", "write max_pool2d's backward: the argmax route, ties and NaN",
        "ops/pooling.cpp", "max_pool2d_vjp"},
       {8, "triplet-loss", "6", "write the triplet margin loss's VJP and batch-hard mining",
-       "losses/triplet.cpp", "batch_hard_triplets"},
+       "losses/triplet.cpp", "triplet_margin_vjp"},
       {9, "centroid-bound", "7", "write the centroid bound's linear form and its VJP",
        "losses/centroid.cpp", "centroid_bound_rows"},
       {10, "arcface-margin", "8",
