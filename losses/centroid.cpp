@@ -8,6 +8,7 @@
 
 #include "core/autograd.h"
 #include "core/checks.h"
+#include "core/exercise.h"
 #include "core/parallel.h"
 #include "eval/metrics.h"
 #include "ops/elementwise.h"
@@ -54,11 +55,10 @@ Tensor onehot_centroids(std::int64_t C, std::int64_t D, DType dtype) {
   return c.to(dtype);
 }
 
-// The vertices e_m - (1/C) 1 of the standard simplex, centred, scaled to unit norm
-// (their norm is sqrt((C-1)/C)), lie in the hyperplane orthogonal to 1. Their
-// coordinates in an orthonormal basis of that hyperplane (the Helmert basis
-//   b_k = (1, ..., 1, -k, 0, ..., 0) / sqrt(k (k+1)),  k ones,  k = 1..C-1)
-// give C points in R^(C-1), padded with zeros to R^D. All pairwise distances:
+// The vertices e_m - (1/C) 1 of the standard simplex, centred, scaled to unit norm (their norm is
+// sqrt((C-1)/C)), lie in the hyperplane orthogonal to 1. Their coordinates in an orthonormal basis
+// of that hyperplane (the Helmert basis b_k = (1, ..., 1, -k, 0, ..., 0) / sqrt(k (k+1)), k ones,
+// k = 1..C-1) give C points in R^(C-1), padded with zeros to R^D. All pairwise distances:
 //   ||e_a - e_b|| / sqrt((C-1)/C) = sqrt(2) sqrt(C/(C-1)) = sqrt(2C/(C-1)).
 Tensor simplex_centroids(std::int64_t C, std::int64_t D, DType dtype) {
   if (C < 2) fail("simplex centroids: need C >= 2 classes, got ", C);

@@ -9,6 +9,7 @@
 
 #include "core/autograd.h"
 #include "core/checks.h"
+#include "core/exercise.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "ops/elementwise.h"
@@ -42,11 +43,10 @@ void check_batch(const Tensor& x, const Tensor& labels, const char* op) {
 }
 
 // The per-triplet loss and its slope dl/dz, for z = d_ap - d_an:
-//   hinge:  l = max(0, z + alpha),               slope = [z + alpha > 0]   (0 at the kink z = -alpha,
-//                                                                           like relu at 0, for every
-//                                                                           mining: pytorch-metric-learning's
-//                                                                           choice; TF-addons' tf.maximum
-//                                                                           passes 1 there; docs/losses/triplet.md §5)
+//   hinge:  l = max(0, z + alpha),   slope = [z + alpha > 0]   (0 at the kink z = -alpha, like relu at 0,
+//                                    for every mining: pytorch-metric-learning's choice; TF-addons'
+//                                    tf.maximum passes 1 there; docs/losses/triplet.md §5)
+//           (triplet_margin_loss, PyTorch's TripletMarginLoss, passes 1 there too: triplet_margin_vjp)
 //   soft:   l = log(1 + e^z) = max(z, 0) + log(1 + e^-|z|)   (stable),   slope = sigmoid(z)
 struct PerTriplet {
   double loss, slope;
