@@ -29,7 +29,7 @@ const std::vector<Exercise>& exercises() {
        "write max_pool2d's argmax route: each window's argmax (ties, NaN) and the backward that follows it",
        "ops/pooling.cpp", "max_pool2d_vjp"},
       {8, "triplet-loss", "6", "write the triplet margin loss's VJP and batch-hard mining",
-       "losses/triplet.cpp", "batch_hard_triplets"},
+       "losses/triplet.cpp", "triplet_margin_vjp"},
       {9, "centroid-bound", "7", "write the centroid bound's linear form and its VJP",
        "losses/centroid.cpp", "centroid_bound_rows"},
       {10, "arcface-margin", "8",

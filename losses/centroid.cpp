@@ -8,6 +8,7 @@
 
 #include "core/autograd.h"
 #include "core/checks.h"
+#include "core/exercise.h"
 #include "core/parallel.h"
 #include "eval/metrics.h"
 #include "ops/elementwise.h"
@@ -54,11 +55,10 @@ Tensor onehot_centroids(std::int64_t C, std::int64_t D, DType dtype) {
   return c.to(dtype);
 }
 
-// The vertices e_m - (1/C) 1 of the standard simplex, centred, scaled to unit norm
-// (their norm is sqrt((C-1)/C)), lie in the hyperplane orthogonal to 1. Their
-// coordinates in an orthonormal basis of that hyperplane (the Helmert basis
-//   b_k = (1, ..., 1, -k, 0, ..., 0) / sqrt(k (k+1)),  k ones,  k = 1..C-1)
-// give C points in R^(C-1), padded with zeros to R^D. All pairwise distances:
+// The vertices e_m - (1/C) 1 of the standard simplex, centred, scaled to unit norm (their norm is
+// sqrt((C-1)/C)), lie in the hyperplane orthogonal to 1. Their coordinates in an orthonormal basis
+// of that hyperplane (the Helmert basis b_k = (1, ..., 1, -k, 0, ..., 0) / sqrt(k (k+1)), k ones,
+// k = 1..C-1) give C points in R^(C-1), padded with zeros to R^D. All pairwise distances:
 //   ||e_a - e_b|| / sqrt((C-1)/C) = sqrt(2) sqrt(C/(C-1)) = sqrt(2C/(C-1)).
 Tensor simplex_centroids(std::int64_t C, std::int64_t D, DType dtype) {
   if (C < 2) fail("simplex centroids: need C >= 2 classes, got ", C);
@@ -117,84 +117,151 @@ Tensor kmeans_centroids(const Tensor& embeddings, const Tensor& labels, std::int
 // ---------------------------------------------------------------- the loss
 
 // Forward, for x (N x D), labels y, centroids c (C x D), beta = 1 / (3 (C-1)):
-//   d_im = ||x_i - c_m||
+//   d_im = ||x_i - c_m||                          (centroid_distances, kept for the VJP)
 //   l_i  = d_{i,y_i} - beta sum_{m != y_i} d_im
 //   L    = (1/N) sum_i l_i
-// VJP (g = dL upstream, a scalar). Since d ||v|| / dv = v / ||v||:
-//   dL/dx_i = (g/N) [ u_{i,y_i} - beta sum_{m != y_i} u_im ],   u_im = (x_i - c_m) / d_im
-// At x_i = c_m exactly the norm has a kink; we take u_im = 0 there (the
-// subgradient of minimal norm), so a sample sitting on a centroid gets no push
-// from that term, and nothing is NaN.
-// The centroids are fixed: no gradient flows to them.
+// The bracket is L_d's linear form for balanced classes, per sample, divided by G (how often
+// each d(x_i, c_{y_i}) appears in L_d; docs/losses/centroid.md §3). The rows are summed in
+// order, so the value does not depend on the thread count.
+// VJP: centroid_bound_loss_vjp below, with its formula. The centroids are fixed: no gradient
+// flows to them (they are CentroidLoss's buffer, never a parameter).
+// (centroid_bound_loss_composed builds the same value from autograd ops.)
 Tensor centroid_bound_loss(const Tensor& x, const Tensor& labels, const Tensor& centroids) {
   check_inputs(x, labels, centroids, "centroid_bound_loss");
   const Tensor c = centroids.detach().to(x.dtype());
-  const std::int64_t N = x.shape()[0], D = x.shape()[1], C = c.shape()[0];
+  const std::int64_t N = x.shape()[0], C = c.shape()[0];
   const double beta = 1.0 / (3.0 * (C - 1));
   if (N == 0) fail("centroid_bound_loss: empty batch");
-  Tensor dists = Tensor::empty({N, C}, DType::Float64);  // d_im, kept for the VJP
+  const Tensor dists = centroid_distances(x.detach(), c);  // d_im, N x C float64
+  const double* pd = dists.data<double>();
+  const std::int64_t* y = labels.data<std::int64_t>();
   double total = 0;
-  dispatch_float(x.dtype(), "centroid_bound_loss", [&](auto tag) {
+  for (std::int64_t i = 0; i < N; ++i) {  // in order: the same sum on any thread count
+    double l = 0;
+    for (std::int64_t m = 0; m < C; ++m) l += (m == y[i] ? 1.0 : -beta) * pd[i * C + m];  // l_i = d_iy - beta sum_{m != y} d_im
+    total += l;
+  }
+  Tensor loss = full({}, total / N, x.dtype());
+  record(loss, "centroid_bound_loss", {x}, Saved{.inputs = {0}, .other = {labels, centroids}},
+         [x = x.detach(), labels, c, dists](const Tensor& g, Grads& dx) {
+           dx.add(0, centroid_bound_loss_vjp(x, labels, c, dists, g.item()));
+         });
+  return loss;
+}
+
+Tensor centroid_distances(const Tensor& x, const Tensor& c) {
+  if (!x.defined() || !c.defined() || x.dim() != 2 || c.dim() != 2 || x.shape()[1] != c.shape()[1])
+    fail("centroid_distances: expected x N x D and centroids C x D, got ", x.defined() ? shape_str(x.shape()) : "none",
+         " and ", c.defined() ? shape_str(c.shape()) : "none");
+  if (x.dtype() != c.dtype())
+    fail("centroid_distances: x is ", dtype_name(x.dtype()), " but the centroids are ", dtype_name(c.dtype()));
+  const std::int64_t N = x.shape()[0], D = x.shape()[1], C = c.shape()[0];
+  Tensor dists = Tensor::empty({N, C}, DType::Float64);
+  dispatch_float(x.dtype(), "centroid_distances", [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
     const T* pc = c.data<T>();
-    const std::int64_t* y = labels.data<std::int64_t>();
     double* pd = dists.data<double>();
-    std::vector<double> per_sample(N);
     parallel_for(N, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(C * D, 1)),
                  [&](std::int64_t b, std::int64_t e) {
+                   for (std::int64_t i = b; i < e; ++i)
+                     for (std::int64_t m = 0; m < C; ++m) pd[i * C + m] = dist(px + i * D, pc + m * D, D);
+                 });
+  });
+  return dists;
+}
+
+Tensor centroid_bound_loss_vjp(const Tensor& x, const Tensor& labels, const Tensor& c, const Tensor& dists, double g) {
+  if (!x.defined() || x.dim() != 2 || !is_floating(x.dtype()))
+    fail("centroid_bound_loss_vjp: x must be a floating-point N x D matrix, got ",
+         x.defined() ? shape_str(x.shape()) : "none");
+  const std::int64_t N = x.shape()[0], D = x.shape()[1];
+  if (!c.defined() || c.dim() != 2 || c.shape()[1] != D || c.shape()[0] < 2 || c.dtype() != x.dtype())
+    fail("centroid_bound_loss_vjp: centroids must be C x ", D, " (C >= 2) in x's dtype ", dtype_name(x.dtype()),
+         ", got ", c.defined() ? shape_str(c.shape()) : "none");
+  const std::int64_t C = c.shape()[0];
+  if (!dists.defined() || dists.shape() != Shape{N, C} || dists.dtype() != DType::Float64)
+    fail("centroid_bound_loss_vjp: dists must be the N x C = ", shape_str({N, C}),
+         " float64 matrix centroid_distances gives, got ", dists.defined() ? shape_str(dists.shape()) : "none");
+  if (!labels.defined() || labels.shape() != Shape{N} || labels.dtype() != DType::Int64)
+    fail("centroid_bound_loss_vjp: labels must be ", N, " int64 values, got ",
+         labels.defined() ? shape_str(labels.shape()) : "none");
+  // ---- exercise 09 begin: docs/exercises/09-centroid-bound.md ----
+  // L = (1/N) sum_i l_i,  l_i = d_{i,y_i} - beta sum_{m != y_i} d_im,  beta = 1 / (3 (C-1)).
+  // Since d ||v|| / dv = v / ||v||:
+  //   dL/dx_i = (g/N) [ u_{i,y_i} - beta sum_{m != y_i} u_im ],   u_im = (x_i - c_m) / d_im
+  // At x_i = c_m exactly the norm has a kink; we take u_im = 0 there (the subgradient of
+  // minimal norm), so a sample sitting on a centroid gets no push from that term, and nothing
+  // is NaN.
+  const double beta = 1.0 / (3.0 * (C - 1));
+  Tensor grad = zeros(x.shape(), x.dtype());
+  dispatch_float(x.dtype(), "centroid_bound_loss backward", [&](auto tag) {
+    using T = decltype(tag);
+    const double scale = g / N;  // g / N
+    const T* px = x.data<T>();
+    const T* pc = c.data<T>();
+    const double* pd = dists.data<double>();
+    const std::int64_t* y = labels.data<std::int64_t>();
+    T* pg = grad.data<T>();
+    // dx_i = sum_m w_im (x_i - c_m) = (sum_m w_im) x_i - sum_m w_im c_m, accumulated in
+    // double per row (rows are independent: split over threads).
+    parallel_for(N, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(C * D, 1)),
+                 [&](std::int64_t b, std::int64_t e) {
+                   std::vector<double> acc(D);
                    for (std::int64_t i = b; i < e; ++i) {
-                     double l = 0;
+                     std::fill(acc.begin(), acc.end(), 0.0);
+                     double wsum = 0;
                      for (std::int64_t m = 0; m < C; ++m) {
-                       pd[i * C + m] = dist(px + i * D, pc + m * D, D);
-                       l += (m == y[i] ? 1.0 : -beta) * pd[i * C + m];  // l_i = d_iy - beta sum_{m != y} d_im
+                       const double d = pd[i * C + m];
+                       if (d == 0) continue;  // the kink: u_im = 0
+                       const double w = scale * (m == y[i] ? 1.0 : -beta) / d;  // coefficient of (x_i - c_m)
+                       wsum += w;
+                       const T* cm = pc + m * D;
+                       double* a = acc.data();
+#pragma omp simd
+                       for (std::int64_t t = 0; t < D; ++t) a[t] -= w * static_cast<double>(cm[t]);
                      }
-                     per_sample[i] = l;
+                     const T* xi = px + i * D;
+                     T* gi = pg + i * D;
+                     for (std::int64_t t = 0; t < D; ++t) gi[t] = static_cast<T>(wsum * static_cast<double>(xi[t]) + acc[t]);
                    }
                  });
-    for (std::int64_t i = 0; i < N; ++i) total += per_sample[i];  // in order: same sum on any thread count
   });
-  Tensor loss = full({}, total / N, x.dtype());
-  record(loss, "centroid_bound_loss", {x}, Saved{.inputs = {0}, .other = {labels, centroids}},
-         [x = x.detach(), labels, c, dists, beta](const Tensor& g, Grads& dx) {
-           const std::int64_t N = x.shape()[0], D = x.shape()[1], C = c.shape()[0];
-           Tensor grad = zeros(x.shape(), x.dtype());
-           dispatch_float(x.dtype(), "centroid_bound_loss backward", [&](auto tag) {
-             using T = decltype(tag);
-             const double scale = static_cast<double>(g.data<T>()[0]) / N;  // g / N
-             const T* px = x.data<T>();
-             const T* pc = c.data<T>();
-             const double* pd = dists.data<double>();
-             const std::int64_t* y = labels.data<std::int64_t>();
-             T* pg = grad.data<T>();
-             // dx_i = sum_m w_im (x_i - c_m) = (sum_m w_im) x_i - sum_m w_im c_m, accumulated in
-             // double per row (rows are independent: split over threads).
-             parallel_for(N, std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(C * D, 1)),
-                          [&](std::int64_t b, std::int64_t e) {
-                            std::vector<double> acc(D);
-                            for (std::int64_t i = b; i < e; ++i) {
-                              std::fill(acc.begin(), acc.end(), 0.0);
-                              double wsum = 0;
-                              for (std::int64_t m = 0; m < C; ++m) {
-                                const double d = pd[i * C + m];
-                                if (d == 0) continue;  // the kink: u_im = 0
-                                const double w = scale * (m == y[i] ? 1.0 : -beta) / d;  // coefficient of (x_i - c_m)
-                                wsum += w;
-                                const T* cm = pc + m * D;
-                                double* a = acc.data();
-#pragma omp simd
-                                for (std::int64_t t = 0; t < D; ++t) a[t] -= w * static_cast<double>(cm[t]);
-                              }
-                              const T* xi = px + i * D;
-                              T* gi = pg + i * D;
-                              for (std::int64_t t = 0; t < D; ++t)
-                                gi[t] = static_cast<T>(wsum * static_cast<double>(xi[t]) + acc[t]);
-                            }
-                          });
-           });
-           dx.add(0, grad);
-         });
-  return loss;
+  return grad;
+  // ---- exercise 09 end ----
+}
+
+Tensor centroid_bound_rows(const Tensor& dists, const Tensor& labels) {
+  if (!dists.defined() || dists.dim() != 2 || dists.dtype() != DType::Float64 || dists.shape()[1] < 2)
+    fail("centroid_bound_rows: dists must be an N x C float64 matrix (d(x_i, c_m), C >= 2), got ",
+         dists.defined() ? str_cat(shape_str(dists.shape()), " ", dtype_name(dists.dtype())) : std::string("none"));
+  const std::int64_t N = dists.shape()[0], C = dists.shape()[1];
+  check_class_labels(labels, N, C, "centroid_bound_rows");
+  // ---- exercise 09 begin: docs/exercises/09-centroid-bound.md ----
+  // Count how often each distance appears in L_d (n_m = the class sizes in this batch):
+  //   d(x_i, c_{y_i}) appears (n_i - 1)(N - n_i) times as the anchor's term, as often as the
+  //   positive's, and sum_{m != y_i} n_m (n_m - 1) times as the negative's (every anchor-positive
+  //   pair of another class);
+  //   d(x_i, c_m), m != y_i, is subtracted (n_i - 1) n_m times (anchor i, any of its positives,
+  //   any negative of class m).
+  const double* pd = dists.data<double>();
+  const std::int64_t* y = labels.data<std::int64_t>();
+  std::vector<double> n(static_cast<std::size_t>(C), 0);
+  for (std::int64_t i = 0; i < N; ++i) n[y[i]] += 1;
+  double pairs_all = 0;  // sum_m n_m (n_m - 1)
+  for (double v : n) pairs_all += v * (v - 1);
+  Tensor rows = Tensor::empty({N}, DType::Float64);
+  double* out = rows.data<double>();
+  for (std::int64_t i = 0; i < N; ++i) {
+    const double ni = n[y[i]];
+    const double own = 2 * (ni - 1) * (N - ni) + (pairs_all - ni * (ni - 1));
+    double r = own * pd[i * C + y[i]];
+    for (std::int64_t m = 0; m < C; ++m)
+      if (m != y[i]) r -= (ni - 1) * n[m] * pd[i * C + m];
+    out[i] = r;
+  }
+  return rows;
+  // ---- exercise 09 end ----
 }
 
 // The twin from autograd ops only:
@@ -226,12 +293,11 @@ CentroidBoundReport centroid_bound_report(const Tensor& x_in, const Tensor& labe
   const std::int64_t* y = labels.data<std::int64_t>();
   CentroidBoundReport r;
 
-  std::vector<double> dx(static_cast<std::size_t>(checked_mul(N, N, "centroid_bound_report", "the distance table N x N ="))),
-      dc(static_cast<std::size_t>(checked_mul(N, C, "centroid_bound_report", "the distance table N x C =")));
-  for (std::int64_t i = 0; i < N; ++i) {
+  std::vector<double> dx(static_cast<std::size_t>(checked_mul(N, N, "centroid_bound_report", "the distance table N x N =")));
+  for (std::int64_t i = 0; i < N; ++i)
     for (std::int64_t j = 0; j < N; ++j) dx[i * N + j] = dist(px + i * D, px + j * D, D);
-    for (std::int64_t m = 0; m < C; ++m) dc[i * C + m] = dist(px + i * D, pc + m * D, D);
-  }
+  const Tensor dists = centroid_distances(x, c);
+  const double* dc = dists.data<double>();
   // The cubic sums, straight from the definitions.
   for (std::int64_t i = 0; i < N; ++i)
     for (std::int64_t j = 0; j < N; ++j) {
@@ -243,21 +309,11 @@ CentroidBoundReport centroid_bound_report(const Tensor& x_in, const Tensor& labe
         r.L_d += dc[i * C + y[i]] + dc[j * C + y[j]] + dc[k * C + y[k]] - dc[i * C + y[k]];
       }
     }
-  // The linear formula by counting (works for unbalanced classes too; n_m = class sizes):
-  //   d(x_i, c_{y_i}) appears (n_i - 1)(N - n_i) times as anchor, as often as positive,
-  //   and sum_{m != y_i} n_m (n_m - 1) times as negative;
-  //   d(x_i, c_m), m != y_i, appears (n_i - 1) n_m times (anchor i, any positive, a negative of class m).
-  std::vector<double> n(static_cast<std::size_t>(C), 0);
+  // The same L_d by the linear formula (counting; any class sizes).
+  const Tensor rows = centroid_bound_rows(dists, labels);
+  for (std::int64_t i = 0; i < N; ++i) r.L_d_linear += rows.data<double>()[i];
+  std::vector<double> n(static_cast<std::size_t>(C), 0);  // class sizes
   for (std::int64_t i = 0; i < N; ++i) n[y[i]] += 1;
-  double pairs_all = 0;  // sum_m n_m (n_m - 1)
-  for (double v : n) pairs_all += v * (v - 1);
-  for (std::int64_t i = 0; i < N; ++i) {
-    const double ni = n[y[i]];
-    const double own = 2 * (ni - 1) * (N - ni) + (pairs_all - ni * (ni - 1));
-    r.L_d_linear += own * dc[i * C + y[i]];
-    for (std::int64_t m = 0; m < C; ++m)
-      if (m != y[i]) r.L_d_linear -= (ni - 1) * n[m] * dc[i * C + m];
-  }
   r.H = static_cast<double>(r.triplets);
   // balanced classes (all C present with n each): G = 3 (C-1)(n-1) n, H = N (n-1)(N-n)
   const bool balanced = std::all_of(n.begin(), n.end(), [&](double v) { return v == n[0]; });

@@ -46,11 +46,41 @@ Tensor centroid_bound_loss(const Tensor& x, const Tensor& labels, const Tensor& 
 // the tests compare the hand-derived VJP against.
 Tensor centroid_bound_loss_composed(const Tensor& x, const Tensor& labels, const Tensor& centroids);
 
+// ---- the pieces centroid_bound_loss and centroid_bound_report are made of ----
+// d_im = ||x_i - c_m||_2, summed in float64: N x C, float64. x: N x D, centroids: C x D, both
+// float32 or float64 (the same dtype). Throws chalk::Error naming the shapes or dtypes when
+// they do not fit. (Like torch.cdist(x, c), but each entry summed directly, not by the GEMM
+// expansion: no cancellation for a sample near a centroid.)
+Tensor centroid_distances(const Tensor& x, const Tensor& centroids);
+// The VJP of centroid_bound_loss: dJ/dx (N x D, x's dtype) for the upstream gradient g = dJ/dL
+// (a number; L is the batch mean above, so each row also carries 1/N). x: N x D, labels: N int64
+// in [0, C), centroids: C x D in x's dtype (constants: they get no gradient), dists: their
+// centroid_distances (N x C, float64), kept by the forward. At d_im = 0 (a sample exactly on a
+// centroid) the norm has a kink: that term sends 0 (the subgradient of least norm), never NaN.
+// Throws chalk::Error naming the argument when a shape or dtype does not fit. Source: Do et al.
+// (CVPR 2019); derivation docs/losses/centroid.md §4; exercise 09
+// (docs/exercises/09-centroid-bound.md).
+Tensor centroid_bound_loss_vjp(const Tensor& x, const Tensor& labels, const Tensor& centroids, const Tensor& dists,
+                               double g);
+// The linear form of L_d, one row per sample. L_d is the sum over all triplets (i, j, k) of the
+// batch (y_j = y_i, j != i, y_k != y_i) of
+//     l_d(i, j, k) = d(x_i, c_{y_i}) + d(x_j, c_{y_j}) + d(x_k, c_{y_k}) - d(x_i, c_{y_k});
+// every term is the distance of one sample to one centroid, and row s is the sum of the terms
+// that are sample s's: sum_s rows[s] = L_d, for any class sizes (classes absent from the batch,
+// classes of one sample). Each row is a weighted sum of that sample's C distances, found by
+// counting: O(N C) for the whole batch instead of the O(N^3 / C) triplets.
+// dists: N x C float64, d(x_i, c_m) (centroid_distances); labels: N int64 in [0, C). Returns N
+// float64 values, in the units of the distances. Throws chalk::Error when dists is not an N x C
+// float64 matrix with C >= 2, or a label is outside [0, C). Source: Do et al. (CVPR 2019), whose
+// counting for balanced classes this generalises; derivation docs/losses/centroid.md §3;
+// exercise 09 (docs/exercises/09-centroid-bound.md).
+Tensor centroid_bound_rows(const Tensor& dists, const Tensor& labels);
+
 // ---- the theorem, as numbers (all computed in float64 on detached data) ----
 struct CentroidBoundReport {
   double L_t = 0;          // sum over all triplets of d(x_i,x_j) - d(x_i,x_k)       (cubic)
   double L_d = 0;          // sum over all triplets of l_d(i,j,k)                    (cubic)
-  double L_d_linear = 0;   // the same sum by the linear (counting) formula
+  double L_d_linear = 0;   // the same sum by the linear (counting) formula: centroid_bound_rows
   double H = 0;            // number of triplets, N (n-1)(N-n) when balanced
   double G = 0;            // 3 (C-1)(n-1) n when balanced (0 if unbalanced)
   double k_min = 0, k_max = 0;  // smallest / largest distance between two distinct centroids

@@ -9,6 +9,7 @@
 
 #include "core/autograd.h"
 #include "core/checks.h"
+#include "core/exercise.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "ops/elementwise.h"
@@ -42,11 +43,10 @@ void check_batch(const Tensor& x, const Tensor& labels, const char* op) {
 }
 
 // The per-triplet loss and its slope dl/dz, for z = d_ap - d_an:
-//   hinge:  l = max(0, z + alpha),               slope = [z + alpha > 0]   (0 at the kink z = -alpha,
-//                                                                           like relu at 0, for every
-//                                                                           mining: pytorch-metric-learning's
-//                                                                           choice; TF-addons' tf.maximum
-//                                                                           passes 1 there; docs/losses/triplet.md §5)
+//   hinge:  l = max(0, z + alpha),   slope = [z + alpha > 0]   (0 at the kink z = -alpha, like relu at 0,
+//                                    for every mining: pytorch-metric-learning's choice; TF-addons'
+//                                    tf.maximum passes 1 there; docs/losses/triplet.md §5)
+//           (triplet_margin_loss, PyTorch's TripletMarginLoss, passes 1 there too: triplet_margin_vjp)
 //   soft:   l = log(1 + e^z) = max(z, 0) + log(1 + e^-|z|)   (stable),   slope = sigmoid(z)
 struct PerTriplet {
   double loss, slope;
@@ -88,7 +88,7 @@ Tensor distance_values(const Tensor& u, Distance kind) {
 // Mining for one anchor a, on its row d[0..N) of the distance matrix. Adds dl/dD_aj into grow
 // (the anchor's row of G) and returns the loss sum and counts. s: per-thread scratch.
 //   all:       every (p, n):                          l = per_triplet(D_ap - D_an)
-//   hard:      p* = argmax_p D_ap, n* = argmin_n D_an          (ties: the lowest index)
+//   hard:      p* = argmax_p D_ap, n* = argmin_n D_an (batch_hard_pair; ties: the lowest index)
 //   semihard:  for every p:  n* = argmin { D_an : D_an > D_ap },  or, if no negative is farther
 //              than p, n* = argmax_n D_an                        (ties: the lowest index)
 // A mined triplet (a, p, n) sends +slope to G_ap and -slope to G_an: only these entries of the
@@ -103,6 +103,24 @@ template <class T>
 AnchorResult mine_anchor(std::int64_t a, const T* d, const std::int64_t* y, std::int64_t N, const TripletMining& o,
                          double* grow, Scratch& s) {
   AnchorResult r;
+  auto take = [&](std::int64_t p, std::int64_t n) {  // one mined triplet (a, p, n)
+    const PerTriplet t = per_triplet(static_cast<double>(d[p]) - static_cast<double>(d[n]), o.soft_margin, o.margin);
+    r.loss += t.loss;
+    ++r.triplets;
+    r.active += t.loss > 0;
+    grow[p] += t.slope;  // dl/dD_ap = +slope
+    grow[n] -= t.slope;  // dl/dD_an = -slope
+  };
+  if (o.mining == "hard") {  // one triplet per anchor: its farthest positive, its nearest negative
+    const auto n = static_cast<std::size_t>(N);
+    const HardestPair h = batch_hard_pair<T>(a, std::span<const T>(d, n), std::span<const std::int64_t>(y, n));
+    if (h.positive < 0 || h.negative < 0) {  // no valid triplet with this anchor: skipped (and counted)
+      r.skipped = true;
+      return r;
+    }
+    take(h.positive, h.negative);
+    return r;
+  }
   std::int64_t np = 0, nn = 0;  // split the row into positives and negatives (branch-free)
   for (std::int64_t j = 0; j < N; ++j) {
     const bool same = y[j] == y[a];
@@ -119,20 +137,7 @@ AnchorResult mine_anchor(std::int64_t a, const T* d, const std::int64_t* y, std:
   const std::int64_t* pos = s.pos.data();
   const std::int64_t* neg = s.neg.data();
   const double* dn = s.dneg.data();
-  auto take = [&](std::int64_t p, std::int64_t k) {  // one mined triplet (a, p, neg[k])
-    const PerTriplet t = per_triplet(static_cast<double>(d[p]) - dn[k], o.soft_margin, o.margin);
-    r.loss += t.loss;
-    ++r.triplets;
-    r.active += t.loss > 0;
-    grow[p] += t.slope;       // dl/dD_ap = +slope
-    grow[neg[k]] -= t.slope;  // dl/dD_an = -slope
-  };
-  if (o.mining == "hard") {
-    std::int64_t p_star = pos[0], k_star = 0;
-    for (std::int64_t i = 1; i < np; ++i) p_star = d[pos[i]] > d[p_star] ? pos[i] : p_star;  // farthest positive
-    for (std::int64_t k = 1; k < nn; ++k) k_star = dn[k] < dn[k_star] ? k : k_star;          // nearest negative
-    take(p_star, k_star);  // (strict > and <: the first, i.e. lowest index, on ties)
-  } else if (o.mining == "all") {
+  if (o.mining == "all") {
     // np x nn triplets, the inner loop over this anchor's negatives only: O(K N) per anchor on
     // the N x N matrix, never an N x N x N tensor.
     double* gn = s.gneg.data();
@@ -179,13 +184,40 @@ AnchorResult mine_anchor(std::int64_t a, const T* d, const std::int64_t* y, std:
       std::int64_t k_beyond = -1;
       if (best < inf)
         for (k_beyond = 0; dn[k_beyond] != best; ++k_beyond) {}  // the lowest index on ties
-      take(pos[i], k_beyond >= 0 ? k_beyond : k_far);
+      take(pos[i], neg[k_beyond >= 0 ? k_beyond : k_far]);
     }
   }
   return r;
 }
 
 }  // namespace
+
+template <class T>
+HardestPair batch_hard_pair(std::int64_t anchor, std::span<const T> distances, std::span<const std::int64_t> labels) {
+  const auto N = static_cast<std::int64_t>(distances.size());
+  if (static_cast<std::int64_t>(labels.size()) != N)
+    fail("batch_hard_pair: ", N, " distances but ", labels.size(),
+         " labels (expected the anchor's row of the N x N distance matrix and the batch's N labels)");
+  if (anchor < 0 || anchor >= N) fail("batch_hard_pair: anchor ", anchor, " is outside [0, ", N, ")");
+  // ---- exercise 08 begin: docs/exercises/08-triplet-loss.md ----
+  // One pass over the row: the farthest positive and the nearest negative so far. The strict
+  // comparisons keep the first one met, the lowest index, on ties.
+  HardestPair h;
+  const T* d = distances.data();
+  const std::int64_t* y = labels.data();
+  for (std::int64_t j = 0; j < N; ++j) {
+    if (y[j] == y[anchor]) {
+      if (j != anchor && (h.positive < 0 || d[j] > d[h.positive])) h.positive = j;  // not its own positive
+    } else if (h.negative < 0 || d[j] < d[h.negative]) {
+      h.negative = j;
+    }
+  }
+  return h;
+  // ---- exercise 08 end ----
+}
+
+template HardestPair batch_hard_pair<float>(std::int64_t, std::span<const float>, std::span<const std::int64_t>);
+template HardestPair batch_hard_pair<double>(std::int64_t, std::span<const double>, std::span<const std::int64_t>);
 
 Tensor triplet_distance_matrix(const Tensor& e, const std::string& distance) {
   check_embeddings(e, "triplet_distance_matrix");
@@ -386,72 +418,108 @@ void check_explicit(const Tensor& a, const Tensor& p, const Tensor& n, double ma
 
 }  // namespace
 
+template <class T>
+TripletDistances triplet_distances(std::span<const T> a, std::span<const T> p, std::span<const T> n, double eps,
+                                   bool swap) {
+  if (p.size() != a.size() || n.size() != a.size())
+    fail("triplet_distances: anchor, positive and negative rows must have the same length, got ", a.size(), ", ",
+         p.size(), ", ", n.size());
+  auto dist = [eps](std::span<const T> u, std::span<const T> v) {  // ||u - v + eps 1||, summed in double
+    double s = 0;
+    for (std::size_t k = 0; k < u.size(); ++k) {
+      const double t = static_cast<double>(u[k]) - v[k] + eps;
+      s += t * t;
+    }
+    return std::sqrt(s);
+  };
+  TripletDistances t;
+  t.d_ap = dist(a, p);
+  t.d_an = dist(a, n);
+  if (swap) {
+    const double d_pn = dist(p, n);
+    if (d_pn < t.d_an) t.d_an = d_pn, t.swapped = true;
+  }
+  return t;
+}
+
+template <class T>
+void triplet_margin_vjp(std::span<const T> a, std::span<const T> p, std::span<const T> n, const TripletDistances& t,
+                        double margin, double eps, double w, std::span<T> da, std::span<T> dp, std::span<T> dn) {
+  const std::size_t D = a.size();
+  if (p.size() != D || n.size() != D || da.size() != D || dp.size() != D || dn.size() != D)
+    fail("triplet_margin_vjp: the rows a, p, n, da, dp, dn must all have D = ", D, " values, got ", p.size(), ", ",
+         n.size(), ", ", da.size(), ", ", dp.size(), ", ", dn.size());
+  // ---- exercise 08 begin: docs/exercises/08-triplet-loss.md ----
+  // l = max(0, h), h = d_ap - d_an + margin. Slope 1 for h >= 0 (at h = 0 exactly, PyTorch's
+  // clamp_min passes the gradient, and so do we), 0 below: an inactive triplet sends nothing.
+  // With grad_x ||x - y + eps 1|| = (x - y + eps 1) / d:
+  //   u = (a - p + eps) / d_ap:                 da += w u,  dp -= w u
+  //   v = (a - n + eps) / d_an (no swap taken): da -= w v,  dn += w v
+  //   v = (p - n + eps) / d_pn (swap taken):    dp -= w v,  dn += w v   (d_an no longer depends on a)
+  // A distance of 0 (only with eps = 0) is the cone's tip: its term sends 0.
+  if (!(t.d_ap - t.d_an + margin >= 0)) return;  // inactive (or nan): no gradient
+  for (std::size_t k = 0; k < D; ++k) {
+    const double u = t.d_ap > 0 ? (static_cast<double>(a[k]) - p[k] + eps) / t.d_ap : 0.0;
+    da[k] += static_cast<T>(w * u);
+    dp[k] -= static_cast<T>(w * u);
+    if (t.swapped) {
+      const double v = t.d_an > 0 ? (static_cast<double>(p[k]) - n[k] + eps) / t.d_an : 0.0;
+      dp[k] -= static_cast<T>(w * v);
+      dn[k] += static_cast<T>(w * v);
+    } else {
+      const double v = t.d_an > 0 ? (static_cast<double>(a[k]) - n[k] + eps) / t.d_an : 0.0;
+      da[k] -= static_cast<T>(w * v);
+      dn[k] += static_cast<T>(w * v);
+    }
+  }
+  // ---- exercise 08 end ----
+}
+
+template TripletDistances triplet_distances<float>(std::span<const float>, std::span<const float>,
+                                                   std::span<const float>, double, bool);
+template TripletDistances triplet_distances<double>(std::span<const double>, std::span<const double>,
+                                                    std::span<const double>, double, bool);
+template void triplet_margin_vjp<float>(std::span<const float>, std::span<const float>, std::span<const float>,
+                                        const TripletDistances&, double, double, double, std::span<float>,
+                                        std::span<float>, std::span<float>);
+template void triplet_margin_vjp<double>(std::span<const double>, std::span<const double>, std::span<const double>,
+                                         const TripletDistances&, double, double, double, std::span<double>,
+                                         std::span<double>, std::span<double>);
+
 // l_i = max(0, d(a_i, p_i) - d(a_i, n_i) + margin),   d(u, v) = ||u - v + eps||
 // swap: d(a_i, n_i) := min(d(a_i, n_i), d(p_i, n_i))
-// VJP, for each i with l_i > 0 and w_i = dL/dl_i (g, g/N for mean):
-//   u = (a - p + eps) / d_ap:                 da += w u,  dp -= w u
-//   v = (a - n + eps) / d_an (no swap taken): da -= w v,  dn += w v
-//   v = (p - n + eps) / d_pn (swap taken):    dp -= w v,  dn += w v
+// Forward: triplet_distances on each row. VJP: triplet_margin_vjp on each row, with
+// w_i = dL/dl_i (g_i for none, g for sum, g/N for mean).
 Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, double margin, double eps, bool swap,
                            const std::string& reduction) {
   check_explicit(a, p, n, margin, eps, reduction);
   const std::int64_t N = a.shape()[0], D = a.shape()[1];
   Tensor per = Tensor::empty({N}, a.dtype());
-  // for the VJP: which distance was used for the negative, and the three distances
-  std::vector<double> dap(N), dneg(N);
-  std::vector<char> swapped(N, 0);
+  std::vector<TripletDistances> dist(static_cast<std::size_t>(N));  // kept for the VJP
   dispatch_float(a.dtype(), "triplet_margin_loss", [&](auto tag) {
     using T = decltype(tag);
     const T *pa = a.data<T>(), *pp = p.data<T>(), *pn = n.data<T>();
-    auto dist = [&](const T* u, const T* v) {
-      double s = 0;
-      for (std::int64_t k = 0; k < D; ++k) {
-        const double t = static_cast<double>(u[k]) - v[k] + eps;
-        s += t * t;
-      }
-      return std::sqrt(s);
-    };
+    const auto d = static_cast<std::size_t>(D);
     for (std::int64_t i = 0; i < N; ++i) {
-      dap[i] = dist(pa + i * D, pp + i * D);
-      dneg[i] = dist(pa + i * D, pn + i * D);
-      if (swap) {
-        const double dpn = dist(pp + i * D, pn + i * D);
-        if (dpn < dneg[i]) dneg[i] = dpn, swapped[i] = 1;
-      }
-      const double h = dap[i] - dneg[i] + margin;
+      const TripletDistances& t = dist[i] = triplet_distances<T>({pa + i * D, d}, {pp + i * D, d}, {pn + i * D, d}, eps, swap);
+      const double h = t.d_ap - t.d_an + margin;
       per.data<T>()[i] = static_cast<T>(h < 0.0 ? 0.0 : h);  // max(0, h); a nan stays nan (std::max(0.0, nan) is 0)
     }
   });
   Tensor out = reduction == "none" ? per : (reduction == "sum" ? sum(per.detach()) : mean(per.detach()));
   record(out, "triplet_margin_loss", {a, p, n}, Saved{.inputs = {0, 1, 2}},
-         [a = a.detach(), p = p.detach(), n = n.detach(), dap, dneg, swapped, eps, margin, reduction](const Tensor& g,
-                                                                                                      Grads& dx) {
+         [a = a.detach(), p = p.detach(), n = n.detach(), dist, eps, margin, reduction](const Tensor& g, Grads& dx) {
            const std::int64_t N = a.shape()[0], D = a.shape()[1];
            Tensor ga = zeros(a.shape(), a.dtype()), gp = zeros(a.shape(), a.dtype()), gn = zeros(a.shape(), a.dtype());
            dispatch_float(a.dtype(), "triplet_margin_loss backward", [&](auto tag) {
              using T = decltype(tag);
              const T *pa = a.data<T>(), *pp = p.data<T>(), *pn = n.data<T>(), *pg = g.data<T>();
              T *da = ga.data<T>(), *dp = gp.data<T>(), *dn = gn.data<T>();
+             const auto d = static_cast<std::size_t>(D);
              for (std::int64_t i = 0; i < N; ++i) {
-               // hinge max(0, z): slope 1 for z >= 0 (at z = 0 exactly, PyTorch's clamp_min passes
-               // the gradient, and so do we), 0 below
-               if (!(dap[i] - dneg[i] + margin >= 0)) continue;
                const double w = reduction == "none" ? pg[i] : (reduction == "sum" ? pg[0] : pg[0] / N);
-               for (std::int64_t k = 0; k < D; ++k) {
-                 const std::int64_t j = i * D + k;
-                 const double u = dap[i] > 0 ? (static_cast<double>(pa[j]) - pp[j] + eps) / dap[i] : 0.0;
-                 da[j] += static_cast<T>(w * u);
-                 dp[j] -= static_cast<T>(w * u);
-                 if (swapped[i]) {
-                   const double v = dneg[i] > 0 ? (static_cast<double>(pp[j]) - pn[j] + eps) / dneg[i] : 0.0;
-                   dp[j] -= static_cast<T>(w * v);
-                   dn[j] += static_cast<T>(w * v);
-                 } else {
-                   const double v = dneg[i] > 0 ? (static_cast<double>(pa[j]) - pn[j] + eps) / dneg[i] : 0.0;
-                   da[j] -= static_cast<T>(w * v);
-                   dn[j] += static_cast<T>(w * v);
-                 }
-               }
+               triplet_margin_vjp<T>({pa + i * D, d}, {pp + i * D, d}, {pn + i * D, d}, dist[i], margin, eps, w,
+                                     {da + i * D, d}, {dp + i * D, d}, {dn + i * D, d});
              }
            });
            dx.add(0, ga);

@@ -8,6 +8,8 @@
 // "Mining" decides which (a, p, n) of a batch enter the loss.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "losses/loss.h"
@@ -29,7 +31,50 @@ Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, do
 Tensor triplet_margin_loss_composed(const Tensor& a, const Tensor& p, const Tensor& n, double margin = 1.0,
                                     double eps = 1e-6, bool swap = false, const std::string& reduction = "mean");
 
+// ---- the explicit loss, one triplet at a time (what triplet_margin_loss runs on each row) ----
+// One triplet's distances, as triplet_margin_loss's forward computes and keeps them for its VJP,
+// with d(u, v) = ||u - v + eps 1||_2 (in float64, whatever the rows' dtype):
+struct TripletDistances {
+  double d_ap = 0;       // d(a, p)
+  double d_an = 0;       // the negative distance the loss uses: d(a, n), or d(p, n) when swapped
+  bool swapped = false;  // swap was asked for and d(p, n) < d(a, n) strictly (a tie keeps d(a, n))
+};
+// a, p, n: one row each, D values (float32 or float64). Throws chalk::Error when the rows differ
+// in length. Source: torch.nn.functional.pairwise_distance(x1, x2, p=2, eps) as
+// torch.nn.functional.triplet_margin_loss calls it (PyTorch 1.13), and its swap (Balntas et al.,
+// BMVC 2016).
+template <class T>
+TripletDistances triplet_distances(std::span<const T> a, std::span<const T> p, std::span<const T> n, double eps,
+                                   bool swap);
+// The VJP of one triplet's loss l = max(0, d_ap - d_an + margin) for the upstream weight
+// w = dL/dl (1/N of the upstream gradient for "mean", all of it for "sum", its own entry for
+// "none"): adds dL/da, dL/dp, dL/dn to da, dp, dn (D values each, the rows' dtype; the caller
+// passes them zero-filled). t: triplet_distances of the same rows with the same eps and swap.
+// An inactive triplet (d_ap - d_an + margin < 0) adds nothing; at the edge (= 0) the slope is 1,
+// as PyTorch's clamp_min passes it; a distance of exactly 0 (possible only with eps = 0) sends
+// nothing from its term. The gradients are in units of w per unit of embedding.
+// Throws chalk::Error when the six rows differ in length. Source: the backward of
+// torch.nn.functional.triplet_margin_loss (p = 2, PyTorch 1.13); derivation:
+// docs/losses/triplet.md §2 and §5; exercise 08 (docs/exercises/08-triplet-loss.md).
+template <class T>
+void triplet_margin_vjp(std::span<const T> a, std::span<const T> p, std::span<const T> n, const TripletDistances& t,
+                        double margin, double eps, double w, std::span<T> da, std::span<T> dp, std::span<T> dn);
+
 // ---- in-batch mining ----
+// Batch-hard mining for one anchor (Hermans, Beyer, Leibe 2017, "batch hard"): on the anchor's
+// row of the N x N distance matrix, distances[j] = D(anchor, j) (N values, any unit), and the
+// batch's labels (N, int64), the hardest positive is the farthest sample of the anchor's class
+// other than the anchor itself, and the hardest negative the nearest sample of another class.
+// Ties go to the lowest index (as chalk's max and min). -1 where there is none: a class of one
+// sample gives its anchor no positive, a batch of one class gives no negative.
+// Throws chalk::Error when distances and labels differ in length or the anchor is outside
+// [0, N). Exercise 08 (docs/exercises/08-triplet-loss.md); derivation: docs/losses/triplet.md §7.
+struct HardestPair {
+  std::int64_t positive = -1, negative = -1;  // sample indices in the batch
+};
+template <class T>
+HardestPair batch_hard_pair(std::int64_t anchor, std::span<const T> distances, std::span<const std::int64_t> labels);
+
 struct TripletMining {
   std::string mining = "hard";        // all | hard | semihard
   std::string distance = "euclidean"; // euclidean | squared | cosine (1 - cos)

@@ -266,3 +266,28 @@ TEST(CentroidBound, SumIsLdOverG) {
   EXPECT_DOUBLE_EQ(r.G, 3.0 * (C - 1) * (n - 1) * n);
   EXPECT_NEAR(s * r.G, r.L_d, 1e-9 * std::max(1.0, std::fabs(r.L_d)));
 }
+
+// The pieces the loss and the report are built from (exercise 09's functions) name what does not fit.
+TEST(CentroidLoss, PiecesNameBadInput) {
+  using chalk::test_util::expect_error;
+  const Tensor c = onehot_centroids(3, 4, DType::Float64);
+  const Tensor x = zeros({2, 4}, DType::Float64);
+  const Tensor y = arange(2);
+  expect_error([&] { centroid_distances(x, onehot_centroids(3, 5, DType::Float64)); },
+               {"centroid_distances: expected x N x D and centroids C x D, got [2, 4] and [3, 5]"});
+  expect_error([&] { centroid_distances(x.to(DType::Float32), c); },
+               {"centroid_distances: x is float32 but the centroids are float64"});
+  const Tensor d = centroid_distances(x, c);
+  EXPECT_EQ(d.shape(), (Shape{2, 3}));
+  EXPECT_EQ(d.dtype(), DType::Float64);
+  expect_error([&] { centroid_bound_loss_vjp(x, y, c, zeros({2, 2}, DType::Float64), 1.0); },
+               {"centroid_bound_loss_vjp: dists must be the N x C = [2, 3] float64 matrix"});
+  expect_error([&] { centroid_bound_loss_vjp(x, y, c.to(DType::Float32), d, 1.0); },
+               {"centroid_bound_loss_vjp: centroids must be C x 4 (C >= 2) in x's dtype float64"});
+  expect_error([&] { centroid_bound_loss_vjp(x, arange(3), c, d, 1.0); },
+               {"centroid_bound_loss_vjp: labels must be 2 int64 values, got [3]"});
+  expect_error([&] { centroid_bound_rows(d.to(DType::Float32), y); },
+               {"centroid_bound_rows: dists must be an N x C float64 matrix", "[2, 3] float32"});
+  expect_error([&] { centroid_bound_rows(d, from_vector(std::vector<std::int64_t>{0, 3}, {2})); },
+               {"centroid_bound_rows", "label 3"});
+}

@@ -462,3 +462,21 @@ TEST(TripletMining, SlopeIsZeroAtExactEquality) {
         EXPECT_GT(n, 0.1);
       }
 }
+
+// The one-row pieces the two losses are built from (exercise 08's functions) name what does not fit.
+TEST(TripletRows, BadInputIsNamed) {
+  using chalk::test_util::expect_error;
+  const std::vector<double> row = {0, 1, 2, 3}, three = {0, 1, 2}, two = {0, 1};
+  const std::vector<float> rowf = {0, 1, 2, 3};
+  const std::vector<std::int64_t> y4 = {0, 0, 1, 1}, y3 = {0, 0, 1};
+  expect_error([&] { batch_hard_pair<double>(4, std::span<const double>(row), std::span<const std::int64_t>(y4)); },
+               {"batch_hard_pair: anchor 4 is outside [0, 4)"});
+  expect_error([&] { batch_hard_pair<float>(0, std::span<const float>(rowf), std::span<const std::int64_t>(y3)); },
+               {"batch_hard_pair: 4 distances but 3 labels"});
+  expect_error([&] { triplet_distances<double>(three, two, three, 1e-6, false); },
+               {"triplet_distances: anchor, positive and negative rows must have the same length, got 3, 2, 3"});
+  std::vector<double> da(3), dp(3), dn(2);
+  const TripletDistances t = triplet_distances<double>(three, three, three, 1e-6, false);
+  expect_error([&] { triplet_margin_vjp<double>(three, three, three, t, 1.0, 1e-6, 1.0, da, dp, dn); },
+               {"triplet_margin_vjp: the rows a, p, n, da, dp, dn must all have D = 3 values, got 3, 3, 3, 3, 2"});
+}
