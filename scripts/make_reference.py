@@ -803,6 +803,7 @@ def family_optim():
     add("sgd_momentum_weight_decay", "sgd", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1})
     add("sgd_nesterov_weight_decay", "sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1})
     add("adam", "adam", {"lr": 0.01})
+    add("adam_eps_zero", "adam", {"lr": 0.01, "eps": 0.0})  # where eps enters cannot matter
     add("adam_weight_decay", "adam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1})
     add("adamw", "adamw", {"lr": 0.01, "weight_decay": 0.1})
     # gradients of size 1e-3 and eps = 1e-3: eps is as large as sqrt(v_hat), so where it enters
