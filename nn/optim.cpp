@@ -8,10 +8,12 @@
 #include "nn/optim.h"
 
 #include <cmath>
+#include <initializer_list>
 #include <set>
 
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/exercise.h"  // exercise_not_done: the stub a student edition puts in the update functions
 #include "core/parallel.h"
 
 namespace chalk::nn {
@@ -27,6 +29,32 @@ std::int64_t int_value(const Tensor& t, const std::string& key) {
 
 // A private copy of a state tensor (a checkpoint must not alias live state).
 Tensor snapshot(const Tensor& t) { return t.detach().clone(); }
+
+// The options SGD's constructor and sgd_update both refuse; `who` names the caller.
+void check_sgd_options(const SGDOptions& o, const char* who) {
+  if (!(o.momentum >= 0.0)) fail(who, ": expected momentum >= 0, got ", o.momentum);
+  if (!(o.weight_decay >= 0.0)) fail(who, ": expected weight_decay >= 0, got ", o.weight_decay);
+  if (o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0))
+    fail(who, ": nesterov needs momentum > 0 and dampening = 0, got momentum = ", o.momentum,
+         ", dampening = ", o.dampening);
+}
+
+// The options Adam's and AdamW's constructors and adam_update all refuse.
+void check_adam_options(const AdamOptions& o, const char* who) {
+  if (!(o.beta1 >= 0.0 && o.beta1 < 1.0) || !(o.beta2 >= 0.0 && o.beta2 < 1.0))
+    fail(who, ": expected betas in [0, 1), got (", o.beta1, ", ", o.beta2, ")");
+  if (!(o.eps >= 0.0)) fail(who, ": expected eps >= 0, got ", o.eps);
+  if (!(o.weight_decay >= 0.0)) fail(who, ": expected weight_decay >= 0, got ", o.weight_decay);
+}
+
+// What the update functions check of their arrays and learning rate.
+void check_update_arguments(const char* who, std::int64_t n, double lr, std::initializer_list<const void*> arrays) {
+  if (n < 0) fail(who, ": expected n >= 0 elements, got ", n);
+  if (!(lr >= 0.0) || !std::isfinite(lr)) fail(who, ": expected a finite lr >= 0, got ", lr);
+  if (n > 0)
+    for (const void* a : arrays)
+      if (!a) fail(who, ": an array of the ", n, " elements is null");
+}
 
 }  // namespace
 
@@ -103,66 +131,27 @@ Tensor Optimizer::find_state(const NamedTensors& state, const std::string& key, 
 // ---- SGD ----
 SGD::SGD(std::vector<Tensor> params, const SGDOptions& o)
     : Optimizer(std::move(params), o.lr), options_(o), momentum_(params_.size()) {
-  if (!(o.momentum >= 0.0)) fail("SGD: expected momentum >= 0, got ", o.momentum);
-  if (!(o.weight_decay >= 0.0)) fail("SGD: expected weight_decay >= 0, got ", o.weight_decay);
-  if (o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0))
-    fail("SGD: nesterov needs momentum > 0 and dampening = 0, got momentum = ", o.momentum,
-         ", dampening = ", o.dampening);
+  check_sgd_options(o, "SGD");
 }
 
-// PyTorch's SGD:
-//   d = g + wd p
-//   if momentum mu != 0:
-//     b = d                           (first update: the buffer starts as d)
-//     b = mu b + (1 - dampening) d    (later updates)
-//     d = d + mu b  (nesterov)   or   d = b
-//   p = p - lr d
 void SGD::update(std::size_t i, const Tensor& param, const Tensor& grad) {
-  const double lr = lr_, wd = options_.weight_decay, mu = options_.momentum;
-  const double damp = 1.0 - options_.dampening;
-  const bool nesterov = options_.nesterov;
+  const bool with_momentum = options_.momentum != 0.0;
   const bool first = !momentum_[i].defined();
-  if (mu != 0.0 && first) momentum_[i] = zeros_like(param);
+  if (with_momentum && first) momentum_[i] = zeros_like(param);
+  SGDOptions o = options_;
+  o.lr = lr_;  // the schedule's learning rate of this step
   Tensor p = param, g = grad, b = momentum_[i];
   dispatch_float(p.dtype(), "SGD.step", [&](auto tag) {
     using T = decltype(tag);
     T* pp = p.data<T>();
     const T* pg = g.data<T>();
-    T* pb = mu != 0.0 ? b.data<T>() : nullptr;
-    const T tlr = static_cast<T>(lr), twd = static_cast<T>(wd), tmu = static_cast<T>(mu), tdamp = static_cast<T>(damp);
-    // One loop per case, with no branch inside, so the compiler vectorises each:
-    //   d = g + wd p;  buf = d (first step) or mu buf + (1 - dampening) d;
-    //   p -= lr (nesterov ? d + mu buf : buf)     (p -= lr d without momentum)
-    // Captured by value: with [&] the pointers and scalars live behind references that a
-    // store to pb[k] might change, and GCC falls back to scalar code (4.5x slower).
+    T* pb = with_momentum ? b.data<T>() : nullptr;
     parallel_for(p.numel(), [=](std::int64_t s, std::int64_t e) {
-      if (!pb) {
-        for (std::int64_t k = s; k < e; ++k) pp[k] -= tlr * (pg[k] + twd * pp[k]);
-      } else if (first) {
-        for (std::int64_t k = s; k < e; ++k) {
-          const T d = pg[k] + twd * pp[k];
-          pb[k] = d;
-          pp[k] -= tlr * (nesterov ? d + tmu * d : d);
-        }
-      } else if (nesterov) {
-        for (std::int64_t k = s; k < e; ++k) {
-          const T d = pg[k] + twd * pp[k];
-          const T buf = tmu * pb[k] + tdamp * d;
-          pb[k] = buf;
-          pp[k] -= tlr * (d + tmu * buf);
-        }
-      } else {
-        for (std::int64_t k = s; k < e; ++k) {
-          const T d = pg[k] + twd * pp[k];
-          const T buf = tmu * pb[k] + tdamp * d;
-          pb[k] = buf;
-          pp[k] -= tlr * buf;
-        }
-      }
+      sgd_update(pp + s, pg + s, pb ? pb + s : nullptr, e - s, first, o);
     });
   });
   increment_version(p);  // backward() refuses a graph that saved p before this step
-  if (mu != 0.0) increment_version(b);
+  if (with_momentum) increment_version(b);
 }
 
 NamedTensors SGD::export_state() const {
@@ -183,31 +172,18 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& o) : Adam(std::move(pa
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& o, bool decoupled)
     : Optimizer(std::move(params), o.lr), options_(o), decoupled_(decoupled),
       m_(params_.size()), v_(params_.size()), t_(params_.size(), 0) {
-  const char* who = decoupled ? "AdamW" : "Adam";
-  if (!(o.beta1 >= 0.0 && o.beta1 < 1.0) || !(o.beta2 >= 0.0 && o.beta2 < 1.0))
-    fail(who, ": expected betas in [0, 1), got (", o.beta1, ", ", o.beta2, ")");
-  if (!(o.eps >= 0.0)) fail(who, ": expected eps >= 0, got ", o.eps);
-  if (!(o.weight_decay >= 0.0)) fail(who, ": expected weight_decay >= 0, got ", o.weight_decay);
+  check_adam_options(o, decoupled ? "AdamW" : "Adam");
 }
 
-// PyTorch's Adam (decoupled = false) and AdamW (decoupled = true):
-//   t = t + 1
-//   Adam:  g = g + wd p                  AdamW:  p = p (1 - lr wd)
-//   m = b1 m + (1 - b1) g                (m, v start at 0)
-//   v = b2 v + (1 - b2) g^2
-//   p = p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 void Adam::update(std::size_t i, const Tensor& param, const Tensor& grad) {
   if (!m_[i].defined()) {
     m_[i] = zeros_like(param);
     v_[i] = zeros_like(param);
   }
   const std::int64_t t = ++t_[i];
-  const double lr = lr_, wd = options_.weight_decay, b1 = options_.beta1, b2 = options_.beta2;
-  const double eps = options_.eps;
-  const double step_size = lr / (1.0 - std::pow(b1, static_cast<double>(t)));
-  const double bc2_sqrt = std::sqrt(1.0 - std::pow(b2, static_cast<double>(t)));
-  const double l2 = decoupled_ ? 0.0 : wd;          // Adam: into the gradient
-  const double shrink = decoupled_ ? 1.0 - lr * wd : 1.0;  // AdamW: on the parameter
+  AdamOptions o = options_;
+  o.lr = lr_;  // the schedule's learning rate of this step
+  const bool decoupled = decoupled_;
   Tensor p = param, g = grad, m = m_[i], v = v_[i];
   dispatch_float(p.dtype(), "Adam.step", [&](auto tag) {
     using T = decltype(tag);
@@ -216,15 +192,7 @@ void Adam::update(std::size_t i, const Tensor& param, const Tensor& grad) {
     T* pm = m.data<T>();
     T* pv = v.data<T>();
     parallel_for(p.numel(), [=](std::int64_t s, std::int64_t e) {
-      for (std::int64_t k = s; k < e; ++k) {
-        const double gk = static_cast<double>(pg[k]) + l2 * pp[k];
-        const double mk = b1 * pm[k] + (1.0 - b1) * gk;
-        const double vk = b2 * pv[k] + (1.0 - b2) * gk * gk;
-        pm[k] = static_cast<T>(mk);
-        pv[k] = static_cast<T>(vk);
-        const double denom = std::sqrt(vk) / bc2_sqrt + eps;
-        pp[k] = static_cast<T>(pp[k] * shrink - step_size * mk / denom);
-      }
+      adam_update(pp + s, pg + s, pm + s, pv + s, e - s, t, o, decoupled);
     });
   });
   increment_version(p);  // backward() refuses a graph that saved p before this step
@@ -261,5 +229,99 @@ void Adam::import_state(const NamedTensors& state) {
            " and adam.step.", s, " (>= 1), or none");
   }
 }
+
+// ---- one update, element by element (nn/optim.h) ----
+
+template <typename T>
+void sgd_update(T* param, const T* grad, T* momentum_buffer, std::int64_t n, bool first_step,
+                const SGDOptions& options) {
+  check_update_arguments("sgd_update", n, options.lr,
+                         {param, grad, options.momentum != 0.0 ? momentum_buffer : param});
+  check_sgd_options(options, "sgd_update");
+  // ---- exercise 12 begin: docs/exercises/12-optimizer-step.md ----
+  // PyTorch's SGD, with d the step's direction and b the momentum buffer:
+  //   d = g + weight_decay p
+  //   if momentum mu != 0:
+  //     b = d                                (the first step: the buffer starts as d)
+  //     b = mu b + (1 - dampening) d         (every later step)
+  //     d = d + mu b  (nesterov)   or   d = b
+  //   p = p - lr d
+  // One loop per case, with no branch inside, so that the compiler vectorises each. The scalars
+  // are local copies: read through `options`, a store to b[k] might change them as far as the
+  // compiler knows, and it would fall back to scalar code (4.5x slower).
+  const T lr = static_cast<T>(options.lr), wd = static_cast<T>(options.weight_decay);
+  const T mu = static_cast<T>(options.momentum), damp = static_cast<T>(1.0 - options.dampening);
+  const bool nesterov = options.nesterov;
+  T* p = param;
+  const T* g = grad;
+  T* b = momentum_buffer;
+  if (options.momentum == 0.0) {
+    for (std::int64_t k = 0; k < n; ++k) p[k] -= lr * (g[k] + wd * p[k]);
+  } else if (first_step) {
+    for (std::int64_t k = 0; k < n; ++k) {
+      const T d = g[k] + wd * p[k];
+      b[k] = d;
+      p[k] -= lr * (nesterov ? d + mu * d : d);
+    }
+  } else if (nesterov) {
+    for (std::int64_t k = 0; k < n; ++k) {
+      const T d = g[k] + wd * p[k];
+      const T buf = mu * b[k] + damp * d;
+      b[k] = buf;
+      p[k] -= lr * (d + mu * buf);
+    }
+  } else {
+    for (std::int64_t k = 0; k < n; ++k) {
+      const T d = g[k] + wd * p[k];
+      const T buf = mu * b[k] + damp * d;
+      b[k] = buf;
+      p[k] -= lr * buf;
+    }
+  }
+  // ---- exercise 12 end ----
+}
+
+template <typename T>
+void adam_update(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, std::int64_t n, std::int64_t step,
+                 const AdamOptions& options, bool decoupled_weight_decay) {
+  check_update_arguments("adam_update", n, options.lr, {param, grad, exp_avg, exp_avg_sq});
+  check_adam_options(options, "adam_update");
+  if (step < 1) fail("adam_update: expected step >= 1 (the step count including this update), got ", step);
+  // ---- exercise 12 begin: docs/exercises/12-optimizer-step.md ----
+  // PyTorch's Adam (decoupled_weight_decay = false) and AdamW (true), t = step:
+  //   Adam:  g = g + wd p                  AdamW:  p = p (1 - lr wd)
+  //   m = b1 m + (1 - b1) g
+  //   v = b2 v + (1 - b2) g^2
+  //   p = p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+  // in double whatever T is (PyTorch's float32 Adam rounds each intermediate to float32: the
+  // two agree to float32 round-off).
+  const double lr = options.lr, wd = options.weight_decay, b1 = options.beta1, b2 = options.beta2;
+  const double eps = options.eps;
+  const double step_size = lr / (1.0 - std::pow(b1, static_cast<double>(step)));
+  const double bc2_sqrt = std::sqrt(1.0 - std::pow(b2, static_cast<double>(step)));
+  const double l2 = decoupled_weight_decay ? 0.0 : wd;              // Adam: into the gradient
+  const double shrink = decoupled_weight_decay ? 1.0 - lr * wd : 1.0;  // AdamW: on the parameter
+  T* p = param;
+  const T* g = grad;
+  T* m = exp_avg;
+  T* v = exp_avg_sq;
+  for (std::int64_t k = 0; k < n; ++k) {
+    const double gk = static_cast<double>(g[k]) + l2 * p[k];
+    const double mk = b1 * m[k] + (1.0 - b1) * gk;
+    const double vk = b2 * v[k] + (1.0 - b2) * gk * gk;
+    m[k] = static_cast<T>(mk);
+    v[k] = static_cast<T>(vk);
+    const double denom = std::sqrt(vk) / bc2_sqrt + eps;
+    p[k] = static_cast<T>(p[k] * shrink - step_size * mk / denom);
+  }
+  // ---- exercise 12 end ----
+}
+
+template void sgd_update<float>(float*, const float*, float*, std::int64_t, bool, const SGDOptions&);
+template void sgd_update<double>(double*, const double*, double*, std::int64_t, bool, const SGDOptions&);
+template void adam_update<float>(float*, const float*, float*, float*, std::int64_t, std::int64_t,
+                                 const AdamOptions&, bool);
+template void adam_update<double>(double*, const double*, double*, double*, std::int64_t, std::int64_t,
+                                  const AdamOptions&, bool);
 
 }  // namespace chalk::nn

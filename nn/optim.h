@@ -1,10 +1,10 @@
 // nn/optim.h — optimizers: SGD (momentum, Nesterov, weight decay), Adam, AdamW.
 //
-// Each follows PyTorch's update rule exactly (torch.optim, 1.13), written out
-// beside the code in nn/optim.cpp. An optimizer holds handles to the
-// parameters and updates their data in place, outside the autograd graph;
-// a parameter whose grad is undefined (no backward reached it) is skipped,
-// and its state does not advance (as in PyTorch).
+// Each follows PyTorch's update rule exactly (torch.optim, 1.13); the free functions
+// sgd_update and adam_update at the end of this file are one update of one parameter. An
+// optimizer holds handles to the parameters and updates their data in place, outside the
+// autograd graph; a parameter whose grad is undefined (no backward reached it) is skipped, and
+// its state does not advance (as in PyTorch).
 //
 // Checkpoints: state() exports everything needed to resume exactly as named
 // tensors (i = the parameter's index in the list given to the constructor):
@@ -122,5 +122,37 @@ class AdamW : public Adam {
  public:
   AdamW(std::vector<Tensor> params, const AdamOptions& options) : Adam(std::move(params), options, true) {}
 };
+
+// ---- one update, element by element ----
+// What SGD::step and Adam::step run on each parameter (split into chunks by parallel_for), and
+// what a test can call directly with explicit gradients. T is float or double (explicitly
+// instantiated in nn/optim.cpp). All arrays hold n values and are updated in place; they must
+// not overlap. Units: those of the options (lr in parameter units per gradient unit).
+
+// One step of torch.optim.SGD (PyTorch 1.13,
+// https://pytorch.org/docs/1.13/generated/torch.optim.SGD.html) on n elements: param p, its
+// gradient grad, and the momentum buffer (torch's "momentum_buffer"). options.lr is this step's
+// learning rate. first_step: the parameter's first update with momentum, when the buffer has no
+// history yet (SGD passes it zero-filled); its value afterwards is the buffer as PyTorch keeps
+// it. The buffer is read and written only when options.momentum != 0 (SGD passes null without
+// momentum). The arithmetic is in T.
+// Throws chalk::Error naming sgd_update for n < 0, a null param or grad (or buffer, with
+// momentum), lr < 0 or not finite, momentum < 0, weight_decay < 0, or nesterov without
+// momentum > 0 and dampening = 0.
+template <typename T>
+void sgd_update(T* param, const T* grad, T* momentum_buffer, std::int64_t n, bool first_step,
+                const SGDOptions& options);
+
+// One step of torch.optim.Adam (decoupled_weight_decay = false) or torch.optim.AdamW (true)
+// (PyTorch 1.13, https://pytorch.org/docs/1.13/generated/torch.optim.Adam.html; Kingma & Ba
+// 2015, Loshchilov & Hutter 2019) on n elements: param, its gradient grad, and the moments
+// exp_avg (m) and exp_avg_sq (v), torch's names, zero before the parameter's first update.
+// step: the parameter's step count t including this update (1 at its first). options.lr is
+// this step's learning rate. The arithmetic is in double, the results are stored as T.
+// Throws chalk::Error naming adam_update for n < 0, a null array, step < 1, lr < 0 or not
+// finite, betas outside [0, 1), eps < 0 or weight_decay < 0.
+template <typename T>
+void adam_update(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, std::int64_t n, std::int64_t step,
+                 const AdamOptions& options, bool decoupled_weight_decay);
 
 }  // namespace chalk::nn

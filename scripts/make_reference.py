@@ -5,7 +5,7 @@ Run (from the repository root, with Debian's python3-torch 1.13):
 
     /usr/bin/python3 scripts/make_reference.py
 
-It writes tests/reference/{ops,cross_entropy,triplet,centroid,margin_softmax}.json. The results
+It writes tests/reference/{ops,cross_entropy,triplet,centroid,margin_softmax,optim}.json. The results
 are committed, so the C++ tests never need Python. Everything is float64, every case draws its
 inputs from its own generator seeded by crc32("<family>/<case name>") and torch runs on one thread,
 so a re-run reproduces the files bit for bit. The format is described in tests/reference/README.md.
@@ -750,6 +750,69 @@ def family_margin_softmax():
 
 
 # ----------------------------------------------------------------------------------------------
+# optim.json: torch.optim.SGD, Adam and AdamW, one update at a time
+# ----------------------------------------------------------------------------------------------
+#
+# Each case gives the optimizer explicit gradients (no loss, no backward): OPTIM_STEPS of them,
+# drawn in advance, one per step, from the parameter's initial value param. The outputs are the
+# parameter and the optimizer's state (torch.optim's own names: momentum_buffer, exp_avg,
+# exp_avg_sq) after every step, so a test can check one update from any step's state, or a run
+# of updates from the start.
+
+OPTIM_STEPS = 10
+OPTIM_SIZE = 6
+
+
+def family_optim():
+    fam = Family("optim")
+
+    def add(name, optimizer, options, grad_scale=1.0):
+        g = fam.gen(name)
+        param0 = randn(g, OPTIM_SIZE)
+        grads = grad_scale * randn(g, OPTIM_STEPS, OPTIM_SIZE)
+        p = torch.nn.Parameter(param0.clone())
+        make = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[optimizer]
+        opt = make([p], **options)
+        rows = {"param": [], "momentum_buffer": [], "exp_avg": [], "exp_avg_sq": []}
+        for t in range(OPTIM_STEPS):
+            p.grad = grads[t].clone()
+            opt.step()
+            rows["param"].append(p.detach().clone())
+            for key, value in opt.state[p].items():
+                if key in rows and value is not None:
+                    rows[key].append(value.detach().clone())
+        outputs = {k: torch.stack(v) for k, v in rows.items() if v}
+        params = {"optimizer": optimizer, "steps": OPTIM_STEPS, "grad_scale": grad_scale}
+        for key, value in opt.defaults.items():  # every option torch used, defaults included
+            if key in ("lr", "momentum", "dampening", "nesterov", "weight_decay", "eps"):
+                params[key] = value
+            elif key == "betas":
+                params["beta1"], params["beta2"] = value
+        assert name not in fam.names, name
+        fam.names.add(name)
+        fam.cases.append({"name": name, "params": params,
+                          "inputs": {"param": encode(param0), "grads": encode(grads)},
+                          "outputs": {k: encode(v) for k, v in outputs.items()}, "grads": {}})
+
+    add("sgd", "sgd", {"lr": 0.1})
+    add("sgd_weight_decay", "sgd", {"lr": 0.1, "weight_decay": 0.1})
+    add("sgd_momentum", "sgd", {"lr": 0.1, "momentum": 0.9})
+    # with dampening != 0 the first step's buffer shows whether it started from zero
+    add("sgd_momentum_dampening", "sgd", {"lr": 0.1, "momentum": 0.9, "dampening": 0.5})
+    add("sgd_nesterov", "sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True})
+    add("sgd_momentum_weight_decay", "sgd", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.1})
+    add("sgd_nesterov_weight_decay", "sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1})
+    add("adam", "adam", {"lr": 0.01})
+    add("adam_eps_zero", "adam", {"lr": 0.01, "eps": 0.0})  # where eps enters cannot matter
+    add("adam_weight_decay", "adam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1})
+    add("adamw", "adamw", {"lr": 0.01, "weight_decay": 0.1})
+    # gradients of size 1e-3 and eps = 1e-3: eps is as large as sqrt(v_hat), so where it enters
+    # the denominator shows (with eps = 1e-8 it changes the update by about 1e-8 of itself)
+    add("adam_eps", "adam", {"lr": 0.01, "eps": 1e-3}, grad_scale=1e-3)
+    return fam
+
+
+# ----------------------------------------------------------------------------------------------
 # training.json (+ training/<case>.safetensors): 100 steps of chalk-train's recipes, float32
 # ----------------------------------------------------------------------------------------------
 #
@@ -953,7 +1016,7 @@ def main():
     print(f"torch {torch.__version__} (1.13 as expected), float64, 1 thread")
     os.makedirs(OUT_DIR, exist_ok=True)
     makers = [family_ops, family_cross_entropy, family_triplet, family_centroid, family_margin_softmax,
-              family_training]
+              family_optim, family_training]
     wanted = sys.argv[1:]  # e.g. `make_reference.py training`: only those families (default: all)
     for make in makers:
         if not wanted or make.__name__[len("family_"):] in wanted:

@@ -1,10 +1,13 @@
-// Tests for nn/optim.h (SGD, Adam, AdamW) and nn/schedule.h.
+// Tests for nn/optim.h (SGD, Adam, AdamW, and their one-parameter updates sgd_update and
+// adam_update) and nn/schedule.h.
 //
-// The optimizers run on a fixed quadratic
+// The optimizers are compared with PyTorch 1.13 itself (torch.optim, float64) in two ways:
+// (1) on a fixed quadratic
 //     L(p) = 1/2 sum_k a_k (p_k - c_k)^2,      dL/dp_k = a_k (p_k - c_k)
-// and are compared with (1) the update equations of the PyTorch docs written
-// out again here, element by element, and (2) numbers printed by PyTorch 1.13
-// itself (/usr/bin/python3, torch.optim, float64, 5 steps from p = [1, 2, -3]).
+// with numbers printed by /usr/bin/python3 (5 steps from p = [1, 2, -3]), and (2) on the
+// trajectories of tests/reference/optim.json (scripts/make_reference.py): given gradients,
+// 10 steps, the parameter after each. The update rule itself is not written out again here:
+// it is exercise 12 (docs/exercises/12-optimizer-step.md), and a copy would be its answer.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,6 +23,8 @@
 #include "ops/elementwise.h"
 #include "ops/linalg.h"
 #include "ops/reduce.h"
+#include "reference.h"
+#include "test_util.h"
 
 using namespace chalk;
 using namespace chalk::nn;
@@ -53,36 +58,11 @@ std::vector<double> run(Optimizer& opt, const Tensor& p, int steps) {
   return p.to_vector<double>();
 }
 
-// ---- the update equations of the PyTorch docs, again, one element at a time ----
-std::vector<double> hand_sgd(double lr, double mu, double damp, bool nesterov, double wd, int steps) {
-  std::vector<double> p = kP0, b(3, 0.0);
-  for (int t = 1; t <= steps; ++t)
-    for (int k = 0; k < 3; ++k) {
-      double g = kA[k] * (p[k] - kC[k]) + wd * p[k];
-      if (mu != 0) {
-        b[k] = t == 1 ? g : mu * b[k] + (1 - damp) * g;
-        g = nesterov ? g + mu * b[k] : b[k];
-      }
-      p[k] -= lr * g;
-    }
-  return p;
-}
-
-std::vector<double> hand_adam(double lr, double b1, double b2, double eps, double wd, bool decoupled,
-                              int steps) {
-  std::vector<double> p = kP0, m(3, 0.0), v(3, 0.0);
-  for (int t = 1; t <= steps; ++t)
-    for (int k = 0; k < 3; ++k) {
-      double g = kA[k] * (p[k] - kC[k]);
-      if (decoupled) p[k] *= 1 - lr * wd;
-      else g += wd * p[k];
-      m[k] = b1 * m[k] + (1 - b1) * g;
-      v[k] = b2 * v[k] + (1 - b2) * g * g;
-      const double m_hat = m[k] / (1 - std::pow(b1, t)), v_hat = v[k] / (1 - std::pow(b2, t));
-      p[k] -= lr * m_hat / (std::sqrt(v_hat) + eps);
-    }
-  return p;
-}
+// PyTorch 1.13 on the quadratic, float64: Adam with lr = 0.1 (other options default) after 3 and
+// 5 steps, and SGD with lr = 0.1 after one step (g = a (p - c) = [0.5, 9, -2.5]).
+const std::vector<double> kAdamTorch3 = {0.7048712557394511, 1.7003815232817217, -2.7002132922411284};
+const std::vector<double> kAdamTorch5 = {0.52781445653074444, 1.5017794559421693, -2.5009829493429749};
+const std::vector<double> kSgdTorch1 = {0.95, 1.0999999999999999, -2.75};
 
 void expect_all_near(const std::vector<double>& got, const std::vector<double>& want, double tol,
                      const char* what) {
@@ -93,28 +73,25 @@ void expect_all_near(const std::vector<double>& got, const std::vector<double>& 
 }  // namespace
 
 // ---------------------------------------------------------------- SGD
-TEST(SGD, PlainMatchesHandAndPyTorch) {
+TEST(SGD, PlainMatchesPyTorch) {
   Tensor p = start_param();
   SGD opt({p}, {.lr = 0.1});
   const auto got = run(opt, p, 5);
-  expect_all_near(got, hand_sgd(0.1, 0, 0, false, 0, 5), 1e-14, "hand");
   expect_all_near(got, {0.79524499999999998, -0.49579000000000012, -1.8689046875000004}, 1e-14, "torch");
   EXPECT_EQ(opt.steps(), 5);
 }
 
-TEST(SGD, MomentumDampeningWeightDecayMatchesHandAndPyTorch) {
+TEST(SGD, MomentumDampeningWeightDecayMatchesPyTorch) {
   Tensor p = start_param();
   SGD opt({p}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01});
   const auto got = run(opt, p, 5);
-  expect_all_near(got, hand_sgd(0.1, 0.9, 0.1, false, 0.01, 5), 1e-14, "hand");
   expect_all_near(got, {0.50292131227508752, -3.3079697852973995, -0.23437200499740002}, 1e-13, "torch");
 }
 
-TEST(SGD, NesterovWeightDecayMatchesHandAndPyTorch) {
+TEST(SGD, NesterovWeightDecayMatchesPyTorch) {
   Tensor p = start_param();
   SGD opt({p}, {.lr = 0.1, .momentum = 0.9, .nesterov = true, .weight_decay = 0.05});
   const auto got = run(opt, p, 5);
-  expect_all_near(got, hand_sgd(0.1, 0.9, 0, true, 0.05, 5), 1e-14, "hand");
   expect_all_near(got, {0.40555074925285595, -1.9974702142662728, 0.54981937017192928}, 1e-13, "torch");
 }
 
@@ -123,7 +100,7 @@ TEST(SGD, FirstMomentumStepIsPlainSgd) {
   Tensor p = start_param();
   SGD opt({p}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.5});
   run(opt, p, 1);
-  expect_all_near(p.to_vector<double>(), hand_sgd(0.1, 0, 0, false, 0, 1), 1e-15, "one step");
+  expect_all_near(p.to_vector<double>(), kSgdTorch1, 1e-15, "one step");
 }
 
 TEST(SGD, BadOptionsThrow) {
@@ -142,28 +119,25 @@ TEST(SGD, BadOptionsThrow) {
 }
 
 // ---------------------------------------------------------------- Adam / AdamW
-TEST(Adam, MatchesHandAndPyTorch) {
+TEST(Adam, MatchesPyTorch) {
   Tensor p = start_param();
   Adam opt({p}, {.lr = 0.1});
   const auto got = run(opt, p, 5);
-  expect_all_near(got, hand_adam(0.1, 0.9, 0.999, 1e-8, 0, false, 5), 1e-14, "hand");
-  expect_all_near(got, {0.52781445653074444, 1.5017794559421693, -2.5009829493429749}, 1e-13, "torch");
+  expect_all_near(got, kAdamTorch5, 1e-13, "torch");
   EXPECT_EQ(opt.name(), "Adam");
 }
 
-TEST(Adam, L2WeightDecayMatchesHandAndPyTorch) {
+TEST(Adam, L2WeightDecayMatchesPyTorch) {
   Tensor p = start_param();
   Adam opt({p}, {.lr = 0.1, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1});
   const auto got = run(opt, p, 5);
-  expect_all_near(got, hand_adam(0.1, 0.8, 0.99, 1e-6, 0.1, false, 5), 1e-14, "hand");
   expect_all_near(got, {0.53367012934211411, 1.5033621654213949, -2.5020363451706293}, 1e-13, "torch");
 }
 
-TEST(AdamW, DecoupledWeightDecayMatchesHandAndPyTorch) {
+TEST(AdamW, DecoupledWeightDecayMatchesPyTorch) {
   Tensor p = start_param();
   AdamW opt({p}, {.lr = 0.1, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1});
   const auto got = run(opt, p, 5);
-  expect_all_near(got, hand_adam(0.1, 0.8, 0.99, 1e-6, 0.1, true, 5), 1e-14, "hand");
   expect_all_near(got, {0.50658044104524902, 1.4158910583868556, -2.3653368119235592}, 1e-13, "torch");
   EXPECT_EQ(opt.name(), "AdamW");
   // And it differs from L2 Adam: the decay is not the same thing.
@@ -195,7 +169,7 @@ TEST(Optimizer, ParametersWithoutGradAreSkippedAndKeepNoState) {
   Adam opt({unused, used}, {.lr = 0.1});
   run(opt, used, 3);
   EXPECT_EQ(unused.to_vector<double>(), (std::vector<double>{7.0, 8.0}));
-  expect_all_near(used.to_vector<double>(), hand_adam(0.1, 0.9, 0.999, 1e-8, 0, false, 3), 1e-14, "used");
+  expect_all_near(used.to_vector<double>(), kAdamTorch3, 1e-13, "used");
   bool has_unused_state = false, has_used_state = false;
   for (auto& [k, t] : opt.state()) {
     has_unused_state = has_unused_state || k == "adam.m.0";
@@ -246,9 +220,8 @@ TEST(Optimizer, Float32ParametersFollowTheSameRule) {
     mul(sum(mul(a, square(sub(p, c)))), 0.5).backward();
     opt.step();
   }
-  const auto want = hand_adam(0.1, 0.9, 0.999, 1e-8, 0, false, 5);
   const auto got = p.to_vector<float>();
-  for (int k = 0; k < 3; ++k) EXPECT_NEAR(got[k], want[k], 1e-5) << k;
+  for (int k = 0; k < 3; ++k) EXPECT_NEAR(got[k], kAdamTorch5[k], 1e-5) << k;
 }
 
 TEST(Optimizer, BigTensorParallelUpdateMatchesTheFormula) {
@@ -354,6 +327,148 @@ TEST(Optimizer, TrainsATinyLinearRegression) {
     EXPECT_NEAR(w[2], 0.5, 1e-4) << which;
     EXPECT_NEAR(model.bias.item(), 0.3, 1e-4) << which;
   }
+}
+
+// ---------------------------------------------------------------- PyTorch's trajectories
+namespace {
+
+std::vector<double> row_of(const Tensor& t, std::int64_t r) {
+  const std::int64_t n = t.shape()[1];
+  const auto all = t.to_vector<double>();
+  return {all.begin() + r * n, all.begin() + (r + 1) * n};
+}
+
+std::unique_ptr<Optimizer> optimizer_for(const chalk::reference::Case& c, const Tensor& p) {
+  const std::string kind = c.param_str("optimizer");
+  if (kind == "sgd")
+    return std::make_unique<SGD>(std::vector<Tensor>{p},
+                                 SGDOptions{.lr = c.param("lr"), .momentum = c.param("momentum"),
+                                            .dampening = c.param("dampening"), .nesterov = c.param_bool("nesterov"),
+                                            .weight_decay = c.param("weight_decay")});
+  const AdamOptions o{.lr = c.param("lr"), .beta1 = c.param("beta1"), .beta2 = c.param("beta2"),
+                      .eps = c.param("eps"), .weight_decay = c.param("weight_decay")};
+  if (kind == "adam") return std::make_unique<Adam>(std::vector<Tensor>{p}, o);
+  return std::make_unique<AdamW>(std::vector<Tensor>{p}, o);
+}
+
+}  // namespace
+
+// Every case of tests/reference/optim.json, through the optimizer classes: 10 steps with the
+// stored gradients, the parameter and the state after each as torch.optim has them. In float64
+// to round-off; in float32 to float32 round-off.
+TEST(Optimizer, FollowsPyTorchsTrajectoriesInOptimJson) {
+  const auto fam = chalk::reference::load_reference("optim");
+  ASSERT_GE(fam.cases.size(), 12u);
+  for (const auto& c : fam.cases) {
+    for (DType dt : {DType::Float64, DType::Float32}) {
+      SCOPED_TRACE(c.name + (dt == DType::Float32 ? " float32" : " float64"));
+      const bool f32 = dt == DType::Float32;
+      const double atol = f32 ? 1e-5 : 1e-14, rtol = f32 ? 1e-4 : 1e-12;
+      Tensor p = c.input("param").to(dt);
+      p.requires_grad_(true);
+      auto opt = optimizer_for(c, p);
+      const Tensor grads = c.input("grads"), want = c.output("param");
+      for (std::int64_t t = 0; t < c.param_int("steps"); ++t) {
+        opt->zero_grad();
+        const Tensor g = from_vector(row_of(grads, t), {grads.shape()[1]}).to(dt);
+        sum(mul(p, g)).backward();  // p.grad() = g exactly
+        opt->step();
+        EXPECT_TRUE(chalk::reference::close(p, from_vector(row_of(want, t), p.shape()), atol, rtol)) << "step " << t + 1;
+        // the state, under chalk's checkpoint names
+        for (const auto& [torch_name, chalk_name] :
+             std::vector<std::pair<std::string, std::string>>{{"momentum_buffer", "momentum.0"}, {"exp_avg", "adam.m.0"},
+                                                              {"exp_avg_sq", "adam.v.0"}}) {
+          if (!c.has_output(torch_name)) continue;
+          bool found = false;
+          for (const auto& [k, state] : opt->state())
+            if (k == chalk_name) {
+              found = true;
+              EXPECT_TRUE(chalk::reference::close(state, from_vector(row_of(c.output(torch_name), t), p.shape()),
+                                                  atol * (torch_name == "exp_avg_sq" ? 1e-3 : 1.0), rtol))
+                  << torch_name << " after step " << t + 1;
+            }
+          EXPECT_TRUE(found) << chalk_name;
+        }
+      }
+    }
+  }
+}
+
+// sgd_update and adam_update are what step() runs: called directly on the same values (one call
+// over all elements, where step() splits them between threads), they give the same bits.
+TEST(OptimizerUpdate, CalledDirectlyTheyAreWhatStepRuns) {
+  const std::int64_t n = 100003;  // above kParallelGrain: step() runs its chunks on threads
+  manual_seed(7);
+  const Tensor p0 = randn({n}, DType::Float64);
+  const std::vector<Tensor> grads = {randn({n}, DType::Float64), randn({n}, DType::Float64),
+                                     randn({n}, DType::Float64)};
+  const std::vector<SGDOptions> sgd_options = {
+      {.lr = 0.1}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.3, .weight_decay = 0.01},
+      {.lr = 0.05, .momentum = 0.9, .nesterov = true, .weight_decay = 0.1}};
+  for (const auto& o : sgd_options) {
+    Tensor p = p0.clone();
+    p.requires_grad_(true);
+    SGD opt({p}, o);
+    std::vector<double> q = p0.to_vector<double>(), b(static_cast<std::size_t>(n), 0.0);
+    for (std::size_t t = 0; t < grads.size(); ++t) {
+      opt.zero_grad();
+      sum(mul(p, grads[t])).backward();
+      opt.step();
+      const auto g = grads[t].to_vector<double>();
+      sgd_update(q.data(), g.data(), o.momentum != 0.0 ? b.data() : nullptr, n, t == 0, o);
+    }
+    EXPECT_EQ(p.to_vector<double>(), q) << "momentum " << o.momentum << " nesterov " << o.nesterov;
+  }
+  for (bool decoupled : {false, true}) {
+    const AdamOptions o{.lr = 0.01, .beta1 = 0.8, .eps = 1e-6, .weight_decay = 0.1};
+    Tensor p = p0.clone();
+    p.requires_grad_(true);
+    std::unique_ptr<Optimizer> opt;
+    if (decoupled) opt = std::make_unique<AdamW>(std::vector<Tensor>{p}, o);
+    else opt = std::make_unique<Adam>(std::vector<Tensor>{p}, o);
+    std::vector<double> q = p0.to_vector<double>(), m(static_cast<std::size_t>(n), 0.0), v = m;
+    for (std::size_t t = 0; t < grads.size(); ++t) {
+      opt->zero_grad();
+      sum(mul(p, grads[t])).backward();
+      opt->step();
+      const auto g = grads[t].to_vector<double>();
+      adam_update(q.data(), g.data(), m.data(), v.data(), n, static_cast<std::int64_t>(t + 1), o, decoupled);
+    }
+    EXPECT_EQ(p.to_vector<double>(), q) << opt->name();
+  }
+}
+
+TEST(OptimizerUpdate, BadArgumentsThrowNamingTheFunction) {
+  using chalk::test_util::expect_error;
+  std::vector<double> p(3, 1.0), g(3, 0.5), b(3, 0.0), v(3, 0.0);
+  expect_error([&] { sgd_update(p.data(), g.data(), b.data(), -1, true, SGDOptions{}); },
+               {"sgd_update", "n >= 0", "-1"});
+  expect_error([&] { sgd_update(p.data(), g.data(), static_cast<double*>(nullptr), 3, true, SGDOptions{.momentum = 0.9}); },
+               {"sgd_update", "null"});
+  expect_error([&] { sgd_update(p.data(), static_cast<const double*>(nullptr), b.data(), 3, true, SGDOptions{}); },
+               {"sgd_update", "null"});
+  expect_error([&] { sgd_update(p.data(), g.data(), b.data(), 3, true, SGDOptions{.lr = -0.1}); },
+               {"sgd_update", "lr", "-0.1"});
+  expect_error([&] { sgd_update(p.data(), g.data(), b.data(), 3, true, SGDOptions{.nesterov = true}); },
+               {"sgd_update", "nesterov needs momentum > 0"});
+  expect_error([&] { sgd_update(p.data(), g.data(), b.data(), 3, true, SGDOptions{.weight_decay = -1.0}); },
+               {"sgd_update", "weight_decay"});
+  // without momentum the buffer is not needed: null is fine, and nothing else is touched
+  sgd_update(p.data(), g.data(), static_cast<double*>(nullptr), 3, true, SGDOptions{.lr = 0.5});
+  EXPECT_EQ(p, (std::vector<double>{0.75, 0.75, 0.75}));
+  sgd_update(static_cast<double*>(nullptr), static_cast<const double*>(nullptr), static_cast<double*>(nullptr), 0,
+             true, SGDOptions{.momentum = 0.9});  // n = 0: nothing to do, nothing read
+
+  expect_error([&] { adam_update(p.data(), g.data(), b.data(), v.data(), 3, 0, AdamOptions{}, false); },
+               {"adam_update", "step >= 1", "got 0"});
+  expect_error([&] { adam_update(p.data(), g.data(), static_cast<double*>(nullptr), v.data(), 3, 1, AdamOptions{}, false); },
+               {"adam_update", "null"});
+  expect_error([&] { adam_update(p.data(), g.data(), b.data(), v.data(), 3, 1, AdamOptions{.beta2 = 1.0}, true); },
+               {"adam_update", "betas in [0, 1)"});
+  expect_error([&] { adam_update(p.data(), g.data(), b.data(), v.data(), 3, 1, AdamOptions{.eps = -1e-8}, false); },
+               {"adam_update", "eps >= 0"});
+  expect_error([&] { adam_update(p.data(), g.data(), b.data(), v.data(), -2, 1, AdamOptions{}, false); },
+               {"adam_update", "n >= 0", "-2"});
 }
 
 // ---------------------------------------------------------------- schedules
