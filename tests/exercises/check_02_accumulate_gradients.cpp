@@ -1,9 +1,9 @@
 // tests/exercises/check_02_accumulate_gradients.cpp — exercise 02's check
 // (tests/exercises/check_02_accumulate_gradients.h).
 //
-// Every use of a tensor here is a forward no exercise touches (2y, sin y, y * y, e^y, all of
-// one shape), and its contribution is the checker's central difference of that forward alone;
-// the truth is the central difference of all the uses as one forward. Only the end-to-end
+// Every use of a tensor here is a forward no exercise touches (2y, sin y, y * y, e^y, y itself,
+// all of one shape), and its contribution is the checker's central difference of that forward
+// alone; the truth is the central difference of all the uses as one forward. Only the end-to-end
 // cases (through_backward) run VJPs, those of exp, sin, mul and add on equal shapes, which call
 // sum_to only where it returns g unchanged, before exercise 01's region.
 #include "tests/exercises/check_02_accumulate_gradients.h"
@@ -28,6 +28,7 @@ const Use kTwice{"2y", [](const Tensor& y) { return y * 2.0; }};
 const Use kSin{"sin y", [](const Tensor& y) { return sin(y); }};
 const Use kSquare{"y * y", [](const Tensor& y) { return y * y; }};
 const Use kExp{"e^y", [](const Tensor& y) { return exp(y); }};
+const Use kItself{"y itself", [](const Tensor& y) { return y; }};  // add's operand: its VJP is g
 
 // dL/dy for L = sum_k w_k . f_k(y), by central differences of all the uses as one forward
 // (with one use, the contribution that use hands on).
@@ -50,11 +51,6 @@ std::vector<double> gradient_of(const std::vector<Use>& uses, const std::vector<
 Tensor tensor_of(const std::vector<double>& v, const Shape& shape, DType dtype) {
   const Tensor t = from_vector(v, shape);
   return dtype == DType::Float64 ? t : t.to(dtype);
-}
-
-std::vector<double> plus(std::vector<double> a, const std::vector<double>& b) {
-  for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
-  return a;
 }
 
 std::vector<double> concat(std::initializer_list<std::vector<double>> parts) {
@@ -190,7 +186,7 @@ Verdict check_02(const AccumulateGradient& accumulate_gradient, const Accumulate
     k.kind = CaseKind::kSpecial;
     k.special = "a contribution shared by two pending sums";
     k.shape = {2, 2, 3};  // the first input's sum, then the second's
-    k.truth = concat({plus(w, second), w});
+    k.truth = concat({gradient_of({kItself, kSin}, y, shape, {w, w2}), gradient_of({kItself}, y, shape, {w})});
     k.yours = concat({values_or_zeros(c, a, 6, "the pending gradient", name),
                       values_or_zeros(c, b, 6, "the pending gradient", name)});
     return k;
@@ -215,7 +211,8 @@ Verdict check_02(const AccumulateGradient& accumulate_gradient, const Accumulate
     k.truth = c1;
     k.yours = values_or_zeros(c, x.grad(), 6, "x.grad()", name);
     std::string evidence;
-    std::vector<double> twice = plus(c1, c1);
+    std::vector<double> twice = c1;  // the wrong answer: c1 counted twice
+    for (auto& v : twice) v *= 2;
     if (matches(k, twice, &evidence))
       c.add_finding("factor",
                     "yours is 2x the true gradient: the first contribution was counted twice — it became .grad() "
@@ -271,9 +268,9 @@ Verdict check_02(const AccumulateGradient& accumulate_gradient, const Accumulate
   c.run("leaves x and z handed the same g (add's VJP), then a second backward() into x", [&] {
     const std::string name = "leaves x and z handed the same g (add's VJP), then a second backward() into x";
     Tensor x = leaf(), z = leaf();
-    const std::vector<double> w = random_values(6, 631);
+    const std::vector<double> w = random_values(6, 631), w2 = random_values(6, 632);
     const Tensor g = from_vector(w, xs);  // held here, as the caller and the other slot hold it
-    const std::vector<double> c2 = contribution(kExp, 632);
+    const std::vector<double> c2 = gradient_of({kExp}, x0, xs, {w2});
     accumulate_grad(x, g);
     accumulate_grad(z, g);
     accumulate_grad(x, from_vector(c2, xs));
@@ -283,7 +280,7 @@ Verdict check_02(const AccumulateGradient& accumulate_gradient, const Accumulate
     k.kind = CaseKind::kSpecial;
     k.special = "a contribution shared by two leaves and the caller";
     k.shape = {2, 2, 3};  // x.grad(), then z.grad()
-    k.truth = concat({plus(w, c2), w});
+    k.truth = concat({gradient_of({kItself, kExp}, x0, xs, {w, w2}), gradient_of({kItself}, x0, xs, {w})});
     k.yours = concat({values_or_zeros(c, x.grad(), 6, "x.grad()", name), values_or_zeros(c, z.grad(), 6, "z.grad()", name)});
     return k;
   });
@@ -294,7 +291,8 @@ Verdict check_02(const AccumulateGradient& accumulate_gradient, const Accumulate
   c.run("leaf x [2, 3]: a .grad() handle held across a second backward()", [&] {
     const std::string name = "leaf x [2, 3]: a .grad() handle held across a second backward()";
     Tensor x = leaf();
-    const std::vector<double> c1 = contribution(kSin, 641), c2 = contribution(kTwice, 642);
+    const std::vector<double> w1 = random_values(6, 641), w2 = random_values(6, 642);
+    const std::vector<double> c1 = gradient_of({kSin}, x0, xs, {w1}), c2 = gradient_of({kTwice}, x0, xs, {w2});
     accumulate_grad(x, from_vector(c1, xs));
     const Tensor held = x.grad();
     if (!held.defined()) fail("x.grad() is undefined after a contribution");
@@ -307,7 +305,7 @@ Verdict check_02(const AccumulateGradient& accumulate_gradient, const Accumulate
     k.kind = CaseKind::kSpecial;
     k.special = "a .grad() handle held by the caller";
     k.shape = xs;
-    k.truth = plus(c1, c2);
+    k.truth = gradient_of({kSin, kTwice}, x0, xs, {w1, w2});
     k.yours = values_of(held);
     std::string evidence;
     if (x.grad().defined() && x.grad().impl() != held.impl() && matches(k, c1, &evidence))
@@ -372,8 +370,8 @@ Verdict check_02(const AccumulateGradient& accumulate_gradient, const Accumulate
       backward({x}, {g});
       Case k;
       k.shape = {2, 2, 3};  // x.grad(), then the caller's g
-      const std::vector<double> three = plus(plus(w, w), w);
-      k.truth = concat({three, w});
+      // x + x is two uses of x, and x itself a third: dL/dx = 3 g
+      k.truth = concat({gradient_of({kItself, kItself, kItself}, x0, xs, {w, w, w}), w});
       k.yours = concat({values_or_zeros(c, x.grad(), 6, "x.grad()", "x + x"), values_of(g)});
       return k;
     });

@@ -19,7 +19,7 @@ using AccumulateGrad = std::function<void(const Tensor& leaf, Tensor contributio
 // of all uses at once; each contribution handed to your functions is the central difference of
 // one use alone. Cases: one use, two (y = e^x feeding 2y and sin y), three, a contribution shared
 // by two sums (add's VJP), float32; a leaf's first contribution, two backward() calls, zero_grad(),
-// a contribution the caller keeps, a .grad() handle the caller holds.
+// a contribution the caller keeps, a .grad() handle the caller holds, .grad()'s version.
 // `through_backward`: the two functions are chalk's own, the ones backward() calls (in a student
 // edition, the student's), so the check also runs backward() on three small graphs. The wrong
 // answers of tests/exercises/mistakes_02_*.cpp, which backward() does not call, pass false.
