@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/exercise.h"  // exercise_not_done: what a student edition puts in place of the regions
 #include "core/parallel.h"
 
 namespace chalk {
