@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/exercise.h"  // exercise_not_done: what a student edition puts in place of the regions
 #include "core/parallel.h"
 
 namespace chalk {
@@ -15,7 +16,7 @@ namespace {
 
 thread_local bool g_grad_enabled = true;
 
-// y = a + b, element-wise, same shape and dtype (the engine's accumulation).
+// y = a + b, element-wise, same shape and dtype, as a new tensor (accumulate_gradient's sum).
 Tensor add_same_shape(const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(a.shape(), a.dtype());
   dispatch_float(a.dtype(), "accumulate gradient", [&](auto tag) {
@@ -30,7 +31,7 @@ Tensor add_same_shape(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-// a += b in place (a is a leaf's own gradient buffer).
+// a += b in place, and a's version bumped (a is a leaf's own .grad() buffer: accumulate_grad).
 void add_in_place(Tensor& a, const Tensor& b) {
   dispatch_float(a.dtype(), "accumulate gradient", [&](auto tag) {
     using T = decltype(tag);
@@ -136,8 +137,7 @@ void Grads::add(std::size_t i, const Tensor& g) {
   if (g.shape() != shapes_[i] || g.dtype() != dtypes_[i])
     fail("backward of ", op_, ": gradient for input ", i, " has shape ", shape_str(g.shape()), " ",
          dtype_name(g.dtype()), ", expected ", shape_str(shapes_[i]), " ", dtype_name(dtypes_[i]));
-  Tensor& slot = slots_[i];
-  slot = slot.defined() ? add_same_shape(slot, g) : g;
+  accumulate_gradient(slots_[i], g);  // a VJP may add to one input more than once
 }
 
 // ---- Node ----
@@ -260,8 +260,7 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
       fail("backward: gradient has shape ", shape_str(g.shape()), " ", dtype_name(g.dtype()),
            ", expected the output's ", shape_str(y.shape()), " ", dtype_name(y.dtype()));
     }
-    auto& slot = grads[y.impl()];
-    slot = slot.defined() ? add_same_shape(slot, g) : g;
+    accumulate_gradient(grads[y.impl()], g);  // an output may be listed twice
     roots.push_back(y.impl_ptr());
   }
 
@@ -313,22 +312,10 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
         const auto& in = node->inputs[i];
         Tensor& gi = dx.slot(i);
         if (!in || !gi.defined()) continue;
-        if (in->grad_fn) {  // an intermediate result: sum into its pending gradient
-          auto& slot = grads[in.get()];
-          slot = slot.defined() ? add_same_shape(slot, gi) : gi;
-        } else {  // a leaf: accumulate into .grad (kept across backward calls)
-          if (!in->grad) {
-            // Take the buffer if nobody else can see it, else copy it. The
-            // same tensor may sit in several slots (add passes g to both
-            // inputs) or be the caller's grad_out: .grad is later added to
-            // in place, so it must not alias any of them.
-            const bool exclusive = gi.impl_ptr().use_count() == 1 && gi.impl()->storage.use_count() == 1;
-            in->grad = exclusive ? gi.detach().impl_ptr() : gi.clone().detach().impl_ptr();
-          } else {
-            Tensor acc(in->grad);
-            add_in_place(acc, gi);
-          }
-        }
+        if (in->grad_fn)  // an intermediate result: sum into its pending gradient
+          accumulate_gradient(grads[in.get()], gi);
+        else  // a leaf: accumulate into .grad (kept across backward calls)
+          accumulate_grad(Tensor(in), std::move(gi));
       }
       if (!retain_graph) {  // free this node: its VJP, its edges and its saved versions
         node->backward = nullptr;
@@ -344,11 +331,49 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
     if (!y->grad_fn) {
       auto found = grads.find(y);
       if (found == grads.end()) continue;
-      if (!y->grad) y->grad = found->second.clone().detach().impl_ptr();
-      else { Tensor acc(y->grad); add_in_place(acc, found->second); }
+      accumulate_grad(outputs[k], std::move(found->second));
       grads.erase(found);
     }
   }
+}
+
+// ---- accumulation ----
+
+void accumulate_gradient(Tensor& pending, const Tensor& contribution) {
+  if (!contribution.defined()) fail("accumulate_gradient: the contribution is undefined");
+  if (pending.defined() && (pending.shape() != contribution.shape() || pending.dtype() != contribution.dtype()))
+    fail("accumulate_gradient: a contribution of shape ", shape_str(contribution.shape()), " ",
+         dtype_name(contribution.dtype()), " to a gradient of shape ", shape_str(pending.shape()), " ",
+         dtype_name(pending.dtype()), ": every use of a tensor contributes its shape and dtype");
+  // ---- exercise 02 begin: docs/exercises/02-accumulate-gradients.md ----
+  pending = pending.defined() ? add_same_shape(pending, contribution) : contribution;
+  // ---- exercise 02 end ----
+}
+
+void accumulate_grad(const Tensor& leaf, Tensor contribution) {
+  if (!leaf.defined()) fail("accumulate_grad: the leaf is undefined");
+  if (leaf.impl()->grad_fn)
+    fail("accumulate_grad: the tensor is the output of ", leaf.impl()->grad_fn->name,
+         ", not a leaf: its gradient is passed on to its op's VJP (accumulate_gradient), not kept in .grad()");
+  if (!contribution.defined()) fail("accumulate_grad: the contribution is undefined");
+  if (contribution.shape() != leaf.shape() || contribution.dtype() != leaf.dtype())
+    fail("accumulate_grad: a contribution of shape ", shape_str(contribution.shape()), " ",
+         dtype_name(contribution.dtype()), " to a leaf of shape ", shape_str(leaf.shape()), " ",
+         dtype_name(leaf.dtype()));
+  // ---- exercise 02 begin: docs/exercises/02-accumulate-gradients.md ----
+  TensorImpl& t = *leaf.impl();
+  if (!t.grad) {
+    // Take the buffer if nobody else can see it, else copy it. The same tensor may sit in
+    // several slots (add passes g to both inputs) or be the caller's grad_out: .grad is later
+    // added to in place, so it must not alias any of them.
+    const bool exclusive =
+        contribution.impl_ptr().use_count() == 1 && contribution.impl()->storage.use_count() == 1;
+    t.grad = exclusive ? contribution.detach().impl_ptr() : contribution.clone().detach().impl_ptr();
+  } else {
+    Tensor sum(t.grad);
+    add_in_place(sum, contribution);  // bumps .grad's version
+  }
+  // ---- exercise 02 end ----
 }
 
 }  // namespace chalk

@@ -17,8 +17,9 @@
 //   * backward() sorts the graph topologically (iteratively: a chain of
 //     100,000 ops does not overflow the stack), walks it from the output to
 //     the leaves, and sums the contributions that reach each tensor (an input
-//     used twice receives both). Leaves keep their gradient in .grad(), which
-//     accumulates across backward calls until zero_grad().
+//     used twice receives both; accumulate_gradient below). Leaves keep their
+//     gradient in .grad(), which accumulates across backward calls until
+//     zero_grad() (accumulate_grad below).
 //   * Afterwards the graph is freed (the lambdas and what they captured),
 //     unless retain_graph = true; a second backward through a freed graph
 //     throws chalk::Error.
@@ -171,5 +172,39 @@ bool anomaly_enabled();
 // Backpropagate from several outputs at once (each with its upstream gradient).
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
               bool retain_graph = false);
+
+// ---- the engine's accumulation (docs/autograd.md section 3) ----
+// A tensor used k times receives k gradient contributions, one from each use's VJP, and its
+// gradient is their sum (the multivariable chain rule). backward() and Grads::add collect every
+// contribution with these two functions: accumulate_gradient for an intermediate result (its
+// pending gradient, passed on to its own VJP), accumulate_grad for a leaf (its .grad()).
+
+// pending += contribution, for the gradient an intermediate result collects over its uses
+// (PyTorch: InputBuffer::add, torch/csrc/autograd/input_buffer.cpp).
+//   pending       the sum so far; undefined before the first contribution. On return, the sum
+//                 with `contribution` added: a tensor of contribution's shape and dtype.
+//   contribution  dL/dt from one use of t, float32 or float64, of pending's shape and dtype.
+// Writes into the data of neither tensor: both may be shared (add's VJP hands the same g to both
+// of its inputs, and the first contribution can be the caller's upstream gradient), so a sum is a
+// new tensor, and the first contribution is kept as it is (no copy).
+// Throws chalk::Error naming accumulate_gradient when contribution is undefined, or its shape or
+// dtype differs from pending's.
+void accumulate_gradient(Tensor& pending, const Tensor& contribution);
+
+// leaf.grad() += contribution: a leaf's gradient sums every use in one backward() and every
+// backward() call until zero_grad() (PyTorch: AccumulateGrad::accumulateGrad,
+// torch/csrc/autograd/functions/accumulate_grad.h; .grad accumulates across backward calls).
+//   leaf          a tensor without grad_fn; its .grad() is undefined (no gradient yet, or after
+//                 zero_grad()) or of its shape and dtype.
+//   contribution  dL/dleaf from one use, of the leaf's shape and dtype (float32 or float64),
+//                 handed over: backward() moves its own handle in.
+// The first contribution becomes .grad(): its buffer when `contribution` is the only handle to
+// it, else a copy, because .grad() is later added to in place and must not alias a tensor
+// someone else can see (another input's gradient, the caller's upstream gradient). Each later
+// one is added in place, and .grad()'s version is bumped (increment_version): a caller holding
+// .grad() sees the sum, and a VJP that saved it sees the write.
+// Throws chalk::Error naming accumulate_grad when leaf or contribution is undefined, leaf has a
+// grad_fn, or contribution's shape or dtype differs from the leaf's.
+void accumulate_grad(const Tensor& leaf, Tensor contribution);
 
 }  // namespace chalk

@@ -1,25 +1,25 @@
+// core/gradcheck.cpp — gradcheck (core/gradcheck.h): does an op's backward match its forward?
+//
+// One call does, in order:
+//   1. every floating input copied to a float64 leaf (integer inputs passed through);
+//   2. y = f(x), and one backward() with a random upstream weight w of y's shape, drawn uniform
+//      in [-1, 1) from the options' seed: the analytic gradient, in each leaf's .grad();
+//   3. for each input checked, numeric_gradient (defined after gradcheck below): central
+//      differences of L = sum(w * f(x)), the same w, in float64;
+//   4. each element compared, |analytic - numeric| <= atol + rtol |numeric| (PyTorch's
+//      torch.autograd.gradcheck and its defaults), and the report names the element with the
+//      largest error relative to its tolerance.
+// Both gradients use the same w, so a VJP that ignores its upstream gradient g cannot pass.
 #include "core/gradcheck.h"
 
 #include <cmath>
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/exercise.h"  // exercise_not_done: what a student edition puts in place of the regions
 #include "core/random.h"
 
 namespace chalk {
-
-namespace {
-
-// L = sum(w * y), in double.
-double weighted_sum(const Tensor& y, const std::vector<double>& w) {
-  const Tensor y64 = y.to(DType::Float64);
-  const double* p = y64.data<double>();
-  double s = 0;
-  for (std::size_t i = 0; i < w.size(); ++i) s += w[i] * p[i];
-  return s;
-}
-
-}  // namespace
 
 GradcheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& opt) {
@@ -53,16 +53,10 @@ GradcheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs,
   NoGradGuard no_grad;
   for (std::size_t k = 0; k < x.size(); ++k) {
     if (!diff[k]) continue;
-    Tensor g = x[k].grad();
-    double* p = x[k].data<double>();
+    const Tensor g = x[k].grad();
+    const std::vector<double> numerics = numeric_gradient(f, x, k, w, opt.eps);
     for (std::int64_t i = 0; i < x[k].numel(); ++i) {
-      const double orig = p[i];
-      p[i] = orig + opt.eps;
-      const double lp = weighted_sum(f(x), w);
-      p[i] = orig - opt.eps;
-      const double lm = weighted_sum(f(x), w);
-      p[i] = orig;
-      const double numeric = (lp - lm) / (2 * opt.eps);
+      const double numeric = numerics[static_cast<std::size_t>(i)];
       const double analytic = g.defined() ? g.data<double>()[i] : 0.0;  // no grad reached: 0
       const double err = std::fabs(analytic - numeric);
       const double tol = opt.atol + opt.rtol * std::fabs(numeric);
@@ -78,7 +72,6 @@ GradcheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs,
       }
       if (!(err <= tol)) r.ok = false, ++r.failed;
     }
-    increment_version(x[k]);  // written in place (and restored): the versions say so
   }
   std::ostringstream os;
   os.precision(10);
@@ -92,6 +85,42 @@ GradcheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs,
        << " * |numeric|)";
   r.report = os.str();
   return r;
+}
+
+std::vector<double> numeric_gradient(const TensorFn& f, const std::vector<Tensor>& inputs, std::size_t i,
+                                     const std::vector<double>& w, double eps) {
+  if (i >= inputs.size()) fail("numeric_gradient: no input ", i, " (f has ", inputs.size(), ")");
+  if (!inputs[i].defined() || inputs[i].dtype() != DType::Float64)
+    fail("numeric_gradient: input ", i, " is ", inputs[i].defined() ? dtype_name(inputs[i].dtype()) : "undefined",
+         "; central differences need float64 (gradcheck converts its inputs)");
+  if (!(eps > 0) || !std::isfinite(eps)) fail("numeric_gradient: the step h must be finite and > 0, got ", eps);
+  NoGradGuard no_grad;   // the 2 n evaluations of f record no graph
+  Tensor x = inputs[i];  // a handle to the data f reads: written in place below, then restored
+  // ---- exercise 03 begin: docs/exercises/03-gradient-check.md ----
+  // L = sum(w * f(inputs)), in float64
+  auto loss = [&] {
+    const Tensor y = f(inputs).to(DType::Float64);
+    if (static_cast<std::size_t>(y.numel()) != w.size())
+      fail("numeric_gradient: f returned ", shape_str(y.shape()), " (", y.numel(), " values), but w has ", w.size());
+    const double* p = y.data<double>();
+    double s = 0;
+    for (std::size_t k = 0; k < w.size(); ++k) s += w[k] * p[k];
+    return s;
+  };
+  std::vector<double> grad(static_cast<std::size_t>(x.numel()));
+  double* p = x.data<double>();
+  for (std::int64_t j = 0; j < x.numel(); ++j) {
+    const double orig = p[j];
+    p[j] = orig + eps;
+    const double lp = loss();
+    p[j] = orig - eps;
+    const double lm = loss();
+    p[j] = orig;  // the saved value: (x - h) + h need not be x in floating point
+    grad[static_cast<std::size_t>(j)] = (lp - lm) / (2 * eps);
+  }
+  increment_version(x);  // written in place (and restored): the versions say so
+  return grad;
+  // ---- exercise 03 end ----
 }
 
 }  // namespace chalk

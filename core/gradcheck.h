@@ -52,4 +52,25 @@ using TensorFn = std::function<Tensor(const std::vector<Tensor>&)>;
 GradcheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options = {});
 
+// The numeric gradient gradcheck compares with: dL/dx_j for every element x_j of inputs[i],
+// where L = sum(w * f(inputs)), by central differences in float64,
+//   dL/dx_j ~ (L(x + h e_j) - L(x - h e_j)) / (2 h),   h = eps,
+// whose error is of order h^2 (a one-sided difference's is of order h). PyTorch:
+// torch.autograd.gradcheck's numerical Jacobian (_compute_numerical_gradient), here reduced
+// with the upstream weight w as gradcheck's fast mode reduces it with a random vector.
+//   f       the function checked; called 2 n times (n = inputs[i].numel()) with gradient
+//           recording off; its output, any floating dtype, has w.size() elements.
+//   inputs  f's arguments; inputs[i] is float64. Its data is written in place, one element at a
+//           time (x_j + h, then x_j - h), and each element is restored to its exact value before
+//           the next; its version is bumped once (increment_version). The others are untouched.
+//   w       the upstream weight, row-major over f's output.
+//   eps     the step h > 0 (gradcheck's default: 1e-6).
+// Returns n values, row-major in inputs[i]'s shape.
+// Throws chalk::Error naming numeric_gradient when i is out of range, inputs[i] is not float64,
+// eps is not finite and > 0 (all before any write), or f's output does not have w.size()
+// elements. An exception from f, or that last one, leaves the element being perturbed at x_j + h
+// or x_j - h (gradcheck perturbs its own copies).
+std::vector<double> numeric_gradient(const TensorFn& f, const std::vector<Tensor>& inputs, std::size_t i,
+                                     const std::vector<double>& w, double eps);
+
 }  // namespace chalk

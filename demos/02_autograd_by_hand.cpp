@@ -247,8 +247,8 @@ int main(int argc, char** argv) {
   nb.markdown(
       "Inside backward() (core/autograd.cpp) this sum is plain addition: a contribution that reaches "
       "an intermediate tensor already holding one is added to it "
-      "(`slot = slot.defined() ? add_same_shape(slot, gi) : gi`), and a leaf such as t adds each "
-      "contribution into its `.grad()` (`add_in_place`) — the accumulation of section 4. For "
+      "(`accumulate_gradient`), and a leaf such as t adds each contribution into its `.grad()` "
+      "(`accumulate_grad`) — the accumulation of section 4. For "
       "`x * x` the mul node lists x as both of its inputs; each input receives g * x, and the two "
       "add up to 2 x g.");
   nb.check(paths_err <= 1e-12 && twice_analytic_err <= 1e-6,

@@ -168,6 +168,39 @@ TEST(Backward, SameUpstreamGradientReachingALeafTwiceThroughAdds) {
   expect_values(c.grad(), {1, 10});
 }
 
+// The two functions every contribution goes through (core/autograd.h), called directly.
+TEST(Backward, AccumulateGradientSumsIntoANewTensor) {
+  Tensor pending;
+  const Tensor a = f64({1, 2}, {2}), b = f64({10, 20}, {2});
+  accumulate_gradient(pending, a);
+  EXPECT_EQ(pending.impl(), a.impl());  // the first contribution as it is: nothing writes into it
+  accumulate_gradient(pending, b);
+  expect_values(pending, {11, 22});
+  expect_values(a, {1, 2});  // neither contribution written
+  expect_values(b, {10, 20});
+  expect_error([&] { accumulate_gradient(pending, f64({1, 2, 3}, {3})); },
+               {"accumulate_gradient", "[3] float64", "[2] float64"});
+  expect_error([&] { accumulate_gradient(pending, ones({2}, DType::Float32)); },
+               {"accumulate_gradient", "float32", "float64"});
+  expect_error([&] { accumulate_gradient(pending, Tensor()); }, {"accumulate_gradient", "undefined"});
+}
+
+TEST(Backward, AccumulateGradCopiesASharedContributionAndAddsInPlace) {
+  Tensor x = f64({0, 0}, {2}).requires_grad_();
+  const Tensor g = f64({1, 2}, {2});  // held here: .grad() must not alias it
+  accumulate_grad(x, g);
+  const Tensor held = x.grad();
+  EXPECT_NE(held.data<double>(), g.data<double>());
+  const std::int64_t version = held.version();
+  accumulate_grad(x, f64({10, 20}, {2}));
+  expect_values(held, {11, 22});  // added in place: the handle sees the sum
+  EXPECT_GT(held.version(), version);
+  expect_values(g, {1, 2});
+  expect_error([&] { accumulate_grad(x, f64({1, 2, 3}, {3})); }, {"accumulate_grad", "[3] float64", "leaf of shape [2]"});
+  expect_error([&] { accumulate_grad(x * 2.0, f64({1, 2}, {2})); }, {"accumulate_grad", "output of mul", "not a leaf"});
+  expect_error([&] { accumulate_grad(Tensor(), f64({1, 2}, {2})); }, {"accumulate_grad", "leaf is undefined"});
+}
+
 TEST(Backward, GraphsWithSharedNodesPassGradcheck) {
   manual_seed(3);
   const auto r = gradcheck(

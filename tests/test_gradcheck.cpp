@@ -13,6 +13,7 @@
 #include "core/random.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
+#include "test_util.h"
 
 using namespace chalk;
 
@@ -163,4 +164,36 @@ TEST(Gradcheck, DoesNotChangeItsInputs) {
   EXPECT_EQ(in[0].to_vector<double>(), before);
   EXPECT_FALSE(in[0].requires_grad());
   EXPECT_FALSE(in[0].grad().defined());
+}
+
+// The numeric half of gradcheck (core/gradcheck.h), called directly: L = sum(w * x^2), so
+// dL/dx = 2 w x, which central differences get exactly up to rounding (x^2 has no third derivative).
+TEST(Gradcheck, NumericGradientIsCentralDifferencesOfTheWeightedSum) {
+  const Tensor x = from_vector(std::vector<double>{0.5, -1.25, 2}, {3});
+  const Tensor other = from_vector(std::vector<double>{7, 8, 9}, {3});
+  const std::vector<double> w{1, -2, 0.5};
+  const TensorFn f = [](const std::vector<Tensor>& in) { return in[0] * in[0] + in[1]; };
+  const std::int64_t version = x.version();
+  const std::vector<double> g = numeric_gradient(f, {x, other}, 0, w, 1e-6);
+  ASSERT_EQ(g.size(), 3u);
+  EXPECT_NEAR(g[0], 1.0, 1e-8);
+  EXPECT_NEAR(g[1], 5.0, 1e-8);
+  EXPECT_NEAR(g[2], 2.0, 1e-8);
+  EXPECT_EQ(x.to_vector<double>(), (std::vector<double>{0.5, -1.25, 2}));  // restored bit for bit
+  EXPECT_EQ(x.version(), version + 1);  // one in-place write, announced once
+  EXPECT_EQ(other.to_vector<double>(), (std::vector<double>{7, 8, 9}));
+}
+
+TEST(Gradcheck, NumericGradientRefusesBadArguments) {
+  using chalk::test_util::expect_error;
+  const Tensor x = from_vector(std::vector<double>{1, 2}, {2});
+  const TensorFn f = [](const std::vector<Tensor>& in) { return in[0] * 2.0; };
+  const std::vector<double> w{1, 1};
+  expect_error([&] { numeric_gradient(f, {x}, 1, w, 1e-6); }, {"numeric_gradient", "no input 1"});
+  expect_error([&] { numeric_gradient(f, {x.to(DType::Float32)}, 0, w, 1e-6); },
+               {"numeric_gradient", "float32", "float64"});
+  expect_error([&] { numeric_gradient(f, {x}, 0, w, 0.0); }, {"numeric_gradient", "step h"});
+  expect_error([&] { numeric_gradient(f, {x}, 0, w, NAN); }, {"numeric_gradient", "step h"});
+  EXPECT_EQ(x.to_vector<double>(), (std::vector<double>{1, 2}));  // refused before any write
+  expect_error([&] { numeric_gradient(f, {x}, 0, {1, 1, 1}, 1e-6); }, {"numeric_gradient", "[2]", "w has 3"});
 }
