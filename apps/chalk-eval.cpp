@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "io/mnist.h"
 #include "core/parallel.h"
-#include "train/trainer.h"
+#include "train/checkpoint.h"
 
 int main(int argc, char** argv) {
   chalk::use_best_blas_kernels(argc, argv);  // OpenBLAS's fast kernels on CPUs it does not know (core/gemm.h)

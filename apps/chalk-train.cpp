@@ -22,9 +22,14 @@
 #include "core/gemm.h"
 #include "core/autograd.h"
 #include "core/error.h"
+#include "core/parallel.h"
+#include "core/random.h"
 #include "io/mnist.h"
 #include "losses/loss.h"
 #include "nn/models.h"
+#include "train/checkpoint.h"
+#include "train/run.h"
+#include "train/sampler.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
@@ -95,7 +100,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1} << 40));
   app.add_option("--epochs", cfg.epochs, "training epochs")->check(CLI::Range(1, 100000));
   app.add_option("--batch-size", cfg.batch_size, "batch size")->check(CLI::Range(2, 65536));
-  const std::int64_t mnist_p = std::min<std::int64_t>(10, std::max<std::int64_t>(2, cfg.batch_size / cfg.samples_per_class));
+  const std::int64_t mnist_p = chalk::pk_classes_per_batch(10, cfg.batch_size, cfg.samples_per_class);
   app.add_option("--samples-per-class", cfg.samples_per_class,
                  "K of the P x K batches used by the triplet loss (P = min(classes, max(2, batch size / K)): " +
                      std::to_string(mnist_p) + " x " + std::to_string(cfg.samples_per_class) + " on MNIST by default)")
@@ -203,8 +208,13 @@ int main(int argc, char** argv) {
   try {
     std::optional<chalk::AnomalyGuard> anomaly;  // alive for the whole run
     if (detect_anomaly) anomaly.emplace();
+    // The process's state is the program's to set, not the Trainer's: the thread count (0 keeps
+    // the adaptive default) and the global generator (the Trainer's own draws use generators
+    // seeded from cfg.seed; this makes any other draw reproducible too).
+    if (cfg.threads > 0) chalk::set_num_threads(cfg.threads);
+    chalk::manual_seed(cfg.seed);
     chalk::Trainer trainer(cfg);
-    trainer.run(resume, std::cout);
+    chalk::run_training(trainer, resume, std::cout);
   } catch (const chalk::FlagError& e) {  // a flag the data shows cannot work: a bad flag, exit 2
     std::cerr << "chalk-train: " << e.what() << "\nrun 'chalk-train --help' for the flags\n";
     return 2;

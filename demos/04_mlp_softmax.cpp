@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   Trainer t(cfg);
   const std::int64_t n_train = t.train_set().n, n_test = t.test_set().n;
   nb.output(t.model().summary() + "\nparameters: " + std::to_string(t.model().num_parameters()) +
-            "\ndata: " + t.data_location().description + "; " + std::to_string(n_train) + " training images, " +
+            "\ndata: " + t.data().description + "; " + std::to_string(n_train) + " training images, " +
             std::to_string(n_test) + " test images; " + std::to_string(cfg.epochs) + " epochs");
 
   // ---- 2. Training ------------------------------------------------------------------------

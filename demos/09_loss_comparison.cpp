@@ -47,11 +47,11 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 //
 //   L(x, y) = L_triplet(x, y) + lambda * CE(W x + b, y)
 //
-// The registry has no way to add two losses, so the demo builds the sum from two registry
-// losses: the triplet term (its defaults: batch-hard, margin 0.2, on L2-normalised x) and a
-// softmax head (W: C x D, b: C, initialised like nn.Linear) on the raw x. The head is a
-// parameter of this Loss, trained with the model. Retrieval compares what the triplet term
-// sees (the normalised x), so the row is comparable with the triplet row.
+// Every registry loss is one objective; the demo builds the sum from two of them: the triplet
+// term (its defaults: batch-hard, margin 0.2, on L2-normalised x) and a softmax head (W: C x D,
+// b: C, initialised like nn.Linear) on the raw x. The head is a parameter of this Loss, trained
+// with the model. Retrieval compares what the triplet term sees (the normalised x), so the row is
+// comparable with the triplet row. The Trainer takes it in place of the triplet loss (train_one).
 class TripletPlusSoftmax : public Loss {
  public:
   TripletPlusSoftmax(const LossOptions& options, double lambda)
@@ -68,60 +68,6 @@ class TripletPlusSoftmax : public Loss {
  private:
   std::shared_ptr<Loss> triplet_, softmax_;
   double lambda_;
-};
-
-// ---- the training loop of Trainer::train_epoch, for an objective the registry does not have ----
-// Same P x K batches (Trainer's sampler, seed and batch count), same optimizer (Adam, the
-// triplet default, lr from the resolved config), same cosine schedule; the model, the data and
-// the evaluation are the Trainer's. Only the objective differs.
-struct OwnLoop {
-  Trainer& t;
-  Loss& objective;
-  std::unique_ptr<nn::Optimizer> optimizer;
-  nn::LRSchedule schedule = nn::LRSchedule::constant(1);
-  PKSampler sampler;
-  std::int64_t step = 0;
-
-  static PKSampler make_sampler(const Trainer& t) {
-    const TrainConfig& c = t.config();
-    const std::int64_t K = c.samples_per_class, PK = t.samples_per_batch();  // the Trainer's P x K
-    return PKSampler(t.train_set().labels, PK / K, K, c.seed, std::max<std::int64_t>(1, t.train_set().n / PK));
-  }
-
-  OwnLoop(Trainer& trainer, Loss& obj) : t(trainer), objective(obj), sampler(make_sampler(trainer)) {
-    const TrainConfig& c = t.config();
-    if (c.optimizer != "adam") fail("demo 09: the own loop is written for Adam, the config says ", c.optimizer);
-    std::vector<Tensor> params = t.model().parameters();
-    for (auto& p : objective.parameters()) params.push_back(p);
-    nn::AdamOptions o;
-    o.lr = c.lr;
-    o.weight_decay = c.weight_decay;
-    optimizer = std::make_unique<nn::Adam>(params, o);
-    schedule = nn::make_schedule(c.schedule, c.lr, sampler.num_batches() * c.epochs, c.warmup_steps);
-  }
-
-  // One epoch; returns the mean training loss. progress(b, batches, mean) as Trainer calls it.
-  double epoch(int e, const ProgressFn& progress) {
-    t.model().train();
-    objective.train();
-    const auto batches = sampler.batches(e);
-    double total = 0;
-    for (std::size_t b = 0; b < batches.size(); ++b) {
-      const Tensor x = make_image_batch(t.train_set(), batches[b], /*flatten=*/nn::find_model(t.config().model).flat_input);
-      const Tensor y = make_label_batch(t.train_set(), batches[b]);
-      optimizer->set_lr(schedule.lr_at(step));
-      Tensor loss = objective.forward(t.model().forward(x), y);
-      const double value = loss.item();
-      if (!std::isfinite(value)) fail("demo 09: the loss is ", value, " at epoch ", e + 1, ", step ", b + 1);
-      optimizer->zero_grad();
-      loss.backward();
-      optimizer->step();
-      ++step;
-      total += value;
-      if (progress) progress(static_cast<std::int64_t>(b) + 1, static_cast<std::int64_t>(batches.size()), total / (b + 1));
-    }
-    return total / static_cast<double>(batches.size());
-  }
 };
 
 // Test-set Precision@1 alone (no NMI, no test loss): cheap enough to call during training.
@@ -142,22 +88,16 @@ struct Run {
   std::vector<double> curve_epoch, curve_p1;  // test P@1 during training (empty unless asked)
 };
 
-// objective: "" = the registry loss cfg.loss through Trainer::train_epoch;
-// "triplet+softmax" = TripletPlusSoftmax through OwnLoop; "triplet/own-loop" = the registry
-// triplet loss through OwnLoop (to check that the loop is Trainer's).
-Run train_one(const std::string& row, TrainConfig cfg, const std::string& objective, int evals_per_epoch) {
-  Trainer t(cfg);
+// One row's run for cfg.seed: the registry loss cfg.loss, or with plus_softmax TripletPlusSoftmax
+// in its place. Both go through the same Trainer: the parts chalk-train builds from cfg (model,
+// data, and from them optimizer, P x K batches, schedule), only the loss swapped.
+Run train_one(const std::string& row, TrainConfig cfg, bool plus_softmax, int evals_per_epoch) {
+  TrainerParts parts = make_trainer_parts(cfg);
+  if (plus_softmax) parts.loss = std::make_shared<TripletPlusSoftmax>(parts.config.loss_options, 1.0);
+  Trainer t(std::move(parts));
   Run r;
   r.loss = row;
   r.seed = cfg.seed;
-  std::shared_ptr<Loss> combined;
-  std::unique_ptr<OwnLoop> own;
-  if (objective == "triplet+softmax") {
-    combined = std::make_shared<TripletPlusSoftmax>(t.config().loss_options, 1.0);
-    own = std::make_unique<OwnLoop>(t, *combined);
-  } else if (objective == "triplet/own-loop") {
-    own = std::make_unique<OwnLoop>(t, t.loss());
-  }
   const bool curve = evals_per_epoch > 0;
   r.untrained_p1 = test_precision_at_1(t);
   if (curve) {
@@ -178,7 +118,7 @@ Run train_one(const std::string& row, TrainConfig cfg, const std::string& object
       eval_seconds += seconds_since(t0);
     };
     const auto t0 = Clock::now();
-    r.train_loss.push_back(own ? own->epoch(e, progress) : t.train_epoch(e, progress));
+    r.train_loss.push_back(t.train_epoch(e, progress));
     train_seconds += seconds_since(t0) - eval_seconds;
   }
   r.seconds_per_epoch = train_seconds / cfg.epochs;
@@ -264,7 +204,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> rows = losses;
   rows.push_back(combo);
   const std::string train_images = std::to_string(table_n);
-  const std::int64_t steps_per_epoch = (table_n + 127) / 128, pk_steps_per_epoch = std::max<std::int64_t>(1, table_n / 80);
+  // the batches chalk-train draws at its defaults (train/sampler.h decides P x K)
+  const std::int64_t B = TrainConfig{}.batch_size, K = TrainConfig{}.samples_per_class;
+  const std::int64_t PK = pk_classes_per_batch(nb.dataset().num_classes(), B, K) * K;
+  const std::int64_t steps_per_epoch = (table_n + B - 1) / B, pk_steps_per_epoch = std::max<std::int64_t>(1, table_n / PK);
 
   nb.markdown(
       "The essay compares the losses by argument: the softmax family sees every class in every batch "
@@ -287,8 +230,8 @@ int main(int argc, char** argv) {
               : "This run uses the shipped subset (6,000 training images, 1,000 test images): ") +
         "every run of the table trains " + model_name + " on " + train_images + " training images for " +
         std::to_string(epochs) + (epochs == 1 ? " epoch (" : " epochs (") + std::to_string(steps_per_epoch * epochs) +
-        " steps at batch 128; the two triplet rows " + std::to_string(pk_steps_per_epoch * epochs) +
-        " P x K batches of 80). " +
+        " steps at batch " + std::to_string(B) + "; the two triplet rows " + std::to_string(pk_steps_per_epoch * epochs) +
+        " P x K batches of " + std::to_string(PK) + "). " +
         (cnn ? std::string("")
              : "It trains the MLP (784-256-128-64) rather than SmallCNN because SmallCNN costs about 25 times "
                "the CPU per image: within two minutes on 2 cores, 27 SmallCNN runs got a few dozen steps each, "
@@ -319,9 +262,10 @@ int main(int argc, char** argv) {
       "EpochMetrics m = t.evaluate(cfg.epochs - 1);");
   nb.markdown(
       "`triplet+softmax` is not in the registry: the demo builds it as a small `Loss` subclass, "
-      "`TripletPlusSoftmax` (L = L_triplet + 1.0 x CE of a linear head on the raw embedding), and trains it "
-      "with its own copy of `Trainer::train_epoch` (`OwnLoop`: the same P x K batches, Adam, cosine "
-      "schedule, model initialisation and evaluation as the triplet row). The evaluation is the triplet "
+      "`TripletPlusSoftmax` (L = L_triplet + 1.0 x CE of a linear head on the raw embedding), and gives it "
+      "to the same `Trainer` in place of the triplet loss: `TrainerParts parts = make_trainer_parts(cfg); "
+      "parts.loss = plus_softmax; Trainer t(std::move(parts));` — the same P x K batches, Adam, cosine "
+      "schedule, model initialisation and evaluation as the triplet row. The evaluation is the triplet "
       "row's: accuracy by the nearest class mean, retrieval on the normalised embeddings.");
 
   std::map<std::string, std::vector<Run>> runs;
@@ -338,7 +282,7 @@ int main(int argc, char** argv) {
       cfg.loss = name == combo ? "triplet" : name;
       // the curves: seed 0 of every loss; every seed of the two triplet rows (their stability)
       const bool curve = s == 0 || name == "triplet" || name == combo;
-      Run r = train_one(name, cfg, name == combo ? combo : "", curve ? evals_per_epoch : 0);
+      Run r = train_one(name, cfg, name == combo, curve ? evals_per_epoch : 0);
       std::cout << "  " << name << " seed " << cfg.seed << ": P@1 " << fmt(r.final.retrieval.precision_at_1)
                 << ", " << fmt(r.seconds_per_epoch, 2) << " s/epoch  (" << fmt(nb.elapsed_seconds(), 1) << " s)\n";
       runs[name].push_back(std::move(r));
@@ -418,8 +362,9 @@ int main(int argc, char** argv) {
       "0.37-0.50).");
   nb.markdown(
       "The epoch times are wall-clock seconds of the training alone on a machine that may be shared; "
-      "they compare the losses' costs only roughly (the triplet rows mine a 80 x 80 distance matrix per "
-      "P x K batch of 80; the others use batches of 128, so their epochs have fewer steps).");
+      "they compare the losses' costs only roughly (the triplet rows mine a " + std::to_string(PK) + " x " +
+      std::to_string(PK) + " distance matrix per P x K batch of " + std::to_string(PK) + "; the others use batches of " +
+      std::to_string(B) + ", so their epochs have fewer steps).");
 
   // ---- 2. the curves ------------------------------------------------------------------------
   nb.markdown("## 2. The training curves");
@@ -504,28 +449,22 @@ int main(int argc, char** argv) {
             "softmax (same batches, same initial network per seed). A steadier objective shows as lines that "
             "rise without falling back and lie closer together.");
 
-  // The own loop is Trainer's loop: with the triplet loss alone it must give Trainer's numbers.
-  // Checked on the first epoch of the same run (same config, so the same schedule): its mean
-  // training loss and the test P@1 after it, against the triplet row's seed-0 run.
+  // The two rows share everything but the loss: the same parts by name, so the same initial
+  // network on every seed, which shows in the untrained network's P@1 (the triplet term's
+  // metric embedding, the same for both).
   {
-    TrainConfig cfg = base;
-    cfg.loss = "triplet";
-    cfg.seed = nb.seed();
-    Trainer t(cfg);
-    OwnLoop own(t, t.loss());
-    const double own_loss = own.epoch(0, nullptr);
-    const double own_p1 = test_precision_at_1(t);
-    const Run& ref = runs["triplet"].front();
-    double ref_p1 = -1;
-    for (std::size_t i = 0; i < ref.curve_epoch.size(); ++i)
-      if (ref.curve_epoch[i] == 1.0) ref_p1 = ref.curve_p1[i];
-    const bool same = own_p1 == ref_p1 && own_loss == ref.train_loss.front();
-    nb.check(same,
-             "the demo's own training loop, given the triplet loss alone, reproduces Trainer's triplet run "
-             "exactly over its first epoch (so the triplet + softmax row differs from the triplet row only by "
-             "its objective)",
-             "test P@1 after epoch 1 " + fmt(own_p1, 6) + " vs " + fmt(ref_p1, 6) + ", epoch 1's mean training loss " +
-                 fmt(own_loss, 6) + " vs " + fmt(ref.train_loss.front(), 6));
+    bool same_start = true;
+    std::string starts;
+    for (int s = 0; s < seeds; ++s) {
+      const Run& a = runs["triplet"][static_cast<std::size_t>(s)];
+      const Run& b = runs[combo][static_cast<std::size_t>(s)];
+      same_start = same_start && a.untrained_p1 == b.untrained_p1;
+      starts += (s ? ", " : "") + fmt(a.untrained_p1, 6) + " vs " + fmt(b.untrained_p1, 6);
+    }
+    nb.check(same_start,
+             "triplet and triplet + softmax start from the same network on every seed (the Trainer is built from "
+             "the same parts, only the loss swapped), so the rows differ only by their objective",
+             "untrained test P@1 per seed: " + starts);
   }
 
   // ---- 4. data size: does the triplet loss keep its place when data is scarce? --------------------
@@ -569,7 +508,7 @@ int main(int argc, char** argv) {
         // the table's run for this seed is this run when it trained on the same images for as many epochs
         const bool same_as_table = n == table_n && ep == epochs;
         const double p1 = same_as_table ? runs[name][static_cast<std::size_t>(s)].final.retrieval.precision_at_1
-                                        : train_one(name, cfg, "", 0).final.retrieval.precision_at_1;
+                                        : train_one(name, cfg, false, 0).final.retrieval.precision_at_1;
         std::cout << "  sweep n=" << n << " " << name << " seed " << cfg.seed << ": P@1 " << fmt(p1) << "  ("
                   << fmt(nb.elapsed_seconds(), 1) << " s)\n";
         nb.result("sweep_p1_" + name + "_" + std::to_string(n) + "_seed" + std::to_string(cfg.seed), p1);

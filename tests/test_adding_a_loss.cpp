@@ -129,9 +129,9 @@ TEST(AddingALoss, ContrastiveRegistersAndTrainsByName) {
   for (std::int64_t c = 0; c < 4; ++c)
     for (std::int64_t i = 0, taken = 0; taken < 8; ++i)
       if (labels[i] == c) batch.push_back(i), ++taken;
-  const double first = t.train_step(batch);
+  const double first = t.train_batch(batch);
   double last = first;
-  for (int s = 0; s < 9; ++s) last = t.train_step(batch);
+  for (int s = 0; s < 9; ++s) last = t.train_batch(batch);
   EXPECT_TRUE(std::isfinite(first));
   EXPECT_LT(last, first) << "ten Adam steps on one batch lower its contrastive loss";
   EXPECT_GT(t.evaluate(0).retrieval.precision_at_1, 0.3);  // evaluation runs on it (chance: 0.1)

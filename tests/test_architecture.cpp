@@ -1,5 +1,6 @@
 // tests/test_architecture.cpp — the shape of the code base, checked: every include points down
-// a layer, no two files of one folder include each other, and the training loop names no loss.
+// a layer, no two files of one folder include each other, the training loop names no loss, sets
+// no process-wide state, keeps its step on one screen and its parts in files of their own.
 //
 //   core <- ops <- (io) <- nn, eval <- losses <- train <- apps, demos, bench, tests
 //   plot/ stands apart (it draws numbers; it includes nothing of chalk's but core/error.h)
@@ -8,6 +9,7 @@
 // one's. Run: ctest --test-dir build -R Architecture
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -92,20 +94,154 @@ TEST(Architecture, NoTwoFilesOfAFolderIncludeEachOther) {
   }
 }
 
+namespace {
+
+// The code lines of a source file (relative to the repository), each with its comment and
+// trailing blanks cut off.
+std::vector<std::string> code_lines(const fs::path& file) {
+  std::ifstream f(kRoot / file);
+  EXPECT_TRUE(f) << file;
+  std::vector<std::string> out;
+  for (std::string line; std::getline(f, line);) {
+    line = line.substr(0, line.find("//"));
+    line.erase(line.find_last_not_of(" \t") + 1);
+    out.push_back(line);
+  }
+  return out;
+}
+
+// The .h and .cpp files of a folder, as paths relative to the repository.
+std::vector<fs::path> sources_of(const std::string& folder) {
+  std::vector<fs::path> out;
+  for (const auto& entry : fs::directory_iterator(kRoot / folder)) {
+    const std::string ext = entry.path().extension().string();
+    if (ext == ".h" || ext == ".cpp") out.push_back(fs::path(folder) / entry.path().filename());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A function defined at namespace scope in a .cpp file: where it starts and how many lines it has.
+struct Function {
+  std::string head;  // its first line
+  int line = 0, length = 0;
+};
+
+// The namespace-scope function definitions of a .cpp file in chalk's layout (clang-format: a
+// definition starts at column 0 and its body closes with a "}" alone at column 0).
+std::vector<Function> functions_of(const fs::path& file) {
+  static const std::regex not_a_function(R"(^(namespace|using|template|struct|class|enum|static_assert|#|\}|//|\s|$))");
+  const std::vector<std::string> lines = code_lines(file);
+  std::vector<Function> out;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (std::regex_search(lines[i], not_a_function) || lines[i].find('(') == std::string::npos) continue;
+    // the line that ends the signature: with '{' (a body follows), '}' (a one-line body) or ';'
+    auto ends = [](const std::string& l) { return !l.empty() && (l.back() == '{' || l.back() == '}'); };
+    std::size_t open = i;
+    while (open < lines.size() && lines[open].find(';') == std::string::npos && !ends(lines[open])) ++open;
+    if (open == lines.size() || !ends(lines[open])) continue;
+    std::size_t close = open;
+    if (lines[open].back() == '{')
+      while (close < lines.size() && lines[close] != "}") ++close;
+    out.push_back({lines[i], static_cast<int>(i) + 1, static_cast<int>(close - i) + 1});
+    i = close;
+  }
+  return out;
+}
+
+}  // namespace
+
 // The trainer asks the loss registry and the Loss interface; it never asks which loss it has.
 TEST(Architecture, TheTrainerNamesNoLoss) {
-  for (const char* file : {"train/trainer.cpp", "train/trainer.h", "train/batches.cpp", "train/batches.h"}) {
-    std::ifstream f(kRoot / file);
-    ASSERT_TRUE(f) << file;
-    std::string line;
-    int n = 0;
-    while (std::getline(f, line)) {
-      ++n;
-      const std::string code = line.substr(0, line.find("//"));  // comments may name losses
+  int scanned = 0;
+  for (const fs::path& file : sources_of("train")) {
+    const std::vector<std::string> lines = code_lines(file);  // comments may name losses
+    for (std::size_t n = 0; n < lines.size(); ++n)
       for (const chalk::LossEntry& e : chalk::loss_registry())
-        EXPECT_EQ(code.find('"' + e.name + '"'), std::string::npos)
-            << file << ":" << n << " names the loss \"" << e.name << "\": " << line;
+        EXPECT_EQ(lines[n].find('"' + e.name + '"'), std::string::npos)
+            << file << ":" << n + 1 << " names the loss \"" << e.name << "\": " << lines[n];
+    ++scanned;
+  }
+  EXPECT_GE(scanned, 20);  // every part of train/: trainer, step, sampler, monitors, ...
+}
+
+// The thread count and the global generator belong to the process: a program sets them
+// (chalk-train's main, the demos' Notebook). train/ is a library a program builds Trainers with,
+// several in one process (demos 06 and 09 build dozens), so nothing in it may set either: not in a
+// constructor, nor anywhere else. Its random draws use generators of their own, seeded from
+// TrainConfig::seed.
+TEST(Architecture, TrainSetsNoProcessWideState) {
+  const std::regex setter(R"(\b(set_num_threads|set_adaptive_threads|manual_seed|global_generator|omp_set_num_threads|srand)\s*\()");
+  for (const fs::path& file : sources_of("train")) {
+    const std::vector<std::string> lines = code_lines(file);
+    for (std::size_t n = 0; n < lines.size(); ++n)
+      EXPECT_FALSE(std::regex_search(lines[n], setter))
+          << file << ":" << n + 1 << " sets process-wide state (the program's to set): " << lines[n];
+  }
+}
+
+// The training step is the function a student reads first (and will write as an exercise): the
+// five calls of every training loop, on one screen, in their order.
+TEST(Architecture, TheTrainingStepFitsOnAScreen) {
+  const std::vector<Function> fns = functions_of("train/step.cpp");
+  const auto step = std::find_if(fns.begin(), fns.end(), [](const Function& f) {
+    return f.head.rfind("StepResult train_step(", 0) == 0;
+  });
+  ASSERT_NE(step, fns.end()) << "train/step.cpp defines no StepResult train_step(...)";
+  EXPECT_LE(step->length, 30) << "train/step.cpp:" << step->line << ": train_step has grown to " << step->length
+                              << " lines; what it does beyond forward, loss, zero_grad, backward, update belongs "
+                                 "in a part of its own (train/monitors.h, train/trainer.cpp)";
+  const std::vector<std::string> lines = code_lines("train/step.cpp");
+  std::string body;
+  for (int n = step->line - 1; n < step->line - 1 + step->length; ++n) body += lines[static_cast<std::size_t>(n)] + "\n";
+  std::size_t at = 0;
+  for (const char* call : {"model.forward(", "loss.forward(", "optimizer.zero_grad()", ".backward()", "optimizer.step()"}) {
+    const std::size_t found = body.find(call, at);
+    EXPECT_NE(found, std::string::npos) << "train_step does not call " << call << " after the calls before it:\n" << body;
+    if (found != std::string::npos) at = found;
+  }
+}
+
+// The Trainer was once one 958-line file whose run() was 78 lines: its parts now live in files
+// named for them. A function in train/ that grows past a screen is a part asking for its name.
+TEST(Architecture, NoFunctionInTrainIsLongerThanAScreen) {
+  int functions = 0;
+  for (const fs::path& file : sources_of("train")) {
+    if (file.extension() != ".cpp") continue;
+    for (const Function& f : functions_of(file)) {
+      EXPECT_LE(f.length, 45) << file << ":" << f.line << " is " << f.length << " lines: " << f.head;
+      ++functions;
     }
+  }
+  EXPECT_GT(functions, 40);  // the scan found the definitions
+}
+
+// P x K batches are decided in one place, train/sampler.h (pk_classes_per_batch, Sampler), which
+// also says how many samples a batch holds: a program that draws its own (demo 09 once did, and
+// re-derived P and K) drifts from what the Trainer trains on.
+TEST(Architecture, OnlyTrainDrawsPKBatches) {
+  for (const std::string folder : {"apps", "demos"}) {
+    if (!fs::exists(kRoot / folder)) continue;
+    for (const fs::path& file : sources_of(folder)) {
+      const std::vector<std::string> lines = code_lines(file);
+      for (std::size_t n = 0; n < lines.size(); ++n)
+        EXPECT_EQ(lines[n].find("PKSampler"), std::string::npos)
+            << file << ":" << n + 1 << " draws its own P x K batches; use the Trainer's (Trainer::sampler(), "
+            << "train/sampler.h): " << lines[n];
+    }
+  }
+}
+
+// The data set is a value the Trainer is given (train/data.h): within train/, only data.cpp
+// reads data files; every other part works on the TrainingData it is handed.
+TEST(Architecture, OnlyTrainDataReadsDataFiles) {
+  const std::regex reads(R"(\b(load_mnist|locate_dataset|locate_mnist|read_idx\w*)\s*\()");
+  for (const fs::path& file : sources_of("train")) {
+    if (file == fs::path("train/data.cpp")) continue;
+    const std::vector<std::string> lines = code_lines(file);
+    for (std::size_t n = 0; n < lines.size(); ++n)
+      EXPECT_FALSE(std::regex_search(lines[n], reads))
+          << file << ":" << n + 1 << " reads data files; take a TrainingData (train/data.h): " << lines[n];
   }
 }
 

@@ -1,6 +1,6 @@
 // tests/test_collapse.cpp — the trainer's collapse detector (issue 11 §5), made to fire for real.
 //
-// Two detectors (train/trainer.cpp):
+// Two detectors (train/monitors.h):
 //   - every step: the model's outputs are identical for the whole batch (all ReLUs of a layer
 //     dead: the network ignores its input);
 //   - after every epoch (run()): every test prediction is one class.
@@ -16,12 +16,16 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/random.h"
 #include "losses/loss.h"
 #include "ops/elementwise.h"
 #include "test_util.h"
+#include "train/checkpoint.h"
+#include "train/monitors.h"
+#include "train/run.h"
 #include "train/trainer.h"
 
 using namespace chalk;
@@ -69,16 +73,25 @@ const std::string kDeadStep1 =
 TEST(Collapse, DeadReluMlpStopsAtTheFirstStep) {
   Trainer t(config("mlp"));
   kill_relus_after(t, "net.0");
+  auto weights = [&] {
+    std::vector<float> w;
+    for (auto& [n, p] : t.model().named_parameters())
+      for (float v : p.to_vector<float>()) w.push_back(v);
+    return w;
+  };
+  const std::vector<float> before = weights();
   const std::string msg = error_of([&] { t.train_epoch(0); });
   EXPECT_TRUE(starts_with(msg, kDeadStep1)) << msg;
   EXPECT_NE(msg.find("or lengthen the warm-up (--warmup-steps, now "), std::string::npos) << msg;
-  EXPECT_EQ(t.global_step(), 0);  // stopped before the optimizer step
+  EXPECT_EQ(t.global_step(), 0);  // stopped before the optimizer step ...
+  EXPECT_EQ(t.optimizer().steps(), 0);
+  EXPECT_EQ(weights(), before);   // ... which changed nothing
 }
 
 TEST(Collapse, DeadReluCnnStopsAtTheFirstStep) {
   Trainer t(config("cnn"));
   kill_relus_after(t, "net.5");
-  const std::string msg = error_of([&] { t.train_step({0, 1, 2, 3, 4, 5, 6, 7}); });
+  const std::string msg = error_of([&] { t.train_batch({0, 1, 2, 3, 4, 5, 6, 7}); });
   EXPECT_TRUE(starts_with(msg, "training collapsed at epoch 1, step 1 (global step 1): the model gives the same "
                                "output for all 8 images of the batch"))
       << msg;
@@ -92,7 +105,7 @@ TEST(Collapse, DeadReluWarnsWhenStopIsOff) {
   Trainer t(c);
   kill_relus_after(t, "net.0");
   std::ostringstream log;
-  t.run(/*resume=*/false, log);
+  run_training(t, /*resume=*/false, log);
   EXPECT_EQ(t.global_step(), 2);
   EXPECT_TRUE(starts_with(t.collapse_warning(), kDeadStep1)) << t.collapse_warning();
   EXPECT_NE(log.str().find("warning: " + kDeadStep1), std::string::npos) << log.str();
@@ -116,7 +129,7 @@ TEST(Collapse, OneClassPredictionsStopAfterTheEpoch) {
       if (n == "net.4.bias") p.data<float>()[3] = 1e4f;  // class 3 wins every argmax
   }
   std::ostringstream log;
-  const std::string msg = error_of([&] { t.run(false, log); });
+  const std::string msg = error_of([&] { run_training(t, false, log); });
   EXPECT_TRUE(starts_with(msg, "training collapsed after epoch 1: every test image is predicted as the same class "
                                "(test accuracy "))
       << msg;
@@ -213,7 +226,7 @@ TEST(Collapse, RowsThatDifferOnlyByRoundingAreTheSameOutput) {
 
 }  // namespace
 
-// ---- the embedding-length detector (Trainer::embedding_growth_warning)
+// ---- the embedding-length detector (check_embedding_growth, Trainer::embedding_growth_warning)
 //
 // A loss that sees only directions passes the network a gradient divided by ||x||, and every SGD
 // step lengthens x. Too-large first steps leave long embeddings and a network that has all but

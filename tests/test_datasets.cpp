@@ -19,6 +19,9 @@
 #include "io/safetensors.h"
 #include "test_util.h"
 #include "train_util.h"
+#include "train/checkpoint.h"
+#include "train/monitors.h"
+#include "train/run.h"
 #include "train/trainer.h"
 
 using namespace chalk;
@@ -237,7 +240,7 @@ TEST(Datasets, RunOnFashionMnistRecordsItInConfigCheckpointAndLog) {
   EXPECT_EQ(t.dataset().class_names[7], "Sneaker");
   EXPECT_EQ(t.num_classes(), 10);
   std::ostringstream log;
-  t.run(false, log);
+  run_training(t, false, log);
   EXPECT_NE(log.str().find("data: Fashion-MNIST from " + kFashionSubset + " (--data, --dataset fashion-mnist)"),
             std::string::npos)
       << log.str();

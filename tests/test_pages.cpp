@@ -28,7 +28,9 @@
 #include <string>
 #include <vector>
 
-#include "train/trainer.h"
+#include "train/checkpoint.h"
+#include "train/sampler.h"
+#include "train/config.h"
 
 namespace fs = std::filesystem;
 using namespace chalk;
@@ -229,8 +231,8 @@ TEST(PagesAgree, PathPatternFindsPathsAndSkipsPatternsAndLinks) {
 TEST(PagesAgree, DefaultsThePagesQuoteAreChalkTrains) {
   const TrainConfig c;
   const std::int64_t C = 10, B = c.batch_size, K = c.samples_per_class;
-  const std::int64_t P = std::min<std::int64_t>(C, std::max<std::int64_t>(2, B / K)), N = P * K;
-  const std::string from_config = "TrainConfig (train/trainer.h), Trainer::epoch_batches' P = min(C, max(2, B / K))";
+  const std::int64_t P = pk_classes_per_batch(C, B, K), N = P * K;
+  const std::string from_config = "TrainConfig (train/config.h), pk_classes_per_batch (train/sampler.h)";
   const std::string tri = "docs/losses/triplet.md";
   expect_states(tri, "with chalk-train's defaults on MNIST, $P = " + std::to_string(P) + "$, $K = " +
                          std::to_string(K) + "$:", from_config);
@@ -368,7 +370,7 @@ TEST(PagesAgree, MessagesThePagesQuoteAreChalks) {
   const std::size_t from = contradiction.find("--loss"), to = contradiction.find("\"cosface\"");
   ASSERT_TRUE(from != std::string::npos && to != std::string::npos && to > from) << contradiction;
   expect_states("docs/training.md", "`" + contradiction.substr(from, to + 9 - from) + "`",
-                "resume_config (train/trainer.cpp) given --loss arcface for a cosface run");
+                "resume_config (train/checkpoint.cpp) given --loss arcface for a cosface run");
 }
 
 // ---------------------------------------------------------------- lists

@@ -15,6 +15,9 @@
 #include "io/safetensors.h"
 #include "test_util.h"
 #include "train_util.h"
+#include "train/checkpoint.h"
+#include "train/monitors.h"
+#include "train/run.h"
 #include "train/trainer.h"
 
 using namespace chalk;
@@ -120,11 +123,11 @@ TEST(Train, RunWritesOneMetricsLinePerEpochAcrossAResume) {
   std::ostringstream log;
   {
     Trainer t(c);
-    t.run(false, log);
+    run_training(t, false, log);
   }
   c.epochs = 2;  // extend the finished run by one epoch
   Trainer t(c);
-  t.run(true, log);
+  run_training(t, true, log);
   std::ifstream in(dir + "/metrics.jsonl");
   std::vector<std::string> lines;
   for (std::string s; std::getline(in, s);) lines.push_back(s);
@@ -152,7 +155,7 @@ TEST(Train, SamplesPerSecondCountsTheSamplesOfPKBatches) {
     Trainer t(c);
     EXPECT_EQ(t.samples_per_batch(), want_per_batch);
     std::ostringstream log;
-    const EpochMetrics m = t.run(false, log);
+    const EpochMetrics m = run_training(t, false, log);
     EXPECT_NEAR(m.samples_per_second * m.epoch_seconds, want_samples, 1e-6 * want_samples);
   }
 }
@@ -164,7 +167,7 @@ TEST(Train, DivergenceStopsWithEpochStepAndKeepsTheCheckpoint) {
   std::ostringstream log;
   {
     Trainer t(c);
-    t.run(false, log);
+    run_training(t, false, log);
   }
   const auto before = fs::file_size(dir + "/checkpoint.safetensors");
   std::ifstream f(dir + "/checkpoint.safetensors", std::ios::binary);
@@ -174,7 +177,7 @@ TEST(Train, DivergenceStopsWithEpochStepAndKeepsTheCheckpoint) {
   bad.lr = 3e38;  // overflows the weights in the second epoch's first steps
   Trainer t(bad);
   try {
-    t.run(true, log);
+    run_training(t, true, log);
     FAIL() << "expected divergence";
   } catch (const Error& e) {
     const std::string msg = e.what();
@@ -188,7 +191,7 @@ TEST(Train, DivergenceStopsWithEpochStepAndKeepsTheCheckpoint) {
   EXPECT_EQ(after, bytes) << "the last good checkpoint must stay intact";
   // a fresh run into the same folder refuses to overwrite it
   Trainer fresh(c);
-  EXPECT_THROW(fresh.run(false, log), Error);
+  EXPECT_THROW(run_training(fresh, false, log), Error);
   fs::remove_all(dir);
 }
 

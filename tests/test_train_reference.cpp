@@ -118,7 +118,7 @@ void replay(const reference::Case& c) {
   const std::int64_t* idx = batches.data<std::int64_t>();
   std::vector<double> got(static_cast<std::size_t>(steps)), want(losses.data<double>(), losses.data<double>() + steps);
   for (std::int64_t s = 0; s < steps; ++s) {
-    got[s] = t.train_step(std::vector<std::int64_t>(idx + s * B, idx + (s + 1) * B));
+    got[s] = t.train_batch(std::vector<std::int64_t>(idx + s * B, idx + (s + 1) * B));
     EXPECT_NEAR(t.lr_at_last_step(), lrs.data<double>()[s], 1e-12) << c.name << " step " << s;
     for (const auto& [until, tol] : bounds.per_step) {
       if (s >= until) continue;

@@ -11,7 +11,8 @@
 namespace chalk::test_util {
 
 // A short training run's config on the shipped subset: 1 epoch of the first `limit_train` images,
-// 1 thread, no progress bar, seed 7. Tests change what they test.
+// no progress bar, seed 7; threads 1 is only recorded (a Trainer leaves the thread count to the
+// program: the test process's stays adaptive). Tests change what they test.
 inline TrainConfig small_config(const std::string& loss = "softmax", std::int64_t limit_train = 1024) {
   TrainConfig c;
   c.data_dir = kSubset;

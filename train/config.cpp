@@ -1,0 +1,147 @@
+// train/config.cpp — TrainConfig: the loss's defaults, the checks, and config.json (train/config.h).
+#include "train/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <nlohmann/json.hpp>
+
+#include "core/shape.h"
+#include "core/error.h"
+#include "io/mnist.h"
+#include "nn/models.h"
+
+namespace chalk {
+
+using json = nlohmann::json;
+
+void TrainConfig::resolve() {
+  nn::find_model(model);                               // throws, listing the known models
+  const TrainingDefaults& d = find_loss(loss).defaults;  // throws, listing the known losses
+  if (emb_dim < 0) emb_dim = d.emb_dim;
+  if (emb_dim == 0 && !d.logits_output)
+    fail("--emb-dim: the ", loss, " loss needs an embedding size >= 1 (0 means 'the model outputs the C logits' "
+         "and is only for losses without a head of their own, e.g. --loss softmax)");
+  if (optimizer.empty()) optimizer = d.optimizer;
+  if (lr == -1) lr = optimizer == "sgd" ? d.sgd_lr : d.adam_lr;  // -1: the loss's default
+  check();
+  // A --data folder that is where chalk finds a data set holds that one: it names the run when
+  // --dataset is not given, and contradicts any other --dataset.
+  const std::string of_folder = data_dir.empty() ? "" : dataset_of_folder(data_dir);
+  if (dataset.empty()) dataset = of_folder.empty() ? "mnist" : of_folder;
+  const Dataset& ds = find_dataset(dataset);  // throws, listing the known data sets
+  if (!of_folder.empty() && of_folder != dataset)
+    fail("--dataset ", dataset, ": --data ", data_dir, " is where chalk finds ", find_dataset(of_folder).display_name,
+         " (", of_folder, "), not ", ds.display_name, "; pass --dataset ", of_folder, ", or a folder of ",
+         ds.display_name, "'s files");
+  loss_options.num_classes = ds.num_classes();
+  loss_options.emb_dim = emb_dim;
+  loss_options.seed = seed;
+}
+
+void TrainConfig::check() const {
+  if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw")
+    fail("--optimizer: expected sgd, adam or adamw, got '", optimizer, "'");
+  if (!(lr > 0) || !std::isfinite(lr)) fail("--lr: expected a positive, finite learning rate, got ", lr);
+  if (warmup_steps < -1) fail("--warmup-steps: expected >= 0 (or -1, the loss's default), got ", warmup_steps);
+  if (schedule != "constant" && schedule != "step" && schedule != "cosine")
+    fail("--schedule: expected constant, step or cosine, got '", schedule, "'");
+  if (epochs < 1) fail("--epochs: expected >= 1, got ", epochs);
+  if (batch_size < 2) fail("--batch-size: expected >= 2, got ", batch_size);
+  if (samples_per_class < 1) fail("--samples-per-class: expected >= 1, got ", samples_per_class);
+  if (threads < 0) fail("--threads: expected >= 0 (0: adaptive), got ", threads);
+}
+
+std::int64_t TrainConfig::resolved_warmup_steps(std::int64_t steps_per_epoch) const {
+  if (warmup_steps >= 0) return warmup_steps;
+  double epochs_of_warmup = 0;
+  try {
+    epochs_of_warmup = find_loss(loss).defaults.warmup_epochs;
+  } catch (const Error& e) {  // a Trainer built from a loss of its own, named in no registry
+    fail("warmup_steps -1 means the loss's default warm-up, and '", loss, "' is no registry loss to take it from (",
+         e.what(), "); set warmup_steps (0: none)");
+  }
+  const std::int64_t total = checked_mul(steps_per_epoch, epochs, "--epochs", "the run's steps, steps per epoch x epochs =");
+  return std::min(static_cast<std::int64_t>(std::llround(epochs_of_warmup * steps_per_epoch)), total / 2);
+}
+
+namespace {
+
+// The one list of the fields a run's configuration saves (config.json, and the checkpoint's
+// metadata): to_json and from_json both walk it, so a new option is one line here.
+template <class Config, class F>
+void config_fields(Config& c, F&& f) {
+  f("model", c.model), f("loss", c.loss), f("emb_dim", c.emb_dim), f("optimizer", c.optimizer), f("lr", c.lr);
+  f("momentum", c.momentum), f("nesterov", c.nesterov), f("weight_decay", c.weight_decay);
+  f("schedule", c.schedule), f("warmup_steps", c.warmup_steps), f("epochs", c.epochs);
+  f("batch_size", c.batch_size), f("samples_per_class", c.samples_per_class), f("seed", c.seed);
+  f("threads", c.threads), f("data_dir", c.data_dir), f("limit_train", c.limit_train);
+}
+template <class Options, class F>
+void loss_option_fields(Options& o, F&& f) {
+  f("margin", o.margin), f("mining", o.mining), f("distance", o.distance), f("soft_margin", o.soft_margin);
+  f("reduction", o.reduction), f("normalize", o.normalize), f("centroids", o.centroids), f("scale", o.scale);
+  f("label_smoothing", o.label_smoothing), f("sphere_m", o.sphere_m), f("easy_margin", o.easy_margin);
+  f("m1", o.m1), f("m2", o.m2), f("m3", o.m3);
+}
+
+}  // namespace
+
+std::string TrainConfig::to_json() const {
+  json j, o;
+  config_fields(*this, [&](const char* name, const auto& v) { j[name] = v; });
+  j["dataset"] = dataset;
+  loss_option_fields(loss_options, [&](const char* name, const auto& v) { o[name] = v; });
+  j["loss_options"] = o;
+  return j.dump();
+}
+
+TrainConfig TrainConfig::from_json(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const std::exception& e) {
+    fail("config: not valid JSON: ", e.what());
+  }
+  if (!j.is_object()) fail("config: expected a JSON object, got ", j.type_name());
+  TrainConfig c;
+  auto read = [](const json& from, const char* group) {
+    return [&from, group](const char* name, auto& v) {
+      if (!from.contains(name)) fail("config: missing field '", group, name, "'");
+      try {
+        from.at(name).get_to(v);
+      } catch (const std::exception& e) {
+        fail("config: field '", group, name, "' is ", from.at(name).dump(), ", not a ",
+             std::is_same_v<std::decay_t<decltype(v)>, std::string> ? "string" : "number of the right kind", " (",
+             e.what(), ")");
+      }
+    };
+  };
+  config_fields(c, read(j, ""));
+  // "dataset" is read apart from the other fields: configurations written before chalk knew more
+  // than one data set have none, and those runs were trained on MNIST.
+  if (j.contains("dataset")) read(j, "")("dataset", c.dataset);
+  else c.dataset = "mnist";
+  if (!j.contains("loss_options") || !j.at("loss_options").is_object()) fail("config: missing field 'loss_options'");
+  loss_option_fields(c.loss_options, read(j.at("loss_options"), "loss_options."));
+  return c;
+}
+
+std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& config, std::vector<Tensor> params) {
+  if (config.optimizer == "sgd") {
+    nn::SGDOptions o;
+    o.lr = config.lr;
+    o.momentum = config.momentum;
+    o.nesterov = config.nesterov;
+    o.weight_decay = config.weight_decay;
+    return std::make_unique<nn::SGD>(params, o);
+  }
+  nn::AdamOptions o;
+  o.lr = config.lr;
+  o.weight_decay = config.weight_decay;
+  if (config.optimizer == "adam") return std::make_unique<nn::Adam>(params, o);
+  if (config.optimizer == "adamw") return std::make_unique<nn::AdamW>(params, o);
+  fail("make_optimizer: unknown optimizer '", config.optimizer, "' (expected sgd, adam or adamw)");
+}
+
+}  // namespace chalk
