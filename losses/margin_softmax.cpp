@@ -15,6 +15,7 @@
 
 #include "core/autograd.h"
 #include "core/checks.h"
+#include "core/exercise.h"  // exercise_not_done: the stub a student edition puts in the regions below
 #include "losses/cross_entropy_rows.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
@@ -75,11 +76,10 @@ TargetLogit cosface_target(double c, double m) { return {c - m, 1.0}; }
 // with its derivative df/dc, the one number of the loss's backward that depends on the margin.
 // df/dc grows like 1 / sin(theta) as x approaches W_y, but dc/dx_i has size sin(theta) / ||x_i||
 // (c moves only with the tangential part of x), so the gradient w.r.t. x and W stays finite:
-// its margin part tends to sin m / ||x_i|| along the unit tangent from x_i to W_y. At
-// sin(theta) = 0 exactly (c = +-1 after rounding) f is a cone in x and the tangent direction
-// does not exist: we take the cone's subgradient 0 and keep the derivative of the part of f
-// that is smooth in c. (The former acos clamp at 1 - 1e-7 dropped the margin's gradient for
-// theta < 4.5e-4 rad: x's gradient 7.2 where InsightFace's gives 14.4.)
+// its margin part tends to sin m / ||x_i|| along the unit tangent from x_i to W_y. At c = +-1
+// exactly f is a cone in x and no tangent exists: we take the cone's subgradient 0 and keep the
+// derivative of the part of f that is smooth in c. (A former acos clamp at 1 - 1e-7 dropped the
+// margin's gradient for theta < 4.5e-4 rad: x's gradient 7.2 where InsightFace's gives 14.4.)
 // cos(theta + m) is decreasing in theta only while theta + m <= pi. Past that (c <= cos(pi - m))
 // the margin would *raise* the logit of a badly wrong sample, so the InsightFace code falls back
 // to CosFace's shape with a matching size: f = c - m sin(m), df/dc = 1.
