@@ -33,9 +33,12 @@ const std::vector<Exercise>& exercises() {
       {9, "centroid-bound", "7", "write the centroid bound's linear form and its VJP",
        "losses/centroid.cpp", "centroid_bound_rows"},
       {10, "arcface-margin", "8",
-       "write ArcFace's target logit cos(theta + m) and its derivative, with its special cases",
+       "write ArcFace's target logit cos(theta + m) and the combined margin's, "
+       "with their derivatives and special cases",
        "losses/margin_softmax.cpp", "arcface_target"},
-      {11, "retrieval-metrics", "9", "write Precision@1 and MAP@R", "eval/metrics.cpp", "precision_at_1"},
+      {11, "retrieval-metrics", "9",
+       "rank a query's neighbours (itself left out, ties by index) and write Precision@1 and MAP@R",
+       "eval/metrics.cpp", "precision_at_1"},
       {12, "optimizer-step", "training", "write one optimizer update: SGD with momentum and Nesterov, and Adam",
        "nn/optim.cpp", "sgd_update"},
   };

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/autograd.h"
+#include "core/exercise.h"  // exercise_not_done: the stub a student edition puts in the regions below
 #include "core/gemm.h"
 #include "core/parallel.h"
 
@@ -34,6 +35,82 @@ std::vector<double> row_sq_norms(const double* x, std::int64_t n, std::int64_t d
 }
 
 }  // namespace
+
+// ---- one query (eval/metrics.h; docs/metrics.md)
+
+std::vector<std::int64_t> nearest_neighbours(std::span<const double> distances, std::int64_t query, std::int64_t k) {
+  const auto n = static_cast<std::int64_t>(distances.size());
+  if (query < 0 || query >= n) fail("nearest_neighbours: query ", query, " is not an item of the ", n, " given");
+  if (k < 0 || k > n - 1) fail("nearest_neighbours: k = ", k, " neighbours asked of ", n - 1, " other items");
+  bool any_nan = false;  // one pass without an early exit, which the compiler vectorises
+  for (const double v : distances) any_nan |= std::isnan(v);
+  if (any_nan) {
+    const auto j = std::find_if(distances.begin(), distances.end(), [](double v) { return std::isnan(v); });
+    fail("nearest_neighbours: the distance of item ", j - distances.begin(), " is nan (query ", query, ")");
+  }
+  // ---- exercise 11 begin: docs/exercises/11-retrieval-metrics.md ----
+  // (distance, index) of every other item: pairs compare by distance, then by index, so equal
+  // distances go to the lower index. The query is left out by its index, not by its distance:
+  // a duplicate of it is at the same distance, and may come first.
+  std::vector<std::pair<double, std::int64_t>> order;
+  order.reserve(static_cast<std::size_t>(n - 1));
+  for (std::int64_t j = 0; j < n; ++j)
+    if (j != query) order.push_back({distances[j], j});
+  std::vector<std::int64_t> ranked(static_cast<std::size_t>(k));
+  if (k == 0) return ranked;
+  // only the nearest k matter: select them (linear time), then sort those
+  std::nth_element(order.begin(), order.begin() + (k - 1), order.end());
+  std::sort(order.begin(), order.begin() + k);
+  for (std::int64_t r = 0; r < k; ++r) ranked[r] = order[r].second;
+  return ranked;
+  // ---- exercise 11 end ----
+}
+
+double precision_at_1(std::span<const std::int64_t> ranked_labels, std::int64_t query_label) {
+  if (ranked_labels.empty()) fail("precision_at_1: no neighbour ranked");
+  // ---- exercise 11 begin: docs/exercises/11-retrieval-metrics.md ----
+  return ranked_labels[0] == query_label ? 1.0 : 0.0;  // rank 1 is the first neighbour
+  // ---- exercise 11 end ----
+}
+
+namespace {
+
+void check_r(std::span<const std::int64_t> ranked_labels, std::int64_t R, const char* op) {
+  if (R < 1)
+    fail(op, ": R = ", R, ": a query with no other item of its label has no ", op,
+         " (retrieval_metrics leaves it out of every metric)");
+  if (static_cast<std::int64_t>(ranked_labels.size()) < R)
+    fail(op, ": ", ranked_labels.size(), " neighbours ranked, R = ", R, " needed");
+}
+
+}  // namespace
+
+double map_at_r(std::span<const std::int64_t> ranked_labels, std::int64_t query_label, std::int64_t R) {
+  check_r(ranked_labels, R, "map_at_r");
+  // ---- exercise 11 begin: docs/exercises/11-retrieval-metrics.md ----
+  std::int64_t hits = 0;  // relevant neighbours among the first k
+  double sum = 0;         // sum over k <= R of P(k) rel(k)
+  for (std::int64_t k = 1; k <= R; ++k) {
+    if (ranked_labels[k - 1] != query_label) continue;  // rel(k) = 0
+    ++hits;
+    sum += static_cast<double>(hits) / static_cast<double>(k);  // P(k)
+  }
+  return sum / static_cast<double>(R);  // by R, not by hits: a relevant item missed counts 0
+  // ---- exercise 11 end ----
+}
+
+double r_precision(std::span<const std::int64_t> ranked_labels, std::int64_t query_label, std::int64_t R) {
+  check_r(ranked_labels, R, "r_precision");
+  const auto first_r = ranked_labels.first(static_cast<std::size_t>(R));
+  return static_cast<double>(std::count(first_r.begin(), first_r.end(), query_label)) / static_cast<double>(R);
+}
+
+double recall_at_k(std::span<const std::int64_t> ranked_labels, std::int64_t query_label, std::int64_t K) {
+  if (K < 1) fail("recall_at_k: K must be >= 1, got ", K);
+  if (ranked_labels.empty()) fail("recall_at_k: no neighbour ranked");
+  const auto first_k = ranked_labels.first(std::min(static_cast<std::size_t>(K), ranked_labels.size()));
+  return std::find(first_k.begin(), first_k.end(), query_label) != first_k.end() ? 1.0 : 0.0;
+}
 
 RetrievalMetrics retrieval_metrics(const Tensor& embeddings, const Tensor& labels, std::int64_t block) {
   check_embeddings_and_labels(embeddings, labels, "retrieval_metrics");
@@ -63,39 +140,26 @@ RetrievalMetrics retrieval_metrics(const Tensor& embeddings, const Tensor& label
     // does not change the ranking, so it is left out)
     gemm<double>(false, true, qb, n, d, -2.0, px + q0 * d, d, px, d, 0.0, dist.data(), n);
     parallel_for(qb, std::max<std::int64_t>(1, kParallelGrain / n), [&](std::int64_t b, std::int64_t e) {
-      std::vector<std::pair<double, std::int64_t>> order;  // (distance, index) of every other item
+      std::vector<std::int64_t> ranked;  // the labels of a query's neighbours, nearest first
       for (std::int64_t i = b; i < e; ++i) {
         const std::int64_t q = q0 + i;
         const std::int64_t R = count.find(py[q])->second - 1;  // (find: read-only, shared by the threads)
-        if (R <= 0) continue;
-        const double* row = dist.data() + i * n;
-        order.clear();
-        for (std::int64_t j = 0; j < n; ++j)
-          if (j != q) order.push_back({row[j] + sq[j], j});
-        // only the nearest max(R, 8) matter: select them (linear time), then sort those.
-        // Pairs compare by distance, then index: ties go to the lower index.
+        if (R <= 0) continue;  // alone in its class: no metric (pytorch-metric-learning's lone query)
+        double* row = dist.data() + i * n;  // this thread's row of the block
+        for (std::int64_t j = 0; j < n; ++j) row[j] += sq[j];
+        // only the nearest max(R, 8) matter: MAP@R and R-Precision read R, Recall@8 reads 8
         const std::int64_t top = std::min<std::int64_t>(std::max<std::int64_t>(R, 8), n - 1);
-        std::nth_element(order.begin(), order.begin() + (top - 1), order.end());
-        std::sort(order.begin(), order.begin() + top);
+        const std::vector<std::int64_t> nn = nearest_neighbours({row, static_cast<std::size_t>(n)}, q, top);
+        ranked.resize(nn.size());
+        for (std::size_t k = 0; k < nn.size(); ++k) ranked[k] = py[nn[k]];
         PerQuery& pq = per[q];
         pq.used = true;
-        std::int64_t hits = 0;
-        double ap = 0;
-        for (std::int64_t k = 0; k < top; ++k) {
-          const bool rel = py[order[k].second] == py[q];
-          if (k < R && rel) {
-            ++hits;
-            ap += static_cast<double>(hits) / static_cast<double>(k + 1);  // P(k+1) rel(k+1)
-          }
-          if (rel) {
-            if (k < 1) pq.p1 = 1;
-            if (k < 2) pq.r2 = 1;
-            if (k < 4) pq.r4 = 1;
-            if (k < 8) pq.r8 = 1;
-          }
-        }
-        pq.rp = static_cast<double>(hits) / static_cast<double>(R);
-        pq.map = ap / static_cast<double>(R);
+        pq.p1 = precision_at_1(ranked, py[q]);
+        pq.r2 = recall_at_k(ranked, py[q], 2);
+        pq.r4 = recall_at_k(ranked, py[q], 4);
+        pq.r8 = recall_at_k(ranked, py[q], 8);
+        pq.rp = r_precision(ranked, py[q], R);
+        pq.map = map_at_r(ranked, py[q], R);
       }
     });
   }

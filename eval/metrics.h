@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/random.h"
@@ -38,9 +39,47 @@ struct RetrievalMetrics {
 };
 
 // embeddings N x D (float), labels N (int64). block = queries per GEMM (its distances: block x N
-// doubles, 10 MB for 10,000 items at the default 128).
+// doubles, 10 MB for 10,000 items at the default 128). A query whose label no other item has
+// (R = 0) counts in no metric, as in pytorch-metric-learning's AccuracyCalculator ("lone"
+// queries); `queries` says how many were counted. Built from the per-query functions below.
+// docs/metrics.md: the definitions and a worked example.
 RetrievalMetrics retrieval_metrics(const Tensor& embeddings, const Tensor& labels,
                                    std::int64_t block = 128);
+
+// ---- one query: its neighbours ranked, and each metric from their labels ----
+// (docs/metrics.md; exercise 11, docs/exercises/11-retrieval-metrics.md, writes the first three)
+
+// The k nearest neighbours of item `query`: the indices j != query, ordered by distances[j],
+// nearest first, equal distances by the lower index. distances: one value per item of the set
+// (N values), the query's own entry included and ignored; any values ordered as the distances
+// are (retrieval_metrics passes ||r_j||^2 - 2 q . r_j, the squared distance less ||q||^2, so an
+// exact duplicate of the query ties with it). Returns k indices, k in [0, N - 1]. Throws
+// chalk::Error for a query outside [0, N), k outside [0, N - 1], or a NaN distance (naming its
+// index). The query is excluded by its index, like pytorch-metric-learning's k-NN with
+// ref_includes_query (not by dropping the first neighbour, which may be a duplicate of it).
+std::vector<std::int64_t> nearest_neighbours(std::span<const double> distances, std::int64_t query,
+                                             std::int64_t k);
+
+// Precision@1 of one query: 1 if its nearest neighbour has the query's label, else 0.
+// ranked_labels: the labels of its neighbours, nearest first (at least one). Throws chalk::Error
+// for an empty list. pytorch-metric-learning's precision_at_1, one query.
+double precision_at_1(std::span<const std::int64_t> ranked_labels, std::int64_t query_label);
+
+// MAP@R of one query (Musgrave, Belongie, Lim 2020):
+//   MAP@R = (1/R) sum_{k=1..R} P(k) rel(k),   rel(k) = 1 if the k-th neighbour has the label,
+//   P(k) = (number of relevant neighbours among the first k) / k,
+// R = the number of OTHER items with the query's label. ranked_labels: nearest first, at least R.
+// Throws chalk::Error for R < 1 (a query alone in its class has no MAP@R: retrieval_metrics
+// skips it) or fewer than R labels. pytorch-metric-learning's mean_average_precision_at_r.
+double map_at_r(std::span<const std::int64_t> ranked_labels, std::int64_t query_label, std::int64_t R);
+
+// R-Precision of one query: (relevant neighbours among the first R) / R. Throws as map_at_r.
+double r_precision(std::span<const std::int64_t> ranked_labels, std::int64_t query_label, std::int64_t R);
+
+// Recall@K of one query: 1 if any of its first min(K, size) neighbours has its label, else 0
+// (the "Recall@K" of the metric-learning papers, not a fraction of the class). K >= 1; throws
+// chalk::Error for K < 1 or an empty list.
+double recall_at_k(std::span<const std::int64_t> ranked_labels, std::int64_t query_label, std::int64_t K);
 
 struct KMeansResult {
   Tensor centroids;                     // K x D (float64)

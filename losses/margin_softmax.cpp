@@ -15,6 +15,7 @@
 
 #include "core/autograd.h"
 #include "core/checks.h"
+#include "core/exercise.h"  // exercise_not_done: the stub a student edition puts in the regions below
 #include "losses/cross_entropy_rows.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
@@ -70,39 +71,49 @@ SpherePiece sphere_piece(double theta, int m) {
 // CosFace (Wang et al. 2018): subtract m from the cosine.   f = c - m,   df/dc = 1
 TargetLogit cosface_target(double c, double m) { return {c - m, 1.0}; }
 
-// ArcFace (Deng et al. 2019): add m to the angle, written as InsightFace's reference does:
-//   f = cos(theta + m) = c cos m - sin(theta) sin m,            sin(theta) = sqrt(1 - c^2)
-//   df/dc = cos m + sin m c / sin(theta)
+// ArcFace (Deng et al. 2019): add m (radians) to the angle between x and W_y,
+//   f(c) = cos(theta + m),  theta = acos(c),     while theta + m < pi  (c > cos(pi - m))
+// with its derivative df/dc, the one number of the loss's backward that depends on the margin.
 // df/dc grows like 1 / sin(theta) as x approaches W_y, but dc/dx_i has size sin(theta) / ||x_i||
 // (c moves only with the tangential part of x), so the gradient w.r.t. x and W stays finite:
-// its margin part tends to sin m / ||x_i|| along the unit tangent from x_i to W_y. (-sin(theta)
-// is a cone in x at theta = 0.) At sin(theta) = 0 exactly (c = +-1 after rounding) the
-// tangent direction does not exist; we take the cone's subgradient 0 and keep the smooth
-// part: df/dc = cos m. (The former acos clamp at 1 - 1e-7 set df/dc = 0 there, dropping the
-// margin gradient for theta < 4.5e-4 rad: x's gradient 7.2 where InsightFace's gives 14.4.)
-// cos(theta + m) is decreasing in theta only while theta + m <= pi. Past that (cos <= cos(pi - m))
+// its margin part tends to sin m / ||x_i|| along the unit tangent from x_i to W_y. At c = +-1
+// exactly f is a cone in x and no tangent exists: we take the cone's subgradient 0 and keep the
+// derivative of the part of f that is smooth in c. (A former acos clamp at 1 - 1e-7 dropped the
+// margin's gradient for theta < 4.5e-4 rad: x's gradient 7.2 where InsightFace's gives 14.4.)
+// cos(theta + m) is decreasing in theta only while theta + m <= pi. Past that (c <= cos(pi - m))
 // the margin would *raise* the logit of a badly wrong sample, so the InsightFace code falls back
-// to CosFace's shape with a matching size:  f = c - m sin(m),  df/dc = 1.
-// easy_margin instead applies the margin only where c > 0 (theta < pi/2):  else f = c.
+// to CosFace's shape with a matching size: f = c - m sin(m), df/dc = 1.
+// easy_margin instead applies the margin only where c > 0 (theta < pi/2): else f = c, df/dc = 1.
 TargetLogit arcface_target(double c, double m, bool easy_margin) {
+  // ---- exercise 10 begin: docs/exercises/10-arcface-margin.md ----
   const bool with_margin = easy_margin ? c > 0.0 : c > std::cos(kPi - m);
   if (!with_margin) return easy_margin ? TargetLogit{c, 1.0} : TargetLogit{c - m * std::sin(m), 1.0};
+  // InsightFace's form, exact up to c = +-1 (angle_of: sin(theta) = sqrt((1 - c)(1 + c))):
+  //   f = cos(theta + m) = c cos m - sin(theta) sin m
+  //   df/dc = cos m - sin m d sin(theta)/dc = cos m + sin m c / sin(theta)
+  // At sin(theta) = 0 the cone -sin(theta) sin m gets the subgradient 0: df/dc = cos m.
   const Angle a = angle_of(c);
   const double cm = std::cos(m), sm = std::sin(m);
   const double df = a.sin > 0.0 ? cm + sm * a.c / a.sin : cm;
   return {a.c * cm - a.sin * sm, df};
+  // ---- exercise 10 end ----
 }
 
-// Combined margin (InsightFace): all three margins at once, no fallback.
-//   f = cos(m1 theta + m2) - m3     df/dc = -m1 sin(m1 theta + m2) dtheta/dc = m1 sin(m1 theta + m2) / sin(theta)
-// Like ArcFace's, df/dc ~ 1/sin(theta) near c = +-1 with a finite gradient in x and W. At
-// sin(theta) = 0 exactly: the cone's subgradient 0 and the smooth part's limit,
-//   df/dc = m1^2 cos(m1 theta + m2) / cos(theta)      (cos(theta) = +-1; = cos m for m1 = 1, m2 = m)
+// Combined margin (InsightFace): all three margins at once, no fallback,
+//   f(c) = cos(m1 theta + m2) - m3,  theta = acos(c),
+// and df/dc. Like ArcFace's, df/dc ~ 1/sin(theta) near c = +-1 with a finite gradient in x and
+// W; at sin(theta) = 0 exactly, the cone's subgradient 0 and the derivative of the smooth part.
+// (m1, m2, m3) = (1, m, 0) is ArcFace without its fallback.
 TargetLogit combined_target(double c, double m1, double m2, double m3) {
+  // ---- exercise 10 begin: docs/exercises/10-arcface-margin.md ----
+  //   df/dc = -m1 sin(m1 theta + m2) dtheta/dc = m1 sin(m1 theta + m2) / sin(theta)
+  // At sin(theta) = 0 exactly, the smooth part's limit (cos(theta) = +-1; = cos m for m1 = 1, m2 = m):
+  //   df/dc = m1^2 cos(m1 theta + m2) / cos(theta)
   const Angle a = angle_of(c);
   const double phi = m1 * a.theta + m2;
   const double df = a.sin > 0.0 ? m1 * std::sin(phi) / a.sin : m1 * m1 * std::cos(phi) / a.c;
   return {std::cos(phi) - m3, df};
+  // ---- exercise 10 end ----
 }
 
 // SphereFace (Liu et al. 2017): multiply the angle by an integer m. cos(m theta) alone is not

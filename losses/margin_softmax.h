@@ -43,10 +43,21 @@ struct TargetLogit {
 };
 // c - m
 TargetLogit cosface_target(double c, double m);
-// cos(theta + m) where cos > cos(pi - m) (i.e. theta + m < pi), else c - m sin(m).
-// easy_margin: cos(theta + m) where c > 0, else c.
+// ArcFace (Deng et al., "ArcFace: Additive Angular Margin Loss", 2019; the fallback and
+// easy_margin of InsightFace's arcface_torch): for one cosine c (a scalar, clamped to [-1, 1]
+// against round-off) and the margin m in radians,
+//   f(c) = cos(theta + m), theta = acos(c),   where c > cos(pi - m)  (theta + m < pi),
+//   f(c) = c - m sin(m)                       elsewhere (the fallback: df/dc = 1);
+//   easy_margin: cos(theta + m) where c > 0, else f(c) = c.
+// Returns f and df/dc; at c = +-1, where df/dc is infinite, the derivative of the part of f
+// that is smooth in c (the cone's subgradient 0). Throws nothing: arcface_loss checks m in
+// [0, pi/2); a NaN c gives a NaN f. Exercise 10 (docs/exercises/10-arcface-margin.md).
 TargetLogit arcface_target(double c, double m, bool easy_margin = false);
-// cos(m1 theta + m2) - m3 (no fallback)
+// The combined margin of InsightFace (arcface_torch's CombinedMarginLoss): for one cosine c
+// (clamped to [-1, 1]), m1 a factor of the angle, m2 radians added to it, m3 subtracted,
+//   f(c) = cos(m1 theta + m2) - m3,  theta = acos(c),  no fallback;
+// returns f and df/dc, at c = +-1 the derivative of f's smooth part. (1, m, 0) is ArcFace
+// without its fallback. Throws nothing (combined_margin_loss checks the margins). Exercise 10.
 TargetLogit combined_target(double c, double m1, double m2, double m3);
 // (lambda c + psi(theta)) / (1 + lambda): SphereFace's target logit divided by ||x||.
 TargetLogit sphereface_target(double c, int m, double lambda);

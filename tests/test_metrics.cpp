@@ -6,8 +6,10 @@
 
 #include "core/random.h"
 #include "eval/metrics.h"
+#include "tests/test_util.h"
 
 using namespace chalk;
+using chalk::test_util::expect_error;
 
 namespace {
 
@@ -69,6 +71,123 @@ TEST(Retrieval, HandComputedMapAtR) {
   EXPECT_NEAR(all.r_precision, 0.5, 1e-12);
   EXPECT_NEAR(all.precision_at_1, 2.0 / 3, 1e-12);
   EXPECT_NEAR(all.recall_at_2, 1.0, 1e-12);
+}
+
+// The per-query pieces (docs/metrics.md). A query's own entry is left out by its index: an
+// exact duplicate of it (index 0 here, at the query's own distance) is a neighbour like any other,
+// and ranks first by the lower index.
+TEST(RetrievalPerQuery, NearestNeighboursLeaveOutTheQueryByIndexAndRankTiesByIndex) {
+  using V = std::vector<std::int64_t>;
+  const std::vector<double> d = {0.9, 0.3, 0.0, 0.5, 0.1, 0.7};
+  EXPECT_EQ(nearest_neighbours(d, 2, 5), (V{4, 1, 3, 5, 0}));
+  EXPECT_EQ(nearest_neighbours(d, 2, 2), (V{4, 1}));
+  EXPECT_EQ(nearest_neighbours(d, 2, 0), V{});
+  // the query's own value is ignored, whatever it is
+  EXPECT_EQ(nearest_neighbours(std::vector<double>{2.5, 0.4, 3.1, 9.0, 1.7, 0.9, 5.0}, 3, 3), (V{1, 5, 4}));
+  // ties: the lower index first, also across the k-th place
+  const std::vector<double> tied = {0.5, 0.2, 0.0, 0.2, 0.5, 0.1};
+  EXPECT_EQ(nearest_neighbours(tied, 2, 5), (V{5, 1, 3, 0, 4}));
+  EXPECT_EQ(nearest_neighbours(tied, 2, 2), (V{5, 1}));
+  EXPECT_EQ(nearest_neighbours(tied, 2, 4), (V{5, 1, 3, 0}));
+  // a duplicate of the query (index 0) at the query's own distance
+  EXPECT_EQ(nearest_neighbours(std::vector<double>{0.0, 0.3, 0.0, 0.6}, 2, 3), (V{0, 1, 3}));
+  // -0.0 and 0.0 are one distance: the lower index first
+  EXPECT_EQ(nearest_neighbours(std::vector<double>{1.0, 0.0, -0.0, 0.0}, 0, 3), (V{1, 2, 3}));
+}
+
+// Hand-worked, and the same numbers as pytorch-metric-learning's mean_average_precision_at_r
+// (its array formula: cumsum of the hits / rank, masked to the first R, summed, divided by R).
+// Label 3 is the query's.
+TEST(RetrievalPerQuery, HandWorkedPrecisionAtOneAndMapAtR) {
+  using V = std::vector<std::int64_t>;
+  // [3 0 3 0 0 3 0 0], R = 3: hits at ranks 1 and 3: (1/1 + 2/3) / 3 = 5/9
+  EXPECT_NEAR(map_at_r(V{3, 0, 3, 0, 0, 3, 0, 0}, 3, 3), 5.0 / 9, 1e-15);
+  EXPECT_EQ(precision_at_1(V{3, 0, 3, 0, 0, 3, 0, 0}, 3), 1.0);
+  // [0 3 0 ...], R = 3: one hit at rank 2: (1/2) / 3, not (1/2) / 1 (divided by R, not by the hits)
+  EXPECT_NEAR(map_at_r(V{0, 3, 0, 0, 3, 0, 0}, 3, 3), 1.0 / 6, 1e-15);
+  EXPECT_EQ(precision_at_1(V{0, 3, 0, 0, 3, 0, 0}, 3), 0.0);
+  // only the first R count: the hit at rank 4 does not
+  EXPECT_NEAR(map_at_r(V{0, 0, 3, 3}, 3, 3), 1.0 / 9, 1e-15);
+  // R = 5 (a class of six): [3 3 0 3 0 | 0 3 3 0]: (1 + 1 + 3/4) / 5 = 0.55
+  EXPECT_NEAR(map_at_r(V{3, 3, 0, 3, 0, 0, 3, 3, 0}, 3, 5), 0.55, 1e-15);
+  EXPECT_NEAR(r_precision(V{3, 3, 0, 3, 0, 0, 3, 3, 0}, 3, 5), 0.6, 1e-15);
+  // R = 1 (a class of two): MAP@R = Precision@1
+  EXPECT_EQ(map_at_r(V{3, 0}, 3, 1), 1.0);
+  EXPECT_EQ(map_at_r(V{0, 3}, 3, 1), 0.0);
+  EXPECT_EQ(map_at_r(V{3, 3, 3, 0}, 3, 3), 1.0);
+  EXPECT_EQ(map_at_r(V{0, 0, 0, 3}, 3, 3), 0.0);
+  // Recall@K: any hit among the first K, and the whole list when it is shorter than K
+  EXPECT_EQ(recall_at_k(V{0, 0, 3}, 3, 2), 0.0);
+  EXPECT_EQ(recall_at_k(V{0, 0, 3}, 3, 4), 1.0);
+  EXPECT_EQ(recall_at_k(V{0, 0, 3}, 3, 8), 1.0);
+}
+
+TEST(RetrievalPerQuery, BadArgumentsNameTheProblem) {
+  using V = std::vector<std::int64_t>;
+  const std::vector<double> d = {0.1, 0.2, 0.3};
+  expect_error([&] { nearest_neighbours(d, 3, 1); }, {"nearest_neighbours", "query 3", "3 given"});
+  expect_error([&] { nearest_neighbours(d, -1, 1); }, {"nearest_neighbours", "query -1"});
+  expect_error([&] { nearest_neighbours(d, 0, 3); }, {"nearest_neighbours", "k = 3", "2 other items"});
+  expect_error([&] { nearest_neighbours(d, 0, -1); }, {"nearest_neighbours", "k = -1"});
+  expect_error([&] { nearest_neighbours(std::vector<double>{0.1, NAN, 0.3}, 0, 2); },
+               {"nearest_neighbours", "item 1 is nan"});
+  expect_error([&] { precision_at_1(V{}, 3); }, {"precision_at_1", "no neighbour"});
+  // R = 0: the query is alone in its class; retrieval_metrics leaves it out (pytorch-metric-learning's lone query)
+  expect_error([&] { map_at_r(V{0, 1}, 3, 0); }, {"map_at_r", "R = 0", "no other item of its label"});
+  expect_error([&] { map_at_r(V{3, 1}, 3, 3); }, {"map_at_r", "2 neighbours ranked, R = 3"});
+  expect_error([&] { r_precision(V{0, 1}, 3, 0); }, {"r_precision", "R = 0"});
+  expect_error([&] { recall_at_k(V{0, 1}, 3, 0); }, {"recall_at_k", "K must be >= 1"});
+  expect_error([&] { recall_at_k(V{}, 3, 1); }, {"recall_at_k", "no neighbour"});
+}
+
+// A duplicate of the query with another label is its nearest neighbour, not the query itself:
+// dropping the first-ranked item instead of the query (what taking k + 1 neighbours and
+// discarding the first does) would count the query as its own match. Points 0, 0, 1, 1 with
+// labels 0, 1, 0, 1: every query's nearest is the other label's duplicate.
+TEST(Retrieval, ADuplicateOfTheQueryIsItsNeighbourAndTheQueryIsNot) {
+  const Tensor x = from_vector(std::vector<double>{0, 0, 1, 1}, {4, 1});
+  const Tensor y = from_vector(std::vector<std::int64_t>{0, 1, 0, 1}, {4});
+  const RetrievalMetrics m = retrieval_metrics(x, y);
+  EXPECT_EQ(m.queries, 4);
+  EXPECT_EQ(m.precision_at_1, 0.0);
+  EXPECT_EQ(m.map_at_r, 0.0);  // R = 1: the one same-label item is at rank 2 or 3
+  EXPECT_EQ(m.recall_at_2, 0.5);  // queries 0 and 2 find their label at rank 2, queries 1 and 3 at rank 3
+}
+
+// docs/metrics.md §3, every number: seven items on a line, labels A A A B B A C (item 6 alone).
+TEST(Retrieval, WorkedExampleOfTheMetricsPage) {
+  const std::vector<double> xs = {0, 1, 2, 3, 4, 5, 9};
+  const std::vector<std::int64_t> ys = {0, 0, 0, 1, 1, 0, 2};
+  // query 2: the ranking 1, 3, 0, 4, 5, 6 (two ties, each to the lower index), labels A B A B A C
+  std::vector<double> d;
+  for (double x : xs) d.push_back((2 - x) * (2 - x));
+  EXPECT_EQ(nearest_neighbours(d, 2, 6), (std::vector<std::int64_t>{1, 3, 0, 4, 5, 6}));
+  const std::vector<std::int64_t> ranked = {0, 1, 0, 1, 0, 2};
+  EXPECT_EQ(precision_at_1(ranked, 0), 1.0);
+  EXPECT_EQ(recall_at_k(ranked, 0, 8), 1.0);
+  EXPECT_NEAR(r_precision(ranked, 0, 3), 2.0 / 3, 1e-15);
+  EXPECT_NEAR(map_at_r(ranked, 0, 3), 5.0 / 9, 1e-15);
+  // query 3's tie: items 2 (A) and 4 (B) at distance 1, the A first
+  d.clear();
+  for (double x : xs) d.push_back((3 - x) * (3 - x));
+  EXPECT_EQ(nearest_neighbours(d, 3, 2), (std::vector<std::int64_t>{2, 4}));
+  // the whole set: item 6 left out, six queries
+  const Tensor x = from_vector(xs, {7, 1});
+  const Tensor y = from_vector(ys, {7});
+  const RetrievalMetrics m = retrieval_metrics(x, y);
+  EXPECT_EQ(m.queries, 6);
+  EXPECT_NEAR(m.precision_at_1, 2.0 / 3, 1e-15);
+  EXPECT_NEAR(m.recall_at_2, 5.0 / 6, 1e-15);
+  EXPECT_EQ(m.recall_at_4, 1.0);
+  EXPECT_EQ(m.recall_at_8, 1.0);
+  EXPECT_NEAR(m.r_precision, 5.0 / 9, 1e-15);
+  EXPECT_NEAR(m.map_at_r, 0.5, 1e-15);
+  // NMI of the labels against K-means' clusters {0, 1, 2}, {3, 4, 5}, {9}
+  const double want = 0.6968654968492931;
+  EXPECT_NEAR(normalized_mutual_info(ys, {0, 0, 0, 1, 1, 1, 2}), want, 1e-12);
+  EXPECT_NEAR(clustering_nmi(x, y, 3), want, 1e-12);
+  Generator gen(0);
+  EXPECT_NEAR(kmeans(x, 3, gen, 100, 10).inertia, 4.0, 1e-12);
 }
 
 TEST(Retrieval, PerfectClustersScoreOne) {
