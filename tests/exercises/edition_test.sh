@@ -25,7 +25,7 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 "$tool" edition --from "$src" --out "$ed" --blank 1,5,9 || fail "chalk-exercises edition failed"
 for n in 01 05 09; do
-  grep -rqs -- "---- exercise $n begin" "$ed" --include='*.cpp' --include='*.h' --include='*.md' &&
+  grep -rqsE -- "^\s*(//|<!--)\s*---- exercise $n begin" "$ed" --include='*.cpp' --include='*.h' --include='*.md' &&
     fail "a region of exercise $n is left in the edition"
   ls "$ed"/tests/exercises/mistakes_${n}_* >/dev/null 2>&1 && fail "exercise $n's wrong answers are left in the edition"
 done
