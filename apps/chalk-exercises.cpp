@@ -45,7 +45,7 @@ std::string read_file(const fs::path& p) {
 }
 
 void write_file(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
+  if (!p.parent_path().empty()) fs::create_directories(p.parent_path());
   std::ofstream out(p, std::ios::binary);
   out << text;
   if (!out) fail("chalk-exercises: cannot write ", p.string());
@@ -166,7 +166,8 @@ int grade(const fs::path& build, const fs::path& out, std::set<int> numbers, boo
     const fs::path here = "student-edition.json";
     const fs::path found = fs::exists(here) ? here : info;
     if (fs::exists(found)) {
-      for (int n : nlohmann::json::parse(read_file(found)).at("blanked")) numbers.insert(n);
+      const nlohmann::json info_json = nlohmann::json::parse(read_file(found));  // alive through the loop
+      for (int n : info_json.at("blanked")) numbers.insert(n);
     } else {
       for (const auto& e : chalk::exercises()) numbers.insert(e.number);
     }
