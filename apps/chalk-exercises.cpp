@@ -132,15 +132,11 @@ int edition(const fs::path& from, const fs::path& out, const std::set<int>& blan
       continue;
     }
     for (const auto& r : chalk::find_exercise_regions(body, rel)) blanked_regions += blank.count(r.number) ? 1 : 0;
-    write_file(dst, chalk::blank_exercise_regions(body, rel, blank));
-  }
-  // nothing of a blanked exercise's solution may be left: no region of it in any file
-  for (const auto& entry : fs::recursive_directory_iterator(out)) {
-    if (!entry.is_regular_file()) continue;
-    const std::string rel = fs::relative(entry.path(), out).string();
-    if (!(rel.ends_with(".cpp") || rel.ends_with(".h") || rel.ends_with(".md"))) continue;
-    for (const auto& r : chalk::find_exercise_regions(read_file(entry.path()), rel))
+    const std::string blanked = chalk::blank_exercise_regions(body, rel, blank);
+    // nothing of a blanked exercise's solution may be left: no region of it in what is written
+    for (const auto& r : chalk::find_exercise_regions(blanked, rel))
       if (blank.count(r.number)) fail("chalk-exercises edition: ", rel, " still holds exercise ", r.number, "'s region");
+    write_file(dst, blanked);
   }
   nlohmann::json info;
   info["blanked"] = std::vector<int>(blank.begin(), blank.end());

@@ -27,12 +27,7 @@ namespace {
 
 const std::filesystem::path kRoot = std::filesystem::path(CHALK_TEST_DIR).parent_path();
 
-std::string read_text(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using chalk::test_util::read_text;
 
 // The ```cpp blocks of a Markdown file, each without its fences.
 std::vector<std::string> cpp_blocks(const std::string& md) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "losses/loss.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 
@@ -273,12 +274,7 @@ TEST(Architecture, NoTestFileDefinesItsOwnExpectError) {
 // on the shipped data; the second builds everything and runs the whole suite, and .ci/run calls
 // it verbatim (so CI runs exactly what a new user is told to run).
 TEST(Architecture, CiRunsReadmesTestCommandVerbatim) {
-  auto text = [](const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
+  const auto& text = chalk::test_util::read_text;
   const std::string readme = text(kRoot / "README.md"), ci = text(kRoot / ".ci/run");
   const auto start = readme.find("## Quick start");
   ASSERT_NE(start, std::string::npos) << "README.md has no '## Quick start'";

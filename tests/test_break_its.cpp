@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "core/exercise.h"
 
 namespace fs = std::filesystem;
@@ -34,12 +35,7 @@ namespace {
 
 const fs::path kRoot = fs::path(CHALK_TEST_DIR).parent_path();
 
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using chalk::test_util::read_text;
 
 // Runs of white space made one space: a quote may wrap across lines of a paragraph.
 std::string flat(const std::string& text) {

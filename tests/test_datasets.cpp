@@ -46,12 +46,7 @@ Dataset fashion_without_full_set(const std::string& dir) {
   return d;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using chalk::test_util::read_text;
 
 // chalk-train's quick run (tests/test_util.h's kQuickTrain) on the Fashion-MNIST subset.
 const std::string kQuickFashion =

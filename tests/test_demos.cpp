@@ -35,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -43,13 +45,7 @@ const fs::path kRoot = fs::path(CHALK_TEST_DIR).parent_path();
 const fs::path kBin = fs::path(CHALK_BINARY_DIR);
 const fs::path kGallery = kRoot / "docs" / "demos";
 
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) return {};
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using chalk::test_util::read_text;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util.h"
 #include "train/checkpoint.h"
 #include "train/sampler.h"
 #include "train/config.h"
@@ -39,12 +40,7 @@ namespace {
 
 const fs::path kRoot = fs::path(CHALK_TEST_DIR).parent_path();
 
-std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using chalk::test_util::read_text;
 
 std::string rel(const fs::path& p) { return fs::relative(p, kRoot).generic_string(); }
 

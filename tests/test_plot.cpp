@@ -36,12 +36,7 @@ fs::path out_dir() {
 
 std::string out(const std::string& name) { return (out_dir() / (name + ".svg")).string(); }
 
-std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using chalk::test_util::read_text;
 
 // The text PLplot drew: its svg device writes each character as an entity (&#x41;); decode them.
 std::string drawn_text(const std::string& svg) {
@@ -61,7 +56,7 @@ std::string drawn_text(const std::string& svg) {
 // width x height pixels (height < 0: at most -height), carries the title as <title> and draws the title's characters.
 void expect_svg(const std::string& path, const std::string& title, int width = 600, int height = 450) {
   ASSERT_TRUE(fs::exists(path)) << path;
-  const std::string s = read_all(path);
+  const std::string s = read_text(path);
   ASSERT_GT(s.size(), 200u) << path;
   EXPECT_TRUE(s.rfind("<?xml", 0) == 0 || s.rfind("<svg", 0) == 0) << path;
   EXPECT_NE(s.find("</svg>"), std::string::npos) << path;
@@ -144,7 +139,7 @@ TEST(Plot, ScatterByClass) {
   const Points q = clusters(2, 30, 2);
   plot::scatter_by_class(out("scatter2"), q.x, q.y, q.labels, ax);
   expect_svg(out("scatter2"), "Two classes", 800, 500);
-  EXPECT_NE(drawn_text(read_all(out("scatter2"))).find("x (a.u.)"), std::string::npos);
+  EXPECT_NE(drawn_text(read_text(out("scatter2"))).find("x (a.u.)"), std::string::npos);
 }
 
 TEST(Plot, Lines) {
@@ -159,7 +154,7 @@ TEST(Plot, Lines) {
   }
   plot::lines(out("lines"), {train, test, acc}, {"Training curves", "epoch", "loss (nats)"});
   expect_svg(out("lines"), "Training curves");
-  EXPECT_NE(drawn_text(read_all(out("lines"))).find("loss (nats)"), std::string::npos);
+  EXPECT_NE(drawn_text(read_text(out("lines"))).find("loss (nats)"), std::string::npos);
   plot::Axes logy{"Training curves (log y)", "epoch", "loss (nats)"};
   logy.log_y = true;
   plot::lines(out("lines_logy"), {train, test, acc}, logy);
@@ -181,7 +176,7 @@ TEST(Plot, LinesWithIntervalsDrawAnErrorBarPerPoint) {
   expect_svg(out("lines_bars"), "P@1 against n");
   plot::lines(out("lines_nobars"), {plot::Series{"triplet", a.x, a.y}, b}, axes);
   // the bars add paths: three bars of two caps and a stem each, and a marker per point
-  EXPECT_GT(read_all(out("lines_bars")).size(), read_all(out("lines_nobars")).size());
+  EXPECT_GT(read_text(out("lines_bars")).size(), read_text(out("lines_nobars")).size());
   // an interval that does not hold its point, or of the wrong length, is refused by name
   plot::Series bad = a;
   bad.y_high[1] = 0.89;
@@ -206,7 +201,7 @@ TEST(Plot, LoglogWithFitReturnsTheSlopesAndPrintsThem) {
   EXPECT_NEAR(slopes[0], 3.0, 1e-9);
   EXPECT_NEAR(slopes[1], 1.0, 0.02);
   expect_svg(out("loglog"), "Cost against N");
-  EXPECT_NE(drawn_text(read_all(out("loglog"))).find("L_t: slope 3.00"), std::string::npos);
+  EXPECT_NE(drawn_text(read_text(out("loglog"))).find("L_t: slope 3.00"), std::string::npos);
 }
 
 TEST(Plot, ClassRegions) {
@@ -265,16 +260,16 @@ TEST(Plot, Matrix) {
     for (int j = 0; j < 10; ++j) cm[static_cast<std::size_t>(i) * 10 + j] = i == j ? 950 + 5 * i : (i + 2 * j) % 7;
   plot::matrix(out("confusion"), cm, 10, 10, {"Confusion matrix", "predicted class", "true class"});
   expect_svg(out("confusion"), "Confusion matrix");
-  EXPECT_NE(drawn_text(read_all(out("confusion"))).find("995"), std::string::npos);
+  EXPECT_NE(drawn_text(read_text(out("confusion"))).find("995"), std::string::npos);
   plot::matrix(out("matrix"), {0.5, 0.25, -0.126, 1.0, 0.0, 0.75}, 2, 3, {"Weights", "input", "unit"}, {"a", "b"},
                {"p", "q", "r"});
   expect_svg(out("matrix"), "Weights");
-  EXPECT_NE(drawn_text(read_all(out("matrix"))).find("-0.13"), std::string::npos);  // %.2f of -0.126
+  EXPECT_NE(drawn_text(read_text(out("matrix"))).find("-0.13"), std::string::npos);  // %.2f of -0.126
 }
 
 TEST(Plot, TitleIsXmlEscapedAndHashIsLiteral) {
   plot::lines(out("escape"), {{"a<b", {1, 2}, {1, 2}}}, {"P & Q <#1>", "x", "y"});
-  const std::string s = read_all(out("escape"));
+  const std::string s = read_text(out("escape"));
   EXPECT_NE(s.find("<title>P &amp; Q &lt;#1&gt;</title>"), std::string::npos);
   // '#' is PLplot's escape character; the chart draws it literally
   EXPECT_NE(drawn_text(s).find("P & Q <#1>"), std::string::npos) << drawn_text(s).substr(0, 200);
@@ -429,7 +424,7 @@ TEST(Notebook, RunWritesReportWithFigureAndResults) {
   EXPECT_NE(printed.find("# Demo 99 — A test notebook"), std::string::npos);
   EXPECT_NE(printed.find("1/1 claims hold"), std::string::npos);
 
-  const std::string report = read_all((dir / "report.md").string());
+  const std::string report = read_text((dir / "report.md").string());
   EXPECT_EQ(report.rfind("# Demo 99 — A test notebook\n", 0), 0u) << report.substr(0, 100);
   EXPECT_NE(report.find("demo_99_test --quick --seed 7"), std::string::npos) << report.substr(0, 300);
   EXPECT_NE(report.find("Some *prose*."), std::string::npos);
@@ -464,7 +459,7 @@ TEST(Notebook, FinishReturnsOneWhenACheckFails) {
   EXPECT_EQ(status, 1);
   EXPECT_NE(printed.find("CLAIM FAILS: second (measured 0.3)"), std::string::npos);
   EXPECT_NE(printed.find("1/2 claims hold"), std::string::npos);
-  const std::string report = read_all((dir / "report.md").string());
+  const std::string report = read_text((dir / "report.md").string());
   EXPECT_NE(report.find("- **FAILS**: second (measured 0.3)"), std::string::npos);
   std::ifstream jf(dir / "results.json");
   const auto j = nlohmann::json::parse(jf);

@@ -374,10 +374,7 @@ TEST(GraphDot, GraphvizDotRendersItAsSvg) {
   Tensor x = f64({1, 2}, {2});
   Tensor y = tanh(sum(w * x));
   plot::render_dot(dir + "/graph.svg", to_dot(y));
-  std::ifstream f(dir + "/graph.svg");
-  std::stringstream s;
-  s << f.rdbuf();
-  const std::string svg = s.str();
+  const std::string svg = read_text(dir + "/graph.svg");
   EXPECT_TRUE(contains(svg, "<svg")) << svg.substr(0, 200);
   for (const char* text : {"tanh", "sum", "mul", "w &quot;weights&quot;", "leaf, requires_grad", "constant"})
     EXPECT_TRUE(contains(svg, text)) << "the SVG has no text '" << text << "'";

@@ -21,6 +21,15 @@
 
 namespace chalk::test_util {
 
+// The whole file as one string; empty when it cannot be read (an assertion on its content then
+// fails and names the file). Every test program reads files with this one.
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
 // A fresh, empty folder under the system's temp folder, unique to this process.
 inline std::string temp_dir(const std::string& name) {
   const std::filesystem::path p =
@@ -45,12 +54,7 @@ inline int run_program(const std::string& args, std::string* output = nullptr) {
   const std::string log =
       (std::filesystem::temp_directory_path() / ("chalk_prog_" + std::to_string(::getpid()) + ".log")).string();
   const int status = std::system((std::string(CHALK_BINARY_DIR) + "/" + args + " > " + log + " 2>&1").c_str());
-  if (output) {
-    std::ifstream in(log);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    *output = ss.str();
-  }
+  if (output) *output = read_text(log);
   return WEXITSTATUS(status);
 }
 #endif

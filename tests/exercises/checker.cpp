@@ -258,7 +258,10 @@ Verdict Checker::verdict() const {
     const Outcome* first = nullptr;
     for (const auto& o : outcomes_)
       if (!o.passed && o.kind == where) { first = &o; break; }
-    const bool regular_right = where != CaseKind::kRegular && (any_passed(CaseKind::kRegular) || where != CaseKind::kBroadcast);
+    // every regular case is right (the first failing kind comes later); a broadcast verdict
+    // also needs one regular case that ran and passed
+    const bool regular_right =
+        where != CaseKind::kRegular && (where != CaseKind::kBroadcast || any_passed(CaseKind::kRegular));
     const std::string within = first->pattern == "factor" ? factor_words(first->factor) : describe_kind(first->pattern);
     evidence = str_cat("case \"", first->name, "\", ", first->evidence);
     if (where == CaseKind::kBroadcast && regular_right) {

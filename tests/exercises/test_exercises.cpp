@@ -17,18 +17,12 @@
 
 using namespace chalk;
 using chalk::test_util::expect_error;
+using chalk::test_util::read_text;
 namespace fs = std::filesystem;
 
 namespace {
 
 const fs::path kRoot = fs::path(CHALK_TEST_DIR).parent_path();
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::vector<std::string> words(std::string_view list) {
   std::vector<std::string> out;
@@ -65,10 +59,10 @@ TEST(Exercises, EachHasItsPageRegionCheckAndProgram) {
     int regions = 0;
     for (const auto& file : words(e.sources)) {
       ASSERT_TRUE(fs::exists(kRoot / file)) << file;
-      for (const auto& r : find_exercise_regions(read(kRoot / file), file)) regions += r.number == e.number;
+      for (const auto& r : find_exercise_regions(read_text(kRoot / file), file)) regions += r.number == e.number;
     }
     EXPECT_GE(regions, 1) << "no region of exercise " << exercise_id(e.number) << " in " << e.sources;
-    EXPECT_NE(read(kRoot / words(e.sources).front()).find(std::string(e.function)), std::string::npos) << e.function;
+    EXPECT_NE(read_text(kRoot / words(e.sources).front()).find(std::string(e.function)), std::string::npos) << e.function;
     int checks = 0;
     for (const auto& r : checker::registrations()) checks += r.exercise == e.number;
     EXPECT_EQ(checks, 1);
@@ -170,7 +164,7 @@ TEST(ExerciseRegions, EveryRegionInTheRepositoryIsWellFormed) {
     for (const auto& entry : fs::recursive_directory_iterator(kRoot / folder)) {
       const std::string name = entry.path().string();
       if (!entry.is_regular_file() || !(name.ends_with(".cpp") || name.ends_with(".h") || name.ends_with(".md"))) continue;
-      for (const auto& r : find_exercise_regions(read(entry.path()), fs::relative(entry.path(), kRoot).string()))
+      for (const auto& r : find_exercise_regions(read_text(entry.path()), fs::relative(entry.path(), kRoot).string()))
         ++count[r.number];
     }
   }
@@ -186,7 +180,7 @@ TEST(ExerciseRegions, EverySourceWithARegionIncludesTheStubsHeader) {
     for (const auto& entry : fs::recursive_directory_iterator(kRoot / folder)) {
       const std::string name = entry.path().string();
       if (!entry.is_regular_file() || !(name.ends_with(".cpp") || name.ends_with(".h"))) continue;
-      const std::string text = read(entry.path());
+      const std::string text = read_text(entry.path());
       const std::string rel = fs::relative(entry.path(), kRoot).string();
       if (find_exercise_regions(text, rel).empty()) continue;
       ++checked;
@@ -204,13 +198,13 @@ TEST(ChalkExercises, EditionBlanksTheChosenExercisesAndNothingElse) {
   const std::string dir = test_util::temp_dir("edition") + "/student";
   std::string out;
   ASSERT_EQ(test_util::run_program("chalk-exercises edition --from " + kRoot.string() + " --out " + dir + " --blank 1", &out), 0) << out;
-  const std::string broadcast = read(fs::path(dir) / "ops/broadcast.cpp");
+  const std::string broadcast = read_text(fs::path(dir) / "ops/broadcast.cpp");
   EXPECT_NE(broadcast.find("chalk::exercise_not_done(1);"), std::string::npos);
   EXPECT_EQ(broadcast.find("reduce_axis"), std::string::npos) << "the solution of exercise 01 is still there";
   EXPECT_FALSE(fs::exists(fs::path(dir) / "tests/exercises/mistakes_01_sum_to.cpp"));
   // the other exercises keep their code
-  EXPECT_EQ(read(fs::path(dir) / "core/gradcheck.cpp"), read(kRoot / "core/gradcheck.cpp"));
-  const auto info = nlohmann::json::parse(read(fs::path(dir) / "student-edition.json"));
+  EXPECT_EQ(read_text(fs::path(dir) / "core/gradcheck.cpp"), read_text(kRoot / "core/gradcheck.cpp"));
+  const auto info = nlohmann::json::parse(read_text(fs::path(dir) / "student-edition.json"));
   EXPECT_EQ(info.at("blanked"), nlohmann::json::array({1}));
   EXPECT_TRUE(fs::exists(fs::path(dir) / ".git"));
   EXPECT_TRUE(fs::exists(fs::path(dir) / "scripts/check-exercise"));
@@ -232,7 +226,7 @@ TEST(ChalkExercises, GradeWritesGradescopeResults) {
   std::string out;
   ASSERT_EQ(test_util::run_program("chalk-exercises grade --no-build --build " + std::string(CHALK_BINARY_DIR) +
                                    " --exercises 1 --out " + file, &out), 0) << out;
-  const auto results = nlohmann::json::parse(read(file));
+  const auto results = nlohmann::json::parse(read_text(file));
   ASSERT_TRUE(results.is_object());
   ASSERT_TRUE(results.at("score").is_number());
   ASSERT_TRUE(results.at("tests").is_array());
