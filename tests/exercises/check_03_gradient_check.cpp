@@ -259,6 +259,7 @@ Verdict check_03(const NumericGradient& numeric_gradient) {
   });
   // What the calls left behind, as two cases (and the findings that say why they fail).
   c.run("every input after each call: bit for bit as it was", [&] {
+    if (calls == 0) fail("no call of numeric_gradient returned: nothing to look at");
     Case k;
     k.kind = CaseKind::kSpecial;
     k.special = "the input after the call, compared bit for bit";
@@ -276,6 +277,7 @@ Verdict check_03(const NumericGradient& numeric_gradient) {
     return k;
   });
   c.run("the version of the input written, after each call: grown", [&] {
+    if (calls == 0) fail("no call of numeric_gradient returned: nothing to look at");
     if (not_bumped)
       c.add_finding("version",
                     "the input was written in place (and restored), but its version was not bumped: call "
