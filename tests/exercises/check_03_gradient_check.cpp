@@ -132,8 +132,9 @@ Verdict check_03(const NumericGradient& numeric_gradient) {
       if (pattern.empty()) return k;
       Case unweighted = k;
       unweighted.truth = p.truth(p.values, std::vector<double>(w.size(), 1.0));
+      double unused_factor = 0;
       std::string unused;
-      if (element_pattern(unweighted, &factor, &unused).empty())
+      if (element_pattern(unweighted, &unused_factor, &unused).empty())
         c.add_finding("weight",
                       "yours ignores the upstream weight w: it is the gradient of sum(f(x)), not of L = "
                       "sum(w * f(x)). gradcheck draws w at random so that a VJP ignoring its upstream gradient "
