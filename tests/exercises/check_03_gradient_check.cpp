@@ -132,8 +132,9 @@ Verdict check_03(const NumericGradient& numeric_gradient) {
       if (pattern.empty()) return k;
       Case unweighted = k;
       unweighted.truth = p.truth(p.values, std::vector<double>(w.size(), 1.0));
+      double unused_factor = 0;
       std::string unused;
-      if (element_pattern(unweighted, &factor, &unused).empty())
+      if (element_pattern(unweighted, &unused_factor, &unused).empty())
         c.add_finding("weight",
                       "yours ignores the upstream weight w: it is the gradient of sum(f(x)), not of L = "
                       "sum(w * f(x)). gradcheck draws w at random so that a VJP ignoring its upstream gradient "
@@ -259,6 +260,7 @@ Verdict check_03(const NumericGradient& numeric_gradient) {
   });
   // What the calls left behind, as two cases (and the findings that say why they fail).
   c.run("every input after each call: bit for bit as it was", [&] {
+    if (calls == 0) fail("no call of numeric_gradient returned: nothing to look at");
     Case k;
     k.kind = CaseKind::kSpecial;
     k.special = "the input after the call, compared bit for bit";
@@ -276,6 +278,7 @@ Verdict check_03(const NumericGradient& numeric_gradient) {
     return k;
   });
   c.run("the version of the input written, after each call: grown", [&] {
+    if (calls == 0) fail("no call of numeric_gradient returned: nothing to look at");
     if (not_bumped)
       c.add_finding("version",
                     "the input was written in place (and restored), but its version was not bumped: call "
