@@ -200,16 +200,19 @@ HardestPair batch_hard_pair(std::int64_t anchor, std::span<const T> distances, s
          " labels (expected the anchor's row of the N x N distance matrix and the batch's N labels)");
   if (anchor < 0 || anchor >= N) fail("batch_hard_pair: anchor ", anchor, " is outside [0, ", N, ")");
   // ---- exercise 08 begin: docs/exercises/08-triplet-loss.md ----
-  // One pass over the row: the farthest positive and the nearest negative so far. The strict
-  // comparisons keep the first one met, the lowest index, on ties.
+  // One pass over the row, keeping the farthest positive and the nearest negative so far (and
+  // their distances). The strict comparisons keep the first one met, the lowest index, on ties.
   HardestPair h;
   const T* d = distances.data();
   const std::int64_t* y = labels.data();
+  const std::int64_t ya = y[anchor];
+  T far_p = 0, near_n = 0;
   for (std::int64_t j = 0; j < N; ++j) {
-    if (y[j] == y[anchor]) {
-      if (j != anchor && (h.positive < 0 || d[j] > d[h.positive])) h.positive = j;  // not its own positive
-    } else if (h.negative < 0 || d[j] < d[h.negative]) {
-      h.negative = j;
+    const T dj = d[j];
+    if (y[j] == ya) {
+      if (j != anchor && (h.positive < 0 || dj > far_p)) h.positive = j, far_p = dj;  // not its own positive
+    } else if (h.negative < 0 || dj < near_n) {
+      h.negative = j, near_n = dj;
     }
   }
   return h;
