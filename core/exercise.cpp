@@ -22,7 +22,7 @@ const std::vector<Exercise>& exercises() {
        "matmul_vjp"},
       {5, "cross-entropy-gradient", "4",
        "write softmax cross-entropy's gradient p - t: each row with label smoothing, the batch with its reduction",
-       "losses/cross_entropy_rows.h", "row_grad"},
+       "losses/cross_entropy_rows.cpp", "row_grad"},
       {6, "conv2d-backward", "5", "write conv2d's backward through im2col: col2im and the weight gradient",
        "ops/conv.cpp", "col2im"},
       {7, "max-pool-backward", "5",

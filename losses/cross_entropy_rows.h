@@ -1,14 +1,14 @@
 // losses/cross_entropy_rows.h — the row kernels behind cross_entropy (losses/softmax.cpp): one row's
-// loss and softmax, its gradient, and the batch's backward. The fused margin losses
-// (losses/margin_softmax.cpp) build their logits, then call the row kernels: the same arithmetic, so
-// they and cross_entropy agree to the last bit. Derivation: docs/losses/softmax.md.
+// loss and softmax (inline here: the forward's loop), its gradient and the batch's backward (declared
+// here, defined for float and double in losses/cross_entropy_rows.cpp, so that editing them rebuilds
+// one small file). The fused margin losses (losses/margin_softmax.cpp) build their logits, then call
+// the row kernels: the same arithmetic, so they and cross_entropy agree to the last bit.
+// Derivation: docs/losses/softmax.md.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-
-#include "core/exercise.h"  // the stub a student edition puts in row_grad's and grad_rows' regions
 
 namespace chalk {
 namespace cross_entropy_rows {
@@ -47,15 +47,10 @@ double row_loss(const T* z, std::int64_t C, std::int64_t y, double s, double* p)
 // One row's gradient: dz_j = g_i d loss / d z_j (C values, in T) for row_loss's loss with the target
 // t_j = (1 - s) [j = y] + s / C, from its p. PyTorch: CrossEntropyLoss; docs/losses/softmax.md §2-§3.
 template <class T>
-void row_grad(const double* p, std::int64_t C, std::int64_t y, double s, double g_i, T* dz) {
-  // ---- exercise 05 begin: docs/exercises/05-cross-entropy-gradient.md ----
-  //   d loss / d z_j = p_j - t_j = p_j - (1 - s) [j = y] - s / C
-  const double off = s / C, on = 1.0 - s + s / C;
-  for (std::int64_t j = 0; j < C; ++j) dz[j] = static_cast<T>(g_i * (p[j] - (j == y ? on : off)));
-  // ---- exercise 05 end ----
-}
-// (g_i is the upstream gradient of this row's loss; no exp here: p is the forward's. grad_rows
-// below and the fused margin losses, losses/margin_softmax.cpp, call row_grad once per row.)
+void row_grad(const double* p, std::int64_t C, std::int64_t y, double s, double g_i, T* dz);
+// g_i is the upstream gradient of this row's loss; no exp: p is the forward's. grad_rows below and
+// the fused margin losses call row_grad once per row. Nothing is checked (the op's forward checked
+// its arguments), nothing throws.
 
 // How the row losses are reduced to the op's output, as PyTorch's `reduction` argument:
 //   Mean: L = (1/N) sum_i loss_i     Sum: L = sum_i loss_i     None: L_i = loss_i (N outputs)
@@ -67,17 +62,7 @@ enum class Reduction { Mean, Sum, None };
 // Source: PyTorch's CrossEntropyLoss(reduction = ...); derivation: docs/losses/softmax.md §2.
 template <class T>
 void grad_rows(const double* p, std::int64_t N, std::int64_t C, const std::int64_t* y, double s,
-               Reduction reduction, const T* g, T* dz) {
-  // ---- exercise 05 begin: docs/exercises/05-cross-entropy-gradient.md ----
-  //   dL/dz_ij = g_i (p_ij - t_ij),   g_i = g / N (Mean),  g (Sum),  g_i (None)
-  for (std::int64_t i = 0; i < N; ++i) {
-    const double g_i = reduction == Reduction::None ? static_cast<double>(g[i])
-                       : reduction == Reduction::Mean ? static_cast<double>(g[0]) / N
-                                                      : static_cast<double>(g[0]);
-    row_grad(p + i * C, C, y[i], s, g_i, dz + i * C);
-  }
-  // ---- exercise 05 end ----
-}
+               Reduction reduction, const T* g, T* dz);
 
 }  // namespace cross_entropy_rows
 

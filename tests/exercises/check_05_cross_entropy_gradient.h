@@ -12,7 +12,8 @@
 namespace chalk::checker {
 
 // cross_entropy_rows::grad_rows<T>(p, N, C, y, s, reduction, g, dz), which calls row_grad<T> for
-// each row: the batch's dL/dz from the forward's softmax p (losses/cross_entropy_rows.h).
+// each row: the batch's dL/dz from the forward's softmax p (declared in losses/cross_entropy_rows.h,
+// defined in losses/cross_entropy_rows.cpp).
 template <class T>
 using GradRowsOf = std::function<void(const double* p, std::int64_t N, std::int64_t C, const std::int64_t* y,
                                       double s, cross_entropy_rows::Reduction reduction, const T* g, T* dz)>;
