@@ -65,6 +65,8 @@ class Notebook {
   // Parses the flags. Returns an exit code for main to return at once (--help: 0, --describe: 0,
   // a bad flag: 2), else std::nullopt after creating the output folder, seeding chalk's
   // generator (manual_seed(seed)) and setting the thread count when --threads was given.
+  // From then on an error no code catches (bad --data, a blank exercise in a student edition)
+  // prints "demo NN: error: <what>" and exits 1 rather than aborting (std::set_terminate).
   std::optional<int> parse(int argc, char** argv);
 
   // Adds --dataset NAME (mnist | fashion-mnist; default mnist): call before parse().

@@ -4,7 +4,7 @@
 # what docs/teaching.md promises:
 #   - the three check programs fail with their stub's "not done yet" message, the other nine pass;
 #   - a test that needs a blanked function fails with the stub's message, never with a crash;
-#   - chalk-train stops with the stub's message; grade scores 0 of 3;
+#   - chalk-train and a demo stop with the stub's message (exit 1, no abort); grade scores 0 of 3;
 #   - nothing of the three solutions is left (no region, no file of their wrong answers);
 #   - with the solutions written back ("the student solves them"), the three pass and grade
 #     scores 3 of 3.
@@ -32,7 +32,7 @@ done
 
 cmake -S "$ed" -B "$ed/build" -DCMAKE_BUILD_TYPE=Release -DCHALK_BUILD_BENCHMARKS=OFF "${launcher[@]}" \
   > "$work/configure.log" 2>&1 || { cat "$work/configure.log"; fail "the edition does not configure"; }
-targets=(chalk-train exercises test_exercises test_ops_elementwise)
+targets=(chalk-train exercises test_exercises test_ops_elementwise demo_07_centroid_bound)
 cmake --build "$ed/build" -j2 --target "${targets[@]}" > "$work/build.log" 2>&1 ||
   { tail -40 "$work/build.log"; fail "the edition does not build"; }
 grep -q "warning:" "$work/build.log" && { grep -A3 "warning:" "$work/build.log" | head -20; fail "the edition builds with warnings"; }
@@ -63,6 +63,12 @@ stubbed=$(grep -c "exercise 01 is not done yet" <<<"$out")
 out=$("$ed/build/chalk-train" --epochs 1 --limit-train 256 --threads 1 --quiet --out "$work/run" 2>&1); status=$?
 [[ $status -eq 1 ]] || fail "chalk-train exited $status, expected 1: $out"
 grep -q "is not done yet" <<<"$out" || fail "chalk-train does not name the exercise: $out"
+
+# a demo that needs a blanked function (demo 07: the centroid bound, exercise 09) says which, exit 1
+out=$("$ed/build/demo_07_centroid_bound" --quick --threads 1 --out "$work/demo-07" 2>&1); status=$?
+[[ $status -eq 1 ]] || fail "demo_07_centroid_bound exited $status, expected 1: $(tail -5 <<<"$out")"
+grep -q "demo 07: error: exercise [0-9]* is not done yet" <<<"$out" ||
+  fail "demo_07_centroid_bound does not name the exercise: $(tail -5 <<<"$out")"
 
 (cd "$ed" && "$ed/build/chalk-exercises" grade --build build --out "$work/results.json" --no-build > "$work/grade.log" 2>&1) ||
   fail "grade failed: $(cat "$work/grade.log")"
