@@ -104,6 +104,18 @@ int list() {
   return 0;
 }
 
+// tests/break_its.json without the break-its whose line lies in a blanked exercise's region (their
+// "exercise"): each quotes its line of the solution ("original"), and the course steps and pages
+// that tell it are blanked with the region, so the edition's suite checks the others only.
+std::string without_blanked_break_its(const std::string& text, const std::set<int>& blank) {
+  nlohmann::json catalogue = nlohmann::json::parse(text);
+  nlohmann::json kept = nlohmann::json::array();
+  for (const auto& b : catalogue.at("break_its"))
+    if (!blank.count(b.value("exercise", 0))) kept.push_back(b);
+  catalogue["break_its"] = kept;
+  return catalogue.dump(2) + "\n";
+}
+
 int edition(const fs::path& from, const fs::path& out, const std::set<int>& blank) {
   if (fs::exists(out) && !fs::is_empty(out)) fail("chalk-exercises edition: ", out.string(), " exists and is not empty");
   auto [status, listing] = run("git -C " + quote(from.string()) + " ls-files -z");
@@ -124,6 +136,10 @@ int edition(const fs::path& from, const fs::path& out, const std::set<int>& blan
       fs::create_directories(dst.parent_path());
       fs::copy_file(src, dst, fs::copy_options::overwrite_existing);
       fs::permissions(dst, fs::status(src).permissions());
+      continue;
+    }
+    if (rel == "tests/break_its.json") {  // the catalogue quotes each break-it's line: a blanked one's goes
+      write_file(dst, without_blanked_break_its(read_file(src), blank));
       continue;
     }
     const std::string body = read_file(src);
