@@ -41,7 +41,7 @@ constexpr double kNormEps = 1e-12;              // normalize(v) = v / max(||v||,
 // d theta / dc = -1 / sin(theta) is infinite at c = +-1, but every target logit below
 // multiplies it by something that makes the product finite, or is a cone there (see
 // arcface_target); each handles sin(theta) = 0 itself. No acos clamp at 1 - 1e-7: that
-// clamp dropped the whole margin gradient within 4.5e-4 rad of W_y (issue 11).
+// clamp dropped the whole margin gradient within 4.5e-4 rad of W_y (docs/ops.md, acos).
 struct Angle {
   double c;      // the cosine, clamped to [-1, 1]
   double theta;  // acos(c), in [0, pi]

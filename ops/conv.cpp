@@ -87,7 +87,7 @@ namespace {
 // overhead, not memory, sets their cost. For B <= n <= 2B they are done as two fixed
 // B-element blocks, [0, B) and [n - B, n): the blocks may overlap, which is harmless when
 // both are computed before either is stored. Fixed-size blocks compile to a few vector
-// instructions; measured 3x (copy) and 1.6x (add) faster than a loop over n elements.
+// instructions, several times faster than a loop over n elements (docs/performance.md).
 template <int B, class T>
 void copy_two_blocks(const T* __restrict__ src, T* __restrict__ out, std::int64_t n) {
   std::memcpy(out, src, B * sizeof(T));
@@ -221,13 +221,13 @@ CHALK_CONV_PIECES(double)
 // builds col_n for one image at a time in its own scratch buffer (C KH KW x OH OW: 313 KB
 // for SmallCNN's second layer, it stays in the core's L2 cache) and multiplies it at once,
 // with GEMMs that run single-threaded (OpenMP OpenBLAS does so inside a parallel region;
-// this is the one place chalk calls GEMM from a parallel region, core/parallel.h). Measured
-// on this project's 2-core machine for SmallCNN's second layer, batch 128, one thread:
-//   - per-image GEMMs run at 70-110 GFLOP/s; one GEMM over the whole batch (a 25088-column
-//     matrix, 40 MB, the usual "batched im2col") at about 40: its operands no longer fit in
-//     cache. Chunks of 2 to 8 images per GEMM gained nothing.
-//   - the weight gradient's GEMM, done in its transposed form (400 x 32 result), takes 60%
-//     of the time of the other (32 x 400): OpenBLAS's kernel prefers the long side as rows.
+// this is the one place chalk calls GEMM from a parallel region, core/parallel.h). Why so
+// (the timings: docs/performance.md, "conv2d's design, measured"):
+//   - per-image GEMMs are faster than one GEMM over the whole batch (a column matrix of
+//     40 MB for SmallCNN's second layer, the usual "batched im2col"), whose operands no
+//     longer fit in cache;
+//   - the weight gradient's GEMM is done in its transposed form (a K x O result): OpenBLAS's
+//     kernel prefers the long side as rows;
 //   - the forward and dx GEMMs are split into small blocks (kSmallGemmMacs below).
 // Memory stays bounded: when one image's column matrix would exceed kColumnBytes (large
 // images), the image is done in blocks of output rows (rows i0..i1 of y_n need columns
@@ -250,8 +250,8 @@ std::int64_t rows_per_block(const ConvGeometry& g, std::size_t elem_bytes) {
 // layout. A column matrix serves only O output channels, so packing it costs about as much
 // as the multiply. So the forward GEMM is split along its inner dimension (the patch rows k,
 // accumulating: y_n = sum over blocks of W[:, block] col_n[block, :]) and the dx GEMM along
-// its rows, into even blocks of at most kSmallGemmMacs multiply-adds each. Measured, SmallCNN
-// second layer, 128 images: forward 9.4 -> 5.8 ms, dcol 7.5 -> 5.4 ms (dW^T gained nothing).
+// its rows, into even blocks of at most kSmallGemmMacs multiply-adds each (what that gained:
+// docs/performance.md, "conv2d's design, measured"; splitting dW^T's GEMM gained nothing).
 // With another BLAS the split only costs a few more calls.
 constexpr std::int64_t kSmallGemmMacs = 500000;
 
