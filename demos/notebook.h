@@ -14,7 +14,7 @@
 //     chalk::TrainConfig cfg = nb.train_config();            // --data, --seed, --threads, --quick
 //     ...
 //     nb.table(t);                                           // a Markdown table
-//     chalk::plot::lines(nb.figure_path("curves"), series, axes);
+//     chalk::plot::lines(nb.figure_path("curves"), series, chalk::plot::axes("Loss", "epoch", "loss"));
 //     nb.figure("curves", "Training loss per epoch: ...what to see in it...");
 //     nb.check(p1 > 0.9, "batch-hard reaches P@1 > 0.9");    // the claim
 //     return nb.finish();                                    // writes report.md; 0 iff every check held

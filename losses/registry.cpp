@@ -2,8 +2,8 @@
 // Adding a loss (docs/adding-a-loss.md): its source in losses/, one entry here, tests, doc page.
 //
 // Each entry: name, one line for --help, the loss options it reads (with their defaults, also
-// for --help), its TrainingDefaults (losses/loss.h), and how to build it. The defaults were
-// measured on full MNIST (docs/losses.md); the comment above an entry says where.
+// for --help), its TrainingDefaults (losses/loss.h), and how to build it. The comment above a
+// default says why it is as it is; the runs that chose it are in docs/losses.md.
 #include <deque>
 #include <memory>
 #include <string>
@@ -27,14 +27,10 @@ std::shared_ptr<Loss> make(const LossOptions& o) {
 
 // The margin-softmax losses multiply their logits by a scale s (16..64), which multiplies
 // their gradients too: with SGD they want a smaller step (0.01) than the others (0.05).
-// And one epoch of linear warm-up. Without it, on SmallCNN and full MNIST (1 epoch), CosFace
-// and the combined margin ended at test accuracy 0.37-0.50 on seeds 1 and 4 (exit 0): their
-// first large steps lengthened the embeddings about 1000-fold, and these losses, which see
-// only directions, pass the network a gradient divided by that length (Loss::scale_invariant).
-// With the warm-up the same seeds reached 0.9875-0.9886, and NormFace and SphereFace gained
-// too (seeds 0, 1: 0.9865, 0.9877 from 0.9791, 0.9746; 0.9781, 0.9795 from 0.9749, 0.9773).
-// ArcFace had it first: from scratch it could stall (seed 1: loss near 5.9, P@1 0.9688;
-// docs/losses.md, "ArcFace, CosFace, the combined margin and a warm-up"). bench/results/2026-11-30-seed-sweep.md.
+// And one epoch of linear warm-up: these losses see only directions, so they pass the network
+// a gradient divided by the embeddings' length (Loss::scale_invariant); large first steps
+// lengthen the embeddings, and a run can then stall for good. The runs that stalled without it
+// and trained with it: docs/losses.md, "ArcFace, CosFace, the combined margin and a warm-up".
 TrainingDefaults scaled_logits() {
   TrainingDefaults d;
   d.sgd_lr = 0.01;
@@ -53,9 +49,9 @@ std::deque<LossEntry>& registry_table() {
     softmax.emb_dim = 0;
     softmax.logits_output = true;
     // SGD at lr 0.05 with momentum 0.9 from PyTorch's default init is at the edge of stability:
-    // SmallCNN's loss spikes (2.3 -> 6.4 at step 20 on the subset) and some runs never recover
-    // (full MNIST, 1 epoch: seed 1 ended with every ReLU dead, test accuracy 0.1135; PyTorch 1.13
-    // does the same with its seed 3). A quarter epoch of linear warm-up removes the spike.
+    // SmallCNN's loss can spike in the first steps and the run lose every ReLU for good. A
+    // quarter epoch of linear warm-up removes the spike (docs/losses.md, "Softmax, the centroid
+    // bound and a quarter epoch of warm-up").
     softmax.warmup_epochs = 0.25;
     TrainingDefaults centroid;  // the same optimizer and learning rate: the same warm-up
     centroid.warmup_epochs = 0.25;

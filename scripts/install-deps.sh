@@ -23,7 +23,7 @@
 set -euo pipefail
 packages=(g++ cmake make libopenblas-openmp-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
           libgtest-dev librapidcheck-dev libbenchmark-dev
-          libplplot-dev pkg-config   # PLplot: the demos' SVG charts (plot/plot.cpp)
+          libplplot-dev pkg-config   # PLplot: the demos' SVG charts (plot/)
           graphviz)                  # dot: the autograd graph's picture (plot/graphviz.cpp)
 for opt in "$@"; do
   case "$opt" in
