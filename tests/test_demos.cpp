@@ -35,7 +35,6 @@
 #include <string>
 #include <vector>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/test_util.h"
@@ -447,14 +446,10 @@ TEST(demo_programs, ABadDataFolderIsAnErrorNotACrash) {
   fs::create_directories(empty);
   int readers = 0;
   for (const std::string& name : demo_names()) {
-    const fs::path program = kBin / ("demo_" + name);
-    if (!fs::exists(program)) continue;  // EveryDemoSourceHasABuiltProgram reports it
-    int status = 0;
-    std::string command = "'";  // (appended, not "'" + ...: GCC 12's -Wrestrict, as above)
-    command.append(program.string()).append("' --quick --threads 1 --data '").append(empty.string());
-    command.append("' --out '").append((empty / name).string()).append("' 2>&1");
-    const std::string out = run(command, status);
-    status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (!fs::exists(kBin / ("demo_" + name))) continue;  // EveryDemoSourceHasABuiltProgram reports it
+    std::string out;
+    const int status = chalk::test_util::run_program(
+        "demo_" + name + " --quick --threads 1 --data " + empty.string() + " --out " + (empty / name).string(), &out);
     if (status == 0) continue;  // a demo that never reads the data set (01-03)
     ++readers;
     EXPECT_EQ(status, 1) << "demo_" << name << " with an empty --data folder: " << out;
