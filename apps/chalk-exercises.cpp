@@ -131,15 +131,16 @@ int edition(const fs::path& from, const fs::path& out, const std::set<int>& blan
     const fs::path src = from / rel, dst = out / rel;
     if (!fs::exists(src)) continue;  // deleted in the work tree, not yet committed
     if (fs::is_symlink(src) || !fs::is_regular_file(src)) continue;
+    // (before the copy of non-source files below, which would take it whole)
+    if (rel == "tests/break_its.json") {  // the catalogue quotes each break-it's line: a blanked one's goes
+      write_file(dst, without_blanked_break_its(read_file(src), blank));
+      continue;
+    }
     const bool text = rel.ends_with(".cpp") || rel.ends_with(".h") || rel.ends_with(".md");
     if (!text) {
       fs::create_directories(dst.parent_path());
       fs::copy_file(src, dst, fs::copy_options::overwrite_existing);
       fs::permissions(dst, fs::status(src).permissions());
-      continue;
-    }
-    if (rel == "tests/break_its.json") {  // the catalogue quotes each break-it's line: a blanked one's goes
-      write_file(dst, without_blanked_break_its(read_file(src), blank));
       continue;
     }
     const std::string body = read_file(src);

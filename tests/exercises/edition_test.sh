@@ -21,8 +21,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/chalk_edition_XXXXXX")
 trap 'rm -rf "$work"' EXIT
 ed=$work/edition
 fail() { echo "edition_test: FAIL: $*"; exit 1; }
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 "$tool" edition --from "$src" --out "$ed" --blank 1,5,9 || fail "chalk-exercises edition failed"
 for n in 01 05 09; do
@@ -31,7 +29,7 @@ for n in 01 05 09; do
   ls "$ed"/tests/exercises/mistakes_${n}_* >/dev/null 2>&1 && fail "exercise $n's wrong answers are left in the edition"
 done
 
-cmake -S "$ed" -B "$ed/build" -DCMAKE_BUILD_TYPE=Release -DCHALK_BUILD_BENCHMARKS=OFF "${launcher[@]}" \
+cmake -S "$ed" -B "$ed/build" -DCMAKE_BUILD_TYPE=Release -DCHALK_BUILD_BENCHMARKS=OFF \
   > "$work/configure.log" 2>&1 || { cat "$work/configure.log"; fail "the edition does not configure"; }
 targets=(chalk-train exercises test_exercises test_ops_elementwise demo_07_centroid_bound test_break_its test_demos)
 cmake --build "$ed/build" -j2 --target "${targets[@]}" > "$work/build.log" 2>&1 ||
