@@ -54,6 +54,14 @@ Verdict check_01(const SumTo& sum_to) {
     });
     ++seed;
   }
+  // shapes g cannot be reduced to: an error that names sum_to and both shapes, as chalk's ops do
+  // (ops/broadcast.h), not a wrong tensor or another op's message
+  // ([2, 3] to [3, 2] has the same count: a reshape alone would not notice)
+  for (const auto& [from, to] : std::vector<std::pair<Shape, Shape>>{{{2, 3}, {3, 2}}, {{2, 3}, {4}}, {{3}, {2, 3}}})
+    c.run_expecting_error(str_cat("g ", shape_str(from), " to ", shape_str(to)),
+                          str_cat(shape_str(from), " is not a broadcast of ", shape_str(to)),
+                          [&, from = from, to = to] { sum_to(zeros(from, DType::Float64), to); },
+                          {"sum_to", shape_str(from), shape_str(to)});
   return c.verdict();
 }
 

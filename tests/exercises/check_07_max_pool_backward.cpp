@@ -265,6 +265,7 @@ Verdict check_07(const MaxPoolPieces& yours) {
       k.kind = in.kind;
       k.special = special;
       k.shape = values ? out_shape : in.shape;
+      if (values) k.quantity = "value";
       k.yours = values ? y : dx;
       k.truth = values ? truth_y : truth_dx;
       if (f32) k.atol = k.rtol = 1e-5;

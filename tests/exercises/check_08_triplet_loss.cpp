@@ -211,6 +211,7 @@ Verdict check_08(const BatchHardPair& batch_hard_pair, const TripletMarginVjp& t
       k.kind = m.kind;
       k.special = m.special;
       k.shape = {N, 2};
+      k.quantity = "index";
       k.atol = 1e-9;
       k.rtol = 0;
       for (std::int64_t a = 0; a < N; ++a) {

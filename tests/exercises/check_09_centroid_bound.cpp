@@ -152,6 +152,7 @@ Verdict check_09(const CentroidBoundRows& centroid_bound_rows, const CentroidBou
       k.kind = r.kind;
       k.special = r.special;
       k.shape = {N};
+      k.quantity = "value";
       k.truth = rows_by_triplets(d, r.labels, r.C);
       const Tensor yours = centroid_bound_rows(from_vector(d, {N, r.C}), from_vector(r.labels, {N}));
       if (yours.dtype() != DType::Float64) fail("centroid_bound_rows returned ", dtype_name(yours.dtype()), ": return float64");

@@ -100,6 +100,7 @@ Verdict check_10(const ArcFaceTarget& arcface_target, const CombinedTarget& comb
       k.kind = kind;
       k.special = special;
       k.shape = {static_cast<std::int64_t>(ps.size())};
+      k.quantity = "value";
       k.truth = values(ps);
       for (const auto& p : ps) k.yours.push_back(f(p.c).value);
       // the sqrt(1 - c^2) of InsightFace's form cancels near c = 1 (2.6e-12 at theta = 1e-5
@@ -118,6 +119,7 @@ Verdict check_10(const ArcFaceTarget& arcface_target, const CombinedTarget& comb
       k.kind = kind;
       k.special = special;
       k.shape = {static_cast<std::int64_t>(ps.size())};
+      k.quantity = "derivative";
       if (by_central_differences) {
         k.truth = derivative_of([&](double c) { return f(c).value; }, ps);
       } else {
@@ -169,6 +171,7 @@ Verdict check_10(const ArcFaceTarget& arcface_target, const CombinedTarget& comb
       k.kind = CaseKind::kSpecial;
       k.special = s.special;
       k.shape = {2};
+      k.quantity = "value and derivative";
       const double derivative =
           s.derivative_by_central_differences ? derivative_of([&](double c) { return f(c).value; }, {s.p})[0]
                                               : s.p.derivative;

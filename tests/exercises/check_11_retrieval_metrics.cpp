@@ -137,6 +137,7 @@ Verdict check_11(const NearestNeighbours& nearest_neighbours, const PrecisionAt1
       ranked_yours[r] = nearest_neighbours(c.distances, c.query, c.k);
       for (auto j : ranked_yours[r]) k.yours.push_back(static_cast<double>(j));
       k.yours_shape = {static_cast<std::int64_t>(k.yours.size())};
+      k.quantity = "index";
       k.atol = k.rtol = 0;  // indices: exactly
       return k;
     });
@@ -157,6 +158,7 @@ Verdict check_11(const NearestNeighbours& nearest_neighbours, const PrecisionAt1
         k.yours.push_back(precision_at_1(l.labels, kLabel));
       }
       p1_yours = k.yours;
+      k.quantity = "value";
       k.atol = 1e-12, k.rtol = 0;
       return k;
     });
@@ -174,6 +176,7 @@ Verdict check_11(const NearestNeighbours& nearest_neighbours, const PrecisionAt1
         k.yours.push_back(map_at_r(l.labels, kLabel, l.R));
       }
       map_yours[g] = k.yours;
+      k.quantity = "value";
       k.atol = 1e-12, k.rtol = 0;
       return k;
     });
@@ -190,6 +193,7 @@ Verdict check_11(const NearestNeighbours& nearest_neighbours, const PrecisionAt1
       k.kind = CaseKind::kSpecial;
       k.special = s.special;
       k.shape = {2};
+      k.quantity = "value";
       k.truth = {s.p1, s.map};
       const auto n = static_cast<std::int64_t>(s.x.size());
       double p1 = 0, map = 0;
@@ -206,6 +210,7 @@ Verdict check_11(const NearestNeighbours& nearest_neighbours, const PrecisionAt1
         ++queries;
       }
       k.yours = {p1 / static_cast<double>(queries), map / static_cast<double>(queries)};
+      k.quantity = "value";
       k.atol = 1e-12, k.rtol = 0;
       return k;
     });

@@ -303,6 +303,7 @@ Verdict check_12(const OptimizerUpdates& yours) {
       k.kind = float32 ? CaseKind::kFloat32 : s.tags.eps >= 1e-4 ? CaseKind::kSpecial : CaseKind::kRegular;
       if (k.kind == CaseKind::kSpecial) k.special = str_cat("eps = ", num(s.tags.eps), ", as large as sqrt(v_hat)");
       k.shape = {static_cast<std::int64_t>(truth.size()), static_cast<std::int64_t>(s.p0.size())};
+      k.quantity = "value";
       k.yours = flat(r.rows);
       k.truth = flat(truth);
       k.atol = float32 ? 1e-5 : 1e-14;

@@ -58,15 +58,18 @@ std::vector<double> values_of(const Tensor& t) {
   fail("checker: expected a floating tensor, got ", dtype_name(t.dtype()));
 }
 
-std::string describe_kind(const std::string& kind) {
+std::string describe_kind(const std::string& kind, const std::string& quantity) {
+  const std::string truth = "the true " + quantity;
   if (kind == "pass") return "right";
   if (kind == "not-done") return "not written yet (the stub is still there)";
   if (kind == "error") return "your code threw an error";
   if (kind == "shape") return "the result has the wrong shape";
-  if (kind == "zero") return "zero everywhere: the gradient is never written, or not passed on";
-  if (kind == "sign") return "equal and opposite to the true gradient: a sign";
-  if (kind == "factor") return "a constant factor away from the true gradient";
-  if (kind == "transpose") return "the transpose of the true gradient: an operand transposed, or the product in the wrong order";
+  if (kind == "zero")
+    return quantity == "gradient" ? "zero everywhere: the gradient is never written, or not passed on"
+                                  : "zero everywhere: the " + quantity + " is never computed, or not returned";
+  if (kind == "sign") return "equal and opposite to " + truth + ": a sign";
+  if (kind == "factor") return "a constant factor away from " + truth;
+  if (kind == "transpose") return "the transpose of " + truth + ": an operand transposed, or the product in the wrong order";
   if (kind == "broadcast")
     return "right where the shapes match, wrong where an input was broadcast: the gradient must be "
            "summed over the broadcast axes (the missing reduction)";
@@ -76,7 +79,35 @@ std::string describe_kind(const std::string& kind) {
            "cancels in single precision";
   if (kind == "nonfinite") return "NaN or inf where the true value is finite";
   if (kind == "wrong") return "wrong, in no pattern the checker knows";
+  if (kind == "no-error") return "a result returned for input that is not valid: throw a chalk::Error (chalk::fail) there";
+  if (kind == "error-message")
+    return "an error thrown, but not chalk's clear one: name the op and the shapes (chalk::fail)";
   return kind;
+}
+
+std::string factor_words(double c, const std::string& quantity) {
+  std::ostringstream os;
+  const double r = std::round(c * 4) / 4;
+  if (std::abs(c - r) < 1e-6 * std::max(1.0, std::abs(c))) os << r; else os << std::setprecision(4) << c;
+  std::string s = "yours is " + os.str() + "x the true " + quantity;
+  // c = n or 1/n for a whole n: the counts a sum or a mean would bring
+  const double n_up = std::round(c), n_down = c > 0 ? std::round(1 / c) : 0;
+  const bool whole_up = n_up >= 2 && std::abs(c - n_up) < 1e-6 * n_up;
+  const bool whole_down = n_down >= 2 && std::abs(c * n_down - 1) < 1e-6;
+  if (whole_up) {
+    const std::string n = std::to_string(static_cast<long long>(n_up));
+    s += n_up == 2 ? ": a symmetric term counted twice, or a sum of 2 values where their mean belongs (a 1/2 left out)?"
+                   : ": a sum of " + n + " values where their mean belongs (a 1/" + n + " left out), or a term counted " +
+                         n + " times?";
+  } else if (whole_down) {
+    const std::string n = std::to_string(static_cast<long long>(n_down));
+    s += ": a mean of " + n + " values where their sum belongs, " +
+         (n_down == 2 ? std::string("one of two equal terms missing, or a stray 1/2?")
+                      : "or a stray 1/" + n + "?");
+  } else {
+    s += ": a scale applied twice or not at all?";
+  }
+  return s;
 }
 
 namespace {
@@ -114,17 +145,6 @@ bool all_close(const std::vector<double>& a, const std::vector<double>& b, doubl
   for (std::size_t i = 0; i < a.size(); ++i)
     if (!close(a[i], b[i], atol, rtol)) return false;
   return true;
-}
-
-std::string factor_words(double c) {
-  std::ostringstream os;
-  const double r = std::round(c * 4) / 4;
-  if (std::abs(c - r) < 1e-6 * std::max(1.0, std::abs(c))) os << r; else os << std::setprecision(4) << c;
-  std::string s = "yours is " + os.str() + "x the true gradient";
-  if (std::abs(c - 2) < 1e-6) s += ": a symmetric term counted twice?";
-  else if (std::abs(c - 0.5) < 1e-6) s += ": one of two equal terms missing, or a stray 1/2?";
-  else s += ": a mean for a sum (or a sum for a mean), or a scale applied twice or not at all?";
-  return s;
 }
 
 }  // namespace
@@ -194,11 +214,43 @@ void Checker::run(const std::string& name, const std::function<Case()>& make) {
   }
 }
 
+void Checker::run_expecting_error(const std::string& name, const std::string& special,
+                                  const std::function<void()>& call, const std::vector<std::string>& words) {
+  Outcome o;
+  o.name = name;
+  o.kind = CaseKind::kSpecial;
+  o.special = special;
+  try {
+    call();
+    o.pattern = "no-error";
+    o.evidence = "yours returned a result";
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    if (what.find(not_done_message_start(exercise_)) != std::string::npos) {
+      o.error = what;  // the stub: recorded as an exception, like run()'s
+    } else {
+      const bool chalk_error = dynamic_cast<const Error*>(&e) != nullptr;
+      bool named = chalk_error;
+      for (const auto& w : words) named = named && what.find(w) != std::string::npos;
+      o.passed = named;
+      if (!named) {
+        o.pattern = "error-message";
+        std::string wanted;
+        for (const auto& w : words) wanted += (wanted.empty() ? "" : ", ") + ("\"" + w + "\"");
+        o.evidence = str_cat("yours threw ", chalk_error ? "" : "a non-chalk exception: ", "\"", what,
+                             "\"; a chalk::Error naming ", wanted, " belongs there");
+      }
+    }
+  }
+  outcomes_.push_back(std::move(o));
+}
+
 void Checker::add(Case c) {
   Outcome o;
   o.name = c.name;
   o.kind = c.kind;
   o.special = c.special;
+  o.quantity = c.quantity;
   o.pattern = element_pattern(c, &o.factor, &o.evidence);
   o.passed = o.pattern.empty();
   outcomes_.push_back(std::move(o));
@@ -232,7 +284,8 @@ Verdict Checker::verdict() const {
     break;
   }
   // 2. a finding the exercise made itself
-  if (v.kind.empty() && !findings_.empty()) {
+  const bool from_finding = v.kind.empty() && !findings_.empty();
+  if (from_finding) {
     v.kind = findings_.front().kind;
     why = findings_.front().explanation;
     evidence = findings_.front().evidence;
@@ -262,9 +315,13 @@ Verdict Checker::verdict() const {
     // also needs one regular case that ran and passed
     const bool regular_right =
         where != CaseKind::kRegular && (where != CaseKind::kBroadcast || any_passed(CaseKind::kRegular));
-    const std::string within = first->pattern == "factor" ? factor_words(first->factor) : describe_kind(first->pattern);
+    const std::string within = first->pattern == "factor" ? factor_words(first->factor, first->quantity)
+                                                          : describe_kind(first->pattern, first->quantity);
     evidence = str_cat("case \"", first->name, "\", ", first->evidence);
-    if (where == CaseKind::kBroadcast && regular_right) {
+    if (first->pattern == "no-error" || first->pattern == "error-message") {  // bad input, however the rest did
+      v.kind = first->pattern;
+      why = str_cat(describe_kind(first->pattern), " (", first->special, ")");
+    } else if (where == CaseKind::kBroadcast && regular_right) {
       v.kind = "broadcast";
       why = first->pattern == "shape" ? str_cat(describe_kind("broadcast"), ": yours kept the broadcast shape")
                                       : str_cat(describe_kind("broadcast"), ". On that case ", within);
@@ -277,7 +334,7 @@ Verdict Checker::verdict() const {
       why = str_cat(describe_kind("float32"), ". There ", within);
     } else {
       v.kind = first->pattern;
-      why = first->pattern == "factor" ? factor_words(first->factor) : describe_kind(first->pattern);
+      why = first->pattern == "factor" ? factor_words(first->factor, first->quantity) : describe_kind(first->pattern, first->quantity);
     }
   }
   v.passed = v.kind.empty();
@@ -292,7 +349,9 @@ Verdict Checker::verdict() const {
     out << "  " << (o.passed ? "ok  " : "FAIL") << "  " << o.name;
     if (!o.passed) {
       if (!o.error.empty()) out << " — threw";
-      else out << " — " << (o.pattern == "factor" ? factor_words(o.factor) : describe_kind(o.pattern));
+      // a finding names what is wrong above: the case's own line then does not say "no pattern"
+      else if (o.pattern == "wrong" && from_finding) out << " — wrong (see what is wrong, above)";
+      else out << " — " << (o.pattern == "factor" ? factor_words(o.factor, o.quantity) : describe_kind(o.pattern, o.quantity));
     }
     out << "\n";
   }

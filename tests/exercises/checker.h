@@ -58,20 +58,29 @@ struct Case {
   Shape yours_shape, shape;  // yours_shape defaults to shape
   double atol = 1e-6, rtol = 1e-5;
   std::string special;     // kSpecial: what is special, in words ("a tie in the window at [0, 0, 1, 1]")
+  // what the numbers are, for the diagnosis's words ("yours is 2x the true value"): "gradient"
+  // for a VJP, "value" for a forward or a metric, "derivative", "index" for a ranking
+  std::string quantity = "gradient";
 };
 
 // The checker's verdict on one exercise.
 struct Verdict {
   bool passed = false;
   // "pass", or the kind of wrong: "not-done", "error", "shape", "zero", "sign", "factor",
-  // "transpose", "broadcast", "special", "float32", "nonfinite", "wrong", or one an exercise adds.
+  // "transpose", "broadcast", "special", "float32", "nonfinite", "wrong", "no-error",
+  // "error-message", or one an exercise adds.
   std::string kind;
   std::string text;  // the whole report, as the student sees it
 };
 
 // The words for a diagnosis kind ("equal and opposite to the true gradient: a sign"), so a page
-// and the checker say the same thing.
-std::string describe_kind(const std::string& kind);
+// and the checker say the same thing; `quantity` is the Case's ("gradient", "value", ...).
+std::string describe_kind(const std::string& kind, const std::string& quantity = "gradient");
+
+// The words for a constant factor c between yours and the truth: "yours is 0.5x the true
+// gradient: ..." with the mistakes that give it (c = n: a sum of n values for their mean, a term
+// counted n times; c = 1/n: a mean of n values for their sum, a stray 1/n).
+std::string factor_words(double c, const std::string& quantity = "gradient");
 
 // Collects the cases of one exercise and diagnoses them.
 //   Checker c(1, "sum_to");
@@ -84,6 +93,12 @@ class Checker {
   // Runs make() and records its case. An exception is recorded too: the stub's "exercise NN is
   // not done yet" as not-done, any other as error (with its message): a check never crashes.
   void run(const std::string& name, const std::function<Case()>& make);
+  // A case of bad input: call() must throw a chalk::Error whose message holds each of `words`
+  // (the op's name and the shapes, as chalk's errors do). It passes when it does; the stub's
+  // message counts as not-done; a result ("no-error") or another message ("error-message") fails
+  // it. `special` says what is wrong with the input ("[2, 3] cannot be reduced to [4]").
+  void run_expecting_error(const std::string& name, const std::string& special, const std::function<void()>& call,
+                           const std::vector<std::string>& words);
   void add(Case c);
   // A diagnosis an exercise finds itself (e.g. "only one branch's gradient survives"); it wins
   // over the generic ones. `evidence` names the case and the element that shows it.
@@ -100,6 +115,7 @@ class Checker {
     std::string evidence;  // the element that shows it
     std::string error;     // the exception's message, if one was thrown
     std::string special;
+    std::string quantity = "gradient";
     double factor = 0;
   };
   struct Finding {

@@ -123,7 +123,7 @@ TEST(Exercise09Checker, RecognisesThePushTermsSignInTheGradient) {
 TEST(Exercise09Checker, RecognisesTheMissingMean) {
   const Verdict v = check_09(kRows, vjp_with({.mean = false}));
   EXPECT_EQ(v.kind, "factor") << v.text;
-  EXPECT_NE(v.text.find("yours is 6x the true gradient: a mean for a sum"), std::string::npos) << v.text;
+  EXPECT_NE(v.text.find("yours is 6x the true gradient: a sum of 6 values where their mean belongs (a 1/6 left out)"), std::string::npos) << v.text;
 }
 
 // (x_i - c_m) / d_im with d_im = 0: NaN on a sample that sits on a centroid

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "core/exercise.h"
@@ -220,6 +221,76 @@ TEST(ChalkExercises, EditionBlanksTheChosenExercisesAndNothingElse) {
   EXPECT_EQ(test_util::run_program("chalk-exercises edition --out " + dir + "2 --blank 1,99", &out), 2);
   EXPECT_NE(out.find("--blank: exercise 99 does not exist"), std::string::npos) << out;
   fs::remove_all(fs::path(dir).parent_path());
+}
+
+// The edition's break-it catalogue leaves out the break-its whose line lies in a blanked region
+// (each quotes a line of the solution): exercise 05 owns course step 4's, exercise 09 step 7's.
+// (It was once copied whole, and the edition's own test_break_its then failed.)
+TEST(ChalkExercises, EditionDropsTheBlankedExercisesBreakIts) {
+  if (!fs::exists(kRoot / ".git")) GTEST_SKIP() << "the sources are not a git repository";
+  const std::string dir = test_util::temp_dir("edition-break-its") + "/student";
+  std::string out;
+  ASSERT_EQ(test_util::run_program("chalk-exercises edition --from " + kRoot.string() + " --out " + dir + " --blank 5,9", &out), 0) << out;
+  auto steps_of = [](const fs::path& catalogue, std::set<int>* owned) {
+    std::set<int> steps;
+    for (const auto& b : nlohmann::json::parse(read_text(catalogue)).at("break_its")) {
+      steps.insert(b.at("step").get<int>());
+      if (owned && b.contains("exercise")) owned->insert(b.at("exercise").get<int>());
+    }
+    return steps;
+  };
+  std::set<int> owners;
+  const std::set<int> all = steps_of(kRoot / "tests/break_its.json", &owners);
+  ASSERT_TRUE(owners.count(5) && owners.count(9)) << "exercises 05 and 09 own no break-it any more: pick others";
+  std::set<int> kept_owners;
+  const std::set<int> kept = steps_of(fs::path(dir) / "tests/break_its.json", &kept_owners);
+  EXPECT_FALSE(kept_owners.count(5) || kept_owners.count(9));
+  EXPECT_LT(kept.size(), all.size());
+  for (int step : kept) EXPECT_TRUE(all.count(step));
+  fs::remove_all(fs::path(dir).parent_path());
+}
+
+// The words of a constant factor name the count a sum or a mean brings, and a check of values
+// says "value", not "gradient".
+TEST(Checker, FactorWordsNameTheSumOrTheMean) {
+  EXPECT_EQ(checker::factor_words(0.5), "yours is 0.5x the true gradient: a mean of 2 values where their sum belongs, "
+                                         "one of two equal terms missing, or a stray 1/2?");
+  EXPECT_EQ(checker::factor_words(1.0 / 3), "yours is 0.3333x the true gradient: a mean of 3 values where their sum "
+                                             "belongs, or a stray 1/3?");
+  EXPECT_EQ(checker::factor_words(6), "yours is 6x the true gradient: a sum of 6 values where their mean belongs "
+                                       "(a 1/6 left out), or a term counted 6 times?");
+  EXPECT_NE(checker::factor_words(2).find("a symmetric term counted twice"), std::string::npos);
+  EXPECT_EQ(checker::factor_words(1.7, "value"), "yours is 1.7x the true value: a scale applied twice or not at all?");
+  EXPECT_EQ(checker::describe_kind("sign", "value"), "equal and opposite to the true value: a sign");
+  EXPECT_EQ(checker::describe_kind("zero", "value"), "zero everywhere: the value is never computed, or not returned");
+}
+
+TEST(Checker, ValueCasesSayValueAndAFindingSilencesNoPattern) {
+  checker::Checker c(11, "precision_at_1");
+  checker::Case k;
+  k.name = "three values";
+  k.quantity = "value";
+  k.shape = {3};
+  k.truth = {1, 0.5, 0.25};
+  k.yours = {-1, -0.5, -0.25};
+  c.add(k);
+  const checker::Verdict v = c.verdict();
+  EXPECT_EQ(v.kind, "sign");
+  EXPECT_NE(v.text.find("equal and opposite to the true value"), std::string::npos) << v.text;
+  EXPECT_EQ(v.text.find("gradient"), std::string::npos) << v.text;
+
+  checker::Checker f(2, "accumulate_gradient");
+  checker::Case w;
+  w.name = "scrambled";
+  w.shape = {3};
+  w.truth = {1, 2, 3};
+  w.yours = {3, -7, 0.5};
+  f.add(w);
+  f.add_finding("one-path", "only one path's gradient survives", "case \"scrambled\"");
+  const checker::Verdict fv = f.verdict();
+  EXPECT_EQ(fv.kind, "one-path");
+  EXPECT_EQ(fv.text.find("no pattern"), std::string::npos) << fv.text;
+  EXPECT_NE(fv.text.find("scrambled — wrong (see what is wrong, above)"), std::string::npos) << fv.text;
 }
 
 // Gradescope's autograder reads results.json: "tests" is a list of objects with a string name,
