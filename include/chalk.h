@@ -23,6 +23,7 @@
 #include "core/random.h"
 #include "core/shape.h"
 #include "core/tensor.h"
+#include "core/timing.h"
 #include "ops/broadcast.h"
 #include "ops/conv.h"
 #include "ops/distances.h"
