@@ -23,6 +23,7 @@
 #   --quick           pass --quick to every demo (to test this script; not for the gallery)
 #   --threads N       pass --threads N to every demo (default: the demos' own default)
 #   --no-build        do not run `cmake --build ... --target programs` first
+#   --index-only      run no demo: only write README.md from the report folders there
 # The folders of a demo that runs are emptied before it runs, and folders of demos that no longer
 # exist are removed, so the gallery holds exactly what the runs wrote.
 set -euo pipefail
@@ -34,6 +35,7 @@ quick=0
 threads=""
 only=""
 do_build=1
+index_only=0
 # the data sets besides MNIST (io/mnist.h's registry) that a demo taking --dataset also runs on
 other_datasets=(fashion-mnist)
 
@@ -48,6 +50,7 @@ while [[ $# -gt 0 ]]; do
     --demos)     [[ $# -ge 2 && $2 =~ ^[0-9\ ]+$ ]] || die "--demos needs demo numbers, e.g. \"07 09\", got '${2:-}'"; only=$2; shift 2 ;;
     --quick)     quick=1; shift ;;
     --no-build)  do_build=0; shift ;;
+    --index-only) index_only=1; do_build=0; shift ;;
     -h|--help)   usage; exit 0 ;;
     *) echo "make-gallery: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -74,14 +77,14 @@ mapfile -t names < <(cd demos && ls [0-9][0-9]_*.cpp 2>/dev/null | sed 's/\.cpp$
 # the runs: "NN_topic" (MNIST) and "NN_topic-<dataset>" for a demo that takes --dataset
 runs=()
 for name in "${names[@]}"; do
-  [[ -z "$only" || " $only " == *" ${name:0:2} "* ]] || continue
+  [[ $index_only == 0 && ( -z "$only" || " $only " == *" ${name:0:2} "* ) ]] || continue
   [[ -x "$build_dir/demo_$name" ]] || die "$build_dir/demo_$name is missing: build it (cmake --build $build_dir --target programs)"
   runs+=("$name")
   if "$build_dir/demo_$name" --help | grep -q -- '--dataset'; then
     for ds in "${other_datasets[@]}"; do runs+=("$name-$ds"); done
   fi
 done
-[[ ${#runs[@]} -gt 0 ]] || die "--demos '$only' names no demo in demos/"
+[[ ${#runs[@]} -gt 0 || $index_only == 1 ]] || die "--demos '$only' names no demo in demos/"
 
 mkdir -p "$out_root"
 out_abs=$(cd "$out_root" && pwd)
@@ -104,7 +107,7 @@ flags=()
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 declare -A seconds
-for run in "${runs[@]}"; do
+for run in "${runs[@]+"${runs[@]}"}"; do
   name=${run%%-*}
   prog="$build_dir/demo_$name"
   run_flags=("${flags[@]}")
@@ -130,7 +133,7 @@ done
   echo
   echo "Each numbered program in [\`demos/\`](../../demos/) is a notebook: prose, code, tables, figures"
   echo "and the claims it checks. These are their reports, written by"
-  echo "\`scripts/make-gallery.sh$([[ $quick == 1 ]] && echo " --quick")$([[ -n $threads ]] && echo " --threads $threads")\`: each demo in its default mode on"
+  echo "\`scripts/make-gallery.sh\`$([[ $quick == 1 ]] && echo " (in --quick mode)"): each demo in its default mode on"
   echo "the shipped MNIST subset, and a demo that takes \`--dataset\` once more on the shipped"
   echo "Fashion-MNIST subset (the rows marked Fashion-MNIST). Each report's first lines give the command,"
   echo "the commit, the machine and the run time. Run a demo yourself with \`build/demo_NN_topic\`"
@@ -158,6 +161,6 @@ done
 total=$(secs "$t_start" "$(now)")
 echo
 echo "== run times"
-for run in "${runs[@]}"; do printf '   %-52s %8s s\n' "$run" "${seconds[$run]}"; done
+for run in "${runs[@]+"${runs[@]}"}"; do printf '   %-52s %8s s\n' "$run" "${seconds[$run]}"; done
 printf '   %-52s %8s s\n' "total$([[ $do_build == 1 ]] && echo " (with the build)")" "$total"
 echo "gallery: $out_root/README.md"
