@@ -208,6 +208,58 @@ void the_counting_argument_checked(Demo& d) {
   d.nb.table(t);
 }
 
+// A run's reports per triplet (divided by H), one entry per report: before training, then per epoch.
+struct PerTriplet {
+  std::vector<double> epoch, lt, ld, gap, tight, paper;
+};
+PerTriplet per_triplet(const ReportedRun& run) {
+  PerTriplet p;
+  for (std::size_t e = 0; e < run.per_epoch.size(); ++e) {
+    const CentroidBoundReport& r = run.per_epoch[e];
+    p.epoch.push_back(static_cast<double>(e));
+    p.lt.push_back(r.L_t / r.H);
+    p.ld.push_back(r.L_d / r.H);
+    p.gap.push_back(gap_per_triplet(r));
+    p.tight.push_back(r.tight_bound / r.H);
+    p.paper.push_back(r.paper_bound / r.H);
+  }
+  return p;
+}
+
+// The table of section 2: one row per report of the run.
+void epoch_table(demo::Notebook& nb, const ReportedRun& run, const PerTriplet& p) {
+  Table t{{"epoch", "L_t / H", "L_d / H", "gap (L_d - L_t) / H", "mean d(x_i, c_yi)", "eps", "2 eps",
+           "k_max - k_min + 3 eps", "L_d vs linear", "test accuracy"}, {}};
+  for (std::size_t e = 0; e < run.per_epoch.size(); ++e) {
+    const CentroidBoundReport& r = run.per_epoch[e];
+    t.row({std::to_string(e), fmt(p.lt[e]), fmt(p.ld[e]), fmt(p.gap[e]), fmt(run.mean_own[e]), fmt(r.eps),
+           fmt(p.tight[e]), fmt(p.paper[e]), fmt(relative_difference(r.L_d, r.L_d_linear), 2),
+           e == 0 ? "-" : fmt(run.acc[e], 3)});
+  }
+  nb.table(t);
+}
+
+// The two figures of section 2. L_t and L_d are plotted on a linear axis because they change sign,
+// which a log axis cannot show; the gap and the bounds are positive and span decades: a log axis.
+void bound_figures(demo::Notebook& nb, const PerTriplet& p) {
+  plot::lines(nb.figure_path("bound_sums"),
+              {{"L_t / H (all triplets)", p.epoch, p.lt}, {"L_d / H (the bound)", p.epoch, p.ld}},
+              axes("The triplet sum and its upper bound, per triplet", "epoch", "mean over the H triplets"));
+  nb.figure("bound_sums",
+            "L_t / H and L_d / H on the evaluation set, before training (epoch 0) and after every epoch. Both "
+            "fall (they are negative once negatives are farther than positives on average), and L_d stays "
+            "above L_t while the gap between them closes.");
+  plot::lines(nb.figure_path("bound_gap"),
+              {{"gap (L_d - L_t) / H", p.epoch, p.gap, true},
+               {"2 eps (ours)", p.epoch, p.tight, false, true},
+               {"k_max - k_min + 3 eps (the paper's)", p.epoch, p.paper, false, true}},
+              axes("The gap and both bounds, per triplet (log)", "epoch", "per triplet (log scale)", false, true));
+  nb.figure("bound_gap",
+            "The measured gap L_d - L_t and the two bounds on it, all divided by H (log scale). The gap lies "
+            "below both at every epoch and falls as training pulls the samples towards their centroids; the "
+            "bounds, set by the worst sample through eps, stay nearly flat.");
+}
+
 // ## 2. The theorem on <data set>, epoch after epoch: returns the one-hot run (section 3's first row).
 ReportedRun the_theorem_epoch_after_epoch(Demo& d) {
   demo::Notebook& nb = d.nb;
@@ -230,27 +282,11 @@ ReportedRun the_theorem_epoch_after_epoch(Demo& d) {
       "* the tighter one proved in centroid.md section 5: `0 <= L_d - L_t < 2 eps H` (each triplet's "
       "`l_d - l_t` is two triangle-inequality slacks, each below eps).\n\n"
       "Everything below is divided by H: per-triplet means, so that the numbers read as distances."));
-
   const EvalSet eval = eval_set(nb.test_split(), d.C, d.per_class);
   ReportedRun run = train_with_reports(d.centroid_config("onehot"), eval, d.epochs);
-
-  Table t{{"epoch", "L_t / H", "L_d / H", "gap (L_d - L_t) / H", "mean d(x_i, c_yi)", "eps", "2 eps",
-           "k_max - k_min + 3 eps", "L_d vs linear", "test accuracy"}, {}};
-  std::vector<double> ex, lt, ld, gap, tight, paper;
-  for (std::size_t e = 0; e < run.per_epoch.size(); ++e) {
-    const CentroidBoundReport& r = run.per_epoch[e];
-    d.keep(r);
-    ex.push_back(static_cast<double>(e));
-    lt.push_back(r.L_t / r.H);
-    ld.push_back(r.L_d / r.H);
-    gap.push_back(gap_per_triplet(r));
-    tight.push_back(r.tight_bound / r.H);
-    paper.push_back(r.paper_bound / r.H);
-    t.row({std::to_string(e), fmt(lt.back()), fmt(ld.back()), fmt(gap.back()), fmt(run.mean_own[e]), fmt(r.eps),
-           fmt(tight.back()), fmt(paper.back()), fmt(relative_difference(r.L_d, r.L_d_linear), 2),
-           e == 0 ? "-" : fmt(run.acc[e], 3)});
-  }
-  nb.table(t);
+  for (const CentroidBoundReport& r : run.per_epoch) d.keep(r);
+  const PerTriplet p = per_triplet(run);
+  epoch_table(nb, run, p);
   const CentroidBoundReport &first = run.per_epoch.front(), &last = run.per_epoch.back();
   nb.markdown(str_cat(
       "Epoch 0 is the untrained network. Test accuracy is nearest-centroid accuracy on the ", count_str(eval.n),
@@ -259,28 +295,11 @@ ReportedRun the_theorem_epoch_after_epoch(Demo& d) {
       "Read the columns together. The typical sample moves ", run.mean_own.back() < run.mean_own.front() ? "towards" : "away from",
       " its centroid (mean d(x_i, c_yi) ", run.mean_own.back() < run.mean_own.front() ? "falls" : "rises", " from ",
       fmt(run.mean_own.front(), 3), " to ", fmt(run.mean_own.back(), 3), "), and the gap per triplet ",
-      gap.back() < gap.front() ? "falls" : "rises", " with it (", fmt(gap.front(), 3), " to ", fmt(gap.back(), 3),
+      p.gap.back() < p.gap.front() ? "falls" : "rises", " with it (", fmt(p.gap.front(), 3), " to ", fmt(p.gap.back(), 3),
       "). But eps is twice the *largest* distance of a sample to its centroid: one badly placed sample sets it (on "
       "the unit sphere every distance is at most 2, so eps <= 4), and it moves little (", fmt(first.eps, 3), " to ",
       fmt(last.eps, 3), "). Both bounds are worst cases over all triplets; the measured gap stays well below them."));
-  plot::lines(nb.figure_path("bound_sums"),
-              {{"L_t / H (all triplets)", ex, lt}, {"L_d / H (the bound)", ex, ld}},
-              axes("The triplet sum and its upper bound, per triplet", "epoch", "mean over the H triplets"));
-  nb.figure("bound_sums",
-            "L_t / H and L_d / H on the evaluation set, before training (epoch 0) and after every epoch. Both "
-            "fall (they are negative once negatives are farther than positives on average), and L_d stays "
-            "above L_t while the gap between them closes.");
-  plot::lines(nb.figure_path("bound_gap"),
-              {{"gap (L_d - L_t) / H", ex, gap, true},
-               {"2 eps (ours)", ex, tight, false, true},
-               {"k_max - k_min + 3 eps (the paper's)", ex, paper, false, true}},
-              axes("The gap and both bounds, per triplet (log)", "epoch", "per triplet (log scale)", false, true));
-  nb.figure("bound_gap",
-            "The measured gap L_d - L_t and the two bounds on it, all divided by H (log scale). The gap lies "
-            "below both at every epoch and falls as training pulls the samples towards their centroids; the "
-            "bounds, set by the worst sample through eps, stay nearly flat.");
-  // L_t and L_d are also plotted on a linear axis (above) because they change sign, which a log axis
-  // cannot show; the gap and the bounds are positive and span decades, hence the log axis here.
+  bound_figures(nb, p);
   return run;
 }
 
@@ -421,22 +440,76 @@ void the_bounds_in_every_report(Demo& d, double gap_random, const ReportedRun& o
              str_cat("random ", fmt(gap_random), ", one-hot ", fmt(gap_onehot)));
 }
 
-// ## 4. The cost: cubic against linear
-void the_cost_cubic_against_linear(Demo& d) {
-  demo::Notebook& nb = d.nb;
-  const std::vector<std::int64_t> Ns = {50, 71, 100, 141, 200, 283, 400, 566, 800};
+// The cost experiment's sizes: every N the cubic sum is timed at, and every N the bound is.
+struct CostSizes {
+  std::vector<std::int64_t> cubic = {50, 71, 100, 141, 200, 283, 400, 566, 800};
   // The bound is timed further, from N = 200: below a few hundred points a call's fixed cost
   // (converting to float64, allocating the result) is as large as its work, and time ~ a + b N
   // bends the log-log line; the cubic sum has no such problem.
-  const std::vector<std::int64_t> Ns_linear = {200, 400, 800, 1600, 3200, 6400, 12800};
-  const int repeats = 5, repeats_linear = 7;  // --quick too: with 3, a loaded machine bent the fit (L_t 2.2)
+  std::vector<std::int64_t> linear = {200, 400, 800, 1600, 3200, 6400, 12800};
+  int repeats = 5, repeats_linear = 7;  // --quick too: with 3, a loaded machine bent the fit (L_t 2.2)
+};
+
+// CPU seconds per call of the cubic sum (0 where not timed) and of the bound at every N of either
+// list, sorted, on one thread: random embeddings (D = 16, C balanced classes, one-hot centroids).
+struct CostTimes {
+  std::vector<std::int64_t> N;
+  std::vector<double> cubic, linear;
+};
+CostTimes time_both_sums(const CostSizes& sizes, std::int64_t C) {
+  auto in = [](const std::vector<std::int64_t>& v, std::int64_t N) { return std::find(v.begin(), v.end(), N) != v.end(); };
+  CostTimes out;
+  out.N = sizes.cubic;
+  for (const std::int64_t N : sizes.linear)
+    if (!in(out.N, N)) out.N.push_back(N);
+  std::sort(out.N.begin(), out.N.end());
+  const int threads_before = num_threads();
+  set_num_threads(1);
+  const std::int64_t Dc = 16;
+  const Tensor cen = onehot_centroids(C, Dc);
+  std::vector<Tensor> xs, ys;
+  for (const std::int64_t N : out.N) {
+    std::vector<std::int64_t> y(static_cast<std::size_t>(N));
+    for (std::int64_t i = 0; i < N; ++i) y[static_cast<std::size_t>(i)] = i % C;
+    xs.push_back(randn({N, Dc}));
+    ys.push_back(from_vector(y, {N}));
+  }
+  // Interleaved passes over every N, the best per N over the passes (core/timing.h): timed N
+  // after N, a burst of interference (another process on the core, or the hypervisor taking it,
+  // which the thread's CPU clock counts too) once bent the cubic fit to 2.3.
+  double sink = 0;
+  std::vector<TimedCall> calls;
+  std::vector<std::size_t> lin_at(out.N.size()), cub_at(out.N.size(), 0);
+  for (std::size_t k = 0; k < out.N.size(); ++k) {
+    const Tensor &x = xs[k], &labels = ys[k];
+    lin_at[k] = calls.size();
+    calls.push_back({[&sink, &x, &labels, &cen] { sink += centroid_bound_sum(x, labels, cen); }, sizes.repeats_linear});
+    if (in(sizes.cubic, out.N[k])) {
+      cub_at[k] = calls.size();
+      calls.push_back({[&sink, &x, &labels] { sink += all_triplets_loss(x, labels); }, sizes.repeats});
+    }
+  }
+  const std::vector<double> best = best_cpu_seconds_per_call(calls);
+  if (!std::isfinite(sink)) fail("demo 07: a timed sum is not finite");
+  for (std::size_t k = 0; k < out.N.size(); ++k) {
+    out.linear.push_back(best[lin_at[k]]);
+    out.cubic.push_back(in(sizes.cubic, out.N[k]) ? best[cub_at[k]] : 0.0);
+  }
+  set_num_threads(threads_before);
+  return out;
+}
+
+// ## 4. The cost: cubic against linear
+void the_cost_cubic_against_linear(Demo& d) {
+  demo::Notebook& nb = d.nb;
+  const CostSizes sz;
   nb.markdown(str_cat(
       "## 4. The cost: cubic against linear\n\n"
       "`all_triplets_loss` (the cubic L_t) and `centroid_bound_sum` (the linear bound) on random embeddings "
-      "(D = 16, C = ", d.C, " balanced classes, one-hot centroids) for N = ", Ns.front(), "..", Ns.back(),
-      ", and the linear one, cheap enough, for N = ", Ns_linear.front(), "..", Ns_linear.back(),
+      "(D = 16, C = ", d.C, " balanced classes, one-hot centroids) for N = ", sz.cubic.front(), "..", sz.cubic.back(),
+      ", and the linear one, cheap enough, for N = ", sz.linear.front(), "..", sz.linear.back(),
       " (below a few hundred points a call's fixed cost — converting to float64, allocating — is as large as "
-      "its work, and bends the line). Each time is the best of ", repeats, " (L_t) or ", repeats_linear,
+      "its work, and bends the line). Each time is the best of ", sz.repeats, " (L_t) or ", sz.repeats_linear,
       " (L_d) timings, taken in interleaved passes over N (a burst of interference then slows one pass, not "
       "every timing of one N), each repeating the call until 2 ms have passed. The time is the CPU time of the "
       "calling thread (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`, core/timing.h), with chalk set to one thread "
@@ -445,69 +518,32 @@ void the_cost_cubic_against_linear(Demo& d) {
       "interruptions only ever add time. The slopes of "
       "the fitted lines log t = a + b log N are the measured exponents; the counting predicts 3 (N (n-1)(N-n) "
       "triplets with n = N/C) and 1 (N C distances)."));
+  const CostTimes times = time_both_sums(sz, d.C);
   plot::Series cubic{"L_t: all triplets", {}, {}, true}, linear{"L_d: the linear bound", {}, {}, true};
   Table t{{"N", "L_t (ms CPU)", "L_d (ms CPU)", "ratio"}, {}};
   double ratio_largest = 0;  // L_t / L_d time at the largest N both were timed at
-  {
-    const int threads_before = num_threads();
-    set_num_threads(1);
-    const std::int64_t Dc = 16;
-    const Tensor cen = onehot_centroids(d.C, Dc);
-    std::vector<std::int64_t> all_N = Ns;
-    for (const std::int64_t N : Ns_linear)
-      if (std::find(all_N.begin(), all_N.end(), N) == all_N.end()) all_N.push_back(N);
-    std::sort(all_N.begin(), all_N.end());
-    auto in = [](const std::vector<std::int64_t>& v, std::int64_t N) { return std::find(v.begin(), v.end(), N) != v.end(); };
-    std::vector<Tensor> xs, ys;
-    for (const std::int64_t N : all_N) {
-      std::vector<std::int64_t> y(static_cast<std::size_t>(N));
-      for (std::int64_t i = 0; i < N; ++i) y[static_cast<std::size_t>(i)] = i % d.C;
-      xs.push_back(randn({N, Dc}));
-      ys.push_back(from_vector(y, {N}));
+  for (std::size_t k = 0; k < times.N.size(); ++k) {
+    const std::int64_t N = times.N[k];
+    if (std::find(sz.linear.begin(), sz.linear.end(), N) != sz.linear.end()) {
+      linear.x.push_back(static_cast<double>(N));
+      linear.y.push_back(times.linear[k] * 1e3);
     }
-    // Interleaved passes over every N, the best per N over the passes (core/timing.h): timed N
-    // after N, a burst of interference (another process on the core, or the hypervisor taking it,
-    // which the thread's CPU clock counts too) once bent the cubic fit to 2.3.
-    double sink = 0;
-    std::vector<TimedCall> calls;
-    std::vector<std::size_t> lin_at(all_N.size()), cub_at(all_N.size(), 0);
-    for (std::size_t k = 0; k < all_N.size(); ++k) {
-      const Tensor &x = xs[k], &labels = ys[k];
-      lin_at[k] = calls.size();
-      calls.push_back({[&sink, &x, &labels, &cen] { sink += centroid_bound_sum(x, labels, cen); }, repeats_linear});
-      if (in(Ns, all_N[k])) {
-        cub_at[k] = calls.size();
-        calls.push_back({[&sink, &x, &labels] { sink += all_triplets_loss(x, labels); }, repeats});
-      }
+    std::string cubic_ms = "-", ratio = "-";
+    if (std::find(sz.cubic.begin(), sz.cubic.end(), N) != sz.cubic.end()) {
+      cubic.x.push_back(static_cast<double>(N));
+      cubic.y.push_back(times.cubic[k] * 1e3);
+      cubic_ms = fmt(times.cubic[k] * 1e3, 3);
+      ratio = fmt(times.cubic[k] / times.linear[k], 0);
+      ratio_largest = times.cubic[k] / times.linear[k];
     }
-    const std::vector<double> best = best_cpu_seconds_per_call(calls);
-    if (!std::isfinite(sink)) fail("demo 07: a timed sum is not finite");
-    for (std::size_t k = 0; k < all_N.size(); ++k) {
-      const std::int64_t N = all_N[k];
-      const double t_lin = best[lin_at[k]];
-      if (in(Ns_linear, N)) {
-        linear.x.push_back(static_cast<double>(N));
-        linear.y.push_back(t_lin * 1e3);
-      }
-      std::string cubic_ms = "-", ratio = "-";
-      if (in(Ns, N)) {
-        const double t_cub = best[cub_at[k]];
-        cubic.x.push_back(static_cast<double>(N));
-        cubic.y.push_back(t_cub * 1e3);
-        cubic_ms = fmt(t_cub * 1e3, 3);
-        ratio = fmt(t_cub / t_lin, 0);
-        ratio_largest = t_cub / t_lin;
-      }
-      t.row({std::to_string(N), cubic_ms, fmt(t_lin * 1e3, 4), ratio});
-    }
-    set_num_threads(threads_before);
+    t.row({std::to_string(N), cubic_ms, fmt(times.linear[k] * 1e3, 4), ratio});
   }
   nb.table(t);
   const std::vector<double> slopes =
       plot::loglog_with_fit(nb.figure_path("cost"), {cubic, linear},
                             axes("Cost of the triplet sum and of its bound", "N (embeddings)", "CPU time per call (ms)", true));
   nb.figure("cost", str_cat("CPU time per call against N on log-log axes, with the fitted lines; their slopes are "
-                            "the exponents. At N = ", Ns.back(), " the cubic sum took ", fmt(ratio_largest, 0),
+                            "the exponents. At N = ", sz.cubic.back(), " the cubic sum took ", fmt(ratio_largest, 0),
                             " times as long as the bound."));
   nb.result("time_ratio_at_largest_N", ratio_largest);
   nb.result("exponent_cubic", slopes[0]);

@@ -742,9 +742,81 @@ void answer_b(Notebook& nb, const Setup& s, const NewClass& b) {
                    : std::string()));
 }
 
+// The splits of (b), exactly as Trainer loads them (the data folder, then the first limit_train
+// images): all of the training images, the old classes' and the new class's, and the test set.
+struct ClassSplits {
+  MnistSplit train_all, old_train, new_train, test;
+};
+ClassSplits class_splits(const Notebook& nb, const Setup& s) {
+  const std::int64_t last = s.C - 1;
+  const std::string data_dir = locate_dataset(*s.dataset, nb.data_dir()).dir;
+  ClassSplits c;
+  c.train_all = load_mnist(data_dir, /*train=*/true);
+  c.test = load_mnist(data_dir, /*train=*/false);
+  if (s.limit_train > 0 && s.limit_train < c.train_all.n) c.train_all = filter_first(c.train_all, s.limit_train);
+  c.old_train = filter_split(c.train_all, [last](std::int64_t y) { return y < last; });
+  c.new_train = filter_split(c.train_all, [last](std::int64_t y) { return y == last; });
+  return c;
+}
+
+// The networks pre-trained on the old classes for one seed, one per loss (shared by its variants),
+// with their C - 1 class heads.
+struct Pretrained {
+  std::map<std::string, std::shared_ptr<nn::Layer>> model;
+  std::map<std::string, std::shared_ptr<Loss>> head;
+};
+
+// One variant on one seed: pre-train for its loss if no variant did yet, add the class to a fresh
+// copy of the pre-trained network, fine-tune on every class and measure.
+Added add_the_class(Notebook& nb, const Setup& s, const Variant& v, std::uint64_t seed, bool first_seed,
+                    const ClassSplits& splits, Pretrained& pre) {
+  LossOptions o9;
+  o9.num_classes = s.C - 1;
+  o9.emb_dim = s.D;
+  o9.seed = seed;
+  if (!pre.model.count(v.kind)) {  // one pre-training per loss, shared by its variants
+    manual_seed(seed);
+    pre.model[v.kind] = nn::make_model(s.model, s.D);
+    pre.head[v.kind] = make_loss(v.kind, o9);
+    const double l =
+        train_with_defaults(*pre.model[v.kind], *pre.head[v.kind], splits.old_train, v.kind, s.epochs, seed, s.flat_input);
+    std::cout << "  " << v.kind << " on " << s.old_classes() << ", seed " << seed << ": last epoch's loss " << fmt(l)
+              << "  (" << fmt(nb.elapsed_seconds(), 1) << " s)\n";
+  }
+  // a fresh copy of the pre-trained network for this variant
+  manual_seed(seed);
+  std::shared_ptr<nn::Layer> model = nn::make_model(s.model, s.D);
+  copy_parameters(*pre.model[v.kind], *model);
+  LossOptions o10 = o9;
+  o10.num_classes = s.C;
+  std::shared_ptr<Loss> loss10 = make_loss(v.kind, o10);
+  if (v.kind == "centroid" && first_seed) check_the_new_centroid(nb, s, *pre.head[v.kind], *loss10);
+  else if (v.kind != "centroid") set_the_new_row(s, v, *pre.head[v.kind], *loss10, *model, splits.new_train);
+  return finetune_and_measure(s, *model, *loss10, v.kind, splits.train_all, splits.test, seed);
+}
+
+// The first seed's table row, numbers and per-class curve of one variant.
+void first_seed_row(Notebook& nb, const Setup& s, const Variant& v, const Added& a, Table& add,
+                    std::vector<plot::Series>& per_class) {
+  const std::string key = v.kind + "_" + v.row;
+  add.row({v.label, fmt(a.old_before), fmt(a.new_before), fmt(a.old_after), fmt(a.new_after), fmt(a.all_after),
+           fmt(a.p1_after), fmt(a.drift)});
+  std::vector<double> classes;
+  for (std::int64_t c = 0; c < s.C; ++c) classes.push_back(static_cast<double>(c));
+  per_class.push_back({v.label, classes, a.class_acc, false, v.row == "random"});
+  nb.result("b_old_acc_before_" + key, a.old_before);
+  nb.result("b_new_acc_before_" + key, a.new_before);
+  nb.result("b_old_acc_after_" + key, a.old_after);
+  nb.result("b_new_acc_after_" + key, a.new_after);
+  nb.result("b_all_acc_after_" + key, a.all_after);
+  nb.result("b_p1_after_" + key, a.p1_after);
+  nb.result("b_old_moved_mean_" + key, a.drift);
+  std::cout << "  " << v.label << ": old " << fmt(a.old_after) << ", new " << fmt(a.new_after) << ", moved "
+            << fmt(a.drift) << "  (" << fmt(nb.elapsed_seconds(), 1) << " s)\n";
+}
+
 // ## b. Add the last class to a network trained on the others
 NewClass add_a_class(Notebook& nb, const Setup& s) {
-  const std::int64_t last = s.C - 1;
   nb.markdown("## b. Add a class: " + s.new_class() + " to a network trained on " + s.old_classes());
   nb.markdown(
       "Train on the training images of " + s.old_classes() + " only (all but " + s.new_class() +
@@ -765,14 +837,7 @@ NewClass add_a_class(Notebook& nb, const Setup& s) {
       "auto loss9 = make_loss(kind, o);           train_with_defaults(*model, *loss9, old_classes, ...);\n"
       "o.num_classes = 10;  auto loss10 = make_loss(kind, o);   // + copy W's 9 rows (NormFace)\n"
       "train_with_defaults(*model, *loss10, all_classes, ..., finetune_epochs);");
-  // the splits exactly as Trainer loads them: the data folder, then the first limit_train images
-  const std::string data_dir = locate_dataset(*s.dataset, nb.data_dir()).dir;
-  MnistSplit train_all = load_mnist(data_dir, /*train=*/true);
-  const MnistSplit test = load_mnist(data_dir, /*train=*/false);
-  if (s.limit_train > 0 && s.limit_train < train_all.n) train_all = filter_first(train_all, s.limit_train);
-  const MnistSplit old_train = filter_split(train_all, [last](std::int64_t y) { return y < last; });
-  const MnistSplit new_train = filter_split(train_all, [last](std::int64_t y) { return y == last; });
-
+  const ClassSplits splits = class_splits(nb, s);
   Table add{{"variant", "old classes acc. before", s.new_class() + " acc. before fine-tuning", "old classes acc. after",
              s.new_class() + " acc. after", "all classes acc. after", "test P@1 after", "old classes moved (mean d)"},
             {}};
@@ -784,53 +849,16 @@ NewClass add_a_class(Notebook& nb, const Setup& s) {
   // Every variant over `pairs` seeds (the first seed's runs fill the table, the numbers and the
   // figure; the answer compares over all of them).
   for (int k = 0; k < s.pairs; ++k) {
-    const std::uint64_t seed = nb.seed() + 10 * static_cast<std::uint64_t>(k);
-    std::map<std::string, std::shared_ptr<nn::Layer>> pretrained;
-    std::map<std::string, std::shared_ptr<Loss>> heads9;
+    Pretrained pre;
     for (const auto& v : variants) {
-      LossOptions o9;
-      o9.num_classes = s.C - 1;
-      o9.emb_dim = s.D;
-      o9.seed = seed;
-      if (!pretrained.count(v.kind)) {  // one pre-training per loss, shared by its variants
-        manual_seed(seed);
-        pretrained[v.kind] = nn::make_model(s.model, s.D);
-        heads9[v.kind] = make_loss(v.kind, o9);
-        const double l = train_with_defaults(*pretrained[v.kind], *heads9[v.kind], old_train, v.kind, s.epochs, seed,
-                                             s.flat_input);
-        std::cout << "  " << v.kind << " on " << s.old_classes() << ", seed " << seed << ": last epoch's loss "
-                  << fmt(l) << "  (" << fmt(nb.elapsed_seconds(), 1) << " s)\n";
-      }
-      // a fresh copy of the pre-trained network for this variant
-      manual_seed(seed);
-      std::shared_ptr<nn::Layer> model = nn::make_model(s.model, s.D);
-      copy_parameters(*pretrained[v.kind], *model);
-      LossOptions o10 = o9;
-      o10.num_classes = s.C;
-      std::shared_ptr<Loss> loss10 = make_loss(v.kind, o10);
-      if (v.kind == "centroid" && k == 0) check_the_new_centroid(nb, s, *heads9[v.kind], *loss10);
-      else if (v.kind != "centroid") set_the_new_row(s, v, *heads9[v.kind], *loss10, *model, new_train);
-      const Added a = finetune_and_measure(s, *model, *loss10, v.kind, train_all, test, seed);
+      const Added a = add_the_class(nb, s, v, nb.seed() + 10 * static_cast<std::uint64_t>(k), k == 0, splits, pre);
       const std::string key = v.kind + "_" + v.row;
       b.drift_seeds[key].push_back(a.drift);
       b.new_seeds[key].push_back(a.new_after);
       b.old_seeds[key].push_back(a.old_after);
       if (k > 0) continue;  // the table, the numbers and the figure: the first seed
-      add.row({v.label, fmt(a.old_before), fmt(a.new_before), fmt(a.old_after), fmt(a.new_after), fmt(a.all_after),
-               fmt(a.p1_after), fmt(a.drift)});
-      std::vector<double> classes;
-      for (std::int64_t c = 0; c < s.C; ++c) classes.push_back(static_cast<double>(c));
-      per_class.push_back({v.label, classes, a.class_acc, false, v.row == "random"});
-      nb.result("b_old_acc_before_" + key, a.old_before);
-      nb.result("b_new_acc_before_" + key, a.new_before);
-      nb.result("b_old_acc_after_" + key, a.old_after);
-      nb.result("b_new_acc_after_" + key, a.new_after);
-      nb.result("b_all_acc_after_" + key, a.all_after);
-      nb.result("b_p1_after_" + key, a.p1_after);
-      nb.result("b_old_moved_mean_" + key, a.drift);
+      first_seed_row(nb, s, v, a, add, per_class);
       b.first[key] = a;
-      std::cout << "  " << v.label << ": old " << fmt(a.old_after) << ", new " << fmt(a.new_after) << ", moved "
-                << fmt(a.drift) << "  (" << fmt(nb.elapsed_seconds(), 1) << " s)\n";
     }
   }
   nb.table(add);
@@ -839,7 +867,7 @@ NewClass add_a_class(Notebook& nb, const Setup& s) {
                "test accuracy"});
   nb.figure("new_class",
             "Accuracy per class after fine-tuning on all ten classes (" + class_axis(s) + "): the point at " +
-                std::to_string(last) + " is the new class, " + s.new_class() +
+                std::to_string(s.C - 1) + " is the new class, " + s.new_class() +
                 "; the others show whether the old classes kept up. One line per way of adding the class.");
   answer_b(nb, s, b);
   return b;
