@@ -190,8 +190,8 @@ int main(int argc, char** argv) {
     c.model = "mlp";
     c.loss = "triplet";
     c.emb_dim = 2;
-    c.loss_options.mining = mining;
-    c.loss_options.normalize = normalize;
+    c.loss_options.set("mining", mining);
+    c.loss_options.set("normalize", normalize != 0);
     c.optimizer = optimizer;
     c.epochs = n_epochs;
     c.batch_size = 80;
@@ -428,7 +428,7 @@ int main(int argc, char** argv) {
     c.epochs = jump_epochs;
     c.batch_size = jump_batch;
     c.samples_per_class = K;
-    c.loss_options.mining = mining;
+    if (!mining.empty()) c.loss_options.set("mining", mining);  // "": not a triplet loss
     c.limit_train = jump_limit;
     Trainer t(c);
     JumpRun r;

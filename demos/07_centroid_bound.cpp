@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
     c.model = "mlp";
     c.loss = "centroid";
     c.emb_dim = D;
-    c.loss_options.centroids = centroids;
+    c.loss_options.set("centroids", centroids);
     c.epochs = epochs;
     c.limit_train = train_limit;
     return c;

@@ -56,7 +56,7 @@ class TripletPlusSoftmax : public Loss {
  public:
   TripletPlusSoftmax(const LossOptions& options, double lambda)
       : triplet_(register_module("triplet", make_loss("triplet", options))),
-        softmax_(register_module("softmax", make_loss("softmax", options))),
+        softmax_(register_module("softmax", make_loss("softmax", options.with_defaults()))),
         lambda_(lambda) {}
   Tensor forward(const Tensor& embeddings, const Tensor& labels) override {
     return triplet_->forward(embeddings, labels) + lambda_ * softmax_->forward(embeddings, labels);
@@ -205,7 +205,8 @@ int main(int argc, char** argv) {
   rows.push_back(combo);
   const std::string train_images = std::to_string(table_n);
   // the batches chalk-train draws at its defaults (train/sampler.h decides P x K)
-  const std::int64_t B = TrainConfig{}.batch_size, K = TrainConfig{}.samples_per_class;
+  const TrainConfig defaults;
+  const std::int64_t B = defaults.batch_size, K = defaults.samples_per_class;
   const std::int64_t PK = pk_classes_per_batch(nb.dataset().num_classes(), B, K) * K;
   const std::int64_t steps_per_epoch = (table_n + B - 1) / B, pk_steps_per_epoch = std::max<std::int64_t>(1, table_n / PK);
 
