@@ -251,6 +251,9 @@ EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& dat
   for (auto& p : parts.loss->parameters()) params.push_back(p);
   const std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(parts.config, std::move(params));
   const CheckpointState state = load_checkpoint(path, *parts.model, *parts.loss, *optimizer);
+  // The loss as the run's last step left it: SphereFace anneals its lambda with the step (the
+  // run's own last evaluation saw that lambda, not the initial one).
+  parts.loss->set_iteration(std::max<std::int64_t>(state.global_step - 1, 0));
   log << "checkpoint " << path << ": " << cfg.model << " + " << cfg.loss << ", " << state.epochs_done
       << " epoch(s) on " << trained_on.display_name << "\n"
       << "loss: " << parts.loss->name() << "; options: " << option_values_str(parts.config.loss_options) << "\n"
