@@ -426,7 +426,8 @@ TEST(TripletLossModule, OptionsDefaultsAndRegistry) {
   lo.values = {{"reduction", "nonzero"}};  // batch-all's only
   expect_error([&] { TripletLoss{lo}; }, {"reduction 'nonzero' does not apply to hard mining"});
   lo.values = {{"scale", 30.0}};
-  expect_error([&] { TripletLoss{lo}; }, {"triplet loss: has no option 'scale'", "mining, distance, margin"});
+  expect_error([&] { TripletLoss{lo}; },
+               {"triplet loss: has no option 'scale'", describe_option_names(find_loss("triplet").options)});
 }
 
 // Every triplet exactly on the hinge's edge (z + alpha = 0 in exact arithmetic): class 0 at
