@@ -120,6 +120,8 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", resume, "continue from --out DIR/checkpoint.safetensors");
   app.add_option("--limit-train", cfg.limit_train, "use only the first N training images (quick runs)")
       ->check(CLI::NonNegativeNumber);
+  app.add_flag("--hflip", cfg.hflip, "augmentation: flip each training image left-right with probability 1/2 "
+               "(torchvision's RandomHorizontalFlip; for Fashion-MNIST: a mirrored digit is no digit)");
   app.add_flag("--quiet", quiet, "no progress bar");
   bool blas_info = false;
   app.add_flag("--blas-info", blas_info,

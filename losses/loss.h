@@ -42,7 +42,7 @@ class Loss : public nn::Module {
   // c > 0 (NormFace, CosFace, ArcFace, combined; triplet and centroid when they normalise).
   // Its gradient is then orthogonal to x and scaled by 1 / ||x|| (NormFace, Wang et al. 2017,
   // Fig. 4): every SGD step lengthens x, and a long x learns slowly. The trainer watches the
-  // embedding norm of such losses (Trainer::run's "embedding norm" warning).
+  // embedding norm of such losses (train/monitors.h, check_embedding_growth).
   virtual bool scale_invariant() const { return false; }
   // The triplet family mines inside batches: the loader then draws P classes x K samples.
   virtual bool wants_pk_batches() const { return false; }

@@ -41,7 +41,7 @@ constexpr double kNormEps = 1e-12;              // normalize(v) = v / max(||v||,
 // d theta / dc = -1 / sin(theta) is infinite at c = +-1, but every target logit below
 // multiplies it by something that makes the product finite, or is a cone there (see
 // arcface_target); each handles sin(theta) = 0 itself. No acos clamp at 1 - 1e-7: that
-// clamp dropped the whole margin gradient within 4.5e-4 rad of W_y (issue 11).
+// clamp dropped the whole margin gradient within 4.5e-4 rad of W_y (docs/ops.md, acos).
 struct Angle {
   double c;      // the cosine, clamped to [-1, 1]
   double theta;  // acos(c), in [0, pi]
@@ -205,6 +205,18 @@ void check_sphereface(int m, double lambda, const char* op) {
 
 using TargetFn = TargetLogit (*)(double c, const double* params);
 
+// What the fused op's VJP reads: the labels, the scale, the op's own normalised copies of x and W
+// with the norms, the cosines, the target logits f(c_i) and f'(c_i), and the softmax probabilities.
+struct MarginSoftmaxSaved {
+  Tensor labels;
+  double s;
+  bool scale_by_norm;
+  Tensor xh, Wh, cos_nc;
+  std::vector<double> x_norm, W_norm, f, df, probs;
+};
+// The fused op's VJP, right below it.
+void margin_softmax_backward(const MarginSoftmaxSaved& sv, const Tensor& g, Grads& grads);
+
 // The fused margin-softmax cross-entropy. `target(c, params)` is one of the functions of part 1;
 // scale_by_norm selects SphereFace's logits (a_i = ||x_i|| instead of s).
 //
@@ -254,58 +266,67 @@ Tensor margin_softmax_fused(const char* op, const Tensor& x, const Tensor& W, co
   });
   Tensor loss = full({}, total / N, dt);
 
+  MarginSoftmaxSaved saved{labels, s, scale_by_norm, xh, Wh, cos_nc, std::move(x_norm), std::move(W_norm),
+                           std::move(f), std::move(df), std::move(probs)};
   record(loss, op, {x, W}, Saved{.other = {labels}},  // the VJP reads its own normalised copies
-         [labels, s, scale_by_norm, xh, Wh, cos_nc, x_norm = std::move(x_norm), W_norm = std::move(W_norm),
-          f = std::move(f), df = std::move(df), probs = std::move(probs)](const Tensor& g, Grads& grads) {
-           const std::int64_t N = xh.shape()[0], D = xh.shape()[1], C = Wh.shape()[0];
-           const std::int64_t* y = labels.data<std::int64_t>();
-           Tensor dcos = Tensor::empty({N, C}, xh.dtype());
-           std::vector<double> da(scale_by_norm ? N : 0);
-           dispatch_float(xh.dtype(), "margin_softmax backward", [&](auto tag) {
-             using T = decltype(tag);
-             const double gN = static_cast<double>(g.data<T>()[0]) / N;
-             const T* pc = cos_nc.data<T>();
-             T* pd = dcos.data<T>();
-             for (std::int64_t i = 0; i < N; ++i) {
-               T* row = pd + i * C;
-               cross_entropy_rows::row_grad(probs.data() + i * C, C, y[i], 0.0, gN, row);  // dz_ij = (g/N)(p_ij - [j = y_i])
-               if (scale_by_norm) {                                             // da_i
-                 double acc = 0;
-                 for (std::int64_t j = 0; j < C; ++j) acc += row[j] * (j == y[i] ? f[i] : pc[i * C + j]);
-                 da[i] = acc;
-               }
-               const double a = scale_by_norm ? x_norm[i] : s;
-               const T dz_target = row[y[i]];
-               for (std::int64_t j = 0; j < C; ++j) row[j] = static_cast<T>(a * row[j]);  // dcos_ij = a dz_ij
-               row[y[i]] = static_cast<T>(a * dz_target * df[i]);                        // dcos_iy = a dz_iy f'(c_i)
-             }
-             if (grads.wants(0)) {
-               Tensor dx = Tensor::empty({N, D}, xh.dtype());
-               // dxh (N x D) = dcos (N x C) Wh (C x D)
-               gemm<T>(false, false, N, D, C, T(1), pd, C, Wh.data<T>(), D, T(0), dx.data<T>(), D);
-               kernels::normalize_rows_backward(xh.data<T>(), x_norm.data(), N, D, kNormEps, dx.data<T>(), dx.data<T>());
-               if (scale_by_norm) {
-                 // d||x_i|| / dx_i = x_i / ||x_i|| = xh_i max(||x_i||, eps) / ||x_i||   (0 at x_i = 0)
-                 T* p = dx.data<T>();
-                 const T* u = xh.data<T>();
-                 for (std::int64_t i = 0; i < N; ++i) {
-                   if (x_norm[i] == 0) continue;
-                   const double w = da[i] * std::max(x_norm[i], kNormEps) / x_norm[i];
-                   for (std::int64_t k = 0; k < D; ++k) p[i * D + k] += static_cast<T>(w * u[i * D + k]);
-                 }
-               }
-               grads.add(0, dx);
-             }
-             if (grads.wants(1)) {
-               Tensor dW = Tensor::empty({C, D}, xh.dtype());
-               // dWh (C x D) = dcos^T (C x N) xh (N x D)
-               gemm<T>(true, false, C, D, N, T(1), pd, C, xh.data<T>(), D, T(0), dW.data<T>(), D);
-               kernels::normalize_rows_backward(Wh.data<T>(), W_norm.data(), C, D, kNormEps, dW.data<T>(), dW.data<T>());
-               grads.add(1, dW);
-             }
-           });
-         });
+         [saved = std::move(saved)](const Tensor& g, Grads& grads) { margin_softmax_backward(saved, g, grads); });
   return loss;
+}
+
+// margin_softmax_fused's VJP (the chain rule above it), g = dL upstream (a scalar): adds dL/dx
+// and dL/dW for the inputs that want them.
+void margin_softmax_backward(const MarginSoftmaxSaved& sv, const Tensor& g, Grads& grads) {
+  const Tensor &labels = sv.labels, &xh = sv.xh, &Wh = sv.Wh, &cos_nc = sv.cos_nc;
+  const double s = sv.s;
+  const bool scale_by_norm = sv.scale_by_norm;
+  const std::vector<double> &x_norm = sv.x_norm, &W_norm = sv.W_norm, &f = sv.f, &df = sv.df, &probs = sv.probs;
+  const std::int64_t N = xh.shape()[0], D = xh.shape()[1], C = Wh.shape()[0];
+  const std::int64_t* y = labels.data<std::int64_t>();
+  Tensor dcos = Tensor::empty({N, C}, xh.dtype());
+  std::vector<double> da(scale_by_norm ? N : 0);
+  dispatch_float(xh.dtype(), "margin_softmax backward", [&](auto tag) {
+    using T = decltype(tag);
+    const double gN = static_cast<double>(g.data<T>()[0]) / N;
+    const T* pc = cos_nc.data<T>();
+    T* pd = dcos.data<T>();
+    for (std::int64_t i = 0; i < N; ++i) {
+      T* row = pd + i * C;
+      cross_entropy_rows::row_grad(probs.data() + i * C, C, y[i], 0.0, gN, row);  // dz_ij = (g/N)(p_ij - [j = y_i])
+      if (scale_by_norm) {                                             // da_i
+        double acc = 0;
+        for (std::int64_t j = 0; j < C; ++j) acc += row[j] * (j == y[i] ? f[i] : pc[i * C + j]);
+        da[i] = acc;
+      }
+      const double a = scale_by_norm ? x_norm[i] : s;
+      const T dz_target = row[y[i]];
+      for (std::int64_t j = 0; j < C; ++j) row[j] = static_cast<T>(a * row[j]);  // dcos_ij = a dz_ij
+      row[y[i]] = static_cast<T>(a * dz_target * df[i]);                        // dcos_iy = a dz_iy f'(c_i)
+    }
+    if (grads.wants(0)) {
+      Tensor dx = Tensor::empty({N, D}, xh.dtype());
+      // dxh (N x D) = dcos (N x C) Wh (C x D)
+      gemm<T>(false, false, N, D, C, T(1), pd, C, Wh.data<T>(), D, T(0), dx.data<T>(), D);
+      kernels::normalize_rows_backward(xh.data<T>(), x_norm.data(), N, D, kNormEps, dx.data<T>(), dx.data<T>());
+      if (scale_by_norm) {
+        // d||x_i|| / dx_i = x_i / ||x_i|| = xh_i max(||x_i||, eps) / ||x_i||   (0 at x_i = 0)
+        T* p = dx.data<T>();
+        const T* u = xh.data<T>();
+        for (std::int64_t i = 0; i < N; ++i) {
+          if (x_norm[i] == 0) continue;
+          const double w = da[i] * std::max(x_norm[i], kNormEps) / x_norm[i];
+          for (std::int64_t k = 0; k < D; ++k) p[i * D + k] += static_cast<T>(w * u[i * D + k]);
+        }
+      }
+      grads.add(0, dx);
+    }
+    if (grads.wants(1)) {
+      Tensor dW = Tensor::empty({C, D}, xh.dtype());
+      // dWh (C x D) = dcos^T (C x N) xh (N x D)
+      gemm<T>(true, false, C, D, N, T(1), pd, C, xh.data<T>(), D, T(0), dW.data<T>(), D);
+      kernels::normalize_rows_backward(Wh.data<T>(), W_norm.data(), C, D, kNormEps, dW.data<T>(), dW.data<T>());
+      grads.add(1, dW);
+    }
+  });
 }
 
 // The target functions of part 1 in the one signature the fused op takes (params = margins).
@@ -616,14 +637,10 @@ namespace {
 
 // The margin-softmax losses multiply their logits by a scale s (16..64), which multiplies
 // their gradients too: with SGD they want a smaller step (0.01) than the others (0.05).
-// And one epoch of linear warm-up. Without it, on SmallCNN and full MNIST (1 epoch), CosFace
-// and the combined margin ended at test accuracy 0.37-0.50 on seeds 1 and 4 (exit 0): their
-// first large steps lengthened the embeddings about 1000-fold, and these losses, which see
-// only directions, pass the network a gradient divided by that length (Loss::scale_invariant).
-// With the warm-up the same seeds reached 0.9875-0.9886, and NormFace and SphereFace gained
-// too (seeds 0, 1: 0.9865, 0.9877 from 0.9791, 0.9746; 0.9781, 0.9795 from 0.9749, 0.9773).
-// ArcFace had it first: from scratch it could stall (seed 1: loss near 5.9, P@1 0.9688;
-// docs/losses.md, "ArcFace, CosFace, the combined margin and a warm-up"). bench/results/2026-11-30-seed-sweep.md.
+// And one epoch of linear warm-up: these losses see only directions, so they pass the network
+// a gradient divided by the embeddings' length (Loss::scale_invariant); large first steps
+// lengthen the embeddings, and a run can then stall for good. The runs that stalled without it
+// and trained with it: docs/losses.md, "ArcFace, CosFace, the combined margin and a warm-up".
 TrainingDefaults scaled_logits() {
   TrainingDefaults d;
   d.sgd_lr = 0.01;

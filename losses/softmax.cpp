@@ -186,9 +186,9 @@ LossEntry softmax_entry() {
   d.emb_dim = 0;
   d.logits_output = true;
   // SGD at lr 0.05 with momentum 0.9 from PyTorch's default init is at the edge of stability:
-  // SmallCNN's loss spikes (2.3 -> 6.4 at step 20 on the subset) and some runs never recover
-  // (full MNIST, 1 epoch: seed 1 ended with every ReLU dead, test accuracy 0.1135; PyTorch 1.13
-  // does the same with its seed 3). A quarter epoch of linear warm-up removes the spike.
+  // SmallCNN's loss can spike in the first steps and the run lose every ReLU for good. A
+  // quarter epoch of linear warm-up removes the spike (docs/losses.md, "Softmax, the centroid
+  // bound and a quarter epoch of warm-up").
   d.warmup_epochs = 0.25;
   return {"softmax", "cross-entropy over the logits (a linear head W, b when emb_dim > 0)", softmax_options().specs(), d,
           [](const LossOptions& o) { return std::make_shared<SoftmaxLoss>(o); }};

@@ -241,9 +241,9 @@ EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& dat
   cfg.dataset = evaluation_dataset(path, trained_on, data_dir, dataset, allow_other_dataset, log).name;
   cfg.data_dir = data_dir;
   cfg.out_dir.clear();
-  // Evaluation takes no step, so the run's warm-up need not fit this data: 234 warm-up steps of
-  // a 1-epoch run on full MNIST are more than the 47 steps of the shipped subset (found:
-  // chalk-eval --data data/mnist-subset refused such a checkpoint).
+  // Evaluation takes no step, so the run's warm-up need not fit this data: a run's warm-up on
+  // full MNIST can be longer than a whole epoch of the shipped subset, and the Trainer would
+  // refuse it.
   const std::int64_t trained_warmup = cfg.warmup_steps;
   cfg.warmup_steps = 0;
   TrainerParts parts = make_trainer_parts(cfg);

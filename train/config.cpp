@@ -121,6 +121,7 @@ std::string TrainConfig::to_json() const {
   json j, o;
   config_fields(*this, [&](const char* name, const auto& v) { j[name] = v; });
   j["dataset"] = dataset;
+  j["hflip"] = hflip;
   o = json::object();
   for (const auto& [name, value] : loss_options.values) std::visit([&, &name = name](const auto& v) { o[name] = v; }, value);
   j["loss_options"] = o;
@@ -153,6 +154,8 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
   // than one data set have none, and those runs were trained on MNIST.
   if (j.contains("dataset")) read(j, "")("dataset", c.dataset);
   else c.dataset = "mnist";
+  // "hflip" likewise: configurations written before chalk had augmentation trained without it.
+  if (j.contains("hflip")) read(j, "")("hflip", c.hflip);
   if (!j.contains("loss_options") || !j.at("loss_options").is_object()) fail("config: missing field 'loss_options'");
   c.loss_options.values = read_loss_options(c.loss, j.at("loss_options"));
   return c;

@@ -54,6 +54,8 @@ struct TrainConfig {
                                    // stop with an error (false: warn in the run's log and train on;
                                    // Trainer::collapse_warning(); demo 06 shows the collapse)
   std::int64_t limit_train = 0;    // > 0: use only the first N training images (quick runs, tests)
+  bool hflip = false;              // flip each training image left-right with probability 1/2 (augmentation;
+                                   // train/batches.h flip_horizontally: for Fashion-MNIST, not digits)
 
   // Fill the "-1: default" fields from the loss's TrainingDefaults (its registry entry), the loss
   // options not given from the loss's option table (resolve_options), and an empty dataset from
