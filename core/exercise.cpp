@@ -2,6 +2,7 @@
 #include "core/exercise.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 
@@ -70,9 +71,9 @@ std::string not_done_message_start(int number) {
 void exercise_not_done(int number) {
   const auto& all = exercises();
   if (number < 1 || number > static_cast<int>(all.size()))
-    fail(not_done_message_start(number), " (and no exercise has this number: the stub was edited?)");
+    throw ExerciseNotDone(str_cat(not_done_message_start(number), " (and no exercise has this number: the stub was edited?)"));
   const Exercise& e = all[static_cast<std::size_t>(number - 1)];
-  fail(not_done_message_start(number), ": ", e.task, " — ", exercise_page(e));
+  throw ExerciseNotDone(str_cat(not_done_message_start(number), ": ", e.task, " — ", exercise_page(e)));
 }
 
 namespace {
@@ -164,8 +165,11 @@ std::string blank_exercise_regions(std::string_view text, std::string_view file,
     for (; next < r.begin_line; ++next) out << lines[next] << '\n';
     const Exercise& e = exercise(r.number);
     if (markdown) {
+      // the link relative to the page, as every link of chalk's pages (docs_links checks them)
+      const std::string link =
+          std::filesystem::path(exercise_page(e)).lexically_relative(std::filesystem::path(file).parent_path()).generic_string();
       out << r.indent << "*(This part is exercise " << exercise_id(r.number) << "'s answer, left out of the student "
-          << "edition: [" << exercise_page(e) << "](/" << exercise_page(e) << ").)*\n";
+          << "edition: [" << exercise_page(e) << "](" << link << ").)*\n";
     } else {
       out << r.indent << "// exercise " << exercise_id(r.number) << ": " << e.task << " — " << exercise_page(e) << '\n';
       out << r.indent << "chalk::exercise_not_done(" << r.number << ");\n";

@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
+
 namespace chalk {
 
 struct Exercise {
@@ -50,7 +52,15 @@ std::string exercise_page(const Exercise& e);
 // "exercise 07 is not done yet: write ... — docs/exercises/07-....md" (also for an unknown number,
 // then naming it). Safe inside chalk's parallel loops: parallel_for and the convolutions pass an
 // exception thrown by one thread on to the caller.
+// Throws ExerciseNotDone (a chalk::Error: programs print it and exit 1).
 [[noreturn]] void exercise_not_done(int number);
+
+// What exercise_not_done throws: an Error of its own kind, so that code that adds advice to an
+// op's error (the Trainer's "lower the learning rate") passes this one on as it is.
+class ExerciseNotDone : public Error {
+ public:
+  explicit ExerciseNotDone(const std::string& what) : Error(what) {}
+};
 
 // The start of the message exercise_not_done throws: "exercise 07 is not done yet".
 std::string not_done_message_start(int number);

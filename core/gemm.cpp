@@ -85,8 +85,8 @@ void gemm_blas(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::
 //
 // OpenBLAS splits a large GEMM over its threads by rows or columns, and the rows at the
 // edge of a thread's share go through its edge kernels, which round differently: so with
-// 1 and 2 threads some elements differ in the last bit (34 of 175 shapes tried did, e.g.
-// 128 x 784 times 784 x 10). chalk's thread count changes while a run trains (adaptive
+// 1 and 2 threads some elements differ in the last bit (many shapes do, e.g. 128 x 784
+// times 784 x 10). chalk's thread count changes while a run trains (adaptive
 // threads, core/parallel.h), so gemm() splits a large product itself, into tiles that depend
 // on the shape only: each tile is one single-threaded BLAS call (OpenBLAS runs single-threaded
 // inside a parallel region), and the threads share the tiles. One thread computes the same

@@ -90,14 +90,14 @@ double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) 
   return m;
 }
 
-}  // namespace
+// ---- 1. A graph is recorded as you compute ---------------------------------------------------------
 
-int main(int argc, char** argv) {
-  demo::Notebook nb("02", "Autograd by hand");
-  if (auto code = nb.parse(argc, argv)) return *code;
-  const auto f64 = DType::Float64;
+// The neuron L = tanh(w . x + b) of sections 1, 2 and 5, each intermediate kept.
+struct Neuron {
+  Tensor x, w, b, u, s, v, L;
+};
 
-  // ---- 1. The graph ---------------------------------------------------------------------------
+Neuron a_graph_is_recorded(demo::Notebook& nb) {
   nb.markdown(
       "## 1. A graph is recorded as you compute\n\n"
       "A neuron with three inputs: L = tanh(w . x + b), in float64, with x, w of shape [3] and "
@@ -109,26 +109,32 @@ int main(int argc, char** argv) {
       "Tensor s = sum(u);     // sum  []\n"
       "Tensor v = s + b;      // add  []\n"
       "Tensor L = tanh(v);    // tanh []");
-  Tensor x = (0.5 * randn({3}, f64)).requires_grad_();
-  Tensor w = (0.5 * randn({3}, f64)).requires_grad_();
-  Tensor b = (0.5 * randn({}, f64)).requires_grad_();
-  Tensor u = w * x;
-  Tensor s = sum(u);
-  Tensor v = s + b;
-  Tensor L = tanh(v);
-  const std::map<const TensorImpl*, std::string> names = {
-      {x.impl(), "x"}, {w.impl(), "w"}, {b.impl(), "b"}, {u.impl(), "u"}, {s.impl(), "s"}, {v.impl(), "v"}, {L.impl(), "L"}};
+  Neuron n;
+  n.x = (0.5 * randn({3}, DType::Float64)).requires_grad_();
+  n.w = (0.5 * randn({3}, DType::Float64)).requires_grad_();
+  n.b = (0.5 * randn({}, DType::Float64)).requires_grad_();
+  n.u = n.w * n.x;
+  n.s = sum(n.u);
+  n.v = n.s + n.b;
+  n.L = tanh(n.v);
+  const std::map<const TensorImpl*, std::string> names = {{n.x.impl(), "x"}, {n.w.impl(), "w"}, {n.b.impl(), "b"},
+                                                          {n.u.impl(), "u"}, {n.s.impl(), "s"}, {n.v.impl(), "v"},
+                                                          {n.L.impl(), "L"}};
   nb.markdown(
       "Each op computed its value and then called `record(...)` (core/autograd.h), which hung a "
       "`Node` on its result: the op's name, its inputs (the graph's edges) and its VJP, the "
-      "function that turns dL/d(output) into dL/d(inputs). `L.grad_fn_name()` is \"" + L.grad_fn_name() +
+      "function that turns dL/d(output) into dL/d(inputs). `L.grad_fn_name()` is \"" + n.L.grad_fn_name() +
       "\"; `L.impl()->grad_fn->inputs` are the edges. Walking them from L down:");
-  nb.output(graph_tree(L, names));
-  // The same graph drawn: to_dot (core/graph_dot.h) writes it as Graphviz DOT, and Graphviz's
-  // dot program lays it out (plot/graphviz.h). The boxes take the names given with set_name.
-  for (auto [t, name] : {std::pair{x, "x"}, {w, "w"}, {b, "b"}, {u, "u"}, {s, "s"}, {v, "v"}, {L, "L"}})
+  nb.output(graph_tree(n.L, names));
+  return n;
+}
+
+// The same graph drawn: to_dot (core/graph_dot.h) writes it as Graphviz DOT, and Graphviz's
+// dot program lays it out (plot/graphviz.h). The boxes take the names given with set_name.
+void the_graph_drawn(demo::Notebook& nb, Neuron& n) {
+  for (auto [t, name] : {std::pair{n.x, "x"}, {n.w, "w"}, {n.b, "b"}, {n.u, "u"}, {n.s, "s"}, {n.v, "v"}, {n.L, "L"}})
     t.set_name(name);
-  const std::string graph_dot = to_dot(L);
+  const std::string graph_dot = to_dot(n.L);
   bool drawn = false;
   std::string draw_error;
   try {
@@ -156,8 +162,11 @@ int main(int argc, char** argv) {
   nb.check(drawn && dot_has_everything,
            "the graph drawn by Graphviz has the four ops, the saved tensors with their versions, and the leaves",
            drawn ? std::to_string(graph_dot.size()) + " bytes of DOT, drawn as graph.svg" : draw_error);
+}
 
-  // ---- 2. The chain rule by hand ----------------------------------------------------------------
+// ---- 2. The chain rule, by hand, node by node -----------------------------------------------------
+
+void the_chain_rule_by_hand(demo::Notebook& nb, Neuron& n) {
   nb.markdown(
       "## 2. The chain rule, by hand, node by node\n\n"
       "backward() walks this tree from the top. Each node receives g = dL/d(its output) and "
@@ -171,8 +180,8 @@ int main(int argc, char** argv) {
       "    dL/dx_i = dL/du_i * du_i/dx_i = dL/du_i * w_i               (mul: db = g * a)\n\n"
       "Below, these formulas are evaluated in plain C++ doubles from the forward values (no "
       "chalk op involved), then L.backward() runs and the two are compared.");
-  const auto xv = x.to_vector<double>(), wv = w.to_vector<double>();
-  const double bv = b.item();
+  const auto xv = n.x.to_vector<double>(), wv = n.w.to_vector<double>();
+  const double bv = n.b.item();
   double s_hand = 0;
   for (int i = 0; i < 3; ++i) s_hand += wv[i] * xv[i];
   const double L_hand = std::tanh(s_hand + bv);
@@ -183,32 +192,34 @@ int main(int argc, char** argv) {
     dw_hand[i] = du_hand[i] * xv[i];
     dx_hand[i] = du_hand[i] * wv[i];
   }
-  L.backward();
-  const auto dw = w.grad().to_vector<double>(), dx = x.grad().to_vector<double>();
-  const double db = b.grad().item();
+  n.L.backward();
+  const auto dw = n.w.grad().to_vector<double>(), dx = n.x.grad().to_vector<double>();
+  const double db = n.b.grad().item();
   Table ct{{"gradient", "by hand", "value by hand", "backward()", "abs. difference"}, {}};
   double worst = std::fabs(db - db_hand);
   ct.row({"dL/dv", "1 - L^2 = 1 - (" + fmt(L_hand, 4) + ")^2", fmt(dv_hand, 6), "(not kept: v is not a leaf)", ""});
   ct.row({"dL/db", "dL/dv", fmt(db_hand, 6), fmt(db, 6), diff_str(std::fabs(db - db_hand))});
-  for (int i = 0; i < 3; ++i) {
-    const std::string idx = std::to_string(i);
-    ct.row({"dL/dw_" + idx, "dL/dv * x_" + idx + " = " + fmt(dv_hand, 4) + " * (" + fmt(xv[i], 4) + ")", fmt(dw_hand[i], 6),
-            fmt(dw[i], 6), diff_str(std::fabs(dw[i] - dw_hand[i]))});
-    worst = std::max(worst, std::fabs(dw[i] - dw_hand[i]));
-  }
-  for (int i = 0; i < 3; ++i) {
-    const std::string idx = std::to_string(i);
-    ct.row({"dL/dx_" + idx, "dL/dv * w_" + idx + " = " + fmt(dv_hand, 4) + " * (" + fmt(wv[i], 4) + ")", fmt(dx_hand[i], 6),
-            fmt(dx[i], 6), diff_str(std::fabs(dx[i] - dx_hand[i]))});
-    worst = std::max(worst, std::fabs(dx[i] - dx_hand[i]));
-  }
-  nb.output("L = " + fmt(L.item(), 6) + " (by hand: " + fmt(L_hand, 6) + ")");
+  const auto rows = [&](const std::string& var, const std::string& other, const std::vector<double>& factor,
+                        const std::vector<double>& hand, const std::vector<double>& grad) {
+    for (int i = 0; i < 3; ++i) {
+      const std::string idx = std::to_string(i);
+      ct.row({"dL/d" + var + "_" + idx, "dL/dv * " + other + "_" + idx + " = " + fmt(dv_hand, 4) + " * (" +
+                  fmt(factor[i], 4) + ")", fmt(hand[i], 6), fmt(grad[i], 6), diff_str(std::fabs(grad[i] - hand[i]))});
+      worst = std::max(worst, std::fabs(grad[i] - hand[i]));
+    }
+  };
+  rows("w", "x", xv, dw_hand, dw);
+  rows("x", "w", wv, dx_hand, dx);
+  nb.output("L = " + fmt(n.L.item(), 6) + " (by hand: " + fmt(L_hand, 6) + ")");
   nb.table(ct);
   nb.check(worst <= 1e-6, "every hand-derived gradient of L = tanh(w . x + b) equals backward()'s to 1e-6 (float64)",
            "largest difference " + diff_str(worst));
   nb.result("neuron_max_abs_diff", worst);
+}
 
-  // ---- 3. An input used twice --------------------------------------------------------------------
+// ---- 3. An input used twice: the gradients of both paths add ---------------------------------------
+
+void an_input_used_twice(demo::Notebook& nb) {
   nb.markdown(
       "## 3. An input used twice: the gradients of both paths add\n\n"
       "f(t) = t sin(t), summed over a vector t: t reaches the product along two paths, directly "
@@ -255,26 +266,30 @@ int main(int argc, char** argv) {
            "the gradient of an input used twice is the sum of both paths' gradients",
            "max |both - (A + B)| = " + diff_str(paths_err) + ", max |both - analytic| = " + diff_str(twice_analytic_err));
   nb.result("twice_used_paths_diff", paths_err);
+}
 
-  // ---- 4. Accumulation across calls --------------------------------------------------------------
+// ---- 4. Leaves accumulate until zero_grad() -------------------------------------------------------
+
+void leaves_accumulate_until_zero_grad(demo::Notebook& nb) {
   nb.markdown(
       "## 4. Leaves accumulate until zero_grad()\n\n"
       "A leaf's `.grad()` is *added to* by every backward() that reaches it, exactly like "
       "PyTorch's `.grad`. That is what lets a training loop sum gradients over several "
       "micro-batches, and why every loop calls `zero_grad()` before its backward.");
-  {
-    Tensor p = from_vector(std::vector<double>{1.0, 2.0, 3.0}, {3}).requires_grad_();
-    sum(p * p).backward();                       // d/dp sum(p^2) = 2p
-    const std::string first = values(p.grad(), 1);
-    sum(p).backward();                           // + 1 each
-    const std::string second = values(p.grad(), 1);
-    p.zero_grad();
-    nb.output("p = [1, 2, 3]\nafter sum(p * p).backward():   p.grad() = " + first + "   (2p)\n" +
-              "after sum(p).backward() too:   p.grad() = " + second + "   (2p + 1)\n" +
-              "after p.zero_grad():           p.grad() is " + (p.grad().defined() ? "defined" : "undefined (empty)"));
-  }
+  Tensor p = from_vector(std::vector<double>{1.0, 2.0, 3.0}, {3}).requires_grad_();
+  sum(p * p).backward();                       // d/dp sum(p^2) = 2p
+  const std::string first = values(p.grad(), 1);
+  sum(p).backward();                           // + 1 each
+  const std::string second = values(p.grad(), 1);
+  p.zero_grad();
+  nb.output("p = [1, 2, 3]\nafter sum(p * p).backward():   p.grad() = " + first + "   (2p)\n" +
+            "after sum(p).backward() too:   p.grad() = " + second + "   (2p + 1)\n" +
+            "after p.zero_grad():           p.grad() is " + (p.grad().defined() ? "defined" : "undefined (empty)"));
+}
 
-  // ---- 5. The freed graph --------------------------------------------------------------------------
+// ---- 5. backward() frees the graph ----------------------------------------------------------------
+
+void backward_frees_the_graph(demo::Notebook& nb, Neuron& n) {
   nb.markdown(
       "## 5. backward() frees the graph\n\n"
       "After backward() every node drops its VJP and its edges: the activations the VJPs "
@@ -284,7 +299,7 @@ int main(int argc, char** argv) {
   std::string freed_message;
   bool freed_threw = false;
   try {
-    L.backward();  // L's graph was freed by the backward() of section 2
+    n.L.backward();  // L's graph was freed by the backward() of section 2
   } catch (const Error& e) {
     freed_threw = true;
     freed_message = e.what();
@@ -293,23 +308,25 @@ int main(int argc, char** argv) {
   nb.output("chalk::Error: " + (freed_threw ? freed_message : std::string("(nothing was thrown)")));
   nb.check(freed_threw && freed_message.find("already freed") != std::string::npos,
            "a second backward() through a freed graph throws chalk::Error", freed_message);
+}
 
-  // retain_graph keeps it, and the second pass adds the same gradient again.
-  x.zero_grad();
-  w.zero_grad();
-  b.zero_grad();
-  Tensor L2 = tanh(sum(w * x) + b);
+// retain_graph keeps it, and the second pass adds the same gradient again.
+void retain_graph(demo::Notebook& nb, Neuron& n) {
+  n.x.zero_grad();
+  n.w.zero_grad();
+  n.b.zero_grad();
+  Tensor L2 = tanh(sum(n.w * n.x) + n.b);
   L2.backward(Tensor(), /*retain_graph=*/true);
-  const auto once = w.grad().to_vector<double>();
+  const auto once = n.w.grad().to_vector<double>();
   L2.backward();
-  const auto twice = w.grad().to_vector<double>();
+  const auto twice = n.w.grad().to_vector<double>();
   double retain_err = 0;
   for (int i = 0; i < 3; ++i) retain_err = std::max(retain_err, std::fabs(twice[i] - 2 * once[i]));
   nb.markdown(
       "Pass `retain_graph = true` to keep it (PyTorch's `retain_graph=True`): then a second "
       "backward() works, and — section 4 — adds the same gradient again:");
   nb.code("Tensor L2 = tanh(sum(w * x) + b);\nL2.backward(Tensor(), /*retain_graph=*/true);\nL2.backward();");
-  const auto sci = [](const std::vector<double>& g) {
+  const auto six_decimals = [](const std::vector<double>& g) {
     std::string out = "[";
     for (std::size_t i = 0; i < g.size(); ++i) {
       char buf[32];
@@ -318,15 +335,18 @@ int main(int argc, char** argv) {
     }
     return out + "]";
   };
-  nb.output("w.grad() after the first:  " + sci(once) + "\nw.grad() after the second: " + sci(twice) +
+  nb.output("w.grad() after the first:  " + six_decimals(once) + "\nw.grad() after the second: " + six_decimals(twice) +
             "   (twice the first)");
   nb.check(retain_err <= 1e-12, "with retain_graph the second backward() runs and doubles the gradient",
            "max |second - 2 first| = " + diff_str(retain_err));
-  x.zero_grad();
-  w.zero_grad();
-  b.zero_grad();
+  n.x.zero_grad();
+  n.w.zero_grad();
+  n.b.zero_grad();
+}
 
-  // ---- 6. Versions: a saved tensor changed in place ---------------------------------------------
+// ---- 6. A saved tensor changed in place: version counters -----------------------------------------
+
+void a_saved_tensor_changed_in_place(demo::Notebook& nb) {
   nb.markdown(
       "## 6. A saved tensor changed in place: version counters\n\n"
       "mul's VJP holds w and x as they were in the forward — but a detached handle shares the "
@@ -345,12 +365,12 @@ int main(int argc, char** argv) {
   std::string version_message;
   std::string stale_dot;
   bool version_threw = false;
-  Tensor wv6 = tensor({3, 4}, f64).requires_grad_().set_name("w");
-  Tensor xv6 = tensor({1, 2}, f64).requires_grad_().set_name("x");
+  Tensor w = tensor({3, 4}, DType::Float64).requires_grad_().set_name("w");
+  Tensor x = tensor({1, 2}, DType::Float64).requires_grad_().set_name("x");
   {
-    Tensor y = sum(wv6 * xv6).set_name("y");
-    sum(wv6 * wv6).backward();
-    nn::SGD({wv6}, nn::SGDOptions{.lr = 0.1}).step();
+    Tensor y = sum(w * x).set_name("y");
+    sum(w * w).backward();
+    nn::SGD({w}, nn::SGDOptions{.lr = 0.1}).step();
     stale_dot = to_dot(y);
     try {
       y.backward();
@@ -359,7 +379,7 @@ int main(int argc, char** argv) {
       version_message = e.what();
     }
   }
-  nb.output("w after the step: " + values(wv6, 1) + ", version " + std::to_string(wv6.version()) +
+  nb.output("w after the step: " + values(w, 1) + ", version " + std::to_string(w.version()) +
             "\nchalk::Error: " + (version_threw ? version_message : std::string("(nothing was thrown)")));
   nb.check(version_threw && version_message.find("mul needs its input 0") != std::string::npos &&
                version_message.find("at version 1") != std::string::npos &&
@@ -377,12 +397,15 @@ int main(int argc, char** argv) {
     nb.figure("stale_graph",
               "The graph of y = sum(w * x) after the step: mul saved w at version 0, w is now at version 1, so "
               "to_dot marks mul red. This is the picture of the error above.");
-  // The two fixes: backward() before the step (the training loop's order), or a clone.
-  Tensor wa = tensor({3, 4}, f64).requires_grad_(), xa = tensor({1, 2}, f64).requires_grad_();
+}
+
+// The two fixes: backward() before the step (the training loop's order), or a clone.
+void the_two_fixes(demo::Notebook& nb) {
+  Tensor wa = tensor({3, 4}, DType::Float64).requires_grad_(), xa = tensor({1, 2}, DType::Float64).requires_grad_();
   Tensor ya = sum(wa * xa);
   ya.backward();
   nn::SGD({wa}, nn::SGDOptions{.lr = 0.1}).step();
-  Tensor wb = tensor({3, 4}, f64).requires_grad_(), xb = tensor({1, 2}, f64).requires_grad_();
+  Tensor wb = tensor({3, 4}, DType::Float64).requires_grad_(), xb = tensor({1, 2}, DType::Float64).requires_grad_();
   Tensor yb = sum(wb.clone() * xb);
   sum(wb * wb).backward();
   nn::SGD({wb}, nn::SGDOptions{.lr = 0.1}).step();
@@ -398,8 +421,11 @@ int main(int argc, char** argv) {
   nb.check(xa.grad().to_vector<double>() == right && xb.grad().to_vector<double>() == right,
            "with backward() before the step, or a clone, dy/dx is w as the forward saw it: [3, 4]",
            "x.grad() = " + values(xa.grad(), 6) + " and " + values(xb.grad(), 6));
+}
 
-  // ---- 7. A derivative along a line ------------------------------------------------------------------
+// ---- 7. A derivative along a line -----------------------------------------------------------------
+
+void a_derivative_along_a_line(demo::Notebook& nb) {
   const int samples = 33;
   nb.markdown(
       "## 7. A derivative along a line\n\n"
@@ -414,18 +440,16 @@ int main(int argc, char** argv) {
   const auto dts = tt.grad().to_vector<double>();
   double line_err = 0;
   for (int k = 0; k < samples; ++k) line_err = std::max(line_err, std::fabs(dts[k] - (std::sin(ts[k]) + ts[k] * std::cos(ts[k]))));
-  {
-    plot::Series fs{"f(t) = t sin t", {}, {}}, dfs{"f'(t), by hand", {}, {}, false, true};
-    for (int k = 0; k <= 400; ++k) {
-      const double q = lo + (hi - lo) * k / 400.0;
-      fs.x.push_back(q);
-      fs.y.push_back(q * std::sin(q));
-      dfs.x.push_back(q);
-      dfs.y.push_back(std::sin(q) + q * std::cos(q));
-    }
-    plot::Series pts{"t.grad() from backward()", ts, dts, true};
-    plot::lines(nb.figure_path("derivative"), {fs, dfs, pts}, {"f(t) = t sin t and its derivative", "t", "value"});
+  plot::Series fs{"f(t) = t sin t", {}, {}}, dfs{"f'(t), by hand", {}, {}, false, true};
+  for (int k = 0; k <= 400; ++k) {
+    const double q = lo + (hi - lo) * k / 400.0;
+    fs.x.push_back(q);
+    fs.y.push_back(q * std::sin(q));
+    dfs.x.push_back(q);
+    dfs.y.push_back(std::sin(q) + q * std::cos(q));
   }
+  plot::Series pts{"t.grad() from backward()", ts, dts, true};
+  plot::lines(nb.figure_path("derivative"), {fs, dfs, pts}, plot::axes("f(t) = t sin t and its derivative", "t", "value"));
   nb.figure("derivative",
             "The solid line is f(t) = t sin t, the dashed line its derivative worked out by hand, "
             "f'(t) = sin t + t cos t; the markers are what backward() returned at the samples. Every marker sits on the dashed "
@@ -433,8 +457,11 @@ int main(int argc, char** argv) {
   nb.check(line_err <= 1e-6, "backward()'s derivative matches the analytic f' at every sample to 1e-6",
            "max |difference| = " + diff_str(line_err) + " over " + std::to_string(samples) + " samples");
   nb.result("derivative_max_abs_diff", line_err);
+}
 
-  // ---- 8. A tiny model learns --------------------------------------------------------------------
+// ---- 8. Learning: the same few lines every training loop runs -------------------------------------
+
+void a_tiny_model_learns(demo::Notebook& nb) {
   const int steps = 150;
   nb.markdown(
       "## 8. Learning: the same few lines every training loop runs\n\n"
@@ -478,7 +505,7 @@ int main(int argc, char** argv) {
             fmt(curve.y.back(), 4) + "\nlearned w = [" + fmt(learned[0], 4) + ", " + fmt(learned[1], 4) + ", " +
             fmt(learned[2], 4) + "]   (true: 2, -1, 0.5)");
   plot::lines(nb.figure_path("fit_loss"), {curve},
-              {"Gradient descent on y = X w", "step", "mean squared error", false, true});
+              plot::axes("Gradient descent on y = X w", "step", "mean squared error").with_log_y());
   nb.figure("fit_loss",
             "The loss on a log scale falls along a straight line: for a quadratic loss each step "
             "shrinks the error by a constant factor (set by the step size and the spread of X's "
@@ -486,8 +513,11 @@ int main(int argc, char** argv) {
   nb.check(w_err < 1e-3, "gradient descent with backward()'s gradients recovers the true w to 1e-3",
            "max |learned - true| = " + fmt(w_err, 2));
   nb.result("fit_final_loss", curve.y.back());
+}
 
-  // ---- 9. gradcheck --------------------------------------------------------------------------------
+// ---- 9. gradcheck: every VJP against finite differences -------------------------------------------
+
+void gradcheck_every_vjp(demo::Notebook& nb) {
   nb.markdown(
       "## 9. gradcheck: every VJP against finite differences\n\n"
       "The hand derivation of section 2 does not scale to a real model. `gradcheck` "
@@ -496,6 +526,7 @@ int main(int argc, char** argv) {
       "and once by central differences (L(x + h e_i) - L(x - h e_i)) / 2h for every input element, "
       "in float64, with PyTorch's tolerances (h = 1e-6, atol 1e-5, rtol 1e-3). Two functions: the "
       "neuron of section 2, and a log-softmax over a matrix product (a classifier's last layer).");
+  const auto f64 = DType::Float64;
   const GradcheckResult g1 = gradcheck(
       [](const std::vector<Tensor>& in) { return tanh(sum(in[0] * in[1]) + in[2]); },
       {randn({3}, f64), randn({3}, f64), randn({}, f64)});
@@ -505,5 +536,25 @@ int main(int argc, char** argv) {
   nb.output("tanh(w . x + b):            " + g1.report + "\nlog_softmax(A B, axis 1):   " + g2.report);
   nb.check(g1.ok && g2.ok, "gradcheck passes for the neuron and for log_softmax(matmul)",
            std::to_string(g1.checked + g2.checked) + " elements compared");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  demo::Notebook nb("02", "Autograd by hand");
+  if (auto code = nb.parse(argc, argv)) return *code;
+
+  Neuron neuron = a_graph_is_recorded(nb);
+  the_graph_drawn(nb, neuron);
+  the_chain_rule_by_hand(nb, neuron);
+  an_input_used_twice(nb);
+  leaves_accumulate_until_zero_grad(nb);
+  backward_frees_the_graph(nb, neuron);
+  retain_graph(nb, neuron);
+  a_saved_tensor_changed_in_place(nb);
+  the_two_fixes(nb);
+  a_derivative_along_a_line(nb);
+  a_tiny_model_learns(nb);
+  gradcheck_every_vjp(nb);
   return nb.finish();
 }

@@ -141,13 +141,17 @@ std::string h_str(double h) {
   return sci(h);
 }
 
-}  // namespace
+// ---- 1. Central differences and their two errors -------------------------------------------------
 
-int main(int argc, char** argv) {
-  demo::Notebook nb("03", "Gradient checking");
-  if (auto code = nb.parse(argc, argv)) return *code;
+// The 16 points x, and the constants of section 2's model terms.
+struct Points {
+  Tensor x_t;                    // the points as a float64 tensor
+  std::vector<double> x;         // the same, as numbers
+  double backward_vs_exact = 0;  // max |backward() - dL/dx| in float64
+  double M3 = 0, S = 0;          // max |f'''(x_i)|, sum |f(x_i)|
+};
 
-  // ---- 1. Central differences -------------------------------------------------------------------
+Points central_differences_and_their_two_errors(demo::Notebook& nb) {
   nb.markdown(
       "## 1. Central differences and their two errors\n\n"
       "A VJP written by hand is checked against the definition of the derivative. The central "
@@ -166,76 +170,87 @@ int main(int argc, char** argv) {
       "--seed, computed with chalk's ops (sin, exp, mul, sum) in float32 and in float64. Its "
       "exact gradient is `dL/dx_i = exp(x_i) (sin x_i + cos x_i)`; the error below is the largest "
       "`|numeric - exact|` over the 16 elements.");
-  const Tensor x_t = 3.0 * rand({16}, DType::Float64) - 1.5;
-  const std::vector<double> x = x_t.to_vector<double>();
-  {
-    std::string xs;
-    for (double v : x) xs += (xs.empty() ? "" : ", ") + fmt(v, 4);
-    nb.output("x = [" + xs + "]");
-  }
+  Points P;
+  P.x_t = 3.0 * rand({16}, DType::Float64) - 1.5;
+  P.x = P.x_t.to_vector<double>();
+  std::string xs;
+  for (double v : P.x) xs += (xs.empty() ? "" : ", ") + fmt(v, 4);
+  nb.output("x = [" + xs + "]");
   // chalk's own backward() against the exact derivative: the reference is right
-  Tensor xg = x_t.detach().clone().requires_grad_();
+  Tensor xg = P.x_t.detach().clone().requires_grad_();
   sum(sin(xg) * exp(xg)).backward();
-  double backward_vs_exact = 0;
   const auto g_back = xg.grad().to_vector<double>();
-  for (std::size_t i = 0; i < x.size(); ++i) backward_vs_exact = std::max(backward_vs_exact, std::fabs(g_back[i] - dL(x[i])));
-  nb.markdown("(chalk's backward() in float64 gives the same gradient to " + fmt(backward_vs_exact, 2) +
+  for (std::size_t i = 0; i < P.x.size(); ++i)
+    P.backward_vs_exact = std::max(P.backward_vs_exact, std::fabs(g_back[i] - dL(P.x[i])));
+  nb.markdown("(chalk's backward() in float64 gives the same gradient to " + fmt(P.backward_vs_exact, 2) +
               ", so either can serve as the exact one.)");
-
-  // the two model terms' constants: M3 = max |f'''(x_i)|, S = sum |f(x_i)|
-  double M3 = 0, S = 0;
-  for (double v : x) {
-    M3 = std::max(M3, std::fabs(d3f(v)));
-    S += std::fabs(std::sin(v) * std::exp(v));
+  for (double v : P.x) {
+    P.M3 = std::max(P.M3, std::fabs(d3f(v)));
+    P.S += std::fabs(std::sin(v) * std::exp(v));
   }
-  const double eps32 = std::numeric_limits<float>::epsilon(), eps64 = std::numeric_limits<double>::epsilon();
+  return P;
+}
 
-  // ---- 2. The error against h -------------------------------------------------------------------
+// ---- 2. The error against h, in float32 and float64 -----------------------------------------------
+
+constexpr double kEps32 = std::numeric_limits<float>::epsilon(), kEps64 = std::numeric_limits<double>::epsilon();
+
+// The errors at every h, the best h of each dtype and the fitted slopes.
+struct Sweep {
+  std::vector<double> hs, e64, e32;
+  double h64 = 0, h32 = 0, min64 = 0, min32 = 0;
+  double slope_trunc = 0, slope_round = 0;
+};
+
+Sweep the_error_against_h(demo::Notebook& nb, const Points& P) {
   nb.markdown(
       "## 2. The error against h, in float32 and float64\n\n"
       "h runs from 1e-1 down to 1e-12 in quarter decades (every 4th is in the table). The model "
-      "columns are the two terms above with this function's constants: M = max |f'''(x_i)| = " + fmt(M3, 3) +
-      " and S = sum |f(x_i)| = " + fmt(S, 3) + " (the rounding term is an upper estimate: the measured "
+      "columns are the two terms above with this function's constants: M = max |f'''(x_i)| = " + fmt(P.M3, 3) +
+      " and S = sum |f(x_i)| = " + fmt(P.S, 3) + " (the rounding term is an upper estimate: the measured "
       "rounding errors run a few times below it, as rounding errors partly cancel).");
-  std::vector<double> hs, e64, e32;
+  Sweep w;
   for (int k = 4; k <= 48; ++k) {
     const double h = std::pow(10.0, -k / 4.0);
-    hs.push_back(h);
-    e64.push_back(central_difference_error<double>(x, h));
-    e32.push_back(central_difference_error<float>(x, h));
+    w.hs.push_back(h);
+    w.e64.push_back(central_difference_error<double>(P.x, h));
+    w.e32.push_back(central_difference_error<float>(P.x, h));
   }
   Table t{{"h", "error float64", "error float32", "h^2 M / 6", "eps64 S / h", "eps32 S / h"}, {}};
-  for (std::size_t j = 0; j < hs.size(); j += 4)
-    t.row({h_str(hs[j]), sci(e64[j]), sci(e32[j]), sci(hs[j] * hs[j] * M3 / 6), sci(eps64 * S / hs[j]),
-           sci(eps32 * S / hs[j])});
+  for (std::size_t j = 0; j < w.hs.size(); j += 4)
+    t.row({h_str(w.hs[j]), sci(w.e64[j]), sci(w.e32[j]), sci(w.hs[j] * w.hs[j] * P.M3 / 6),
+           sci(kEps64 * P.S / w.hs[j]), sci(kEps32 * P.S / w.hs[j])});
   nb.table(t);
-  const auto best64 = std::min_element(e64.begin(), e64.end()) - e64.begin();
-  const auto best32 = std::min_element(e32.begin(), e32.end()) - e32.begin();
-  const double h64 = hs[static_cast<std::size_t>(best64)], h32 = hs[static_cast<std::size_t>(best32)];
-  const double min64 = e64[static_cast<std::size_t>(best64)], min32 = e32[static_cast<std::size_t>(best32)];
-  const double hstar64 = std::cbrt(3 * eps64 * S / M3), hstar32 = std::cbrt(3 * eps32 * S / M3);
+  const auto best64 = static_cast<std::size_t>(std::min_element(w.e64.begin(), w.e64.end()) - w.e64.begin());
+  const auto best32 = static_cast<std::size_t>(std::min_element(w.e32.begin(), w.e32.end()) - w.e32.begin());
+  w.h64 = w.hs[best64], w.h32 = w.hs[best32];
+  w.min64 = w.e64[best64], w.min32 = w.e32[best32];
+  const double hstar64 = std::cbrt(3 * kEps64 * P.S / P.M3), hstar32 = std::cbrt(3 * kEps32 * P.S / P.M3);
   nb.markdown(
-      "The best h measured: float64 " + h_str(h64) + " (error " + sci(min64) + "; the model's `h*` = " +
-      sci(hstar64) + "), float32 " + h_str(h32) + " (error " + sci(min32) + "; `h*` = " + sci(hstar32) +
-      "). The two bottoms differ by a factor " + sci(min32 / min64) + "; the model predicts "
-      "(eps32 / eps64)^(2/3) = " + sci(std::pow(eps32 / eps64, 2.0 / 3.0)) + ". Below h ~ 1e-8 float32 cannot even represent x + h as different from x "
+      "The best h measured: float64 " + h_str(w.h64) + " (error " + sci(w.min64) + "; the model's `h*` = " +
+      sci(hstar64) + "), float32 " + h_str(w.h32) + " (error " + sci(w.min32) + "; `h*` = " + sci(hstar32) +
+      "). The two bottoms differ by a factor " + sci(w.min32 / w.min64) + "; the model predicts "
+      "(eps32 / eps64)^(2/3) = " + sci(std::pow(kEps32 / kEps64, 2.0 / 3.0)) + ". Below h ~ 1e-8 float32 cannot even represent x + h as different from x "
       "(the spacing of floats near 1 is 1.2e-7): both evaluations are the same number, the "
       "quotient is 0 and the error is the whole derivative. At h = 1e-6, gradcheck's default, "
-      "float32's error is " + fmt(e32[20], 2) + " — far above gradcheck's tolerance of 1e-5 + 1e-3 |numeric|. "
+      "float32's error is " + fmt(w.e32[20], 2) + " — far above gradcheck's tolerance of 1e-5 + 1e-3 |numeric|. "
       "That is why chalk's gradcheck (like PyTorch's) converts every input to float64 first.");
-
   // slopes on the log-log chart: truncation (large h, float64) and rounding (small h, float64)
   std::vector<double> th, te, rh, re;
-  for (std::size_t j = 0; j < hs.size(); ++j) {
-    if (hs[j] >= 1e-3) th.push_back(hs[j]), te.push_back(e64[j]);
-    if (hs[j] <= 1e-9) rh.push_back(hs[j]), re.push_back(e64[j]);
+  for (std::size_t j = 0; j < w.hs.size(); ++j) {
+    if (w.hs[j] >= 1e-3) th.push_back(w.hs[j]), te.push_back(w.e64[j]);
+    if (w.hs[j] <= 1e-9) rh.push_back(w.hs[j]), re.push_back(w.e64[j]);
   }
-  const double slope_trunc = plot::fit_loglog_slope(th, te), slope_round = plot::fit_loglog_slope(rh, re);
+  w.slope_trunc = plot::fit_loglog_slope(th, te);
+  w.slope_round = plot::fit_loglog_slope(rh, re);
+  return w;
+}
 
-  // the chart: measured errors as points, the model terms as dashed lines (cut to the chart's range)
-  const auto model = [&](const std::string& label, auto term) {
+// The log-log chart of section 2: measured errors as points, the model terms as dashed lines.
+void the_error_chart(demo::Notebook& nb, const Points& P, const Sweep& w) {
+  const auto model = [&](const std::string& label, auto term) {  // cut to the chart's range
     plot::Series s{label, {}, {}, false, true};
-    for (double h : hs) {
+    for (double h : w.hs) {
       const double v = term(h);
       if (v <= 10 && v >= 1e-14) s.x.push_back(h), s.y.push_back(v);
     }
@@ -246,15 +261,15 @@ int main(int argc, char** argv) {
     for (auto& e : v) e = std::max(e, 1e-17);
     return v;
   };
-  plot::Axes ax{"Central-difference error against the step h", "step h", "max |numeric - exact| (error)"};
-  ax.log_x = ax.log_y = true;
   plot::lines(nb.figure_path("error_vs_h"),
-              {{"float64", hs, floor0(e64), true},
-               {"float32", hs, floor0(e32), true},
-               model("h^2 M/6 (truncation)", [&](double h) { return h * h * M3 / 6; }),
-               model("eps64 S/h (rounding)", [&](double h) { return eps64 * S / h; }),
-               model("eps32 S/h (rounding)", [&](double h) { return eps32 * S / h; })},
-              ax);
+              {{"float64", w.hs, floor0(w.e64), true},
+               {"float32", w.hs, floor0(w.e32), true},
+               model("h^2 M/6 (truncation)", [&](double h) { return h * h * P.M3 / 6; }),
+               model("eps64 S/h (rounding)", [&](double h) { return kEps64 * P.S / h; }),
+               model("eps32 S/h (rounding)", [&](double h) { return kEps32 * P.S / h; })},
+              plot::axes("Central-difference error against the step h", "step h", "max |numeric - exact| (error)")
+                  .with_log_x()
+                  .with_log_y());
   nb.figure("error_vs_h",
             "the error of central differences (points: the largest |numeric - exact| over 16 elements) "
             "against h, both axes log10; dashed: the model terms, M = max |f'''|, S = sum |f|. Right of "
@@ -263,30 +278,42 @@ int main(int argc, char** argv) {
             "float32's eps32 / eps64 = 5e8 times higher than float64's. The V's bottom is the best a check "
             "can do: ~1e-10 in float64, ~1e-5 to 1e-4 in float32. Far left, float32's error flattens at the "
             "derivative itself (x + h rounds to x).");
-  nb.markdown("Fitted slopes of the float64 error (log10 error against log10 h): " + fmt(slope_trunc, 2) +
-              " for h >= 1e-3 (truncation, expected 2) and " + fmt(slope_round, 2) +
+  nb.markdown("Fitted slopes of the float64 error (log10 error against log10 h): " + fmt(w.slope_trunc, 2) +
+              " for h >= 1e-3 (truncation, expected 2) and " + fmt(w.slope_round, 2) +
               " for h <= 1e-9 (rounding, expected -1; rounding errors are noisy, so the fit is rough).");
+}
 
-  nb.check(min64 < 1e-8, "float64 central differences reach an error below 1e-8",
-           "best " + sci(min64) + " at h = " + h_str(h64));
-  nb.check(min32 > 1e-5, "float32 central differences cannot get below 1e-5 at any h",
-           "best " + sci(min32) + " at h = " + h_str(h32));
-  nb.check(std::fabs(slope_round + 1) < 0.25, "the rounding error grows as 1/h (fitted slope -1 +- 0.25)",
-           "slope " + fmt(slope_round, 3));
-  nb.check(h64 >= 1e-7 && h64 <= 1e-4 && h32 >= 1e-4 && h32 <= 1e-1,
+void the_claims_of_sections_1_and_2(demo::Notebook& nb, const Points& P, const Sweep& w) {
+  nb.check(w.min64 < 1e-8, "float64 central differences reach an error below 1e-8",
+           "best " + sci(w.min64) + " at h = " + h_str(w.h64));
+  nb.check(w.min32 > 1e-5, "float32 central differences cannot get below 1e-5 at any h",
+           "best " + sci(w.min32) + " at h = " + h_str(w.h32));
+  nb.check(std::fabs(w.slope_round + 1) < 0.25, "the rounding error grows as 1/h (fitted slope -1 +- 0.25)",
+           "slope " + fmt(w.slope_round, 3));
+  nb.check(w.h64 >= 1e-7 && w.h64 <= 1e-4 && w.h32 >= 1e-4 && w.h32 <= 1e-1,
            "the best h is near eps^(1/3): in [1e-7, 1e-4] for float64, [1e-4, 1e-1] for float32",
-           "float64 " + h_str(h64) + ", float32 " + h_str(h32));
-  nb.check(std::fabs(slope_trunc - 2) < 0.2, "the truncation error falls as h^2 (fitted slope 2 +- 0.2)",
-           "slope " + fmt(slope_trunc, 3));
-  nb.result("best_h_float64", h64);
-  nb.result("min_error_float64", min64);
-  nb.result("best_h_float32", h32);
-  nb.result("min_error_float32", min32);
-  nb.result("truncation_slope_float64", slope_trunc);
-  nb.result("rounding_slope_float64", slope_round);
-  nb.result("backward_vs_exact", backward_vs_exact);
+           "float64 " + h_str(w.h64) + ", float32 " + h_str(w.h32));
+  nb.check(std::fabs(w.slope_trunc - 2) < 0.2, "the truncation error falls as h^2 (fitted slope 2 +- 0.2)",
+           "slope " + fmt(w.slope_trunc, 3));
+  nb.result("best_h_float64", w.h64);
+  nb.result("min_error_float64", w.min64);
+  nb.result("best_h_float32", w.h32);
+  nb.result("min_error_float32", w.min32);
+  nb.result("truncation_slope_float64", w.slope_trunc);
+  nb.result("rounding_slope_float64", w.slope_round);
+  nb.result("backward_vs_exact", P.backward_vs_exact);
+}
 
-  // ---- 3. A broken VJP, caught ------------------------------------------------------------------
+// ---- 3. A VJP written by hand, and two ways to get it wrong ---------------------------------------
+
+// softsign and its two broken versions through gradcheck, on x = randn([3, 4]).
+struct Verdicts {
+  Tensor xs;
+  GradcheckResult ok, bad_g, bad_abs;
+  double worst_x = 0;  // x at the worst element gradcheck names for the dropped |.|
+};
+
+Verdicts a_vjp_by_hand_and_two_ways_to_get_it_wrong(demo::Notebook& nb) {
   nb.markdown(
       "## 3. A VJP written by hand, and two ways to get it wrong\n\n"
       "softsign(x) = x / (1 + |x|) is not one of chalk's ops, so we write it here the way "
@@ -309,24 +336,31 @@ int main(int argc, char** argv) {
       "h = 1e-6 — near float64's best h from part 2 — on `L = sum(w * f(x))` with a fixed random "
       "upstream weight w, and an element passes when `|analytic - numeric| <= 1e-5 + 1e-3 |numeric|`. "
       "The input: x = randn([3, 4]) (--seed).");
-  const Tensor xs = randn({3, 4}, DType::Float64);
-  const auto xs_v = xs.to_vector<double>();
-  const GradcheckResult ok = gradcheck([](const std::vector<Tensor>& in) { return softsign(in[0]); }, {xs});
-  const GradcheckResult bad_g = gradcheck([](const std::vector<Tensor>& in) { return softsign_forgets_g(in[0]); }, {xs});
-  const GradcheckResult bad_abs =
-      gradcheck([](const std::vector<Tensor>& in) { return softsign_drops_abs(in[0]); }, {xs});
-  nb.output("softsign:           " + ok.report + "\nsoftsign_forgets_g: " + bad_g.report +
-            "\nsoftsign_drops_abs: " + bad_abs.report);
-  const double worst_x = xs_v[static_cast<std::size_t>(std::max<std::int64_t>(bad_abs.worst_index, 0))];
+  Verdicts v;
+  v.xs = randn({3, 4}, DType::Float64);
+  const auto xs_v = v.xs.to_vector<double>();
+  v.ok = gradcheck([](const std::vector<Tensor>& in) { return softsign(in[0]); }, {v.xs});
+  v.bad_g = gradcheck([](const std::vector<Tensor>& in) { return softsign_forgets_g(in[0]); }, {v.xs});
+  v.bad_abs = gradcheck([](const std::vector<Tensor>& in) { return softsign_drops_abs(in[0]); }, {v.xs});
+  nb.output("softsign:           " + v.ok.report + "\nsoftsign_forgets_g: " + v.bad_g.report +
+            "\nsoftsign_drops_abs: " + v.bad_abs.report);
+  v.worst_x = xs_v[static_cast<std::size_t>(std::max<std::int64_t>(v.bad_abs.worst_index, 0))];
   int negatives = 0;
-  for (double v : xs_v) negatives += v < 0 ? 1 : 0;
+  for (double e : xs_v) negatives += e < 0 ? 1 : 0;
   nb.markdown(
       "The report names the worst element: for softsign_drops_abs it is flat index " +
-      std::to_string(bad_abs.worst_index) + ", where x = " + fmt(worst_x, 4) +
+      std::to_string(v.bad_abs.worst_index) + ", where x = " + fmt(v.worst_x, 4) +
       " — a negative x, as it must be: for x > 0 the broken formula is the right one (" +
       std::to_string(negatives) + " of the 12 elements are negative). The analytic value there is " +
-      fmt(bad_abs.analytic, 4) + " against the numeric " + fmt(bad_abs.numeric, 4) + ".");
+      fmt(v.bad_abs.analytic, 4) + " against the numeric " + fmt(v.bad_abs.numeric, 4) + ".");
+  return v;
+}
 
+// Why gradcheck weights the output with a random w; the table and the claims of section 3.
+void why_a_random_upstream_weight(demo::Notebook& nb, const Verdicts& v) {
+  const Tensor& xs = v.xs;
+  const GradcheckResult &ok = v.ok, &bad_g = v.bad_g, &bad_abs = v.bad_abs;
+  const double worst_x = v.worst_x;
   // why gradcheck weights the output with a random w
   const double ones_ok = check_with_ones([](const std::vector<Tensor>& in) { return softsign(in[0]); }, xs, 1e-6);
   const double ones_bad =
@@ -361,5 +395,19 @@ int main(int argc, char** argv) {
   nb.result("forgets_g_error_with_ones", ones_bad);
   nb.result("drops_abs_worst_index", static_cast<double>(bad_abs.worst_index));
   nb.result("drops_abs_worst_x", worst_x);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  demo::Notebook nb("03", "Gradient checking");
+  if (auto code = nb.parse(argc, argv)) return *code;
+
+  const Points points = central_differences_and_their_two_errors(nb);
+  const Sweep sweep = the_error_against_h(nb, points);
+  the_error_chart(nb, points, sweep);
+  the_claims_of_sections_1_and_2(nb, points, sweep);
+  const Verdicts verdicts = a_vjp_by_hand_and_two_ways_to_get_it_wrong(nb);
+  why_a_random_upstream_weight(nb, verdicts);
   return nb.finish();
 }

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -137,29 +138,73 @@ void copy_model(Trainer& from, Trainer& to) {
   }
 }
 
-plot::Axes axes(const std::string& title, const std::string& xlabel, const std::string& ylabel, bool log_y = false) {
-  plot::Axes a;
-  a.title = title;
-  a.xlabel = xlabel;
-  a.ylabel = ylabel;
-  a.log_y = log_y;
-  return a;
-}
-
 std::vector<double> steps_axis(std::size_t n) {
   std::vector<double> x(n);
   std::iota(x.begin(), x.end(), 1.0);
   return x;
 }
 
-}  // namespace
+// ---- the set-up every section shares ------------------------------------------------------------
 
-int main(int argc, char** argv) {
-  demo::Notebook nb("06", "Triplet loss and mining: batch-all, batch-hard, semi-hard; the collapse; how class means move");
-  if (auto code = nb.parse(argc, argv)) return *code;
-  const bool quick = nb.quick();
-  const std::int64_t C = 10;
+// One training run of sections 1 and 2.
+struct Run {
+  std::string name;
+  std::vector<double> spread;     // probe spread after every step (what the loss sees)
+  std::vector<double> loss;       // mean training loss of every epoch
+  std::vector<double> p1;         // P@1 on the test set after epochs 0 (init), 1, ..., E
+  double spread0 = 0;             // probe spread before training
+};
 
+// The modes' sizes, the test split and the probe set, and the triplet runs' configuration.
+struct Setup {
+  demo::Notebook& nb;
+  int epochs;                     // section 1's runs
+  int var_epochs;                 // section 2's runs
+  std::int64_t limit;             // training images (0: all); --quick: 25 PK batches per epoch instead of 75
+  MnistSplit test;
+  Probe probe;                    // 20 test images per class, flattened (the MLP takes flat images)
+
+  // The MLP to 2-D embeddings with the triplet loss: Adam unless `optimizer` says otherwise,
+  // PK batches of 10 classes x 8 images.
+  TrainConfig triplet_config(const std::string& mining, int normalize, const std::string& optimizer,
+                             int n_epochs) const {
+    TrainConfig c = nb.train_config();
+    c.model = "mlp";
+    c.loss = "triplet";
+    c.emb_dim = 2;
+    c.loss_options.set("mining", mining);
+    c.loss_options.set("normalize", normalize != 0);
+    c.optimizer = optimizer;
+    c.epochs = n_epochs;
+    c.batch_size = 80;
+    c.samples_per_class = 8;
+    c.limit_train = limit;
+    return c;
+  }
+};
+
+// Train `t` for its epochs, recording the probe spread after every step; call at_epoch(e, t)
+// after each epoch (e = 1..E) and once before training (e = 0).
+Run train_run(Trainer& t, const std::string& name, const Probe& probe,
+              const std::function<void(int, Trainer&)>& at_epoch) {
+  Run r;
+  r.name = name;
+  auto seen = [&] { return t.loss().metric_embedding(embed_probe(t, probe)); };
+  r.spread0 = spread(seen());
+  r.p1.push_back(precision_at_1(t));
+  if (at_epoch) at_epoch(0, t);
+  for (int e = 0; e < t.config().epochs; ++e) {
+    r.loss.push_back(t.train_epoch(e, [&](std::int64_t, std::int64_t, double) { r.spread.push_back(spread(seen())); }));
+    r.p1.push_back(precision_at_1(t));
+    if (at_epoch) at_epoch(e + 1, t);
+  }
+  return r;
+}
+
+const std::vector<std::string> kMinings = {"all", "hard", "semihard"};
+const std::map<std::string, std::string> kPretty = {{"all", "batch-all"}, {"hard", "batch-hard"}, {"semihard", "semi-hard"}};
+
+void introduction(demo::Notebook& nb) {
   nb.markdown(
       "A triplet loss orders three embeddings: an anchor a, a positive p of its class and a negative n of "
       "another, `l = max(0, d(a,p) - d(a,n) + alpha)`. chalk mines the triplets inside a PK batch "
@@ -167,131 +212,101 @@ int main(int argc, char** argv) {
       "and averages over those with a positive loss, **batch-hard** (Hermans et al. 2017) takes per anchor "
       "the farthest positive and the nearest negative, **semi-hard** (FaceNet) takes per positive pair the "
       "nearest negative beyond the positive (docs/losses/triplet.md section 7).");
+}
 
-  // ---------------------------------------------------------------- 1. three minings in 2-D
-  const int epochs = quick ? 3 : 6;
-  const std::int64_t limit = quick ? 2000 : 0;  // --quick: 25 PK batches per epoch instead of 75
-  nb.markdown(str_cat(
+// ---- 1. Three minings, 2-D embeddings -----------------------------------------------------------
+
+// The test embeddings of a 2-D model as a scatter chart, figure `name`.
+void draw_test_embeddings(Setup& s, Trainer& t, const std::string& name, const std::string& title) {
+  const Tensor emb = t.embed(t.test_set()).to(DType::Float64);
+  const double* p = emb.data<double>();
+  std::vector<double> xs, ys;
+  for (std::int64_t i = 0; i < emb.shape()[0]; ++i) {
+    xs.push_back(p[2 * i]);
+    ys.push_back(p[2 * i + 1]);
+  }
+  plot::scatter_by_class(s.nb.figure_path(name), xs, ys, s.test.labels, plot::axes(title, "e_1", "e_2"),
+                         s.nb.dataset().class_names);
+}
+
+// Section 1's three runs, by mining. `warm_source` receives a copy of the semi-hard model after
+// its first epoch (section 2 continues it with batch-hard).
+std::map<std::string, Run> train_three_minings(Setup& s, std::unique_ptr<Trainer>& warm_source) {
+  s.nb.markdown(str_cat(
       "## 1. Three minings, 2-D embeddings\n\n"
       "An MLP (784-256-128-2) is trained from the same initial weights with each mining: Adam, lr 1e-3, "
-      "cosine schedule, margin 0.2, Euclidean distance, ", epochs, " epochs",
-      quick ? " on the first " : " on the ", count_str(nb.train_images(limit)), " training images",
-      quick ? " (--quick)" : "", ". "
+      "cosine schedule, margin 0.2, Euclidean distance, ", s.epochs, " epochs",
+      s.nb.quick() ? " on the first " : " on the ", count_str(s.nb.train_images(s.limit)), " training images",
+      s.nb.quick() ? " (--quick)" : "", ". "
       "The embeddings are **not** L2-normalised here (`normalize = 0`): normalised 2-D embeddings lie on a "
       "circle, a one-dimensional picture; in the plane we see the geometry the loss builds. "
       "Section 2 measures what normalisation changes. After every step the hook passed to "
       "`Trainer::train_epoch` measures the spread of a fixed probe set (20 test images per class): the mean "
       "distance between two of its embeddings."));
-  const MnistSplit test = nb.test_split();
-  const Probe probe = make_probe(test, 20, /*flatten=*/true);  // the MLP takes flat images
-
-  auto triplet_config = [&](const std::string& mining, int normalize, const std::string& optimizer, int n_epochs) {
-    TrainConfig c = nb.train_config();
-    c.model = "mlp";
-    c.loss = "triplet";
-    c.emb_dim = 2;
-    c.loss_options.mining = mining;
-    c.loss_options.normalize = normalize;
-    c.optimizer = optimizer;
-    c.epochs = n_epochs;
-    c.batch_size = 80;
-    c.samples_per_class = 8;
-    c.limit_train = limit;
-    return c;
-  };
-
-  struct Run {
-    std::string name;
-    std::vector<double> spread;     // probe spread after every step (what the loss sees)
-    std::vector<double> loss;       // mean training loss of every epoch
-    std::vector<double> p1;         // P@1 on the test set after epochs 0 (init), 1, ..., E
-    double spread0 = 0;             // probe spread before training
-  };
-  // Train `t` for its epochs, recording the probe spread after every step; call at_epoch(e, t)
-  // after each epoch (e = 1..E) and once before training (e = 0).
-  auto train_run = [&](Trainer& t, const std::string& name,
-                       const std::function<void(int, Trainer&)>& at_epoch) {
-    Run r;
-    r.name = name;
-    auto seen = [&] { return t.loss().metric_embedding(embed_probe(t, probe)); };
-    r.spread0 = spread(seen());
-    r.p1.push_back(precision_at_1(t));
-    if (at_epoch) at_epoch(0, t);
-    for (int e = 0; e < t.config().epochs; ++e) {
-      r.loss.push_back(t.train_epoch(e, [&](std::int64_t, std::int64_t, double) { r.spread.push_back(spread(seen())); }));
-      r.p1.push_back(precision_at_1(t));
-      if (at_epoch) at_epoch(e + 1, t);
-    }
-    return r;
-  };
-
-  const std::vector<std::string> minings = {"all", "hard", "semihard"};
-  const std::map<std::string, std::string> pretty = {{"all", "batch-all"}, {"hard", "batch-hard"}, {"semihard", "semi-hard"}};
-  const int mid = epochs / 2;
-  const int var_epochs = quick ? 2 : 3;  // section 2's runs
+  s.test = s.nb.test_split();
+  s.probe = make_probe(s.test, 20, /*flatten=*/true);
+  const int mid = s.epochs / 2;
   std::map<std::string, Run> runs;
-  std::vector<std::vector<float>> warm_weights;  // semi-hard after one epoch: section 2's warm start
-  std::unique_ptr<Trainer> warm_source;
-  for (const auto& mining : minings) {
-    Trainer t(triplet_config(mining, 0, "", epochs));
-    runs[mining] = train_run(t, pretty.at(mining), [&](int e, Trainer& tr) {
-      if (e == 1 && mining == "semihard") {
-        // keep a copy of this model: section 2 continues it with batch-hard
-        warm_source = std::make_unique<Trainer>(triplet_config("hard", 0, "", var_epochs));
+  for (const auto& mining : kMinings) {
+    Trainer t(s.triplet_config(mining, 0, "", s.epochs));
+    runs[mining] = train_run(t, kPretty.at(mining), s.probe, [&](int e, Trainer& tr) {
+      if (e == 1 && mining == "semihard") {  // keep a copy of this model: section 2 continues it with batch-hard
+        warm_source = std::make_unique<Trainer>(s.triplet_config("hard", 0, "", s.var_epochs));
         copy_model(tr, *warm_source);
       }
-      if (e != 0 && e != mid && e != epochs) return;
+      if (e != 0 && e != mid && e != s.epochs) return;
       if (mining != "all" && e == 0) return;  // one picture of the shared initial weights is enough
-      const Tensor emb = tr.embed(tr.test_set()).to(DType::Float64);
-      const double* p = emb.data<double>();
-      std::vector<double> xs, ys;
-      for (std::int64_t i = 0; i < emb.shape()[0]; ++i) {
-        xs.push_back(p[2 * i]);
-        ys.push_back(p[2 * i + 1]);
-      }
-      const std::string name = e == 0 ? "emb_init" : str_cat("emb_", mining, "_epoch", e);
-      const std::string title = e == 0 ? "Test embeddings before training (all three runs)"
-                                       : str_cat(pretty.at(mining), ": test embeddings after epoch ", e);
-      plot::scatter_by_class(nb.figure_path(name), xs, ys, test.labels, axes(title, "e_1", "e_2"),
-                             nb.dataset().class_names);
+      draw_test_embeddings(s, tr, e == 0 ? "emb_init" : str_cat("emb_", mining, "_epoch", e),
+                           e == 0 ? "Test embeddings before training (all three runs)"
+                                  : str_cat(kPretty.at(mining), ": test embeddings after epoch ", e));
     });
   }
+  return runs;
+}
 
-  nb.figure("emb_init", str_cat("The untrained MLP maps the ", count_str(test.n), " test images to a small tangle "
+// The embedding figures, the table and the claim of section 1.
+void three_minings_in_2d(Setup& s, std::map<std::string, Run>& runs) {
+  demo::Notebook& nb = s.nb;
+  const int mid = s.epochs / 2;
+  nb.figure("emb_init", str_cat("The untrained MLP maps the ", count_str(s.test.n), " test images to a small tangle "
                                 "near the origin; classes overlap everywhere. All three runs start here (same "
                                 "seed, same weights)."));
-  for (const auto& mining : minings) {
+  for (const auto& mining : kMinings) {
     const Run& r = runs[mining];
     nb.figure(str_cat("emb_", mining, "_epoch", mid),
-              str_cat(pretty.at(mining), " after epoch ", mid, " of ", epochs, ": P@1 ", fmt(r.p1[static_cast<std::size_t>(mid)], 3), "."));
-    nb.figure(str_cat("emb_", mining, "_epoch", epochs),
-              str_cat(pretty.at(mining), " after the last epoch: P@1 ", fmt(r.p1.back(), 3),
-                      mining == "hard" ? str_cat(". All ", count_str(test.n), " points sit on (almost) one point: the "
+              str_cat(kPretty.at(mining), " after epoch ", mid, " of ", s.epochs, ": P@1 ",
+                      fmt(r.p1[static_cast<std::size_t>(mid)], 3), "."));
+    nb.figure(str_cat("emb_", mining, "_epoch", s.epochs),
+              str_cat(kPretty.at(mining), " after the last epoch: P@1 ", fmt(r.p1.back(), 3),
+                      mining == "hard" ? str_cat(". All ", count_str(s.test.n), " points sit on (almost) one point: the "
                                                  "collapse of section 2 (the axes zoom in on a tiny region).")
                                        : ". The classes form separate clusters; neighbouring clusters still "
                                          "touch, and that is where the nearest-neighbour errors are."));
   }
-
   Table t1{{"mining", "train loss, last epoch", "P@1 init", str_cat("P@1 epoch ", mid), "P@1 last",
             "probe spread init", "probe spread last"}, {}};
-  for (const auto& mining : minings) {
+  for (const auto& mining : kMinings) {
     const Run& r = runs[mining];
-    t1.row({pretty.at(mining), fmt(r.loss.back()), fmt(r.p1.front(), 3), fmt(r.p1[static_cast<std::size_t>(mid)], 3),
+    t1.row({kPretty.at(mining), fmt(r.loss.back()), fmt(r.p1.front(), 3), fmt(r.p1[static_cast<std::size_t>(mid)], 3),
             fmt(r.p1.back(), 3), fmt(r.spread0), fmt(r.spread.back())});
     nb.result(str_cat("p1_2d_", mining), r.p1.back());
     nb.result(str_cat("spread_ratio_2d_", mining), r.spread.back() / r.spread0);
   }
   nb.table(t1);
   nb.markdown(str_cat(
-      "P@1 is Precision@1 on the ", count_str(test.n), " test images (1-nearest-neighbour accuracy, the query excluded); "
+      "P@1 is Precision@1 on the ", count_str(s.test.n), " test images (1-nearest-neighbour accuracy, the query excluded); "
       "chance is about 0.1. Batch-all and semi-hard separate the classes in two dimensions; batch-hard "
       "does not — its training loss ends at the margin 0.2 and its spread near 0. That is the collapse."));
   const double p1_semi = runs["semihard"].p1.back(), p1_all = runs["all"].p1.back();
   nb.check(p1_semi > 0.55 && p1_all > 0.55, "semi-hard and batch-all mining separate the classes in 2-D: P@1 > 0.55",
            str_cat("semi-hard ", fmt(p1_semi, 3), ", batch-all ", fmt(p1_all, 3), ", init ", fmt(runs["all"].p1.front(), 3)));
+}
 
-  // ---------------------------------------------------------------- 2. the collapse
-  nb.markdown(
+// ---- 2. The collapse, measured ------------------------------------------------------------------
+
+// Batch-hard with one thing changed at a time: SGD, normalised, warm-started from semi-hard.
+std::vector<Run> the_collapse_measured(Setup& s, Trainer& warm_source) {
+  s.nb.markdown(
       "## 2. The collapse, measured\n\n"
       "Batch-hard picks, for every anchor, the farthest positive and the nearest negative. In an untrained "
       "network the nearest negative is usually nearer than the farthest positive, so "
@@ -307,27 +322,19 @@ int main(int argc, char** argv) {
       "model of section 1 after its first epoch.");
   std::vector<Run> variants;
   {
-    Trainer t(triplet_config("hard", 0, "sgd", var_epochs));
-    variants.push_back(train_run(t, "batch-hard, SGD", nullptr));
+    Trainer t(s.triplet_config("hard", 0, "sgd", s.var_epochs));
+    variants.push_back(train_run(t, "batch-hard, SGD", s.probe, nullptr));
   }
   {
-    Trainer t(triplet_config("hard", 1, "", var_epochs));
-    variants.push_back(train_run(t, "batch-hard, normalised", nullptr));
+    Trainer t(s.triplet_config("hard", 1, "", s.var_epochs));
+    variants.push_back(train_run(t, "batch-hard, normalised", s.probe, nullptr));
   }
-  {
-    Trainer& t = *warm_source;
-    Run r;
-    r.name = "batch-hard after 1 epoch of semi-hard";
-    auto seen = [&] { return t.loss().metric_embedding(embed_probe(t, probe)); };
-    r.spread0 = spread(seen());
-    r.p1.push_back(precision_at_1(t));
-    for (int e = 0; e < var_epochs; ++e) {
-      r.loss.push_back(t.train_epoch(e, [&](std::int64_t, std::int64_t, double) { r.spread.push_back(spread(seen())); }));
-      r.p1.push_back(precision_at_1(t));
-    }
-    variants.push_back(r);
-  }
+  variants.push_back(train_run(warm_source, "batch-hard after 1 epoch of semi-hard", s.probe, nullptr));
+  return variants;
+}
 
+// Every run of sections 1 and 2 over the first var_epochs epochs: the table and the spread chart.
+void collapse_table_and_chart(Setup& s, std::map<std::string, Run>& runs, const std::vector<Run>& variants) {
   // The first step at which the spread is below a tenth of its start: when the collapse happens.
   auto collapse_step = [](const Run& r) -> std::string {
     for (std::size_t i = 0; i < r.spread.size(); ++i)
@@ -345,33 +352,35 @@ int main(int argc, char** argv) {
     t2.row({r.name, losses, fmt(r.spread0), fmt(head.spread.back()), fmt(head.spread.back() / r.spread0),
             collapse_step(head), fmt(r.p1[n_epochs], 3)});
   };
-  for (const auto& mining : minings) add_row(runs[mining], static_cast<std::size_t>(var_epochs));
+  for (const auto& mining : kMinings) add_row(runs[mining], static_cast<std::size_t>(s.var_epochs));
   for (const auto& r : variants) add_row(r, r.loss.size());
-  nb.table(t2);
-  nb.markdown(str_cat("All runs above over their first ", var_epochs, " epochs (", variants.front().spread.size(),
-                      " steps); the spread is that of the probe embeddings the loss sees (on the unit circle for "
-                      "the normalised run)."));
-
-  {
-    std::vector<plot::Series> s;
-    const std::size_t steps = variants.front().spread.size();
-    for (const auto& mining : minings) {
-      const Run& r = runs[mining];
-      s.push_back({r.name + " (Adam)", steps_axis(steps), std::vector<double>(r.spread.begin(), r.spread.begin() + static_cast<std::ptrdiff_t>(steps))});
-    }
-    for (const auto& r : variants) s.push_back({r.name, steps_axis(r.spread.size()), r.spread, false, true});
-    for (auto& series : s)
-      for (auto& v : series.y) v = std::max(v, 1e-7);  // log axis: a spread of exactly 0 is drawn at 1e-7
-    plot::lines(nb.figure_path("collapse_spread"), s,
-                axes("Spread of the probe embeddings during training (2-D)", "training step",
-                     "mean pairwise distance (log)", true));
+  s.nb.table(t2);
+  const std::size_t steps = variants.front().spread.size();
+  s.nb.markdown(str_cat("All runs above over their first ", s.var_epochs, " epochs (", steps,
+                        " steps); the spread is that of the probe embeddings the loss sees (on the unit circle for "
+                        "the normalised run)."));
+  std::vector<plot::Series> series;
+  for (const auto& mining : kMinings) {
+    const Run& r = runs[mining];
+    series.push_back({r.name + " (Adam)", steps_axis(steps),
+                      std::vector<double>(r.spread.begin(), r.spread.begin() + static_cast<std::ptrdiff_t>(steps))});
   }
-  nb.figure("collapse_spread",
-            "Mean distance between two probe embeddings after every step (log scale). Batch-hard from scratch "
-            "(solid) falls steadily, and so do its variants (dashed): SGD, normalised, and even started from a "
-            "semi-hard model that had already spread out. "
-            "Batch-all and semi-hard grow.");
+  for (const auto& r : variants) series.push_back({r.name, steps_axis(r.spread.size()), r.spread, false, true});
+  for (auto& line : series)
+    for (auto& v : line.y) v = std::max(v, 1e-7);  // log axis: a spread of exactly 0 is drawn at 1e-7
+  plot::lines(s.nb.figure_path("collapse_spread"), series,
+              plot::axes("Spread of the probe embeddings during training (2-D)", "training step",
+                         "mean pairwise distance (log)").with_log_y());
+  s.nb.figure("collapse_spread",
+              "Mean distance between two probe embeddings after every step (log scale). Batch-hard from scratch "
+              "(solid) falls steadily, and so do its variants (dashed): SGD, normalised, and even started from a "
+              "semi-hard model that had already spread out. "
+              "Batch-all and semi-hard grow.");
+}
 
+// What section 2's numbers say, and its claim.
+void what_the_collapse_numbers_say(Setup& s, std::map<std::string, Run>& runs, const std::vector<Run>& variants) {
+  demo::Notebook& nb = s.nb;
   const Run& hard = runs["hard"];
   auto ratio = [](const Run& r) { return r.spread.back() / r.spread0; };
   double worst_hard = ratio(hard), worst_hard_p1 = hard.p1.back();  // P@1: the runs from scratch only
@@ -384,8 +393,8 @@ int main(int argc, char** argv) {
   nb.result("p1_hard_warm_start", variants[2].p1.back());
   nb.markdown(str_cat(
       "What the numbers say. Batch-hard collapsed in every 2-D setting tried: the spread fell to ",
-      fmt(ratio(hard)), " of its start with Adam (after all ", epochs, " epochs), and after ", var_epochs, " epochs to ",
-      fmt(ratio(variants[0])), " with SGD, ", fmt(ratio(variants[1])), " with normalisation and ",
+      fmt(ratio(hard)), " of its start with Adam (after all ", s.epochs, " epochs), and after ", s.var_epochs,
+      " epochs to ", fmt(ratio(variants[0])), " with SGD, ", fmt(ratio(variants[1])), " with normalisation and ",
       fmt(ratio(variants[2])), " from the warm start; it fell below a tenth of its start at the steps of the "
       "column \"below 1/10\", and the training loss settled near the margin 0.2. Neither Adam, nor "
       "normalisation, nor a start that semi-hard had already spread out prevents it in two dimensions: a 2-D "
@@ -405,79 +414,100 @@ int main(int argc, char** argv) {
                    fmt(worst_hard_p1, 3), ", warm start P@1 ", fmt(variants[2].p1.back(), 3),
                    ", batch-hard final loss ", fmt(hard.loss.back(), 4), "; semi-hard x", fmt(semi_ratio, 3),
                    ", batch-all x", fmt(all_ratio, 3)));
+}
 
-  // ---------------------------------------------------------------- 3. how class means move
-  const std::int64_t D = 16;
-  const int jump_epochs = 2;
-  const std::int64_t jump_limit = quick ? 2400 : 0;
-  const std::int64_t jump_batch = 80;
-  struct JumpRun {
-    std::string name;
-    std::vector<double> jump, sep;  // J(t), S(t) per step
-  };
-  auto jump_run = [&](const std::string& name, const std::string& loss, const std::string& mining, std::int64_t K,
-                      std::uint64_t seed) {
-    TrainConfig c = nb.train_config();
-    c.seed = seed;
-    c.model = "mlp";
-    c.loss = loss;
-    c.emb_dim = D;
-    c.optimizer = "adam";
-    c.lr = 1e-3;
-    c.schedule = "constant";
-    c.epochs = jump_epochs;
-    c.batch_size = jump_batch;
-    c.samples_per_class = K;
-    c.loss_options.mining = mining;
-    c.limit_train = jump_limit;
-    Trainer t(c);
-    JumpRun r;
-    r.name = name;
-    std::vector<double> prev = class_means_unit(embed_probe(t, probe), probe.label, C);
-    for (int e = 0; e < jump_epochs; ++e)
-      t.train_epoch(e, [&](std::int64_t, std::int64_t, double) {
-        const std::vector<double> mu = class_means_unit(embed_probe(t, probe), probe.label, C);
-        double j = 0, s = 0;
-        for (std::int64_t k = 0; k < C; ++k) j += row_distance(mu, k, prev, k, D);
-        for (std::int64_t a = 0; a < C; ++a)
-          for (std::int64_t b = a + 1; b < C; ++b) s += row_distance(mu, a, mu, b, D);
-        r.jump.push_back(j / static_cast<double>(C));
-        r.sep.push_back(s / static_cast<double>(C * (C - 1) / 2));
-        prev = mu;
-      });
-    return r;
-  };
-  // Every run over jump_seeds seeds: the table's per-step columns and the figure show the first seed;
-  // every ordering below is read from all of them (rel_seeds[i]: run i's median J/S, one per seed).
-  const int jump_seeds = quick ? 1 : 3;
-  std::vector<JumpRun> jr;
-  std::vector<std::vector<double>> rel_seeds(5);
-  for (int k = 0; k < jump_seeds; ++k) {
-    const std::uint64_t seed = nb.seed() + static_cast<std::uint64_t>(k);
+// ---- 3. How far does a class move in one step? --------------------------------------------------
+
+constexpr std::int64_t kClasses = 10;
+constexpr std::int64_t kJumpDim = 16;   // the embedding size of section 3's runs
+constexpr int kJumpEpochs = 2;
+constexpr std::int64_t kJumpBatch = 80;
+
+struct JumpRun {
+  std::string name;
+  std::vector<double> jump, sep;  // J(t), S(t) per step
+};
+
+// One of section 3's runs: the MLP to 16-D embeddings, Adam at a constant lr 1e-3, with the
+// class means of the normalised probe embeddings measured after every step.
+JumpRun jump_run(const Setup& s, const std::string& name, const std::string& loss, const std::string& mining,
+                 std::int64_t K, std::uint64_t seed) {
+  const std::int64_t C = kClasses, D = kJumpDim;
+  TrainConfig c = s.nb.train_config();
+  c.seed = seed;
+  c.model = "mlp";
+  c.loss = loss;
+  c.emb_dim = D;
+  c.optimizer = "adam";
+  c.lr = 1e-3;
+  c.schedule = "constant";
+  c.epochs = kJumpEpochs;
+  c.batch_size = kJumpBatch;
+  c.samples_per_class = K;
+  if (!mining.empty()) c.loss_options.set("mining", mining);  // "": not a triplet loss
+  c.limit_train = s.nb.quick() ? 2400 : 0;
+  Trainer t(c);
+  JumpRun r;
+  r.name = name;
+  std::vector<double> prev = class_means_unit(embed_probe(t, s.probe), s.probe.label, C);
+  for (int e = 0; e < kJumpEpochs; ++e)
+    t.train_epoch(e, [&](std::int64_t, std::int64_t, double) {
+      const std::vector<double> mu = class_means_unit(embed_probe(t, s.probe), s.probe.label, C);
+      double j = 0, sep = 0;
+      for (std::int64_t k = 0; k < C; ++k) j += row_distance(mu, k, prev, k, D);
+      for (std::int64_t a = 0; a < C; ++a)
+        for (std::int64_t b = a + 1; b < C; ++b) sep += row_distance(mu, a, mu, b, D);
+      r.jump.push_back(j / static_cast<double>(C));
+      r.sep.push_back(sep / static_cast<double>(C * (C - 1) / 2));
+      prev = mu;
+    });
+  return r;
+}
+
+// The five runs over every seed: the first seed's runs (the table's per-step columns and the
+// figure), and each run's median J/S per seed (every ordering is read from all of them).
+struct JumpStudy {
+  int seeds = 1;
+  std::vector<JumpRun> first;
+  std::vector<std::vector<double>> rel_seeds;  // rel_seeds[i]: run i's median J/S, one per seed
+  std::vector<double> rel_median;              // the first seed's median J/S per run
+};
+
+JumpStudy run_the_jump_study(const Setup& s) {
+  JumpStudy st;
+  st.seeds = s.nb.quick() ? 1 : 3;
+  st.rel_seeds.resize(5);
+  for (int k = 0; k < st.seeds; ++k) {
+    const std::uint64_t seed = s.nb.seed() + static_cast<std::uint64_t>(k);
     std::vector<JumpRun> runs;
-    runs.push_back(jump_run("softmax", "softmax", "", 8, seed));
-    runs.push_back(jump_run("centroid bound", "centroid", "", 8, seed));
-    runs.push_back(jump_run("triplet semi-hard, 10 classes x 8", "triplet", "semihard", 8, seed));
-    runs.push_back(jump_run("triplet semi-hard, 4 classes x 20", "triplet", "semihard", 20, seed));
-    runs.push_back(jump_run("triplet batch-hard, 10 classes x 8", "triplet", "hard", 8, seed));
+    runs.push_back(jump_run(s, "softmax", "softmax", "", 8, seed));
+    runs.push_back(jump_run(s, "centroid bound", "centroid", "", 8, seed));
+    runs.push_back(jump_run(s, "triplet semi-hard, 10 classes x 8", "triplet", "semihard", 8, seed));
+    runs.push_back(jump_run(s, "triplet semi-hard, 4 classes x 20", "triplet", "semihard", 20, seed));
+    runs.push_back(jump_run(s, "triplet batch-hard, 10 classes x 8", "triplet", "hard", 8, seed));
     for (std::size_t i = 0; i < runs.size(); ++i) {
       std::vector<double> rel(runs[i].jump.size());
       for (std::size_t t = 0; t < rel.size(); ++t) rel[t] = runs[i].jump[t] / runs[i].sep[t];
-      rel_seeds[i].push_back(quantile(rel, 0.5));
+      st.rel_seeds[i].push_back(quantile(rel, 0.5));
     }
-    if (k == 0) jr = std::move(runs);
+    if (k == 0) st.first = std::move(runs);
   }
   // the step count as run (the hook's count), not restated by hand; the runs are compared step for step
-  const std::size_t steps = jr[0].jump.size();
-  for (const JumpRun& r : jr)
+  const std::size_t steps = st.first[0].jump.size();
+  for (const JumpRun& r : st.first)
     if (r.jump.size() != steps) fail("demo 06: ", r.name, " took ", r.jump.size(), " steps, softmax ", steps);
+  return st;
+}
+
+void how_far_does_a_class_move(demo::Notebook& nb, const JumpStudy& st) {
   nb.markdown(str_cat(
       "## 3. How far does a class move in one step? (the essay, section 0x02)\n\n"
       "The essay argues that a triplet batch sees only a few classes at a time — each triplet compares two "
       "— so class embeddings move unsteadily, while softmax (every class's weight row in every step) and the "
       "centroid bound (every sample against all C fixed centroids) see all classes in every step. Measured: "
-      "the same MLP with ", D, "-D embeddings is trained with each loss for the same ", jump_epochs,
-      " epochs (", steps, " steps of ", jump_batch, " images each), with the **same optimizer** (Adam, lr 1e-3, "
+      "the same MLP with ", kJumpDim, "-D embeddings is trained with each loss for the same ", kJumpEpochs,
+      " epochs (", st.first[0].jump.size(), " steps of ", kJumpBatch, " images each), with the **same optimizer** "
+      "(Adam, lr 1e-3, "
       "constant): Adam scales every parameter's step to about lr whatever the loss's scale, so what differs "
       "is where each loss points, step after step. After every step the hook embeds the fixed probe set (20 test images per "
       "class) in eval mode under NoGradGuard, **L2-normalises** each embedding (triplet and centroid losses "
@@ -491,52 +521,56 @@ int main(int argc, char** argv) {
       "Semi-hard is the triplet run to compare: batch-hard sits near the collapse of section 2 in runs this "
       "short (its S column shows how close together its classes stay), so its relative jumps describe a "
       "plateau rather than a loss at work."));
+}
 
+// The table and the chart of section 3; fills st.rel_median.
+void class_mean_jumps(demo::Notebook& nb, JumpStudy& st) {
   Table t3{{"loss", "median jump J", "median S", "median J/S", "J/S quartiles (25%, 75%)",
-            "median J/S, second half", "median J/S over " + std::to_string(jump_seeds) + " seed(s) (95% interval)"}, {}};
-  std::vector<double> rel_median;
-  for (const auto& r : jr) {
+            "median J/S, second half", "median J/S over " + std::to_string(st.seeds) + " seed(s) (95% interval)"}, {}};
+  for (const auto& r : st.first) {
     std::vector<double> rel(r.jump.size());
     for (std::size_t i = 0; i < rel.size(); ++i) rel[i] = r.jump[i] / r.sep[i];
     const std::vector<double> second(rel.begin() + static_cast<std::ptrdiff_t>(rel.size() / 2), rel.end());
-    rel_median.push_back(quantile(rel, 0.5));
+    st.rel_median.push_back(quantile(rel, 0.5));
     t3.row({r.name, fmt(quantile(r.jump, 0.5)), fmt(quantile(r.sep, 0.5)), fmt(quantile(rel, 0.5)),
             fmt(quantile(rel, 0.25)) + ", " + fmt(quantile(rel, 0.75)), fmt(quantile(second, 0.5)),
-            describe_interval(mean_interval(rel_seeds[rel_median.size() - 1]))});
+            describe_interval(mean_interval(st.rel_seeds[st.rel_median.size() - 1]))});
   }
   nb.table(t3);
   const char* keys[] = {"jump_rel_softmax", "jump_rel_centroid", "jump_rel_triplet_semihard_p10",
                         "jump_rel_triplet_semihard_p4", "jump_rel_triplet_hard_p10"};
-  for (std::size_t i = 0; i < jr.size(); ++i) nb.result(keys[i], rel_median[i]);
-  {
-    std::vector<plot::Series> s;
-    for (const auto& r : jr) {
-      std::vector<double> rel(r.jump.size());
-      for (std::size_t i = 0; i < rel.size(); ++i) rel[i] = std::max(r.jump[i] / r.sep[i], 1e-7);
-      s.push_back({r.name, steps_axis(rel.size()), rel});
-    }
-    plot::lines(nb.figure_path("class_mean_jumps"), s,
-                axes("How far the class means move in one step", "training step",
-                     "J / S: jump of a class mean / distance between classes (log)", true));
+  for (std::size_t i = 0; i < st.first.size(); ++i) nb.result(keys[i], st.rel_median[i]);
+  std::vector<plot::Series> series;
+  for (const auto& r : st.first) {
+    std::vector<double> rel(r.jump.size());
+    for (std::size_t i = 0; i < rel.size(); ++i) rel[i] = std::max(r.jump[i] / r.sep[i], 1e-7);
+    series.push_back({r.name, steps_axis(rel.size()), rel});
   }
+  plot::lines(nb.figure_path("class_mean_jumps"), series,
+              plot::axes("How far the class means move in one step", "training step",
+                         "J / S: jump of a class mean / distance between classes (log)").with_log_y());
   nb.figure("class_mean_jumps",
             "Per step: the mean distance each class's mean probe embedding moved, relative to the mean distance "
             "between class means (log scale). Lower and flatter is steadier.");
+}
 
-  // the ordering measured, in words (the first seed's medians), then every comparison over the seeds
-  std::vector<std::size_t> order(jr.size());
+// The ordering measured, in words (the first seed's medians), every comparison over the seeds,
+// and the claim.
+void the_measured_answer(demo::Notebook& nb, const JumpStudy& st) {
+  const std::vector<double>& rel_median = st.rel_median;
+  std::vector<std::size_t> order(st.first.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return rel_median[a] < rel_median[b]; });
   std::string ordering;
   for (std::size_t i = 0; i < order.size(); ++i)
-    ordering += (i ? " < " : "") + jr[order[i]].name + " (" + fmt(rel_median[order[i]], 4) + ")";
+    ordering += (i ? " < " : "") + st.first[order[i]].name + " (" + fmt(rel_median[order[i]], 4) + ")";
   nb.markdown(str_cat("Median relative jump of the first seed, smallest first: ", ordering, "."));
   const double rel_soft = rel_median[0], rel_cent = rel_median[1], rel_semi10 = rel_median[2],
                rel_semi4 = rel_median[3], rel_hard = rel_median[4];
   // "a is steadier than b" when a's median J/S is below b's on the seeds, paired, beyond the interval.
   auto steadiness = [&](const std::string& a_name, std::size_t a, const std::string& b_name, std::size_t b) {
-    const Verdict v = compare(rel_seeds[a], rel_seeds[b]);
-    const std::string numbers = describe_comparison(a_name, rel_seeds[a], b_name, rel_seeds[b], 4, Better::kLower);
+    const Verdict v = compare(st.rel_seeds[a], st.rel_seeds[b]);
+    const std::string numbers = describe_comparison(a_name, st.rel_seeds[a], b_name, st.rel_seeds[b], 4, Better::kLower);
     const std::string verdict = v == Verdict::kSecondLarger  ? a_name + "'s class means jump less: steadier"
                                 : v == Verdict::kFirstLarger ? a_name + "'s class means jump more: less steady"
                                 : v == Verdict::kOneSample  ? std::string("one seed: no verdict")
@@ -547,25 +581,45 @@ int main(int argc, char** argv) {
   const std::string semi_text = steadiness("semi-hard 10 x 8", 2, "softmax", 0).second;
   const std::string few_text = steadiness("semi-hard 4 x 20", 3, "semi-hard 10 x 8", 2).second;
   nb.markdown(str_cat(
-      "**The answer, from these numbers** (median J/S per run, compared seed by seed over ", jump_seeds,
+      "**The answer, from these numbers** (median J/S per run, compared seed by seed over ", st.seeds,
       " seed(s), with the 95% interval of the paired difference):\n\n"
       "* fixed centroids against a learned W: ", cent_text, ";\n"
       "* the triplet loss that trains (semi-hard, every class in every batch) against softmax: ", semi_text, ";\n"
       "* a batch that sees 4 of the 10 classes against one that sees all 10: ", few_text, ".\n\n"
       "Batch-hard's relative jumps (median ", fmt(rel_hard, 3), " for the first seed) belong to a run near the collapse "
-      "(class means ", fmt(quantile(jr[4].sep, 0.5), 3), " apart against about 1 for the others) and are reported, "
+      "(class means ", fmt(quantile(st.first[4].sep, 0.5), 3), " apart against about 1 for the others) and are reported, "
       "not compared. On MNIST every class is in every PK batch or nearly so; the essay's setting — 1e5 "
       "identities, a batch sees a vanishing fraction of them — is where the two-classes-per-triplet argument "
       "would bite, and ten classes cannot test it."));
   nb.result("jump_centroid_steadier_than_softmax", cent_v == Verdict::kSecondLarger ? 1 : 0);
   // The claim: with several seeds, the paired verdict; with one (--quick), the one seed's medians.
-  const bool cent_steadier = jump_seeds >= 2 ? cent_v == Verdict::kSecondLarger : rel_cent < rel_soft;
+  const bool cent_steadier = st.seeds >= 2 ? cent_v == Verdict::kSecondLarger : rel_cent < rel_soft;
   nb.check(cent_steadier,
            "the class means under the centroid bound jump less per step (median J/S) than under softmax" +
-               std::string(jump_seeds >= 2 ? ", seed by seed beyond the 95% interval" : " (one seed)") +
+               std::string(st.seeds >= 2 ? ", seed by seed beyond the 95% interval" : " (one seed)") +
                " (batch-hard's, near collapse, are reported, not asserted)",
            str_cat(cent_text, "; first seed: centroid ", fmt(rel_cent, 4), ", softmax ", fmt(rel_soft, 4),
                    ", semi-hard 10 x 8 ", fmt(rel_semi10, 4), ", 4 x 20 ", fmt(rel_semi4, 4), ", batch-hard ",
                    fmt(rel_hard, 4)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  demo::Notebook nb("06", "Triplet loss and mining: batch-all, batch-hard, semi-hard; the collapse; how class means move");
+  if (auto code = nb.parse(argc, argv)) return *code;
+  Setup setup{nb, nb.quick() ? 3 : 6, nb.quick() ? 2 : 3, nb.quick() ? 2000 : 0, {}, {}};
+
+  introduction(nb);
+  std::unique_ptr<Trainer> warm_source;  // semi-hard after one epoch: section 2's warm start
+  std::map<std::string, Run> runs = train_three_minings(setup, warm_source);
+  three_minings_in_2d(setup, runs);
+  const std::vector<Run> variants = the_collapse_measured(setup, *warm_source);
+  collapse_table_and_chart(setup, runs, variants);
+  what_the_collapse_numbers_say(setup, runs, variants);
+  JumpStudy jumps = run_the_jump_study(setup);
+  how_far_does_a_class_move(nb, jumps);
+  class_mean_jumps(nb, jumps);
+  the_measured_answer(nb, jumps);
   return nb.finish();
 }

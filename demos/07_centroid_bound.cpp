@@ -101,7 +101,7 @@ struct Demo {
     c.model = "mlp";
     c.loss = "centroid";
     c.emb_dim = D;
-    c.loss_options.centroids = centroids;
+    c.loss_options.set("centroids", centroids);
     c.epochs = epochs;
     c.limit_train = train_limit;
     return c;

@@ -60,7 +60,7 @@ class TripletPlusSoftmax : public Loss {
  public:
   TripletPlusSoftmax(const LossOptions& options, double lambda)
       : triplet_(register_module("triplet", make_loss("triplet", options))),
-        softmax_(register_module("softmax", make_loss("softmax", options))),
+        softmax_(register_module("softmax", make_loss("softmax", options.with_defaults()))),
         lambda_(lambda) {}
   Tensor forward(const Tensor& embeddings, const Tensor& labels) override {
     return triplet_->forward(embeddings, labels) + lambda_ * softmax_->forward(embeddings, labels);
@@ -200,8 +200,9 @@ Budget decide_budget(const Notebook& nb, std::string model, int seeds, int epoch
     // at least 200 images: the triplet loss's P x K batches need K = 8 images of every class
     if (size >= 200 && (b.sweep_sizes.empty() || size > b.sweep_sizes.back())) b.sweep_sizes.push_back(size);
   // the batches chalk-train draws at its defaults (train/sampler.h decides P x K)
-  b.B = TrainConfig{}.batch_size;
-  b.K = TrainConfig{}.samples_per_class;
+  const TrainConfig defaults;
+  b.B = defaults.batch_size;
+  b.K = defaults.samples_per_class;
   b.PK = pk_classes_per_batch(nb.dataset().num_classes(), b.B, b.K) * b.K;
   b.steps_per_epoch = (b.table_n + b.B - 1) / b.B;
   b.pk_steps_per_epoch = std::max<std::int64_t>(1, b.table_n / b.PK);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -20,6 +22,35 @@
 namespace chalk::demo {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// The demo whose error the terminate handler names ("demo 04"); set by Notebook::parse.
+std::string g_demo_name = "demo";
+
+// A demo's main holds no try: an error that reaches the top of it — a --data folder without the
+// four files, a damaged file, or, in a student edition, a function still blank ("exercise 05 is
+// not done yet: ... — docs/exercises/05-....md") — ends here. It is printed as chalk-train prints
+// errors, and the demo exits 1 (README: bad data exits 1), instead of the runtime's "terminate
+// called after throwing" and an abort (status 134) that a student reads as a crash.
+[[noreturn]] void report_uncaught_error() {
+  std::cout.flush();
+  if (const std::exception_ptr e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      std::cerr << g_demo_name << ": error: " << x.what() << "\n";
+    } catch (...) {
+      std::cerr << g_demo_name << ": error: an exception that is not a std::exception\n";
+    }
+    std::cerr.flush();
+    std::_Exit(1);
+  }
+  std::cerr << g_demo_name << ": std::terminate called without an exception\n";
+  std::abort();
+}
+
+}  // namespace
 
 std::string Table::markdown() const {
   std::ostringstream os;
@@ -72,6 +103,8 @@ Notebook::Notebook(std::string id, std::string title)
 
 std::optional<int> Notebook::parse(int argc, char** argv) {
   use_best_blas_kernels(argc, argv);  // OpenBLAS's fast kernels on CPUs it does not know (core/gemm.h)
+  g_demo_name = "demo " + id_;
+  std::set_terminate(report_uncaught_error);  // an error from the demo's body: its message, exit 1
   try {
     app_.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -14,7 +14,7 @@
 //     chalk::TrainConfig cfg = nb.train_config();            // --data, --seed, --threads, --quick
 //     ...
 //     nb.table(t);                                           // a Markdown table
-//     chalk::plot::lines(nb.figure_path("curves"), series, axes);
+//     chalk::plot::lines(nb.figure_path("curves"), series, chalk::plot::axes("Loss", "epoch", "loss"));
 //     nb.figure("curves", "Training loss per epoch: ...what to see in it...");
 //     nb.check(p1 > 0.9, "batch-hard reaches P@1 > 0.9");    // the claim
 //     return nb.finish();                                    // writes report.md; 0 iff every check held
@@ -65,6 +65,8 @@ class Notebook {
   // Parses the flags. Returns an exit code for main to return at once (--help: 0, --describe: 0,
   // a bad flag: 2), else std::nullopt after creating the output folder, seeding chalk's
   // generator (manual_seed(seed)) and setting the thread count when --threads was given.
+  // From then on an error no code catches (bad --data, a blank exercise in a student edition)
+  // prints "demo NN: error: <what>" and exits 1 rather than aborting (std::set_terminate).
   std::optional<int> parse(int argc, char** argv);
 
   // Adds --dataset NAME (mnist | fashion-mnist; default mnist): call before parse().

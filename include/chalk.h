@@ -48,6 +48,7 @@
 #include "losses/centroid.h"
 #include "losses/loss.h"
 #include "losses/margin_softmax.h"
+#include "losses/options.h"
 #include "losses/softmax.h"
 #include "losses/triplet.h"
 #include "train/batches.h"

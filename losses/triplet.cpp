@@ -30,9 +30,9 @@ void check_options(const TripletMining& o) {
     fail("triplet loss: unknown distance '", o.distance, "' (expected euclidean, squared or cosine)");
   if (!(o.margin >= 0) || !std::isfinite(o.margin))
     fail("triplet loss: the margin must be a finite number >= 0, got ", o.margin);
-  const std::string& r = o.reduction;
-  if (o.mining == "all" ? !(r.empty() || r == "nonzero" || r == "mean" || r == "sum")
-                        : !(r.empty() || r == "mean" || r == "sum"))
+  const std::string r = o.reduction.value_or(o.mining == "all" ? "nonzero" : "mean");
+  if (o.mining == "all" ? !(r == "nonzero" || r == "mean" || r == "sum")
+                        : !(r == "mean" || r == "sum"))
     fail("triplet loss: reduction '", r, "' does not apply to ", o.mining, " mining (expected ",
          o.mining == "all" ? "nonzero, mean or sum" : "mean or sum", ")");
 }
@@ -256,6 +256,10 @@ Tensor triplet_distance_matrix(const Tensor& e, const std::string& distance) {
 // Kinks: at D_ij = 0 (u_i = u_j, e.g. a collapsed batch) the Euclidean distance is a cone; we
 // take the subgradient 0 (as pairwise_distances does), so nothing is NaN. The hinge at exactly
 // z + alpha = 0 has slope 0 (as relu at 0). Ties in max/min go to the lowest index.
+// mined_triplet_loss's VJP, right below it.
+static void mined_triplet_backward(const Tensor& u, const Tensor& Dm, const Tensor& G, double inv_count, Distance kind,
+                                   const Tensor& g, Grads& dx);
+
 static Tensor mined_triplet_loss(const Tensor& u, const Tensor& labels, const TripletMining& o, TripletStats* stats) {
   const Distance kind = distance_kind(o.distance);
   const std::int64_t N = u.shape()[0];
@@ -283,44 +287,51 @@ static Tensor mined_triplet_loss(const Tensor& u, const Tensor& labels, const Tr
     st.active += r.active;
     st.skipped_anchors += r.skipped;
   }
-  const std::string red = o.reduction.empty() ? (o.mining == "all" ? "nonzero" : "mean") : o.reduction;
+  const std::string red = o.reduction.value_or(o.mining == "all" ? "nonzero" : "mean");
   const double count = red == "sum" ? 1.0 : static_cast<double>(red == "nonzero" ? st.active : st.triplets);
   const double inv_count = count > 0 ? 1.0 / count : 0.0;  // no triplet at all: loss 0, gradient 0
   if (stats) *stats = st;
   Tensor loss = full({}, total * inv_count, u.dtype());
   record(loss, "batch_triplet_loss", {u}, Saved{.inputs = {0}},
          [u = u.detach(), Dm, G, inv_count, kind](const Tensor& g, Grads& dx) {
-           const std::int64_t N = u.shape()[0], D = u.shape()[1];
-           Tensor du = Tensor::empty(u.shape(), u.dtype());
-           dispatch_float(u.dtype(), "batch_triplet_loss backward", [&](auto tag) {
-             using T = decltype(tag);
-             const double s = static_cast<double>(g.data<T>()[0]) * inv_count;  // s = g / count
-             const T *pu = u.data<T>(), *pd = Dm.data<T>();
-             const double* pG = G.data<double>();
-             // h_ij = s G_ij f'(D_ij)  (euclidean f' = 1 / D_ij, 0 at the kink D_ij = 0; else 1)
-             const bool euclid = kind == Distance::Euclidean;
-             auto h = [&](std::int64_t ij) {
-               if (pG[ij] == 0) return 0.0;  // not a mined entry (most of them)
-               if (!euclid) return s * pG[ij];
-               return pd[ij] > 0 ? s * pG[ij] / static_cast<double>(pd[ij]) : 0.0;
-             };
-             // S = h + h^T (symmetric: one pass over the pairs i <= j)
-             std::vector<T> S(static_cast<std::size_t>(N * N));
-             for (std::int64_t i = 0; i < N; ++i)
-               for (std::int64_t j = i; j < N; ++j) S[i * N + j] = S[j * N + i] = static_cast<T>(h(i * N + j) + h(j * N + i));
-             T* out = du.data<T>();
-             if (kind == Distance::Cosine) {
-               gemm<T>(false, false, N, D, N, T(-1), S.data(), N, pu, D, T(0), out, D);  // du = -S u
-             } else {
-               // du = c (rowsum(S) * u - S u): the pairwise-distance VJP of ops/distances (with
-               // x = y = u, whose two halves add up to S = h + h^T); squared: c = 2, from 2 (u_i - u_j)
-               const double c = kind == Distance::Squared ? 2.0 : 1.0;
-               kernels::pairwise_vjp_rows<T>(false, S.data(), N, N, pu, pu, D, c, out);
-             }
-           });
-           dx.add(0, du);
+           mined_triplet_backward(u, Dm, G, inv_count, kind, g, dx);
          });
   return loss;
+}
+
+// mined_triplet_loss's VJP (the formulas above it): g = dJ/dloss, a scalar; u the embeddings the
+// distances were taken of, Dm their distance matrix, G = dloss_sum/dD of the mined triplets.
+static void mined_triplet_backward(const Tensor& u, const Tensor& Dm, const Tensor& G, double inv_count, Distance kind,
+                                   const Tensor& g, Grads& dx) {
+  const std::int64_t N = u.shape()[0], D = u.shape()[1];
+  Tensor du = Tensor::empty(u.shape(), u.dtype());
+  dispatch_float(u.dtype(), "batch_triplet_loss backward", [&](auto tag) {
+    using T = decltype(tag);
+    const double s = static_cast<double>(g.data<T>()[0]) * inv_count;  // s = g / count
+    const T *pu = u.data<T>(), *pd = Dm.data<T>();
+    const double* pG = G.data<double>();
+    // h_ij = s G_ij f'(D_ij)  (euclidean f' = 1 / D_ij, 0 at the kink D_ij = 0; else 1)
+    const bool euclid = kind == Distance::Euclidean;
+    auto h = [&](std::int64_t ij) {
+      if (pG[ij] == 0) return 0.0;  // not a mined entry (most of them)
+      if (!euclid) return s * pG[ij];
+      return pd[ij] > 0 ? s * pG[ij] / static_cast<double>(pd[ij]) : 0.0;
+    };
+    // S = h + h^T (symmetric: one pass over the pairs i <= j)
+    std::vector<T> S(static_cast<std::size_t>(N * N));
+    for (std::int64_t i = 0; i < N; ++i)
+      for (std::int64_t j = i; j < N; ++j) S[i * N + j] = S[j * N + i] = static_cast<T>(h(i * N + j) + h(j * N + i));
+    T* out = du.data<T>();
+    if (kind == Distance::Cosine) {
+      gemm<T>(false, false, N, D, N, T(-1), S.data(), N, pu, D, T(0), out, D);  // du = -S u
+    } else {
+      // du = c (rowsum(S) * u - S u): the pairwise-distance VJP of ops/distances (with
+      // x = y = u, whose two halves add up to S = h + h^T); squared: c = 2, from 2 (u_i - u_j)
+      const double c = kind == Distance::Squared ? 2.0 : 1.0;
+      kernels::pairwise_vjp_rows<T>(false, S.data(), N, N, pu, pu, D, c, out);
+    }
+  });
+  dx.add(0, du);
 }
 
 // The L2 normalisation (if asked) and, for the cosine distance, the unit rows are ops with their
@@ -358,7 +369,7 @@ Tensor batch_triplet_loss_composed(const Tensor& embeddings, const Tensor& label
   P = P.to(dt);
   Q = Q.to(dt);
   auto loss_of = [&](const Tensor& z) { return o.soft_margin ? softplus(z) : relu(add(z, o.margin)); };
-  const std::string red = o.reduction.empty() ? (o.mining == "all" ? "nonzero" : "mean") : o.reduction;
+  const std::string red = o.reduction.value_or(o.mining == "all" ? "nonzero" : "mean");
   const double big = 1e30;  // stands in for +-infinity in the masked max/min (inf - inf would be NaN)
   const Tensor has_both = mul(gt(sum(P, 1), 0.5), gt(sum(Q, 1), 0.5));  // anchors with a valid triplet
   auto reduce = [&](const Tensor& total, double count) {
@@ -489,6 +500,11 @@ template void triplet_margin_vjp<double>(std::span<const double>, std::span<cons
                                          const TripletDistances&, double, double, double, std::span<double>,
                                          std::span<double>, std::span<double>);
 
+// triplet_margin_loss's VJP, right below it.
+static void triplet_margin_backward(const Tensor& a, const Tensor& p, const Tensor& n,
+                                    const std::vector<TripletDistances>& dist, double margin, double eps,
+                                    const std::string& reduction, const Tensor& g, Grads& dx);
+
 // l_i = max(0, d(a_i, p_i) - d(a_i, n_i) + margin),   d(u, v) = ||u - v + eps||
 // swap: d(a_i, n_i) := min(d(a_i, n_i), d(p_i, n_i))
 // Forward: triplet_distances on each row. VJP: triplet_margin_vjp on each row, with
@@ -512,24 +528,32 @@ Tensor triplet_margin_loss(const Tensor& a, const Tensor& p, const Tensor& n, do
   Tensor out = reduction == "none" ? per : (reduction == "sum" ? sum(per.detach()) : mean(per.detach()));
   record(out, "triplet_margin_loss", {a, p, n}, Saved{.inputs = {0, 1, 2}},
          [a = a.detach(), p = p.detach(), n = n.detach(), dist, eps, margin, reduction](const Tensor& g, Grads& dx) {
-           const std::int64_t N = a.shape()[0], D = a.shape()[1];
-           Tensor ga = zeros(a.shape(), a.dtype()), gp = zeros(a.shape(), a.dtype()), gn = zeros(a.shape(), a.dtype());
-           dispatch_float(a.dtype(), "triplet_margin_loss backward", [&](auto tag) {
-             using T = decltype(tag);
-             const T *pa = a.data<T>(), *pp = p.data<T>(), *pn = n.data<T>(), *pg = g.data<T>();
-             T *da = ga.data<T>(), *dp = gp.data<T>(), *dn = gn.data<T>();
-             const auto d = static_cast<std::size_t>(D);
-             for (std::int64_t i = 0; i < N; ++i) {
-               const double w = reduction == "none" ? pg[i] : (reduction == "sum" ? pg[0] : pg[0] / N);
-               triplet_margin_vjp<T>({pa + i * D, d}, {pp + i * D, d}, {pn + i * D, d}, dist[i], margin, eps, w,
-                                     {da + i * D, d}, {dp + i * D, d}, {dn + i * D, d});
-             }
-           });
-           dx.add(0, ga);
-           dx.add(1, gp);
-           dx.add(2, gn);
+           triplet_margin_backward(a, p, n, dist, margin, eps, reduction, g, dx);
          });
   return out;
+}
+
+// triplet_margin_loss's VJP: triplet_margin_vjp on each row, with w_i = dL/dl_i from the
+// upstream gradient g (g_i for none, g for sum, g/N for mean).
+static void triplet_margin_backward(const Tensor& a, const Tensor& p, const Tensor& n,
+                                    const std::vector<TripletDistances>& dist, double margin, double eps,
+                                    const std::string& reduction, const Tensor& g, Grads& dx) {
+  const std::int64_t N = a.shape()[0], D = a.shape()[1];
+  Tensor ga = zeros(a.shape(), a.dtype()), gp = zeros(a.shape(), a.dtype()), gn = zeros(a.shape(), a.dtype());
+  dispatch_float(a.dtype(), "triplet_margin_loss backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T *pa = a.data<T>(), *pp = p.data<T>(), *pn = n.data<T>(), *pg = g.data<T>();
+    T *da = ga.data<T>(), *dp = gp.data<T>(), *dn = gn.data<T>();
+    const auto d = static_cast<std::size_t>(D);
+    for (std::int64_t i = 0; i < N; ++i) {
+      const double w = reduction == "none" ? pg[i] : (reduction == "sum" ? pg[0] : pg[0] / N);
+      triplet_margin_vjp<T>({pa + i * D, d}, {pp + i * D, d}, {pn + i * D, d}, dist[i], margin, eps, w,
+                            {da + i * D, d}, {dp + i * D, d}, {dn + i * D, d});
+    }
+  });
+  dx.add(0, ga);
+  dx.add(1, gp);
+  dx.add(2, gn);
 }
 
 Tensor triplet_margin_loss_composed(const Tensor& a, const Tensor& p, const Tensor& n, double margin, double eps,
@@ -549,15 +573,7 @@ Tensor triplet_margin_loss_composed(const Tensor& a, const Tensor& p, const Tens
 
 // ---------------------------------------------------------------- the Loss
 
-TripletLoss::TripletLoss(const LossOptions& o) {
-  mining_.mining = o.mining;
-  mining_.distance = o.distance;
-  mining_.margin = o.margin >= 0 ? o.margin : 0.2;
-  mining_.soft_margin = o.soft_margin;
-  mining_.reduction = o.reduction;
-  mining_.normalize = o.normalize != 0;  // default (-1): on
-  check_options(mining_);
-}
+TripletLoss::TripletLoss(const LossOptions& o) : mining_(triplet_options().read(o)) { check_options(mining_); }
 
 Tensor TripletLoss::forward(const Tensor& embeddings, const Tensor& labels) {
   return batch_triplet_loss(embeddings, labels, mining_, &stats_);
@@ -571,6 +587,39 @@ std::string TripletLoss::name() const {
   return str_cat("TripletLoss(mining ", mining_.mining, ", ", mining_.distance, ", ",
                  mining_.soft_margin ? std::string("soft margin") : str_cat("margin ", mining_.margin),
                  mining_.normalize ? ", normalised" : "", ")");
+}
+
+// ---------------------------------------------------------------- its options and registry entry
+
+const OptionTable<TripletMining>& triplet_options() {
+  static const OptionTable<TripletMining> table(
+      "triplet",
+      {option("mining", &TripletMining::mining,
+              "which triplets of a P x K batch enter the loss: all (batch-all), hard (each anchor's farthest positive "
+              "and nearest negative), semihard (each positive pair with the nearest negative beyond the positive)")
+           .one_of({"all", "hard", "semihard"}),
+       option("distance", &TripletMining::distance, "d(a, b): euclidean (the L2 distance), squared (its square), cosine (1 - cos)")
+           .one_of({"euclidean", "squared", "cosine"}),
+       option("margin", &TripletMining::margin, "alpha of the hinge max(0, d(a, p) - d(a, n) + alpha)").at_least(0),
+       option("soft_margin", &TripletMining::soft_margin, "softplus(d(a, p) - d(a, n)) instead of the hinge (no alpha)"),
+       option("reduction", &TripletMining::reduction,
+              "how the batch's triplet losses are combined: nonzero (batch-all only: the mean over the triplets with a "
+              "positive loss, pytorch-metric-learning's AvgNonZero), mean, sum")
+           .one_of({"nonzero", "mean", "sum"})
+           .default_is("nonzero for all, mean for hard and semihard"),
+       option("normalize", &TripletMining::normalize,
+              "L2-normalise the embeddings inside the loss; retrieval then compares the normalised embeddings too")});
+  return table;
+}
+
+LossEntry triplet_entry() {
+  // Batch-hard triplet training starts on a plateau (every hardest negative as near as the
+  // hardest positive: the loss sits at the margin). Adam leaves it within an epoch; SGD with
+  // momentum had not left it after 5 epochs (docs/losses/triplet.md, section 13).
+  TrainingDefaults d;
+  d.optimizer = "adam";
+  return {"triplet", "triplet loss with in-batch mining (all, hard, semihard) on P x K batches", triplet_options().specs(),
+          d, [](const LossOptions& o) { return std::make_shared<TripletLoss>(o); }};
 }
 
 }  // namespace chalk

@@ -57,7 +57,7 @@ class MaxPool2d : public Layer {
   int kernel_size, stride;
 };
 
-// ReLU followed by MaxPool2d, computed as one op (relu_max_pool2d, ops/conv.h): the
+// ReLU followed by MaxPool2d, computed as one op (relu_max_pool2d, ops/pooling.h): the
 // pool goes first (relu keeps the order of positive values), which saves the ReLU output
 // (as large as the convolution's) and two passes over it. Same values and gradients as
 // the two layers (tested bit for bit).

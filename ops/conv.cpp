@@ -1,4 +1,4 @@
-// ops/conv.cpp — convolution, max pooling and dropout: forward, then the VJP right below.
+// ops/conv.cpp — 2-D convolution (im2col + GEMM) and its plain twin: forward, then the VJP below.
 //
 // Shapes: x N x C x H x W, w O x C x KH x KW, y N x O x OH x OW,
 //         OH = (H + 2 pad - KH) / stride + 1   (likewise OW).
@@ -87,7 +87,7 @@ namespace {
 // overhead, not memory, sets their cost. For B <= n <= 2B they are done as two fixed
 // B-element blocks, [0, B) and [n - B, n): the blocks may overlap, which is harmless when
 // both are computed before either is stored. Fixed-size blocks compile to a few vector
-// instructions; measured 3x (copy) and 1.6x (add) faster than a loop over n elements.
+// instructions, several times faster than a loop over n elements (docs/performance.md).
 template <int B, class T>
 void copy_two_blocks(const T* __restrict__ src, T* __restrict__ out, std::int64_t n) {
   std::memcpy(out, src, B * sizeof(T));
@@ -221,13 +221,13 @@ CHALK_CONV_PIECES(double)
 // builds col_n for one image at a time in its own scratch buffer (C KH KW x OH OW: 313 KB
 // for SmallCNN's second layer, it stays in the core's L2 cache) and multiplies it at once,
 // with GEMMs that run single-threaded (OpenMP OpenBLAS does so inside a parallel region;
-// this is the one place chalk calls GEMM from a parallel region, core/parallel.h). Measured
-// on this project's 2-core machine for SmallCNN's second layer, batch 128, one thread:
-//   - per-image GEMMs run at 70-110 GFLOP/s; one GEMM over the whole batch (a 25088-column
-//     matrix, 40 MB, the usual "batched im2col") at about 40: its operands no longer fit in
-//     cache. Chunks of 2 to 8 images per GEMM gained nothing.
-//   - the weight gradient's GEMM, done in its transposed form (400 x 32 result), takes 60%
-//     of the time of the other (32 x 400): OpenBLAS's kernel prefers the long side as rows.
+// this is the one place chalk calls GEMM from a parallel region, core/parallel.h). Why so
+// (the timings: docs/performance.md, "conv2d's design, measured"):
+//   - per-image GEMMs are faster than one GEMM over the whole batch (a column matrix of
+//     40 MB for SmallCNN's second layer, the usual "batched im2col"), whose operands no
+//     longer fit in cache;
+//   - the weight gradient's GEMM is done in its transposed form (a K x O result): OpenBLAS's
+//     kernel prefers the long side as rows;
 //   - the forward and dx GEMMs are split into small blocks (kSmallGemmMacs below).
 // Memory stays bounded: when one image's column matrix would exceed kColumnBytes (large
 // images), the image is done in blocks of output rows (rows i0..i1 of y_n need columns
@@ -250,8 +250,8 @@ std::int64_t rows_per_block(const ConvGeometry& g, std::size_t elem_bytes) {
 // layout. A column matrix serves only O output channels, so packing it costs about as much
 // as the multiply. So the forward GEMM is split along its inner dimension (the patch rows k,
 // accumulating: y_n = sum over blocks of W[:, block] col_n[block, :]) and the dx GEMM along
-// its rows, into even blocks of at most kSmallGemmMacs multiply-adds each. Measured, SmallCNN
-// second layer, 128 images: forward 9.4 -> 5.8 ms, dcol 7.5 -> 5.4 ms (dW^T gained nothing).
+// its rows, into even blocks of at most kSmallGemmMacs multiply-adds each (what that gained:
+// docs/performance.md, "conv2d's design, measured"; splitting dW^T's GEMM gained nothing).
 // With another BLAS the split only costs a few more calls.
 constexpr std::int64_t kSmallGemmMacs = 500000;
 
@@ -306,6 +306,9 @@ void over_images(std::int64_t N, int T, F&& f) {
 
 }  // namespace
 
+// conv2d's VJP, defined right below conv2d.
+static void conv2d_backward(const Tensor& x, const Tensor& w, const ConvGeometry& g, const Tensor& gy, Grads& dx);
+
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int padding) {
   const ConvGeometry g = conv_geometry(x, w, b, stride, padding, "conv2d");
   Tensor y = Tensor::empty({g.N, g.O, g.OH, g.OW}, x.dtype(), "conv2d");
@@ -336,86 +339,90 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
     });
   });
   record(y, "conv2d", {x, w, b}, Saved{.inputs = {0, 1}},
-         [x = x.detach(), w = w.detach(), g](const Tensor& gy, Grads& dx) {
-    dispatch_float(x.dtype(), "conv2d backward", [&](auto tag) {
-      using T = decltype(tag);
-      const T* px = x.data<T>();
-      const T* pw = w.data<T>();
-      const T* pg = gy.data<T>();
-      const bool want_x = dx.wants(0), want_w = dx.wants(1), want_b = dx.wants(2);
-      const std::int64_t P = g.pixels(), K = g.patch(), rows = rows_per_block(g, sizeof(T));
-      const int threads = image_threads(g.N, g.O * K * P);
-      const std::int64_t padded = g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad);
-      Tensor gx = want_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
-      T* pgx = want_x ? gx.data<T>() : nullptr;
-      // dW and db are sums over the images. Their partial sums are kept per *slab* of images
-      // (a fixed split of the batch into S slabs, each summed in image order by one thread),
-      // not per thread, and the slabs are added in order: so dW and db do not depend on the
-      // thread count, which adaptive threads (core/parallel.h) may change between steps.
-      // Partial sums: dW^T (K x O) and db (O, in double), one of each per slab.
-      const std::int64_t S = std::min(g.N, kGradSlabs);
-      std::vector<T> dwt_parts(want_w ? static_cast<std::size_t>(S * K * g.O) : 0, T(0));
-      std::vector<double> db_parts(want_b ? static_cast<std::size_t>(S * g.O) : 0, 0.0);
-      over_images(S, static_cast<int>(std::min<std::int64_t>(threads, S)), [&](int, std::int64_t s0, std::int64_t s1) {
-        for (std::int64_t t = s0; t < s1; ++t) {  // slab t: images [t N / S, (t + 1) N / S)
-          const std::int64_t n0 = t * g.N / S, n1 = (t + 1) * g.N / S;
-          T* col = scratch<T>(kColumns, K * rows * g.OW);
-          T* dcol = scratch<T>(kColumnGrad, K * rows * g.OW);
-          T* xp = scratch<T>(kPadded, padded);
-          T* dxp = scratch<T>(kPaddedGrad, padded);
-          T* dwt = want_w ? dwt_parts.data() + t * K * g.O : nullptr;
-          for (std::int64_t n = n0; n < n1; ++n) {
-            const T* gn = pg + n * g.O * P;
-            if (want_w) pad_image(px + n * g.C * g.H * g.W, xp, g);
-            if (want_x) std::fill(dxp, dxp + padded, T(0));
-            for (std::int64_t i0 = 0; i0 < g.OH; i0 += rows) {
-              const std::int64_t i1 = std::min(g.OH, i0 + rows), L = (i1 - i0) * g.OW;
-              const T* gblock = gn + i0 * g.OW;  // O x L, leading dimension P
-              if (want_w) {  // this block's part of the weight gradient, added to the slab's dW^T
-                im2col(xp, col, i0, i1, g);
-                conv2d_weight_grad(col, gblock, P, L, dwt, g);
-              }
-              if (want_x) {  // dx_n = col2im(W^T g_n)
-                const std::int64_t kb = gemm_block(K, g.O * L);
-                for (std::int64_t k0 = 0; k0 < K; k0 += kb)  // rows k0..k1 of dcol = W^T g_n
-                  gemm<T>(true, false, std::min(kb, K - k0), L, g.O, T(1), pw + k0, K, gblock, P, T(0), dcol + k0 * L, L);
-                col2im(dcol, dxp, i0, i1, g);
-              }
+         [x = x.detach(), w = w.detach(), g](const Tensor& gy, Grads& dx) { conv2d_backward(x, w, g, gy, dx); });
+  return y;
+}
+
+// conv2d's VJP (the formulas above the forward), image by image: gy = dL/dy (N x O x OH x OW);
+// adds dL/dx, dL/dw and dL/db for the inputs that want one. x and w are the forward's inputs.
+static void conv2d_backward(const Tensor& x, const Tensor& w, const ConvGeometry& g, const Tensor& gy, Grads& dx) {
+  dispatch_float(x.dtype(), "conv2d backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = x.data<T>();
+    const T* pw = w.data<T>();
+    const T* pg = gy.data<T>();
+    const bool want_x = dx.wants(0), want_w = dx.wants(1), want_b = dx.wants(2);
+    const std::int64_t P = g.pixels(), K = g.patch(), rows = rows_per_block(g, sizeof(T));
+    const int threads = image_threads(g.N, g.O * K * P);
+    const std::int64_t padded = g.C * (g.H + 2 * g.pad) * (g.W + 2 * g.pad);
+    Tensor gx = want_x ? Tensor::empty(x.shape(), x.dtype()) : Tensor();
+    T* pgx = want_x ? gx.data<T>() : nullptr;
+    // dW and db are sums over the images. Their partial sums are kept per *slab* of images
+    // (a fixed split of the batch into S slabs, each summed in image order by one thread),
+    // not per thread, and the slabs are added in order: so dW and db do not depend on the
+    // thread count, which adaptive threads (core/parallel.h) may change between steps.
+    // Partial sums: dW^T (K x O) and db (O, in double), one of each per slab.
+    const std::int64_t S = std::min(g.N, kGradSlabs);
+    std::vector<T> dwt_parts(want_w ? static_cast<std::size_t>(S * K * g.O) : 0, T(0));
+    std::vector<double> db_parts(want_b ? static_cast<std::size_t>(S * g.O) : 0, 0.0);
+    over_images(S, static_cast<int>(std::min<std::int64_t>(threads, S)), [&](int, std::int64_t s0, std::int64_t s1) {
+      for (std::int64_t t = s0; t < s1; ++t) {  // slab t: images [t N / S, (t + 1) N / S)
+        const std::int64_t n0 = t * g.N / S, n1 = (t + 1) * g.N / S;
+        T* col = scratch<T>(kColumns, K * rows * g.OW);
+        T* dcol = scratch<T>(kColumnGrad, K * rows * g.OW);
+        T* xp = scratch<T>(kPadded, padded);
+        T* dxp = scratch<T>(kPaddedGrad, padded);
+        T* dwt = want_w ? dwt_parts.data() + t * K * g.O : nullptr;
+        for (std::int64_t n = n0; n < n1; ++n) {
+          const T* gn = pg + n * g.O * P;
+          if (want_w) pad_image(px + n * g.C * g.H * g.W, xp, g);
+          if (want_x) std::fill(dxp, dxp + padded, T(0));
+          for (std::int64_t i0 = 0; i0 < g.OH; i0 += rows) {
+            const std::int64_t i1 = std::min(g.OH, i0 + rows), L = (i1 - i0) * g.OW;
+            const T* gblock = gn + i0 * g.OW;  // O x L, leading dimension P
+            if (want_w) {  // this block's part of the weight gradient, added to the slab's dW^T
+              im2col(xp, col, i0, i1, g);
+              conv2d_weight_grad(col, gblock, P, L, dwt, g);
             }
-            if (want_x) unpad_image(dxp, pgx + n * g.C * g.H * g.W, g);
-            if (want_b)  // db[o] += sum over pixels of g_n[o, :]
-              for (std::int64_t o = 0; o < g.O; ++o) {
-                const T* row = gn + o * P;
-                T s = 0;
-#pragma omp simd reduction(+ : s)
-                for (std::int64_t k = 0; k < P; ++k) s += row[k];
-                db_parts[t * g.O + o] += s;
-              }
+            if (want_x) {  // dx_n = col2im(W^T g_n)
+              const std::int64_t kb = gemm_block(K, g.O * L);
+              for (std::int64_t k0 = 0; k0 < K; k0 += kb)  // rows k0..k1 of dcol = W^T g_n
+                gemm<T>(true, false, std::min(kb, K - k0), L, g.O, T(1), pw + k0, K, gblock, P, T(0), dcol + k0 * L, L);
+              col2im(dcol, dxp, i0, i1, g);
+            }
           }
+          if (want_x) unpad_image(dxp, pgx + n * g.C * g.H * g.W, g);
+          if (want_b)  // db[o] += sum over pixels of g_n[o, :]
+            for (std::int64_t o = 0; o < g.O; ++o) {
+              const T* row = gn + o * P;
+              T s = 0;
+#pragma omp simd reduction(+ : s)
+              for (std::int64_t k = 0; k < P; ++k) s += row[k];
+              db_parts[t * g.O + o] += s;
+            }
         }
-      });
-      if (want_x) dx.add(0, gx);
-      if (want_w) {  // dW[o, k] = sum over slabs of dW^T[k, o]
-        Tensor gw = zeros(w.shape(), w.dtype());
-        T* pgw = gw.data<T>();
-        for (std::int64_t t = 0; t < S; ++t)
-          for (std::int64_t k = 0; k < K; ++k)
-            for (std::int64_t o = 0; o < g.O; ++o) pgw[o * K + k] += dwt_parts[(t * K + k) * g.O + o];
-        dx.add(1, gw);
-      }
-      if (want_b) {
-        Tensor gb = Tensor::empty({g.O}, w.dtype());
-        T* pgb = gb.data<T>();
-        for (std::int64_t o = 0; o < g.O; ++o) {
-          double acc = 0;
-          for (std::int64_t t = 0; t < S; ++t) acc += db_parts[t * g.O + o];
-          pgb[o] = static_cast<T>(acc);
-        }
-        dx.add(2, gb);
       }
     });
+    if (want_x) dx.add(0, gx);
+    if (want_w) {  // dW[o, k] = sum over slabs of dW^T[k, o]
+      Tensor gw = zeros(w.shape(), w.dtype());
+      T* pgw = gw.data<T>();
+      for (std::int64_t t = 0; t < S; ++t)
+        for (std::int64_t k = 0; k < K; ++k)
+          for (std::int64_t o = 0; o < g.O; ++o) pgw[o * K + k] += dwt_parts[(t * K + k) * g.O + o];
+      dx.add(1, gw);
+    }
+    if (want_b) {
+      Tensor gb = Tensor::empty({g.O}, w.dtype());
+      T* pgb = gb.data<T>();
+      for (std::int64_t o = 0; o < g.O; ++o) {
+        double acc = 0;
+        for (std::int64_t t = 0; t < S; ++t) acc += db_parts[t * g.O + o];
+        pgb[o] = static_cast<T>(acc);
+      }
+      dx.add(2, gb);
+    }
   });
-  return y;
 }
 
 // ---------------------------------------------------------------- conv2d_naive (the plain twin)

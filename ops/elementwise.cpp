@@ -237,7 +237,7 @@ Tensor sin(const Tensor& x) {
 // y = acos(x)      dx = -g / sqrt(1 - x^2)
 // As torch.acos: at x = +-1 the derivative is -inf, and |x| > 1 gives nan (value and
 // gradient). No hidden clamp: a clamp at 1 - 1e-7 here once gave acos(2) = 4.5e-4 and cut the
-// ArcFace margin's gradient within 4.5e-4 rad of W_y (issue 11). Callers that meet +-1 choose
+// ArcFace margin's gradient within 4.5e-4 rad of W_y (docs/ops.md). Callers that meet +-1 choose
 // their own finite form (losses/margin_softmax.cpp: angle_of, and `angle` in the composed twins).
 Tensor acos(const Tensor& x) {
   Tensor y = map(x, "acos", [](auto u) { return std::acos(u); });

@@ -6,11 +6,12 @@
 // (Okabe & Ito 2008, extended to 10 classes with Paul Tol's "muted" scheme) and sizes that read
 // well at 600 px.
 //
-// Layering: plot/ sits above train/ and is used only by demos/ and apps/; it depends on
-// nothing of chalk's but std types, so a chart can be drawn from any numbers.
+// Layering: plot/ stands apart: it includes nothing of chalk's but core/error.h (for its errors),
+// so a chart can be drawn from any numbers; the demos (and tests/test_plot.cpp) use it.
 //
-//   chalk::plot::Axes ax{"Embeddings after epoch 3", "e_1", "e_2"};
-//   chalk::plot::scatter_by_class("runs/demo-06/emb.svg", xs, ys, labels, ax);
+//   chalk::plot::scatter_by_class("runs/demo-06/emb.svg", xs, ys, labels,
+//                                 chalk::plot::axes("Embeddings after epoch 3", "e_1", "e_2"));
+//   chalk::plot::lines(path, series, chalk::plot::axes("Spread", "step", "distance (log)").with_log_y());
 //
 // Every function writes one SVG file at `path` (its folder must exist) and throws
 // chalk::Error naming the path and what was wrong (mismatched lengths, an empty series,
@@ -21,6 +22,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace chalk::plot {
@@ -35,7 +37,27 @@ struct Axes {
   int width = 600;      // pixels
   int height = 450;
   std::string zlabel{}; // sphere_scatter only: the third axis' name (default "z")
+
+  // Setters for the optional fields, each returning the Axes so that they chain after axes():
+  //   axes("Confusion matrix", "predicted", "true").with_size(600, 560)
+  //   axes("Cost against N", "N", "time (ms)").with_log_x().with_log_y()
+  // The size is checked where a chart is drawn (each side in [100, 10000] px).
+  Axes& with_log_x(bool on = true) { log_x = on; return *this; }
+  Axes& with_log_y(bool on = true) { log_y = on; return *this; }
+  Axes& with_size(int width_px, int height_px) { width = width_px; height = height_px; return *this; }
+  Axes& with_zlabel(std::string z) { zlabel = std::move(z); return *this; }
 };
+
+// The Axes of a chart with a title and two axis labels, linear axes and the default 600 x 450
+// page: the common case in one call (an empty label draws no label). The with_* setters above
+// change the rest.
+inline Axes axes(std::string title, std::string xlabel, std::string ylabel) {
+  Axes a;
+  a.title = std::move(title);
+  a.xlabel = std::move(xlabel);
+  a.ylabel = std::move(ylabel);
+  return a;
+}
 
 // One named line (or point set) of a chart.
 struct Series {

@@ -8,6 +8,8 @@
 #           libplplot17, which libplplot-dev depends on.
 #           graphviz — its `dot` program draws the autograd graph (core/graph_dot.h, demo 02,
 #           plot/graphviz.h); a program run at draw time, not a library chalk links.
+#   build speed: ccache — CMakeLists.txt compiles through it when it is installed, so that the
+#           suite's own second builds (the student edition, the break-its' copy) take seconds.
 # Optional, not installed here: python3-torch (PyTorch 1.13) for the reference
 # values script and the side-by-side benchmarks (scripts/make_reference.py, bench/*.sh).
 #   --with-torch  adds python3-torch python3-numpy
@@ -23,8 +25,9 @@
 set -euo pipefail
 packages=(g++ cmake make libopenblas-openmp-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
           libgtest-dev librapidcheck-dev libbenchmark-dev
-          libplplot-dev pkg-config   # PLplot: the demos' SVG charts (plot/plot.cpp)
-          graphviz)                  # dot: the autograd graph's picture (plot/graphviz.cpp)
+          libplplot-dev pkg-config   # PLplot: the demos' SVG charts (plot/)
+          graphviz                   # dot: the autograd graph's picture (plot/graphviz.cpp)
+          ccache)                    # the suite's second builds (student edition, break-its) reuse the first's objects
 for opt in "$@"; do
   case "$opt" in
     --with-torch) packages+=(python3-torch python3-numpy) ;;

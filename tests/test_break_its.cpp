@@ -326,8 +326,10 @@ TEST(BreakIts, NamedTestsAreDefinedInTheirProgram) {
 TEST(BreakIts, CourseStatesEachBreakItAsTheCatalogueDoes) {
   const std::string course = read_text(kRoot / "docs" / "course.md");
   const std::map<int, Paragraph> paragraphs = course_break_its(course);
-  ASSERT_GE(paragraphs.size(), 8u) << "docs/course.md's \"* **Break it**\" bullets not found under its \"## N.\" steps";
   const std::set<int> blanked = blanked_exercises();
+  // (a student edition drops the break-its of the exercises it blanks, bullets and entries alike)
+  ASSERT_GE(paragraphs.size(), blanked.empty() ? 8u : 1u)
+      << "docs/course.md's \"* **Break it**\" bullets not found under its \"## N.\" steps";
   std::set<int> described;
   for (const BreakIt& b : catalogue()) {
     described.insert(b.step);

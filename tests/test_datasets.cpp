@@ -13,12 +13,14 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "demos/notebook.h"
 #include "io/idx.h"
 #include "io/mnist.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 #include "train_util.h"
+#include "train/batches.h"
 #include "train/checkpoint.h"
 #include "train/monitors.h"
 #include "train/run.h"
@@ -372,4 +374,66 @@ TEST(Datasets, UnknownOrContradictingDataSetFlagExitsWith2) {
   EXPECT_NE(out.find("fashion-mnist: Fashion-MNIST, full set from /usr/share/datasets/fashion-mnist"), std::string::npos)
       << out;
   fs::remove_all(dir);
+}
+
+// ---- augmentation: random horizontal flip (--hflip) ----
+
+TEST(Augmentation, FlipHorizontallyMirrorsTheChosenImagesOnly) {
+  MnistSplit s;
+  s.n = 2, s.rows = 2, s.cols = 3;
+  s.images = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  s.labels = {0, 1};
+  for (bool flatten : {false, true}) {
+    Tensor x = make_image_batch(s, {0, 1}, flatten);
+    const std::vector<float> before = x.to_vector<float>();
+    flip_horizontally(x, s.rows, s.cols, {true, false});
+    const std::vector<float> after = x.to_vector<float>();
+    // image 0's rows reversed (pixels 0 1 2 | 3 4 5 -> 2 1 0 | 5 4 3), image 1 untouched
+    const std::vector<int> from = {2, 1, 0, 5, 4, 3, 6, 7, 8, 9, 10, 11};
+    for (std::size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i], before[from[i]]) << "element " << i;
+  }
+  Tensor x = make_image_batch(s, {0, 1});
+  expect_error([&] { flip_horizontally(x, 2, 3, {true}); }, {"flip_horizontally: 1 flip choices for a batch of 2"});
+  expect_error([&] { flip_horizontally(x, 3, 3, {true, true}); }, {"flip_horizontally: expected a float32 batch of 3 x 3"});
+}
+
+TEST(Augmentation, TheFlipCoinIsFairAndFixedBySeedStepAndSample) {
+  std::int64_t heads = 0;
+  for (std::int64_t i = 0; i < 10000; ++i) heads += hflip_coin(0, 7, i) ? 1 : 0;
+  EXPECT_GT(heads, 4800);  // a fixed hash, so a fixed count: a fair coin's lies within 2 sd of 5000
+  EXPECT_LT(heads, 5200);
+  EXPECT_EQ(hflip_coin(3, 5, 11), hflip_coin(3, 5, 11));
+  int differ_by_step = 0, differ_by_seed = 0;
+  for (std::int64_t i = 0; i < 64; ++i) {
+    differ_by_step += hflip_coin(0, 1, i) != hflip_coin(0, 2, i);
+    differ_by_seed += hflip_coin(0, 1, i) != hflip_coin(1, 1, i);
+  }
+  EXPECT_GT(differ_by_step, 16) << "the next step flips other images";
+  EXPECT_GT(differ_by_seed, 16) << "another seed flips other images";
+}
+
+// --hflip is saved with the run (an old config without it trained without it), and a run with
+// it trains otherwise than one without, the same way at every thread count.
+TEST(Augmentation, HflipIsSavedAndChangesTrainingTheSameAtEveryThreadCount) {
+  TrainConfig c = chalk::test_util::small_config("softmax", 256);
+  c.hflip = true;
+  EXPECT_TRUE(TrainConfig::from_json(c.to_json()).hflip);
+  nlohmann::json j = nlohmann::json::parse(c.to_json());
+  j.erase("hflip");
+  EXPECT_FALSE(TrainConfig::from_json(j.dump()).hflip);
+  auto trained = [](TrainConfig config, int threads) {
+    chalk::set_num_threads(threads);
+    Trainer t(config);
+    t.train_epoch(0);
+    std::vector<float> w;
+    for (const auto& p : t.model().parameters())
+      for (float v : p.to_vector<float>()) w.push_back(v);
+    return w;
+  };
+  TrainConfig plain = c;
+  plain.hflip = false;
+  const std::vector<float> flipped_1 = trained(c, 1), flipped_2 = trained(c, 2), unflipped = trained(plain, 1);
+  chalk::set_num_threads(1);
+  EXPECT_EQ(flipped_1, flipped_2);
+  EXPECT_NE(flipped_1, unflipped);
 }

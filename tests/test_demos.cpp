@@ -36,6 +36,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "io/mnist.h"
 #include "tests/test_util.h"
 
@@ -475,4 +477,28 @@ TEST(docs_links, ParserFindsLinksAnchorsAndSkipsCode) {
   EXPECT_EQ(slug("5. PyTorch's `TripletMarginLoss`, exactly"), "5-pytorchs-tripletmarginloss-exactly");
   EXPECT_TRUE(has_scheme("https://arxiv.org/abs/1904.08720"));
   EXPECT_FALSE(has_scheme("../ops/conv.cpp#L259"));
+}
+
+// A demo that reads data, given a --data folder without MNIST's four files, says so and exits 1
+// (README: bad data exits 1): an error reaching the top of a demo's main is printed as
+// "demo NN: error: ..." by the notebook (demos/notebook.cpp), not an abort. The same path carries
+// a student edition's "exercise NN is not done yet" (tests/exercises/edition_test.sh runs it).
+TEST(demo_programs, ABadDataFolderIsAnErrorNotACrash) {
+  const fs::path empty = fs::temp_directory_path() / ("chalk_demo_empty_" + std::to_string(::getpid()));
+  fs::create_directories(empty);
+  int readers = 0;
+  for (const std::string& name : demo_names()) {
+    if (!fs::exists(kBin / ("demo_" + name))) continue;  // EveryDemoSourceHasABuiltProgram reports it
+    std::string out;
+    const int status = chalk::test_util::run_program(
+        "demo_" + name + " --quick --threads 1 --data " + empty.string() + " --out " + (empty / name).string(), &out);
+    if (status == 0) continue;  // a demo that never reads the data set (01-03)
+    ++readers;
+    EXPECT_EQ(status, 1) << "demo_" << name << " with an empty --data folder: " << out;
+    EXPECT_NE(out.find("demo " + name.substr(0, 2) + ": error: --data: '" + empty.string()), std::string::npos)
+        << "demo_" << name << " does not name the --data folder: " << out;
+    EXPECT_EQ(out.find("terminate called"), std::string::npos) << "demo_" << name << " aborted: " << out;
+  }
+  EXPECT_GE(readers, 7) << "demos 04-10 read the data set";
+  fs::remove_all(empty);
 }

@@ -124,6 +124,46 @@ TEST(Plot, PaletteIsOkabeItoFirstAndRepeatsAfterTen) {
   }
 }
 
+// ---- the axes builder ----------------------------------------------------------------------------
+
+// plot::axes(...) is the aggregate Axes with its three strings: every other field keeps its
+// default until a with_* setter changes it, and each setter changes only what it names.
+TEST(Plot, AxesBuilderSetsWhatItNamesAndKeepsTheDefaults) {
+  const plot::Axes plain = plot::axes("Loss per epoch", "epoch", "loss (nats)");
+  const plot::Axes aggregate{"Loss per epoch", "epoch", "loss (nats)"};
+  EXPECT_EQ(plain.title, aggregate.title);
+  EXPECT_EQ(plain.xlabel, aggregate.xlabel);
+  EXPECT_EQ(plain.ylabel, aggregate.ylabel);
+  EXPECT_EQ(plain.log_x, aggregate.log_x);
+  EXPECT_EQ(plain.log_y, aggregate.log_y);
+  EXPECT_EQ(plain.width, 600);
+  EXPECT_EQ(plain.height, 450);
+  EXPECT_EQ(plain.zlabel, "");
+  EXPECT_FALSE(plain.log_x || plain.log_y);
+
+  const plot::Axes logy = plot::axes("t", "x", "y").with_log_y();
+  EXPECT_TRUE(logy.log_y);
+  EXPECT_FALSE(logy.log_x);
+  EXPECT_EQ(logy.width, 600);
+  const plot::Axes both = plot::axes("t", "x", "y").with_log_x().with_log_y().with_log_x(false);
+  EXPECT_FALSE(both.log_x);
+  EXPECT_TRUE(both.log_y);
+  const plot::Axes sized = plot::axes("t", "x", "y").with_size(640, 560).with_zlabel("x_3");
+  EXPECT_EQ(sized.width, 640);
+  EXPECT_EQ(sized.height, 560);
+  EXPECT_EQ(sized.zlabel, "x_3");
+  EXPECT_FALSE(sized.log_x || sized.log_y);
+
+  // what a chart drawn with it shows: the page size and the labels
+  plot::lines(out("axes_builder"), {{"a", {1, 2, 3}, {1, 10, 100}}},
+              plot::axes("Built axes", "step", "value (log)").with_log_y().with_size(640, 360));
+  expect_svg(out("axes_builder"), "Built axes", 640, 360);
+  EXPECT_NE(drawn_text(read_text(out("axes_builder"))).find("value (log)"), std::string::npos);
+  // a bad size is still caught where the chart is drawn
+  expect_error([&] { plot::lines(out("axes_builder_bad"), {{"a", {1}, {1}}}, plot::axes("t", "x", "y").with_size(50, 50)); },
+               {"axes_builder_bad", "page is 50 x 50"});
+}
+
 // ---- every chart kind writes a valid SVG -------------------------------------------------------
 
 TEST(Plot, ScatterByClass) {

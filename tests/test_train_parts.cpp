@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/exercise.h"
 #include "core/parallel.h"
 #include "core/random.h"
 #include "nn/layers.h"
@@ -334,6 +335,31 @@ TEST(TrainerParts, AProgramsOwnLossTrainsThroughTheSameLoop) {
   EXPECT_EQ(params_of(own), params_of(by_name));
   EXPECT_NE(values_of(own.loss()), head_before) << "the loss's own parameters are trained";
   EXPECT_EQ(own.evaluate(0).test_accuracy, by_name.evaluate(0).test_accuracy);
+}
+
+namespace {
+// A loss whose forward is a student edition's blank exercise (the stub of losses/centroid.cpp's).
+class NotWritten : public Loss {
+ public:
+  Tensor forward(const Tensor&, const Tensor&) override { exercise_not_done(9); }
+  std::string name() const override { return "NotWritten"; }
+};
+}  // namespace
+
+// A blank exercise met in training stops the run with the stub's own message: not wrapped as a
+// failed step with advice to lower the learning rate (which would send a student the wrong way).
+TEST(TrainerParts, ABlankExerciseStopsTrainingWithItsOwnMessage) {
+  TrainConfig c = small_config("softmax", 256);
+  TrainerParts parts = make_trainer_parts(c);
+  parts.loss = std::make_shared<NotWritten>();
+  Trainer t(std::move(parts));
+  try {
+    t.train_epoch(0);
+    ADD_FAILURE() << "train_epoch did not throw";
+  } catch (const ExerciseNotDone& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("exercise 09 is not done yet: ", 0), 0u) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("learning rate"), std::string::npos) << e.what();
+  }
 }
 
 // Data of the program's own: three classes of its naming, not MNIST's ten.

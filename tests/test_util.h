@@ -49,12 +49,14 @@ inline const std::string kQuickTrain = "chalk-train --quiet --threads 1 --limit-
 
 #ifdef CHALK_BINARY_DIR
 // Run one of the built programs ("chalk-train --epochs 1 ...") with its output captured in
-// *output; returns its exit status.
+// *output; returns its exit status, or 128 + the signal's number when a signal ended it (as a
+// shell reports it: an abort is 134), so that a crash never reads as a success.
 inline int run_program(const std::string& args, std::string* output = nullptr) {
   const std::string log =
       (std::filesystem::temp_directory_path() / ("chalk_prog_" + std::to_string(::getpid()) + ".log")).string();
   const int status = std::system((std::string(CHALK_BINARY_DIR) + "/" + args + " > " + log + " 2>&1").c_str());
   if (output) *output = read_text(log);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }
 #endif

@@ -5,8 +5,10 @@
 #include <map>
 #include <utility>
 
+#include "core/autograd.h"
 #include "core/error.h"
 #include "core/random.h"
+#include "core/shape.h"
 
 namespace chalk {
 
@@ -56,6 +58,32 @@ Tensor make_label_batch(const MnistSplit& split, const std::vector<std::int64_t>
 
 Batch make_batch(const MnistSplit& split, const std::vector<std::int64_t>& indices, bool flatten) {
   return Batch{make_image_batch(split, indices, flatten), make_label_batch(split, indices), indices};
+}
+
+// ---- augmentation ----
+
+void flip_horizontally(Tensor& images, std::int64_t rows, std::int64_t cols, const std::vector<bool>& flip) {
+  const std::int64_t size = checked_mul(rows, cols, "flip_horizontally", "rows x cols");
+  if (images.dtype() != DType::Float32 || images.dim() < 2 || images.numel() != images.shape()[0] * size)
+    fail("flip_horizontally: expected a float32 batch of ", rows, " x ", cols, " images, got ",
+         shape_str(images.shape()), " ", dtype_name(images.dtype()));
+  const std::int64_t B = images.shape()[0];
+  if (static_cast<std::int64_t>(flip.size()) != B)
+    fail("flip_horizontally: ", flip.size(), " flip choices for a batch of ", B, " images");
+  float* x = images.data<float>();
+  for (std::int64_t b = 0; b < B; ++b) {
+    if (!flip[static_cast<std::size_t>(b)]) continue;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      float* row = x + b * size + r * cols;
+      std::reverse(row, row + cols);
+    }
+  }
+  increment_version(images);
+}
+
+bool hflip_coin(std::uint64_t seed, std::int64_t step, std::int64_t index) {
+  // epoch_seed's mix, keyed by the step and then the sample; the top bit is the coin
+  return (epoch_seed(epoch_seed(seed ^ 0x68666c6970ULL, step), index) >> 63) != 0;  // "hflip"
 }
 
 // ---- drawing batches ----

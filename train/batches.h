@@ -54,6 +54,21 @@ Tensor make_label_batch(const MnistSplit& split, const std::vector<std::int64_t>
 // Both, plus the indices.
 Batch make_batch(const MnistSplit& split, const std::vector<std::int64_t>& indices, bool flatten = false);
 
+// ---- augmentation ----
+
+// Random horizontal flip, the augmentation of torchvision's RandomHorizontalFlip(p=0.5) (and of
+// Fashion-MNIST's benchmark entry "2 Conv+2 FC, random horizontal flips", 0.939): each chosen
+// image x[r][c] becomes x[r][cols-1-c] in place. `images` is a batch as make_image_batch makes it,
+// [B, 1, rows, cols] or [B, rows*cols], float32 (not part of a graph); flip[b] says whether image
+// b is flipped. A mirrored coat is still a coat, a mirrored "2" is no digit: for Fashion-MNIST, not
+// MNIST. Throws chalk::Error when flip.size() != B or the tensor is not such a batch.
+void flip_horizontally(Tensor& images, std::int64_t rows, std::int64_t cols, const std::vector<bool>& flip);
+
+// Whether training sample `index` is flipped at global step `step` of a run seeded `seed`: a fair
+// coin from a hash of the three, so the same run flips the same images whatever the thread count,
+// and a resumed run (which restores its step) flips as the uninterrupted one.
+bool hflip_coin(std::uint64_t seed, std::int64_t step, std::int64_t index);
+
 // ---- drawing batches ----
 
 // The seed of epoch `epoch`'s generator: a fixed mix (splitmix64) of both, so

@@ -47,13 +47,10 @@ Finding check_collapse(std::int64_t predicted_classes, const EpochMetrics& m, co
 Finding check_embedding_growth(double first_norm, const EpochMetrics& m, const Loss& loss, const TrainConfig& config) {
   // A scale-invariant loss's gradient is orthogonal to x with length |g| / ||x||, so each SGD
   // step lengthens x (Pythagoras) and a long x moves slowly: after a few too-large first steps
-  // the embeddings can grow a thousandfold and the network all but stops learning (full MNIST,
-  // SmallCNN, CosFace without warm-up, seeds 1 and 4: median norm 931 and 992 from about 0.8,
-  // test accuracy 0.50 and 0.40; the 110 healthy runs of the seed sweep grew 1.6-47x, and no
-  // run tried grew more than 180x without stalling; kEmbeddingGrowthLimit;
-  // bench/results/2026-11-30-seed-sweep.md).
-  // The hint names what rescued seed 1 (a 234-step warm-up: 0.9875; --lr 0.003: 0.981), not
-  // --weight-decay 5e-4, which did not (0.511).
+  // the embeddings can grow a thousandfold and the network all but stops learning. The hint
+  // names the remedies that rescued such runs (a longer warm-up, a smaller learning rate), not
+  // weight decay, which did not (docs/losses.md, "ArcFace, CosFace, the combined margin and a
+  // warm-up").
   if (!loss.scale_invariant() || first_norm <= 0 || m.embedding_norm <= 0) return {};
   const double growth = m.embedding_norm / first_norm;
   if (!(growth > kEmbeddingGrowthLimit)) return {};

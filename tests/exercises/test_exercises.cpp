@@ -138,6 +138,12 @@ TEST(ExerciseRegions, FoundAndBlanked) {
   EXPECT_EQ(md_blanked.find("the answer"), std::string::npos);
   EXPECT_NE(md_blanked.find("exercise 03's answer, left out"), std::string::npos);
   EXPECT_EQ(md_blanked.back(), 'b');  // no newline added at the end
+  // the note links the exercise's page relative to the page it stands in, as chalk's links do
+  const std::string page = exercise_page(exercise(3));
+  EXPECT_NE(blank_exercise_regions(md, "docs/losses/centroid.md", {3}).find("(../exercises/" + page.substr(page.rfind('/') + 1) + ")"),
+            std::string::npos);
+  EXPECT_NE(blank_exercise_regions(md, "docs/course.md", {3}).find("(exercises/"), std::string::npos);
+  EXPECT_NE(blank_exercise_regions(md, "README.md", {3}).find("(" + page + ")"), std::string::npos);
 }
 
 TEST(ExerciseRegions, MalformedRegionsNameTheFileAndLine) {
