@@ -16,8 +16,10 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/gemm.h"
 #include "core/autograd.h"
@@ -35,18 +37,16 @@
 int main(int argc, char** argv) {
   chalk::use_best_blas_kernels(argc, argv);  // OpenBLAS's fast kernels on CPUs it does not know (core/gemm.h)
   chalk::TrainConfig cfg;
-  chalk::LossOptions& lo = cfg.loss_options;
   bool resume = false, quiet = false;
-  double margin = -1, scale = -1;
 
   // --loss and --model list every entry of the registries with its own defaults and options
-  // (one source: losses/registry.cpp, nn/models.cpp).
+  // (one source: each loss's LossEntry and options table, listed in losses/registry.cpp; nn/models.cpp).
   std::vector<std::string> loss_names, model_names;
   std::string loss_help = "loss function (default " + cfg.loss + "):";
   for (const auto& e : chalk::loss_registry()) {
     loss_names.push_back(e.name);
     loss_help += "\n  " + e.name + ": " + e.description + "\n      defaults: " + chalk::describe_defaults(e.defaults) +
-                 "\n      options: " + e.options_help;
+                 "\n      options: " + chalk::describe_options(e);
   }
   std::string model_help = "network (default " + cfg.model + "):";
   for (const auto& e : chalk::nn::model_registry()) {
@@ -131,27 +131,34 @@ int main(int argc, char** argv) {
   app.add_flag("--detect-anomaly", detect_anomaly,
                "stop at the first op whose forward or backward gives nan/inf, naming it (slow; "
                "chalk::AnomalyGuard, like torch.autograd.detect_anomaly)");
-  // loss options
-  app.add_option("--margin", margin, "margin: triplet alpha (default 0.2), cosface m (0.35), arcface m in radians (0.5)")
-      ->check(CLI::NonNegativeNumber)->check(finite);
-  app.add_option("--scale", scale, "scale s of normface/cosface/arcface/combined")->check(CLI::PositiveNumber)->check(finite);
-  app.add_option("--mining", lo.mining, "triplet mining: all | hard | semihard")
-      ->check(CLI::IsMember({"all", "hard", "semihard"}));
-  app.add_option("--distance", lo.distance, "triplet distance: euclidean | squared | cosine")
-      ->check(CLI::IsMember({"euclidean", "squared", "cosine"}));
-  app.add_flag("--soft-margin", lo.soft_margin, "triplet: softplus instead of the hinge");
-  app.add_option("--reduction", lo.reduction, "triplet batch-all reduction: nonzero | mean | sum")
-      ->check(CLI::IsMember({"", "nonzero", "mean", "sum"}));
-  app.add_option("--normalize", lo.normalize, "L2-normalise embeddings in the loss: 1, 0, or -1 (the loss's default)")
-      ->check(CLI::Range(-1, 1));
-  app.add_option("--centroids", lo.centroids, "centroid bound: onehot | simplex | kmeans | random")
-      ->check(CLI::IsMember({"onehot", "simplex", "kmeans", "random"}));
-  app.add_option("--label-smoothing", lo.label_smoothing, "softmax label smoothing")->check(CLI::Range(0.0, 1.0))->check(finite);
-  app.add_option("--sphere-m", lo.sphere_m, "SphereFace integer margin m")->check(CLI::Range(1, 6));
-  app.add_flag("--easy-margin", lo.easy_margin, "ArcFace: margin only where cos(theta) > 0");
-  app.add_option("--m1", lo.m1, "combined margin: cos(m1 theta + m2) - m3")->check(finite);
-  app.add_option("--m2", lo.m2, "combined margin m2")->check(finite);
-  app.add_option("--m3", lo.m3, "combined margin m3")->check(finite);
+  // Loss options: one flag for each option name of the registry's losses, made from the losses'
+  // own tables (losses/options.h). Its help says, for each loss that has it, what it sets there
+  // and its default; the text given is read as the chosen loss's option after parsing.
+  std::vector<chalk::LossOptionFlag> option_flags;
+  try {
+    option_flags = chalk::loss_option_flags();
+  } catch (const chalk::Error& e) {  // two losses declare one option differently: a programming error
+    std::cerr << "chalk-train: " << e.what() << "\n";
+    return 1;
+  }
+  std::map<std::string, std::string> option_text;  // option name -> the text of its flag
+  std::map<std::string, bool> option_switch;       // option name -> a switch (--soft-margin) given
+  for (const chalk::LossOptionFlag& f : option_flags) {
+    const chalk::OptionSpec& kind = *f.takers.front().second;  // every taker's has the same kind
+    std::string help;
+    for (const auto& [loss, spec] : f.takers)
+      help += (help.empty() ? "" : "\n") + loss->name + ": " + spec->help + " (default " + spec->default_str() +
+              (spec->is_switch() ? "" : "; " + spec->allowed_str()) + ")";
+    if (kind.is_switch()) {
+      app.add_flag(kind.flag(), option_switch[f.name], help);
+    } else {
+      const char* type = kind.type == chalk::OptionType::Real  ? "FLOAT"
+                         : kind.type == chalk::OptionType::Int ? "INT"
+                         : kind.type == chalk::OptionType::Bool ? "0|1"
+                                                                : "TEXT";
+      app.add_option(kind.flag(), option_text[f.name], help)->type_name(type);
+    }
+  }
 
   try {
     app.parse(argc, argv);
@@ -166,8 +173,6 @@ int main(int argc, char** argv) {
     std::cout << chalk::blas_description() << "\n";
     return 0;
   }
-  if (margin >= 0) lo.margin = margin;
-  if (scale > 0) lo.scale = scale;
   cfg.progress = !quiet;
   // A resumed run keeps the configuration stored in its checkpoint. --resume without --out, or
   // with a folder that holds no checkpoint, is a bad flag (exit 2); a checkpoint that is there
@@ -192,6 +197,16 @@ int main(int argc, char** argv) {
   }
   // Flag values are checked here, before any data is read: a bad value or combination exits 2.
   try {
+    // A resumed run without --loss continues its stored loss: loss options are that loss's.
+    if (resume && app.get_option("--loss")->count() == 0) cfg.loss = stored.loss;
+    const chalk::LossEntry& loss = chalk::find_loss(cfg.loss);
+    for (const chalk::LossOptionFlag& f : option_flags) {
+      const chalk::OptionSpec& kind = *f.takers.front().second;
+      if (app.get_option(kind.flag())->count() == 0) continue;
+      const chalk::OptionSpec& spec = chalk::loss_option(loss, f.name);  // throws: "--mining: the cosface loss has no ..."
+      cfg.loss_options.values[f.name] =
+          spec.is_switch() ? chalk::OptionValue(true) : chalk::parse_option_text(spec, option_text[f.name], spec.flag());
+    }
     if (resume) {
       // Flags given now must agree with the stored configuration (--epochs may extend the run;
       // --threads and --quiet may change).

@@ -9,7 +9,8 @@
 // (label i / 16, a P x K batch). One iteration = loss = L(x, y); loss.backward(); i.e. the
 // forward, the backward to x and to the loss's own parameters (W of the softmax family), and
 // zeroing those gradients. Losses are built through the registry (losses/registry.cpp), with
-// the options chalk-train would pass:
+// these options (chalk-train's defaults when this was written), set here because
+// bench/losses_torch.py uses the same numbers:
 //   cross_entropy      "softmax", emb_dim 0: on 256 x 10 logits (randn), labels i % 10
 //   normface           s = 16,            C = 10, labels i % 10
 //   cosface            s = 30, m = 0.35,  C = 10
@@ -58,29 +59,33 @@ std::vector<Case> cases() {
   };
   std::vector<Case> v;
   v.push_back({"cross_entropy", "softmax", 10, opts(10, 0), true});
-  v.push_back({"normface", "normface", 10, opts(10, kD)});
-  v.push_back({"cosface", "cosface", 10, opts(10, kD)});
+  Case norm{"normface", "normface", 10, opts(10, kD)};
+  norm.options.set("scale", 16.0);
+  v.push_back(norm);
+  Case cos{"cosface", "cosface", 10, opts(10, kD)};
+  cos.options.set("scale", 30.0).set("margin", 0.35);
+  v.push_back(cos);
   Case arc10{"arcface_C10", "arcface", 10, opts(10, kD)};
-  arc10.options.scale = 30;
-  arc10.options.margin = 0.5;
+  arc10.options.set("scale", 30.0).set("margin", 0.5);
   v.push_back(arc10);
   Case arc16 = arc10;
   arc16.name = "arcface_C16";
   arc16.classes = 16;
   arc16.options.num_classes = 16;
   v.push_back(arc16);
-  v.push_back({"sphereface", "sphereface", 10, opts(10, kD)});
-  v.push_back({"combined", "combined", 10, opts(10, kD)});
+  Case sphere{"sphereface", "sphereface", 10, opts(10, kD)};
+  sphere.options.set("sphere_m", 4);
+  v.push_back(sphere);
+  Case combined{"combined", "combined", 10, opts(10, kD)};
+  combined.options.set("scale", 30.0).set("m1", 1.0).set("m2", 0.3).set("m3", 0.2);
+  v.push_back(combined);
   Case cen{"centroid", "centroid", 16, opts(16, kD)};
-  cen.options.centroids = "onehot";
+  cen.options.set("centroids", "onehot").set("normalize", false);  // as the PyTorch side: no normalisation
   v.push_back(cen);
   for (const char* mining : {"hard", "all"}) {
     Case t{std::string("triplet_") + mining, "triplet", 16, opts(16, kD)};
-    t.options.mining = mining;
-    t.options.distance = "euclidean";
-    t.options.margin = 0.2;
-    t.options.normalize = 1;
-    if (std::string(mining) == "all") t.options.reduction = "nonzero";
+    t.options.set("mining", mining).set("distance", "euclidean").set("margin", 0.2).set("normalize", true);
+    if (std::string(mining) == "all") t.options.set("reduction", "nonzero");
     v.push_back(t);
   }
   return v;

@@ -172,8 +172,8 @@ struct Setup {
     c.model = "mlp";
     c.loss = "triplet";
     c.emb_dim = 2;
-    c.loss_options.mining = mining;
-    c.loss_options.normalize = normalize;
+    c.loss_options.set("mining", mining);
+    c.loss_options.set("normalize", normalize != 0);
     c.optimizer = optimizer;
     c.epochs = n_epochs;
     c.batch_size = 80;
@@ -444,7 +444,7 @@ JumpRun jump_run(const Setup& s, const std::string& name, const std::string& los
   c.epochs = kJumpEpochs;
   c.batch_size = kJumpBatch;
   c.samples_per_class = K;
-  c.loss_options.mining = mining;
+  if (!mining.empty()) c.loss_options.set("mining", mining);  // "": not a triplet loss
   c.limit_train = s.nb.quick() ? 2400 : 0;
   Trainer t(c);
   JumpRun r;

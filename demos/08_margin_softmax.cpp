@@ -200,22 +200,17 @@ std::vector<LossSpec> six_losses_one_picture_each(demo::Notebook& nb) {
   LossOptions o;
   LossSpec softmax{"softmax", "softmax", "W_y . x + b_y", "linear head W (10 x 2), bias b", o};
   LossSpec normface{"normface", "NormFace", "s cos(theta_y)", "s = 16", o};
-  normface.options.scale = 16;
+  normface.options.set("scale", 16.0);
   // (no "|" in table cells: Markdown would split the cell there; norm(x) = ||x||)
   LossSpec sphereface{"sphereface", "SphereFace", "norm(x) (lambda cos(theta_y) + psi(theta_y)) / (1 + lambda)",
                       "m = 4, lambda annealed 1000 -> 5", o};
-  sphereface.options.sphere_m = 4;
+  sphereface.options.set("sphere_m", 4);
   LossSpec cosface{"cosface", "CosFace", "s (cos(theta_y) - m)", "s = 16, m = 0.15", o};
-  cosface.options.scale = 16;
-  cosface.options.margin = 0.15;
+  cosface.options.set("scale", 16.0).set("margin", 0.15);
   LossSpec arcface{"arcface", "ArcFace", "s cos(theta_y + m)", "s = 16, m = 0.5 rad", o};
-  arcface.options.scale = 16;
-  arcface.options.margin = 0.5;
+  arcface.options.set("scale", 16.0).set("margin", 0.5);
   LossSpec combined{"combined", "combined", "s (cos(m1 theta_y + m2) - m3)", "s = 16, m1 = 1, m2 = 0.2, m3 = 0.1", o};
-  combined.options.scale = 16;
-  combined.options.m1 = 1.0;
-  combined.options.m2 = 0.2;
-  combined.options.m3 = 0.1;
+  combined.options.set("scale", 16.0).set("m1", 1.0).set("m2", 0.2).set("m3", 0.1);
   return {softmax, normface, sphereface, cosface, arcface, combined};
 }
 

@@ -370,10 +370,9 @@ CentroidKind parse_centroid_kind(const std::string& name) {
   fail("centroid loss: unknown --centroids '", name, "' (expected onehot, simplex, kmeans or random)");
 }
 
-CentroidLoss::CentroidLoss(const LossOptions& o) : options_(o), kind_(parse_centroid_kind(o.centroids)) {
-  // Default: on. The bound needs no normalisation (docs/losses/centroid.md section 3), but on MNIST the
-  // unit sphere trained better (docs/losses.md, "The centroid bound on MNIST: what was tried").
-  normalize_ = o.normalize != 0;
+CentroidLoss::CentroidLoss(const LossOptions& o)
+    : options_(o), centroid_(centroid_options().read(o)), kind_(parse_centroid_kind(centroid_.centroids)) {
+  normalize_ = centroid_.normalize;
   const std::int64_t C = o.num_classes, D = o.emb_dim;
   if (C < 2) fail("centroid loss: need at least 2 classes, got ", C);
   Tensor c;
@@ -387,7 +386,7 @@ CentroidLoss::CentroidLoss(const LossOptions& o) : options_(o), kind_(parse_cent
 }
 
 std::string CentroidLoss::name() const {
-  return str_cat("CentroidLoss(", options_.centroids, ", C = ", options_.num_classes, ", D = ", options_.emb_dim, ")");
+  return str_cat("CentroidLoss(", centroid_.centroids, ", C = ", options_.num_classes, ", D = ", options_.emb_dim, ")");
 }
 
 void CentroidLoss::prepare(const Tensor& embeddings, const Tensor& labels) {
@@ -419,6 +418,27 @@ Tensor CentroidLoss::logits(const Tensor& embeddings) {
   NoGradGuard no_grad;
   const Tensor e = normalize_ ? normalize(embeddings.detach(), 1) : embeddings.detach();
   return neg(pairwise_distances(e, centroids_.to(e.dtype())));
+}
+
+// ---------------------------------------------------------------- its options and registry entry
+
+const OptionTable<CentroidOptions>& centroid_options() {
+  static const OptionTable<CentroidOptions> table(
+      "centroid",
+      {option("centroids", &CentroidOptions::centroids,
+              "the fixed class centroids: onehot (e_m; needs D >= C), simplex (a regular simplex; D >= C - 1), kmeans "
+              "(of the initial embeddings), random (N(0, 1): the bad example)")
+           .one_of({"onehot", "simplex", "kmeans", "random"}),
+       option("normalize", &CentroidOptions::normalize,
+              "L2-normalise the embeddings inside the loss; retrieval then compares the normalised embeddings too")});
+  return table;
+}
+
+LossEntry centroid_entry() {
+  TrainingDefaults d;  // the softmax loss's optimizer and learning rate: its quarter epoch of warm-up too
+  d.warmup_epochs = 0.25;
+  return {"centroid", "centroid upper bound of the triplet loss (Do et al. 2019), fixed centroids",
+          centroid_options().specs(), d, [](const LossOptions& o) { return std::make_shared<CentroidLoss>(o); }};
 }
 
 }  // namespace chalk

@@ -106,6 +106,19 @@ enum class CentroidKind { OneHot, Simplex, KMeans, Random };
 // "onehot" | "simplex" | "kmeans" | "random"; throws chalk::Error naming the choices otherwise.
 CentroidKind parse_centroid_kind(const std::string& name);
 
+// Its options, with their defaults (the one place they are written) ...
+struct CentroidOptions {
+  std::string centroids = "onehot";  // onehot | simplex | kmeans | random: the fixed c_m above
+  // L2-normalise the embeddings first. The bound needs no normalisation (docs/losses/centroid.md
+  // section 3), but on MNIST the unit sphere trained better (docs/losses.md, "The centroid bound
+  // on MNIST: what was tried").
+  bool normalize = true;
+};
+// ... their table (losses/centroid.cpp), naming them for chalk-train, config.json and the docs ...
+const OptionTable<CentroidOptions>& centroid_options();
+// ... and its LossEntry, with its TrainingDefaults (losses/registry.cpp lists it).
+LossEntry centroid_entry();
+
 class CentroidLoss : public Loss {
  public:
   explicit CentroidLoss(const LossOptions& options);
@@ -123,7 +136,8 @@ class CentroidLoss : public Loss {
   const Tensor& centroids() const { return centroids_; }
 
  private:
-  LossOptions options_;
+  LossOptions options_;        // num_classes, emb_dim, seed
+  CentroidOptions centroid_;  // centroids, normalize
   CentroidKind kind_ = CentroidKind::OneHot;
   bool normalize_ = false;
   Tensor centroids_;  // buffer "centroids", C x D

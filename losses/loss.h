@@ -5,44 +5,25 @@
 // own it as a parameter: it is trained with the model and saved in the same
 // checkpoint (names prefixed "loss.").
 //
-// Adding a loss (docs/adding-a-loss.md): one source file in losses/, one line
-// in the table in losses/registry.cpp, its tests, its doc page. Everything the
-// training loop needs to know about a loss comes from that line (its TrainingDefaults,
-// its option help) and from the Loss interface below: train/ names no loss.
+// Adding a loss (docs/adding-a-loss.md): its source files in losses/ (the Loss, its
+// options struct and table (losses/options.h), its LossEntry), one line in the table in
+// losses/registry.cpp, its tests, its doc page. Everything the training loop needs to know
+// about a loss comes from its LossEntry (its options, its TrainingDefaults) and from the
+// Loss interface below: train/ names no loss and no loss option.
 #pragma once
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "losses/options.h"
 #include "nn/module.h"
 
 namespace chalk {
-
-// Every option a loss may read; each loss documents which it uses.
-// Defaults train well on MNIST (see docs/losses.md).
-struct LossOptions {
-  std::int64_t num_classes = 10;      // C
-  std::int64_t emb_dim = 64;          // D (softmax: 0 = the model outputs C logits, no head)
-  // triplet family
-  double margin = -1;                 // < 0: the loss's own default
-  std::string mining = "hard";        // all | hard | semihard
-  std::string distance = "euclidean"; // euclidean | squared | cosine
-  bool soft_margin = false;           // softplus instead of the hinge
-  std::string reduction = "";         // "" (the loss's default) | mean | sum | nonzero (mean over positive-loss triplets)
-  int normalize = -1;                 // L2-normalise embeddings first: 1 yes, 0 no, -1 the loss's default
-  // centroid bound
-  std::string centroids = "onehot";   // onehot | simplex | kmeans | random
-  // softmax family
-  double scale = -1;                  // s; < 0: the loss's own default
-  double label_smoothing = 0.0;
-  int sphere_m = 4;                   // SphereFace integer margin
-  bool easy_margin = false;           // ArcFace
-  double m1 = 1.0, m2 = 0.3, m3 = 0.2;  // combined margin: cos(m1 theta + m2) - m3 (docs/losses/margin_softmax.md section 2)
-  std::uint64_t seed = 0;             // for random/kmeans centroids and W init
-};
 
 class Loss : public nn::Module {
  public:
@@ -78,8 +59,9 @@ class Loss : public nn::Module {
 };
 
 // How a loss trains when the user leaves a flag at "the loss's default" (TrainConfig's -1 and
-// empty fields). Each loss defines its own in its source file, with the measurement behind
-// each value; the trainer reads them from the registry and never asks which loss it has.
+// empty fields). Each loss defines its own in its source file (in its LossEntry), with the
+// measurement behind each value; the trainer reads them from the registry and never asks which
+// loss it has.
 struct TrainingDefaults {
   std::int64_t emb_dim = 64;      // D, the model's output size
   bool logits_output = false;     // emb_dim 0 is allowed: the model outputs the C logits (no head)
@@ -92,10 +74,13 @@ struct TrainingDefaults {
 // The loss a TrainConfig trains with unless told otherwise: the first one a student meets.
 inline constexpr const char* kDefaultLoss = "softmax";
 
+// Everything chalk-train, config.json and the trainer know about a loss. Each loss of the library
+// defines its own in its source file (softmax_entry() in losses/softmax.cpp, ...), next to its
+// options table; losses/registry.cpp lists them.
 struct LossEntry {
-  std::string name;          // the --loss value
-  std::string description;   // one line for --help
-  std::string options_help;  // the loss options it reads, with their defaults, for --help
+  std::string name;                  // the --loss value
+  std::string description;           // one line for --help
+  std::vector<OptionSpec> options;   // its options table (OptionTable::specs()), in --help order
   TrainingDefaults defaults;
   std::function<std::shared_ptr<Loss>(const LossOptions&)> make;
 };
@@ -106,7 +91,8 @@ const std::deque<LossEntry>& loss_registry();
 // Add a loss defined outside losses/ (a program's own, or a test's: tests/adding_a_loss_example.cpp)
 // to the table at run time, before the Trainer or make_loss asks for it by name; from then on it
 // is trained by name like the built-in ones. Throws chalk::Error if entry.name is empty or taken,
-// or entry.make is empty. Not thread-safe: call it at start-up, before training threads exist.
+// entry.make is empty, or an option shares its name with another loss's option of another kind
+// (one flag, one config.json key: loss_option_flags). Not thread-safe: call it at start-up, before training threads exist.
 // The built-in losses are not registered this way: they are the table in losses/registry.cpp.
 void register_loss(LossEntry entry);
 // The entry called `name`; throws chalk::Error listing the known names.
@@ -115,5 +101,30 @@ const LossEntry& find_loss(const std::string& name);
 std::string describe_defaults(const TrainingDefaults& d);
 // find_loss(name).make(options).
 std::shared_ptr<Loss> make_loss(const std::string& name, const LossOptions& options);
+
+// The option `name` of a loss; nullptr when the loss has none of that name.
+const OptionSpec* find_option(const LossEntry& loss, const std::string& name);
+// The option `name` of a loss; throws chalk::Error naming the flag and the loss and listing its
+// options when it has none of that name: "--mining: the cosface loss has no option --mining
+// (its options: --scale, --margin)".
+const OptionSpec& loss_option(const LossEntry& loss, const std::string& name);
+// The loss's options with their defaults, for --help: "--scale 30, --margin 0.35" ("none"); a
+// default the loss chooses in parentheses: "--reduction (nonzero for all, mean for hard and semihard)".
+std::string describe_options(const LossEntry& loss);
+// `given` checked against the loss's options and completed with their defaults: every option
+// the loss declares with a default, and each one given. Throws chalk::Error naming the flag and
+// the loss for an option the loss does not have ("--mining: the cosface loss has no option
+// --mining (its options: --scale, --margin)") or a value it does not allow (check_option_value).
+std::map<std::string, OptionValue> resolve_options(const LossEntry& loss, const std::map<std::string, OptionValue>& given);
+
+// One command-line flag for the options of every registered loss that share its name (--margin
+// is CosFace's m, ArcFace's m and the triplet margin alpha): chalk-train adds one flag per entry.
+struct LossOptionFlag {
+  std::string name;  // the option's name (config.json's key); the flag is takers.front().second->flag()
+  std::vector<std::pair<const LossEntry*, const OptionSpec*>> takers;  // each loss that has it, registry order
+};
+// The flags, in the order of first appearance in the registry. Throws chalk::Error when two
+// losses give one name different kinds (a type, or a switch against a flag with a value).
+std::vector<LossOptionFlag> loss_option_flags();
 
 }  // namespace chalk

@@ -494,19 +494,13 @@ Tensor sphereface_logits(const Tensor& x, const Tensor& W) {
 
 // ================================================================ 4. the Loss classes
 
-MarginSoftmaxLoss::MarginSoftmaxLoss(const LossOptions& o, const char* loss, double default_scale, bool scale_by_norm)
-    : options_(o), scale_by_norm_(scale_by_norm) {
+MarginSoftmaxLoss::MarginSoftmaxLoss(const LossOptions& o, const char* loss, double scale, bool scale_by_norm)
+    : scale_by_norm_(scale_by_norm) {
   const std::int64_t C = o.num_classes, D = o.emb_dim;
   if (C < 2) fail(loss, " loss: need at least 2 classes, got num_classes = ", C);
   if (D < 1) fail(loss, " loss: needs an embedding dimension emb_dim >= 1 (W is C x D), got ", D);
-  if (o.label_smoothing != 0.0)
-    fail(loss, " loss: label_smoothing is only supported by the softmax loss, got ", o.label_smoothing);
-  if (!o.reduction.empty() && o.reduction != "mean")
-    fail(loss, " loss: reduction '", o.reduction, "' is not supported (the batch mean only)");
-  if (scale_by_norm) {
-    if (o.scale >= 0) fail(loss, " loss: has no scale s (the logits are scaled by ||x||), got scale = ", o.scale);
-  } else {
-    s_ = o.scale < 0 ? default_scale : o.scale;
+  if (!scale_by_norm) {
+    s_ = scale;
     check_scale(s_, loss);
   }
   // W ~ N(0, 1), C x D, from its own seeded generator (the scale does not matter: normalised).
@@ -528,24 +522,25 @@ Tensor MarginSoftmaxLoss::logits(const Tensor& embeddings) {
 }
 
 // ---- NormFace
-NormFaceLoss::NormFaceLoss(const LossOptions& o) : MarginSoftmaxLoss(o, "normface", 16.0, false) {
-  if (o.margin >= 0) fail("normface loss: has no margin, got margin = ", o.margin);
-}
+NormFaceLoss::NormFaceLoss(const LossOptions& o) : NormFaceLoss(o, normface_options().read(o)) {}
+NormFaceLoss::NormFaceLoss(const LossOptions& o, const NormFaceOptions& read)
+    : MarginSoftmaxLoss(o, "normface", read.scale, false) {}
 Tensor NormFaceLoss::forward(const Tensor& e, const Tensor& y) { return normface_loss(e, W_as(e), y, s_); }
 std::string NormFaceLoss::name() const { return str_cat("NormFaceLoss(s = ", s_, ")"); }
 
 // ---- CosFace
-CosFaceLoss::CosFaceLoss(const LossOptions& o) : MarginSoftmaxLoss(o, "cosface", 30.0, false) {
-  m_ = o.margin < 0 ? 0.35 : o.margin;
+CosFaceLoss::CosFaceLoss(const LossOptions& o) : CosFaceLoss(o, cosface_options().read(o)) {}
+CosFaceLoss::CosFaceLoss(const LossOptions& o, const CosFaceOptions& read)
+    : MarginSoftmaxLoss(o, "cosface", read.scale, false), m_(read.margin) {
   check_cosface(s_, m_, "cosface loss");
 }
 Tensor CosFaceLoss::forward(const Tensor& e, const Tensor& y) { return cosface_loss(e, W_as(e), y, s_, m_); }
 std::string CosFaceLoss::name() const { return str_cat("CosFaceLoss(s = ", s_, ", m = ", m_, ")"); }
 
 // ---- ArcFace
-ArcFaceLoss::ArcFaceLoss(const LossOptions& o) : MarginSoftmaxLoss(o, "arcface", 30.0, false) {
-  m_ = o.margin < 0 ? 0.5 : o.margin;
-  easy_margin_ = o.easy_margin;
+ArcFaceLoss::ArcFaceLoss(const LossOptions& o) : ArcFaceLoss(o, arcface_options().read(o)) {}
+ArcFaceLoss::ArcFaceLoss(const LossOptions& o, const ArcFaceOptions& read)
+    : MarginSoftmaxLoss(o, "arcface", read.scale, false), m_(read.margin), easy_margin_(read.easy_margin) {
   check_arcface(s_, m_, "arcface loss");
 }
 Tensor ArcFaceLoss::forward(const Tensor& e, const Tensor& y) {
@@ -556,9 +551,10 @@ std::string ArcFaceLoss::name() const {
 }
 
 // ---- combined
-CombinedMarginLoss::CombinedMarginLoss(const LossOptions& o) : MarginSoftmaxLoss(o, "combined", 30.0, false) {
-  if (o.margin >= 0) fail("combined loss: takes m1, m2, m3 instead of margin, got margin = ", o.margin);
-  check_combined(s_, o.m1, o.m2, o.m3, "combined loss");
+CombinedMarginLoss::CombinedMarginLoss(const LossOptions& o) : CombinedMarginLoss(o, combined_options().read(o)) {}
+CombinedMarginLoss::CombinedMarginLoss(const LossOptions& o, const CombinedMarginOptions& read)
+    : MarginSoftmaxLoss(o, "combined", read.scale, false), options_(read) {
+  check_combined(s_, options_.m1, options_.m2, options_.m3, "combined loss");
 }
 Tensor CombinedMarginLoss::forward(const Tensor& e, const Tensor& y) {
   return combined_margin_loss(e, W_as(e), y, s_, options_.m1, options_.m2, options_.m3);
@@ -570,8 +566,8 @@ std::string CombinedMarginLoss::name() const {
 
 // ---- SphereFace
 SphereFaceLoss::SphereFaceLoss(const LossOptions& o)
-    : MarginSoftmaxLoss(o, "sphereface", 0.0, true), m_(o.sphere_m), lambda_(sphereface_lambda(0)) {
-  if (o.margin >= 0) fail("sphereface loss: takes the integer sphere_m instead of margin, got margin = ", o.margin);
+    : MarginSoftmaxLoss(o, "sphereface", 0.0, true), m_(sphereface_options().read(o).sphere_m),
+      lambda_(sphereface_lambda(0)) {
   check_sphereface(m_, lambda_, "sphereface loss");
 }
 Tensor SphereFaceLoss::forward(const Tensor& e, const Tensor& y) {
@@ -581,5 +577,107 @@ void SphereFaceLoss::set_iteration(std::int64_t t) { lambda_ = sphereface_lambda
 std::string SphereFaceLoss::name() const { return str_cat("SphereFaceLoss(m = ", m_, ", lambda = ", lambda_, ")"); }
 
 Tensor MarginSoftmaxLoss::metric_embedding(const Tensor& embeddings) { return normalize(embeddings, 1); }
+
+// ================================================================ 5. the options and registry entries
+
+// Each loss's table names its options struct's members (losses/margin_softmax.h) for chalk-train,
+// config.json and the docs; the defaults are the structs' member initialisers.
+namespace {
+
+template <class Options>
+Option<Options> scale_option() {
+  return option("scale", &Options::scale, "s, the scale of every logit s cos(theta)").above(0);
+}
+
+}  // namespace
+
+const OptionTable<NormFaceOptions>& normface_options() {
+  static const OptionTable<NormFaceOptions> table("normface", {scale_option<NormFaceOptions>()});
+  return table;
+}
+
+const OptionTable<CosFaceOptions>& cosface_options() {
+  static const OptionTable<CosFaceOptions> table(
+      "cosface", {scale_option<CosFaceOptions>(),
+                  option("margin", &CosFaceOptions::margin, "m in [0, 1), subtracted from the target's cosine: s (cos(theta) - m)")
+                      .at_least(0)});
+  return table;
+}
+
+const OptionTable<ArcFaceOptions>& arcface_options() {
+  static const OptionTable<ArcFaceOptions> table(
+      "arcface",
+      {scale_option<ArcFaceOptions>(),
+       option("margin", &ArcFaceOptions::margin, "m in radians, in [0, pi/2), added to the target's angle: s cos(theta + m)")
+           .at_least(0),
+       option("easy_margin", &ArcFaceOptions::easy_margin,
+              "the margin only where cos(theta) > 0, elsewhere the plain cosine (InsightFace's easy_margin)")});
+  return table;
+}
+
+const OptionTable<CombinedMarginOptions>& combined_options() {
+  static const OptionTable<CombinedMarginOptions> table(
+      "combined", {scale_option<CombinedMarginOptions>(),
+                   option("m1", &CombinedMarginOptions::m1, "m1 in (0, 10], multiplying the target's angle: s (cos(m1 theta + m2) - m3)"),
+                   option("m2", &CombinedMarginOptions::m2, "m2 in radians, in [0, pi/2), added to the multiplied angle"),
+                   option("m3", &CombinedMarginOptions::m3, "m3 in [0, 1), subtracted from the cosine")});
+  return table;
+}
+
+const OptionTable<SphereFaceOptions>& sphereface_options() {
+  static const OptionTable<SphereFaceOptions> table(
+      "sphereface", {option("sphere_m", &SphereFaceOptions::sphere_m,
+                            "the integer angular margin m of psi(theta) = (-1)^k cos(m theta) - 2k (lambda annealed "
+                            "as sphereface_lambda says)")
+                         .between(1, 6)});
+  return table;
+}
+
+namespace {
+
+// The margin-softmax losses multiply their logits by a scale s (16..64), which multiplies
+// their gradients too: with SGD they want a smaller step (0.01) than the others (0.05).
+// And one epoch of linear warm-up: these losses see only directions, so they pass the network
+// a gradient divided by the embeddings' length (Loss::scale_invariant); large first steps
+// lengthen the embeddings, and a run can then stall for good. The runs that stalled without it
+// and trained with it: docs/losses.md, "ArcFace, CosFace, the combined margin and a warm-up".
+TrainingDefaults scaled_logits() {
+  TrainingDefaults d;
+  d.sgd_lr = 0.01;
+  d.warmup_epochs = 1;
+  return d;
+}
+
+template <class L>
+std::shared_ptr<Loss> make(const LossOptions& o) {
+  return std::make_shared<L>(o);
+}
+
+}  // namespace
+
+LossEntry normface_entry() {
+  return {"normface", "normalised softmax: logits s cos(theta) (NormFace)", normface_options().specs(),
+          scaled_logits(), make<NormFaceLoss>};
+}
+
+LossEntry sphereface_entry() {
+  return {"sphereface", "A-Softmax: ||x|| psi(theta), integer angular margin m, annealed lambda",
+          sphereface_options().specs(), scaled_logits(), make<SphereFaceLoss>};
+}
+
+LossEntry cosface_entry() {
+  return {"cosface", "additive cosine margin: s (cos(theta) - m) for the target (CosFace / LMCL)",
+          cosface_options().specs(), scaled_logits(), make<CosFaceLoss>};
+}
+
+LossEntry arcface_entry() {
+  return {"arcface", "additive angular margin: s cos(theta + m) for the target (ArcFace)", arcface_options().specs(),
+          scaled_logits(), make<ArcFaceLoss>};
+}
+
+LossEntry combined_entry() {
+  return {"combined", "InsightFace combined margin: s (cos(m1 theta + m2) - m3)", combined_options().specs(),
+          scaled_logits(), make<CombinedMarginLoss>};
+}
 
 }  // namespace chalk

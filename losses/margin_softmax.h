@@ -68,27 +68,59 @@ double sphereface_psi(double theta, int m);
 double sphereface_lambda(std::int64_t t, double base = 1000, double gamma = 0.12, double power = 1,
                          double lambda_min = 5);
 
+// ---- each loss's options, with their defaults (the one place they are written) ----
+// The free functions below default to them too; the tables that name them for chalk-train,
+// config.json and the docs are in losses/margin_softmax.cpp (normface_options(), ...).
+// The scale s of CosFace, ArcFace and the combined margin (their papers use 64, for faces;
+// docs/losses.md measures chalk's defaults on MNIST).
+inline constexpr double kMarginScale = 30;
+struct NormFaceOptions {
+  double scale = 16;  // s: the loss can fall to about 1e-13 at C = 10 (docs/losses/margin_softmax.md, 1)
+};
+struct CosFaceOptions {
+  double scale = kMarginScale;  // s
+  double margin = 0.35;         // m, subtracted from the target's cosine (the CosFace paper's)
+};
+struct ArcFaceOptions {
+  double scale = kMarginScale;  // s
+  double margin = 0.5;          // m in radians, added to the target's angle (the ArcFace paper's)
+  bool easy_margin = false;     // the margin only where cos(theta) > 0 (arcface_target)
+};
+struct CombinedMarginOptions {
+  double scale = kMarginScale;  // s
+  double m1 = 1.0, m2 = 0.3, m3 = 0.2;  // the target logit s (cos(m1 theta + m2) - m3)
+};
+struct SphereFaceOptions {
+  int sphere_m = 4;  // the integer angular margin m, in [1, 6] (the SphereFace paper's)
+};
+
 // ---- the losses: x (N x D), W (C x D), labels (N int64 in [0, C)); mean over the batch ----
 // Hand-derived VJP (fused):
-Tensor normface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 16);
-Tensor cosface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30, double m = 0.35);
-Tensor arcface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30, double m = 0.5,
-                    bool easy_margin = false);
-Tensor combined_margin_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30,
-                            double m1 = 1.0, double m2 = 0.3, double m3 = 0.2);
+Tensor normface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = NormFaceOptions{}.scale);
+Tensor cosface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = CosFaceOptions{}.scale,
+                    double m = CosFaceOptions{}.margin);
+Tensor arcface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, double s = ArcFaceOptions{}.scale,
+                    double m = ArcFaceOptions{}.margin, bool easy_margin = ArcFaceOptions{}.easy_margin);
+Tensor combined_margin_loss(const Tensor& x, const Tensor& W, const Tensor& labels,
+                            double s = CombinedMarginOptions{}.scale, double m1 = CombinedMarginOptions{}.m1,
+                            double m2 = CombinedMarginOptions{}.m2, double m3 = CombinedMarginOptions{}.m3);
 // SphereFace: W normalised, x NOT (its norm scales the logits), no s.
-Tensor sphereface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, int m = 4, double lambda = 0);
+Tensor sphereface_loss(const Tensor& x, const Tensor& W, const Tensor& labels, int m = SphereFaceOptions{}.sphere_m,
+                       double lambda = 0);
 
 // Composed from autograd ops (normalize, matmul, acos, cos, where, cross_entropy_composed):
-Tensor normface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 16);
-Tensor cosface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30,
-                             double m = 0.35);
-Tensor arcface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30,
-                             double m = 0.5, bool easy_margin = false);
-Tensor combined_margin_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, double s = 30,
-                                     double m1 = 1.0, double m2 = 0.3, double m3 = 0.2);
-Tensor sphereface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels, int m = 4,
-                                double lambda = 0);
+Tensor normface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels,
+                              double s = NormFaceOptions{}.scale);
+Tensor cosface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels,
+                             double s = CosFaceOptions{}.scale, double m = CosFaceOptions{}.margin);
+Tensor arcface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels,
+                             double s = ArcFaceOptions{}.scale, double m = ArcFaceOptions{}.margin,
+                             bool easy_margin = ArcFaceOptions{}.easy_margin);
+Tensor combined_margin_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels,
+                                     double s = CombinedMarginOptions{}.scale, double m1 = CombinedMarginOptions{}.m1,
+                                     double m2 = CombinedMarginOptions{}.m2, double m3 = CombinedMarginOptions{}.m3);
+Tensor sphereface_loss_composed(const Tensor& x, const Tensor& W, const Tensor& labels,
+                                int m = SphereFaceOptions{}.sphere_m, double lambda = 0);
 
 // ---- the logits without a margin (what logits() returns; argmax = the nearest class in angle) ----
 // s cos_ij, N x C
@@ -99,8 +131,19 @@ Tensor sphereface_logits(const Tensor& x, const Tensor& W);
 // ---- the Losses for chalk-train: --loss normface | cosface | arcface | combined | sphereface ----
 // Each owns W (C x D) as parameter "W" (N(0, 1) entries, seeded by options.seed: any scale
 // works, W is normalised). logits() = s cos (SphereFace: ||x|| cos), WITHOUT the margin.
-// Options: num_classes, emb_dim, scale (s; < 0 = default), margin (CosFace/ArcFace m; < 0 =
-// default), easy_margin, m1/m2/m3 (combined), sphere_m, seed.
+// Each reads num_classes, emb_dim, seed and its own options struct above, by its table:
+const OptionTable<NormFaceOptions>& normface_options();
+const OptionTable<CosFaceOptions>& cosface_options();
+const OptionTable<ArcFaceOptions>& arcface_options();
+const OptionTable<CombinedMarginOptions>& combined_options();
+const OptionTable<SphereFaceOptions>& sphereface_options();
+// ... and its LossEntry, with its TrainingDefaults (losses/registry.cpp lists them).
+LossEntry normface_entry();
+LossEntry cosface_entry();
+LossEntry arcface_entry();
+LossEntry combined_entry();
+LossEntry sphereface_entry();
+
 class MarginSoftmaxLoss : public Loss {
  public:
   Tensor logits(const Tensor& embeddings) override;
@@ -113,11 +156,11 @@ class MarginSoftmaxLoss : public Loss {
   double scale() const { return s_; }
 
  protected:
-  // `loss` names the loss in error messages; scale_by_norm: logits ||x|| cos (SphereFace).
-  MarginSoftmaxLoss(const LossOptions& options, const char* loss, double default_scale, bool scale_by_norm);
+  // `loss` names the loss in error messages; scale: s (checked > 0), unless scale_by_norm: the
+  // logits are ||x|| cos, no s (SphereFace).
+  MarginSoftmaxLoss(const LossOptions& options, const char* loss, double scale, bool scale_by_norm);
   // W in the embeddings' dtype (a differentiable .to() when they differ: float64 checks reach W).
   Tensor W_as(const Tensor& embeddings) const;
-  LossOptions options_;
   double s_ = 0;
   bool scale_by_norm_ = false;
   Tensor W_;
@@ -128,6 +171,9 @@ class NormFaceLoss : public MarginSoftmaxLoss {
   explicit NormFaceLoss(const LossOptions& options);
   Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
   std::string name() const override;
+
+ private:
+  NormFaceLoss(const LossOptions& options, const NormFaceOptions& read);
 };
 
 class CosFaceLoss : public MarginSoftmaxLoss {
@@ -138,6 +184,7 @@ class CosFaceLoss : public MarginSoftmaxLoss {
   double margin() const { return m_; }
 
  private:
+  CosFaceLoss(const LossOptions& options, const CosFaceOptions& read);
   double m_;
 };
 
@@ -149,6 +196,7 @@ class ArcFaceLoss : public MarginSoftmaxLoss {
   double margin() const { return m_; }
 
  private:
+  ArcFaceLoss(const LossOptions& options, const ArcFaceOptions& read);
   double m_;
   bool easy_margin_;
 };
@@ -158,6 +206,10 @@ class CombinedMarginLoss : public MarginSoftmaxLoss {
   explicit CombinedMarginLoss(const LossOptions& options);
   Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
   std::string name() const override;
+
+ private:
+  CombinedMarginLoss(const LossOptions& options, const CombinedMarginOptions& read);
+  CombinedMarginOptions options_;
 };
 
 class SphereFaceLoss : public MarginSoftmaxLoss {

@@ -1,9 +1,11 @@
-// losses/registry.cpp — every loss by its --loss name, with the training defaults it brings.
-// Adding a loss (docs/adding-a-loss.md): its source in losses/, one entry here, tests, doc page.
+// losses/registry.cpp — every loss by its --loss name, in --help order, and the look-ups on it.
+// Adding a loss (docs/adding-a-loss.md): its source in losses/ (with its LossEntry), one line
+// here, tests, doc page.
 //
-// Each entry: name, one line for --help, the loss options it reads (with their defaults, also
-// for --help), its TrainingDefaults (losses/loss.h), and how to build it. The comment above a
-// default says why it is as it is; the runs that chose it are in docs/losses.md.
+// Each loss's LossEntry (its description, options table, TrainingDefaults and the measurements
+// behind them) is in the loss's own source file, next to its forward: softmax_entry() in
+// losses/softmax.cpp, normface_entry() ... in losses/margin_softmax.cpp, and so on.
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <string>
@@ -20,66 +22,27 @@ namespace chalk {
 
 namespace {
 
-template <class L>
-std::shared_ptr<Loss> make(const LossOptions& o) {
-  return std::make_shared<L>(o);
+// Two losses that share an option name share its flag and its config.json key: the same kind.
+void check_same_kind(const LossEntry& a, const OptionSpec& x, const LossEntry& b, const OptionSpec& y) {
+  if (x.type != y.type || x.is_switch() != y.is_switch())
+    fail("loss option '", x.name, "': the ", a.name, " loss and the ", b.name, " loss declare it differently (",
+         x.is_switch() ? "a switch" : x.allowed_str(), " and ", y.is_switch() ? "a switch" : y.allowed_str(),
+         "); one flag ", x.flag(), " cannot take both: rename one");
 }
 
-// The margin-softmax losses multiply their logits by a scale s (16..64), which multiplies
-// their gradients too: with SGD they want a smaller step (0.01) than the others (0.05).
-// And one epoch of linear warm-up: these losses see only directions, so they pass the network
-// a gradient divided by the embeddings' length (Loss::scale_invariant); large first steps
-// lengthen the embeddings, and a run can then stall for good. The runs that stalled without it
-// and trained with it: docs/losses.md, "ArcFace, CosFace, the combined margin and a warm-up".
-TrainingDefaults scaled_logits() {
-  TrainingDefaults d;
-  d.sgd_lr = 0.01;
-  d.warmup_epochs = 1;
-  return d;
+void check_options_agree(const LossEntry& a, const LossEntry& b) {
+  for (const OptionSpec& o : b.options)
+    if (const OptionSpec* same = find_option(a, o.name)) check_same_kind(a, *same, b, o);
 }
-
-}  // namespace
-
-namespace {
 
 // The table itself; loss_registry() shows it read-only, register_loss() appends to it.
 std::deque<LossEntry>& registry_table() {
   static std::deque<LossEntry> table = [] {
-    TrainingDefaults softmax;  // emb_dim 0: the model outputs the 10 logits (no head)
-    softmax.emb_dim = 0;
-    softmax.logits_output = true;
-    // SGD at lr 0.05 with momentum 0.9 from PyTorch's default init is at the edge of stability:
-    // SmallCNN's loss can spike in the first steps and the run lose every ReLU for good. A
-    // quarter epoch of linear warm-up removes the spike (docs/losses.md, "Softmax, the centroid
-    // bound and a quarter epoch of warm-up").
-    softmax.warmup_epochs = 0.25;
-    TrainingDefaults centroid;  // the same optimizer and learning rate: the same warm-up
-    centroid.warmup_epochs = 0.25;
-    // Batch-hard triplet training starts on a plateau (every hardest negative as near as the
-    // hardest positive: the loss sits at the margin). Adam leaves it within an epoch; SGD with
-    // momentum had not left it after 5 epochs (docs/losses/triplet.md, section 13).
-    TrainingDefaults triplet;
-    triplet.optimizer = "adam";
-    return std::deque<LossEntry>{
-        {"softmax", "cross-entropy over the logits (a linear head W, b when emb_dim > 0)",
-         "--label-smoothing 0, --reduction mean", softmax, make<SoftmaxLoss>},
-        {"normface", "normalised softmax: logits s cos(theta) (NormFace)", "--scale 16", scaled_logits(),
-         make<NormFaceLoss>},
-        {"sphereface", "A-Softmax: ||x|| psi(theta), integer angular margin m, annealed lambda", "--sphere-m 4",
-         scaled_logits(), make<SphereFaceLoss>},
-        {"cosface", "additive cosine margin: s (cos(theta) - m) for the target (CosFace / LMCL)",
-         "--scale 30, --margin 0.35", scaled_logits(), make<CosFaceLoss>},
-        {"arcface", "additive angular margin: s cos(theta + m) for the target (ArcFace)",
-         "--scale 30, --margin 0.5 (radians), --easy-margin off", scaled_logits(), make<ArcFaceLoss>},
-        {"combined", "InsightFace combined margin: s (cos(m1 theta + m2) - m3)",
-         "--scale 30, --m1 1, --m2 0.3, --m3 0.2", scaled_logits(), make<CombinedMarginLoss>},
-        {"triplet", "triplet loss with in-batch mining (all, hard, semihard) on P x K batches",
-         "--mining hard, --distance euclidean, --margin 0.2, --soft-margin off, --normalize 1, "
-         "--reduction (all: nonzero; hard, semihard: mean), --samples-per-class 8",
-         triplet, make<TripletLoss>},
-        {"centroid", "centroid upper bound of the triplet loss (Do et al. 2019), fixed centroids",
-         "--centroids onehot, --normalize 1", centroid, make<CentroidLoss>},
-    };
+    std::deque<LossEntry> t{softmax_entry(),  normface_entry(), sphereface_entry(), cosface_entry(),
+                            arcface_entry(),  combined_entry(), triplet_entry(),    centroid_entry()};
+    for (std::size_t i = 0; i < t.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j) check_options_agree(t[j], t[i]);
+    return t;
   }();
   return table;
 }
@@ -93,6 +56,7 @@ void register_loss(LossEntry entry) {
   if (!entry.make) fail("register_loss: loss '", entry.name, "' has no make function");
   for (const LossEntry& e : registry_table())
     if (e.name == entry.name) fail("register_loss: a loss named '", entry.name, "' is already registered");
+  for (const LossEntry& e : registry_table()) check_options_agree(e, entry);
   registry_table().push_back(std::move(entry));
 }
 
@@ -115,6 +79,51 @@ std::string describe_defaults(const TrainingDefaults& d) {
 
 std::shared_ptr<Loss> make_loss(const std::string& name, const LossOptions& options) {
   return find_loss(name).make(options);
+}
+
+const OptionSpec* find_option(const LossEntry& loss, const std::string& name) {
+  for (const OptionSpec& o : loss.options)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+const OptionSpec& loss_option(const LossEntry& loss, const std::string& name) {
+  if (const OptionSpec* o = find_option(loss, name)) return *o;
+  std::string flags;
+  for (const OptionSpec& x : loss.options) flags += (flags.empty() ? "" : ", ") + x.flag();
+  const std::string flag = option_flag(name);
+  fail(flag, ": the ", loss.name, " loss has no option ", flag, " (",
+       flags.empty() ? "it has none" : "its options: " + flags, ")");
+}
+
+std::string describe_options(const LossEntry& loss) {
+  std::string s;
+  for (const OptionSpec& o : loss.options)
+    s += (s.empty() ? "" : ", ") + o.flag() + " " + (o.default_value ? o.default_str() : "(" + o.default_text + ")");
+  return s.empty() ? "none" : s;
+}
+
+std::map<std::string, OptionValue> resolve_options(const LossEntry& loss, const std::map<std::string, OptionValue>& given) {
+  std::map<std::string, OptionValue> out;
+  for (const auto& [name, value] : given) {
+    const OptionSpec& o = loss_option(loss, name);
+    out[name] = check_option_value(o, value, o.flag());
+  }
+  for (const OptionSpec& o : loss.options)
+    if (o.default_value && !out.count(o.name)) out[o.name] = *o.default_value;
+  return out;
+}
+
+std::vector<LossOptionFlag> loss_option_flags() {
+  std::vector<LossOptionFlag> flags;
+  for (const LossEntry& e : loss_registry())
+    for (const OptionSpec& o : e.options) {
+      auto it = std::find_if(flags.begin(), flags.end(), [&](const LossOptionFlag& f) { return f.name == o.name; });
+      if (it == flags.end()) it = flags.insert(flags.end(), LossOptionFlag{o.name, {}});
+      else check_same_kind(*it->takers.front().first, *it->takers.front().second, e, o);
+      it->takers.emplace_back(&e, &o);
+    }
+  return flags;
 }
 
 }  // namespace chalk

@@ -119,15 +119,10 @@ Tensor cross_entropy_composed(const Tensor& logits, const Tensor& labels, double
 
 // ---------------------------------------------------------------- the Loss
 
-SoftmaxLoss::SoftmaxLoss(const LossOptions& o) : options_(o) {
+SoftmaxLoss::SoftmaxLoss(const LossOptions& o) : options_(o), softmax_(softmax_options().read(o)) {
   const std::int64_t C = o.num_classes, D = o.emb_dim;
   if (C < 2) fail("softmax loss: need at least 2 classes, got num_classes = ", C);
   if (D < 0) fail("softmax loss: emb_dim must be >= 0 (0 = no head), got ", D);
-  if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0))
-    fail("softmax loss: label_smoothing must be in [0, 1], got ", o.label_smoothing);
-  reduction_ = o.reduction.empty() ? "mean" : o.reduction;
-  if (reduction_ != "mean" && reduction_ != "sum")
-    fail("softmax loss: reduction '", o.reduction, "' is not supported (expected mean or sum)");
   if (D > 0) {
     // PyTorch's nn.Linear(D, C) init: weight and bias ~ U(-1/sqrt(D), 1/sqrt(D)).
     Generator gen(o.seed);
@@ -165,13 +160,38 @@ Tensor SoftmaxLoss::apply_head(const Tensor& e) const {
 
 Tensor SoftmaxLoss::forward(const Tensor& embeddings, const Tensor& labels) {
   check_embeddings(embeddings, "softmax loss");  // before the head: name the embeddings, not the logits
-  return cross_entropy(apply_head(embeddings), labels, options_.label_smoothing, reduction_);
+  return cross_entropy(apply_head(embeddings), labels, softmax_.label_smoothing, softmax_.reduction);
 }
 
 Tensor SoftmaxLoss::logits(const Tensor& embeddings) {
   check_embeddings(embeddings, "softmax loss: logits");
   NoGradGuard no_grad;
   return apply_head(embeddings.detach());
+}
+
+// ---------------------------------------------------------------- its options and registry entry
+
+const OptionTable<SoftmaxOptions>& softmax_options() {
+  static const OptionTable<SoftmaxOptions> table(
+      "softmax", {option("label_smoothing", &SoftmaxOptions::label_smoothing,
+                         "label smoothing s: the target puts 1 - s + s/C on the label and s/C on every other class")
+                      .between(0, 1),
+                  option("reduction", &SoftmaxOptions::reduction, "how the batch's losses are combined")
+                      .one_of({"mean", "sum"})});
+  return table;
+}
+
+LossEntry softmax_entry() {
+  TrainingDefaults d;  // emb_dim 0: the model outputs the 10 logits (no head)
+  d.emb_dim = 0;
+  d.logits_output = true;
+  // SGD at lr 0.05 with momentum 0.9 from PyTorch's default init is at the edge of stability:
+  // SmallCNN's loss can spike in the first steps and the run lose every ReLU for good. A
+  // quarter epoch of linear warm-up removes the spike (docs/losses.md, "Softmax, the centroid
+  // bound and a quarter epoch of warm-up").
+  d.warmup_epochs = 0.25;
+  return {"softmax", "cross-entropy over the logits (a linear head W, b when emb_dim > 0)", softmax_options().specs(), d,
+          [](const LossOptions& o) { return std::make_shared<SoftmaxLoss>(o); }};
 }
 
 }  // namespace chalk

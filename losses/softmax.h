@@ -31,11 +31,20 @@ Tensor cross_entropy_composed(const Tensor& logits, const Tensor& labels, double
                               const std::string& reduction = "mean");
 
 // ---- the Loss for chalk-train: --loss softmax ----
+// Its options, with their defaults (torch.nn.CrossEntropyLoss(label_smoothing=0.0, reduction='mean')):
+struct SoftmaxOptions {
+  double label_smoothing = 0.0;    // s of the smoothed target above, in [0, 1]
+  std::string reduction = "mean";  // over the batch: mean | sum
+};
+// Their table (losses/softmax.cpp): the names config.json and chalk-train's flags use, help, allowed values.
+const OptionTable<SoftmaxOptions>& softmax_options();
+// --loss softmax: its LossEntry, with its TrainingDefaults (losses/registry.cpp lists it).
+LossEntry softmax_entry();
+
 // emb_dim == 0: the model's outputs are the C logits themselves (no head, no parameters).
 // emb_dim == D > 0: the loss owns a linear head, parameters "W" (C x D) and "b" (C),
 // initialised like PyTorch's nn.Linear: U(-1/sqrt(D), 1/sqrt(D)) (seeded by options.seed),
-// and logits = X W^T + b.
-// Options read: num_classes, emb_dim, label_smoothing, reduction ("" = mean, mean, sum), seed.
+// and logits = X W^T + b. Reads num_classes, emb_dim, seed and SoftmaxOptions (softmax_options()).
 class SoftmaxLoss : public Loss {
  public:
   explicit SoftmaxLoss(const LossOptions& options);
@@ -50,8 +59,8 @@ class SoftmaxLoss : public Loss {
 
  private:
   Tensor apply_head(const Tensor& embeddings) const;
-  LossOptions options_;
-  std::string reduction_;
+  LossOptions options_;     // num_classes, emb_dim, seed
+  SoftmaxOptions softmax_;  // label_smoothing, reduction
   Tensor W_, b_;  // undefined when emb_dim == 0
 };
 

@@ -30,9 +30,9 @@ void check_options(const TripletMining& o) {
     fail("triplet loss: unknown distance '", o.distance, "' (expected euclidean, squared or cosine)");
   if (!(o.margin >= 0) || !std::isfinite(o.margin))
     fail("triplet loss: the margin must be a finite number >= 0, got ", o.margin);
-  const std::string& r = o.reduction;
-  if (o.mining == "all" ? !(r.empty() || r == "nonzero" || r == "mean" || r == "sum")
-                        : !(r.empty() || r == "mean" || r == "sum"))
+  const std::string r = o.reduction.value_or(o.mining == "all" ? "nonzero" : "mean");
+  if (o.mining == "all" ? !(r == "nonzero" || r == "mean" || r == "sum")
+                        : !(r == "mean" || r == "sum"))
     fail("triplet loss: reduction '", r, "' does not apply to ", o.mining, " mining (expected ",
          o.mining == "all" ? "nonzero, mean or sum" : "mean or sum", ")");
 }
@@ -287,7 +287,7 @@ static Tensor mined_triplet_loss(const Tensor& u, const Tensor& labels, const Tr
     st.active += r.active;
     st.skipped_anchors += r.skipped;
   }
-  const std::string red = o.reduction.empty() ? (o.mining == "all" ? "nonzero" : "mean") : o.reduction;
+  const std::string red = o.reduction.value_or(o.mining == "all" ? "nonzero" : "mean");
   const double count = red == "sum" ? 1.0 : static_cast<double>(red == "nonzero" ? st.active : st.triplets);
   const double inv_count = count > 0 ? 1.0 / count : 0.0;  // no triplet at all: loss 0, gradient 0
   if (stats) *stats = st;
@@ -369,7 +369,7 @@ Tensor batch_triplet_loss_composed(const Tensor& embeddings, const Tensor& label
   P = P.to(dt);
   Q = Q.to(dt);
   auto loss_of = [&](const Tensor& z) { return o.soft_margin ? softplus(z) : relu(add(z, o.margin)); };
-  const std::string red = o.reduction.empty() ? (o.mining == "all" ? "nonzero" : "mean") : o.reduction;
+  const std::string red = o.reduction.value_or(o.mining == "all" ? "nonzero" : "mean");
   const double big = 1e30;  // stands in for +-infinity in the masked max/min (inf - inf would be NaN)
   const Tensor has_both = mul(gt(sum(P, 1), 0.5), gt(sum(Q, 1), 0.5));  // anchors with a valid triplet
   auto reduce = [&](const Tensor& total, double count) {
@@ -573,15 +573,7 @@ Tensor triplet_margin_loss_composed(const Tensor& a, const Tensor& p, const Tens
 
 // ---------------------------------------------------------------- the Loss
 
-TripletLoss::TripletLoss(const LossOptions& o) {
-  mining_.mining = o.mining;
-  mining_.distance = o.distance;
-  mining_.margin = o.margin >= 0 ? o.margin : 0.2;
-  mining_.soft_margin = o.soft_margin;
-  mining_.reduction = o.reduction;
-  mining_.normalize = o.normalize != 0;  // default (-1): on
-  check_options(mining_);
-}
+TripletLoss::TripletLoss(const LossOptions& o) : mining_(triplet_options().read(o)) { check_options(mining_); }
 
 Tensor TripletLoss::forward(const Tensor& embeddings, const Tensor& labels) {
   return batch_triplet_loss(embeddings, labels, mining_, &stats_);
@@ -595,6 +587,39 @@ std::string TripletLoss::name() const {
   return str_cat("TripletLoss(mining ", mining_.mining, ", ", mining_.distance, ", ",
                  mining_.soft_margin ? std::string("soft margin") : str_cat("margin ", mining_.margin),
                  mining_.normalize ? ", normalised" : "", ")");
+}
+
+// ---------------------------------------------------------------- its options and registry entry
+
+const OptionTable<TripletMining>& triplet_options() {
+  static const OptionTable<TripletMining> table(
+      "triplet",
+      {option("mining", &TripletMining::mining,
+              "which triplets of a P x K batch enter the loss: all (batch-all), hard (each anchor's farthest positive "
+              "and nearest negative), semihard (each positive pair with the nearest negative beyond the positive)")
+           .one_of({"all", "hard", "semihard"}),
+       option("distance", &TripletMining::distance, "d(a, b): euclidean (the L2 distance), squared (its square), cosine (1 - cos)")
+           .one_of({"euclidean", "squared", "cosine"}),
+       option("margin", &TripletMining::margin, "alpha of the hinge max(0, d(a, p) - d(a, n) + alpha)").at_least(0),
+       option("soft_margin", &TripletMining::soft_margin, "softplus(d(a, p) - d(a, n)) instead of the hinge (no alpha)"),
+       option("reduction", &TripletMining::reduction,
+              "how the batch's triplet losses are combined: nonzero (batch-all only: the mean over the triplets with a "
+              "positive loss, pytorch-metric-learning's AvgNonZero), mean, sum")
+           .one_of({"nonzero", "mean", "sum"})
+           .default_is("nonzero for all, mean for hard and semihard"),
+       option("normalize", &TripletMining::normalize,
+              "L2-normalise the embeddings inside the loss; retrieval then compares the normalised embeddings too")});
+  return table;
+}
+
+LossEntry triplet_entry() {
+  // Batch-hard triplet training starts on a plateau (every hardest negative as near as the
+  // hardest positive: the loss sits at the margin). Adam leaves it within an epoch; SGD with
+  // momentum had not left it after 5 epochs (docs/losses/triplet.md, section 13).
+  TrainingDefaults d;
+  d.optimizer = "adam";
+  return {"triplet", "triplet loss with in-batch mining (all, hard, semihard) on P x K batches", triplet_options().specs(),
+          d, [](const LossOptions& o) { return std::make_shared<TripletLoss>(o); }};
 }
 
 }  // namespace chalk

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -75,12 +76,16 @@ struct HardestPair {
 template <class T>
 HardestPair batch_hard_pair(std::int64_t anchor, std::span<const T> distances, std::span<const std::int64_t> labels);
 
+// How a batch is mined and scored: batch_triplet_loss's settings, and --loss triplet's options
+// with their defaults (the one place they are written; triplet_options() names them for
+// chalk-train, config.json and the docs).
 struct TripletMining {
   std::string mining = "hard";        // all | hard | semihard
   std::string distance = "euclidean"; // euclidean | squared | cosine (1 - cos)
   double margin = 0.2;                // alpha (unused with soft_margin)
   bool soft_margin = false;           // softplus(d_ap - d_an) instead of the hinge
-  std::string reduction = "";         // all: nonzero (default) | mean | sum;  hard, semihard: mean (default) | sum
+  std::optional<std::string> reduction;  // all: nonzero | mean | sum;  hard, semihard: mean | sum;
+                                         // unset: nonzero for all, mean for hard and semihard
   bool normalize = true;              // L2-normalise the embeddings first
 };
 
@@ -107,7 +112,12 @@ Tensor batch_triplet_loss(const Tensor& embeddings, const Tensor& labels, const 
 // the hand-derived VJP against.
 Tensor batch_triplet_loss_composed(const Tensor& embeddings, const Tensor& labels, const TripletMining& options);
 
-// ---- the Loss for chalk-train: --loss triplet --mining hard --distance euclidean --margin 0.2 ----
+// ---- the Loss for chalk-train: --loss triplet [--mining all|hard|semihard --distance ... --margin ...] ----
+// Its options are TripletMining's members, named by this table (losses/triplet.cpp) ...
+const OptionTable<TripletMining>& triplet_options();
+// ... and its LossEntry, with its TrainingDefaults (losses/registry.cpp lists it).
+LossEntry triplet_entry();
+
 class TripletLoss : public Loss {
  public:
   explicit TripletLoss(const LossOptions& options);

@@ -1,5 +1,10 @@
-// ops/linalg.cpp — matmul and linear: forward, then the VJP right below.
+// ops/linalg.cpp — matmul and linear: forward, then the VJP right below; then the SVD (no VJP).
 #include "ops/linalg.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/exercise.h"  // the stub a student edition puts in matmul_vjp's region
@@ -112,6 +117,160 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     y = add(y, b);
   }
   return y;
+}
+
+// ---- the singular value decomposition ----
+
+namespace {
+
+// One-sided Jacobi on a tall matrix (rows >= cols), row-major in `a`, which it overwrites with
+// A V (orthogonal columns); `v` receives V (cols x cols). Start from V = I and rotate pairs of
+// columns (p, q) of A, and the same columns of V, by the plane rotation that makes them orthogonal:
+//     alpha = a_p.a_p, beta = a_q.a_q, gamma = a_p.a_q,  zeta = (beta - alpha) / (2 gamma),
+//     t = sign(zeta) / (|zeta| + sqrt(1 + zeta^2)),  c = 1 / sqrt(1 + t^2),  s = c t,
+//     a_p <- c a_p - s a_q,   a_q <- s a_p + c a_q          (then a_p . a_q = 0)
+// (t is the smaller root of t^2 + 2 zeta t - 1 = 0: the rotation by less than 45 degrees, the
+// stable choice). Each rotation keeps A V = M V_total with V orthogonal; a sweep visits every pair;
+// sweeps repeat until no pair is more than rounding away from orthogonal. Returns whether they did
+// within `max_sweeps`.
+bool jacobi_orthogonalize(std::vector<double>& a, std::vector<double>& v, std::int64_t rows, std::int64_t cols,
+                          int max_sweeps) {
+  v.assign(static_cast<std::size_t>(cols * cols), 0.0);
+  for (std::int64_t i = 0; i < cols; ++i) v[static_cast<std::size_t>(i * cols + i)] = 1;
+  auto col_dot = [&](std::int64_t p, std::int64_t q) {
+    double s = 0;
+    for (std::int64_t i = 0; i < rows; ++i) s += a[static_cast<std::size_t>(i * cols + p)] * a[static_cast<std::size_t>(i * cols + q)];
+    return s;
+  };
+  auto rotate = [cols](std::vector<double>& x, std::int64_t n, std::int64_t p, std::int64_t q, double c, double s) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double xp = x[static_cast<std::size_t>(i * cols + p)], xq = x[static_cast<std::size_t>(i * cols + q)];
+      x[static_cast<std::size_t>(i * cols + p)] = c * xp - s * xq;
+      x[static_cast<std::size_t>(i * cols + q)] = s * xp + c * xq;
+    }
+  };
+  for (int sweep = 0; sweep < max_sweeps; ++sweep) {
+    int rotations = 0;
+    for (std::int64_t p = 0; p < cols - 1; ++p)
+      for (std::int64_t q = p + 1; q < cols; ++q) {
+        const double alpha = col_dot(p, p), beta = col_dot(q, q), gamma = col_dot(p, q);
+        if (gamma == 0 || std::fabs(gamma) <= 1e-15 * std::sqrt(alpha * beta)) continue;  // already orthogonal
+        const double zeta = (beta - alpha) / (2 * gamma);
+        const double t = (zeta >= 0 ? 1.0 : -1.0) / (std::fabs(zeta) + std::sqrt(1 + zeta * zeta));
+        const double c = 1 / std::sqrt(1 + t * t), s = c * t;
+        rotate(a, rows, p, q, c, s);
+        rotate(v, cols, p, q, c, s);
+        ++rotations;
+      }
+    if (rotations == 0) return true;
+  }
+  return false;
+}
+
+// The SVD of a tall matrix (rows >= cols, row-major), all in float64: u (rows x cols), s (cols),
+// v (cols x cols), A = u diag(s) v^T, in the order the sweeps leave (not sorted).
+void svd_tall(std::vector<double> a, std::int64_t rows, std::int64_t cols, std::vector<double>& u,
+              std::vector<double>& s, std::vector<double>& v) {
+  constexpr int kMaxSweeps = 100;  // Jacobi converges quadratically: a few sweeps in practice
+  if (!jacobi_orthogonalize(a, v, rows, cols, kMaxSweeps))
+    fail("svd: the Jacobi sweeps did not converge after ", kMaxSweeps, " sweeps (a ", rows, " x ", cols, " matrix)");
+  // The columns of A V are now orthogonal: A V = U S with S_j = ||a_j||, U_j = a_j / S_j.
+  s.assign(static_cast<std::size_t>(cols), 0.0);
+  double smax = 0;
+  for (std::int64_t j = 0; j < cols; ++j) {
+    double d = 0;
+    for (std::int64_t i = 0; i < rows; ++i) d += a[static_cast<std::size_t>(i * cols + j)] * a[static_cast<std::size_t>(i * cols + j)];
+    s[static_cast<std::size_t>(j)] = std::sqrt(d);
+    smax = std::max(smax, s[static_cast<std::size_t>(j)]);
+  }
+  u.assign(static_cast<std::size_t>(rows * cols), 0.0);
+  std::vector<bool> done(static_cast<std::size_t>(cols), false);
+  for (std::int64_t j = 0; j < cols; ++j) {
+    const double sj = s[static_cast<std::size_t>(j)];
+    if (sj > 1e-12 * smax && sj > 0) {
+      for (std::int64_t i = 0; i < rows; ++i) u[static_cast<std::size_t>(i * cols + j)] = a[static_cast<std::size_t>(i * cols + j)] / sj;
+      done[static_cast<std::size_t>(j)] = true;
+    }
+  }
+  // A column with S_j ~ 0 (A of lower rank) gives no direction: complete U with the unit vector
+  // e_k that has the largest part outside the columns so far, orthogonalised against them
+  // (Gram-Schmidt, twice: orthogonal to rounding). With r columns done, the parts' squared norms
+  // sum to rows - r >= 1 over the rows unit vectors, so the best one is never ~0. U S V^T is
+  // unchanged: the new column multiplies S_j = 0.
+  auto residual = [&](std::int64_t k) {
+    std::vector<double> r(static_cast<std::size_t>(rows), 0.0);
+    r[static_cast<std::size_t>(k)] = 1;
+    for (int pass = 0; pass < 2; ++pass)
+      for (std::int64_t c = 0; c < cols; ++c) {
+        if (!done[static_cast<std::size_t>(c)]) continue;
+        double d = 0;
+        for (std::int64_t i = 0; i < rows; ++i) d += u[static_cast<std::size_t>(i * cols + c)] * r[static_cast<std::size_t>(i)];
+        for (std::int64_t i = 0; i < rows; ++i) r[static_cast<std::size_t>(i)] -= d * u[static_cast<std::size_t>(i * cols + c)];
+      }
+    return r;
+  };
+  for (std::int64_t j = 0; j < cols; ++j) {
+    if (done[static_cast<std::size_t>(j)]) continue;
+    s[static_cast<std::size_t>(j)] = 0;
+    std::vector<double> best;
+    double best_norm = -1;
+    for (std::int64_t k = 0; k < rows; ++k) {
+      std::vector<double> r = residual(k);
+      double n = 0;
+      for (double x : r) n += x * x;
+      if (n > best_norm) best_norm = n, best = std::move(r);
+    }
+    for (std::int64_t i = 0; i < rows; ++i) u[static_cast<std::size_t>(i * cols + j)] = best[static_cast<std::size_t>(i)] / std::sqrt(best_norm);
+    done[static_cast<std::size_t>(j)] = true;
+  }
+}
+
+}  // namespace
+
+// A = U diag(S) Vh by one-sided Jacobi on A (M >= N) or on A^T (M < N: A^T = U' S V'^T, so
+// A = V' S U'^T), then the singular values sorted in descending order, their vectors with them.
+SvdResult svd(const Tensor& a) {
+  if (a.dim() != 2 || a.numel() == 0)
+    fail("svd: expected a 2-D tensor with at least one element, got ", shape_str(a.shape()));
+  if (a.dtype() != DType::Float32 && a.dtype() != DType::Float64)
+    fail("svd: expected a float32 or float64 tensor, got ", dtype_name(a.dtype()), " ", shape_str(a.shape()));
+  if (a.requires_grad() && grad_enabled())
+    fail("svd: its input ", shape_str(a.shape()), " requires a gradient, but svd has no VJP; call svd(a.detach()), "
+         "or call it under NoGradGuard");
+  const std::int64_t M = a.shape()[0], N = a.shape()[1];
+  const bool tall = M >= N;
+  const std::int64_t rows = tall ? M : N, cols = tall ? N : M;
+  const Tensor a64 = a.to(DType::Float64);
+  const double* p = a64.data<double>();
+  std::vector<double> work(static_cast<std::size_t>(M * N));
+  for (std::int64_t i = 0; i < M; ++i)
+    for (std::int64_t j = 0; j < N; ++j) {
+      const double x = p[i * N + j];
+      if (!std::isfinite(x)) fail("svd: entry [", i, ", ", j, "] of its ", shape_str(a.shape()), " input is ", x);
+      work[static_cast<std::size_t>(tall ? i * N + j : j * M + i)] = x;
+    }
+  std::vector<double> u, s, v;
+  svd_tall(std::move(work), rows, cols, u, s, v);
+  // descending singular values; ties keep the sweeps' order (a stable sort: the same answer every run)
+  std::vector<std::int64_t> order(static_cast<std::size_t>(cols));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::int64_t x, std::int64_t y) { return s[static_cast<std::size_t>(x)] > s[static_cast<std::size_t>(y)]; });
+  const std::int64_t K = cols;
+  Tensor U = Tensor::empty({M, K}, DType::Float64), S = Tensor::empty({K}, DType::Float64),
+         Vh = Tensor::empty({K, N}, DType::Float64);
+  double *pu = U.data<double>(), *ps = S.data<double>(), *pv = Vh.data<double>();
+  for (std::int64_t k = 0; k < K; ++k) {
+    const std::int64_t j = order[static_cast<std::size_t>(k)];
+    ps[k] = s[static_cast<std::size_t>(j)];
+    // tall: U = u (rows = M), Vh = v^T (v is N x N); wide: U = v (M x M), Vh = u^T (u is N x M)
+    for (std::int64_t i = 0; i < M; ++i)
+      pu[i * K + k] = tall ? u[static_cast<std::size_t>(i * cols + j)] : v[static_cast<std::size_t>(i * cols + j)];
+    for (std::int64_t i = 0; i < N; ++i)
+      pv[k * N + i] = tall ? v[static_cast<std::size_t>(i * cols + j)] : u[static_cast<std::size_t>(i * cols + j)];
+  }
+  if (a.dtype() == DType::Float64) return {U, S, Vh};
+  return {U.to(a.dtype()), S.to(a.dtype()), Vh.to(a.dtype())};
 }
 
 }  // namespace chalk

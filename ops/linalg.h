@@ -1,4 +1,4 @@
-// ops/linalg.h — matrix multiply, with autograd.
+// ops/linalg.h — matrix multiply, with autograd; and the singular value decomposition (no autograd).
 #pragma once
 
 #include "core/tensor.h"
@@ -31,5 +31,27 @@ MatmulGrads matmul_vjp(const Tensor& a, const Tensor& b, const Tensor& g, bool t
 
 // y = x W^T + b: x (N x in), W (out x in), b (out) optional. PyTorch's nn.functional.linear.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
+
+// The thin singular value decomposition A = U diag(S) Vh of a 2-D tensor A (M x N), K = min(M, N):
+//   U  (M x K)  orthonormal columns (U^T U = I),
+//   S  (K)      the singular values, >= 0, in descending order,
+//   Vh (K x N)  orthonormal rows (Vh Vh^T = I); V = Vh^T holds the right singular vectors.
+// PyTorch: torch.linalg.svd(A, full_matrices=False), which returns the same three in this order.
+// A pair (U_k, Vh_k) is unique only up to a common sign, and a repeated singular value leaves
+// any rotation of its vectors a valid answer: compare U diag(S) Vh, not the factors, across
+// implementations. Where A has rank r < K, the columns of U for the zero singular values are
+// completed to an orthonormal set (any completion is an SVD: they multiply zeros).
+struct SvdResult {
+  Tensor U, S, Vh;
+};
+// One-sided Jacobi SVD (Hestenes, "Inversion of matrices by biorthogonalization", 1958), computed in
+// float64 whatever A's dtype and returned in A's dtype (float32 or float64). Accurate to rounding
+// for the small matrices chalk meets (D x D with D in the tens: the cross-covariance of two
+// embeddings in orthogonal Procrustes, demos/10); O(sweeps M N^2), so not for large ones.
+// No autograd: the results never require a gradient. Throws chalk::Error for a tensor that is not
+// 2-D or has no element, a dtype that is not floating, a non-finite entry (naming its index), an
+// A that requires a gradient while gradient mode is on (call svd(a.detach()) or use NoGradGuard:
+// no VJP is defined here), and a decomposition that has not converged after 100 sweeps.
+SvdResult svd(const Tensor& a);
 
 }  // namespace chalk

@@ -90,19 +90,28 @@ Tensor contrastive_loss_composed(const Tensor& embeddings, const Tensor& labels,
   return sum(pos) * (n_pos > 0 ? 1.0 / n_pos : 0.0) + sum(neg) * (n_neg > 0 ? 1.0 / n_neg : 0.0);
 }
 
-ContrastiveLoss::ContrastiveLoss(const LossOptions& options)
-    : margin_(options.margin < 0 ? 1.0 : options.margin) {
-  if (!(margin_ > 0) || !std::isfinite(margin_))
-    fail("contrastive loss: the margin must be a finite number > 0, got ", margin_);
+const OptionTable<ContrastiveOptions>& contrastive_options() {
+  static const OptionTable<ContrastiveOptions> table(
+      "contrastive",
+      {option("margin", &ContrastiveOptions::margin, "m: negative pairs are pushed apart until d_ij >= m").above(0),
+       option("normalize", &ContrastiveOptions::normalize,
+              "L2-normalise the embeddings inside the loss; retrieval then compares the normalised embeddings too")});
+  return table;
 }
+
+ContrastiveLoss::ContrastiveLoss(const LossOptions& options) : options_(contrastive_options().read(options)) {}
 
 Tensor ContrastiveLoss::forward(const Tensor& embeddings, const Tensor& labels) {
-  return contrastive_loss(normalize(embeddings, 1), labels, margin_);
+  return contrastive_loss(metric_embedding(embeddings), labels, options_.margin);
 }
 
-Tensor ContrastiveLoss::metric_embedding(const Tensor& embeddings) { return normalize(embeddings, 1); }
+Tensor ContrastiveLoss::metric_embedding(const Tensor& embeddings) {
+  return options_.normalize ? normalize(embeddings, 1) : embeddings;
+}
 
-std::string ContrastiveLoss::name() const { return str_cat("ContrastiveLoss(m = ", margin_, ")"); }
+std::string ContrastiveLoss::name() const {
+  return str_cat("ContrastiveLoss(m = ", options_.margin, options_.normalize ? "" : ", not normalised", ")");
+}
 
 // TrainingDefaults: a pair loss on unit vectors, like the triplet loss, so it starts from the
 // triplet loss's recipe (Adam at lr 1e-3, emb_dim 64); not tuned (docs/losses.md measures the others).
@@ -110,7 +119,7 @@ LossEntry contrastive_entry() {
   TrainingDefaults defaults;
   defaults.optimizer = "adam";
   return {"contrastive", "contrastive loss (Hadsell et al. 2006): positives pulled together, negatives pushed beyond m",
-          "--margin 1, --samples-per-class 8", defaults,
+          contrastive_options().specs(), defaults,
           [](const LossOptions& o) { return std::make_shared<ContrastiveLoss>(o); }};
 }
 

@@ -24,12 +24,21 @@ Tensor contrastive_loss(const Tensor& embeddings, const Tensor& labels, double m
 // The same loss from autograd ops only: the reference contrastive_loss's VJP is tested against.
 Tensor contrastive_loss_composed(const Tensor& embeddings, const Tensor& labels, double margin);
 
-// --loss contrastive: the loss above on L2-normalised embeddings (pytorch-metric-learning's
-// default LpDistance normalises them too), so d_ij lies in [0, 2]. Reads LossOptions::margin
-// (default 1, pytorch-metric-learning's neg_margin). Trains on P x K batches: every sample
-// needs a positive in its batch.
+// --loss contrastive's options, with their defaults: the one place they are written (as
+// pytorch-metric-learning's ContrastiveLoss(neg_margin=1) on its LpDistance(normalize_embeddings=True)).
+struct ContrastiveOptions {
+  double margin = 1.0;    // m, how far negative pairs are pushed apart (neg_margin)
+  bool normalize = true;  // L2-normalise the embeddings first: d_ij then lies in [0, 2]
+};
+// Their table (tests/adding_a_loss_example.cpp): what chalk-train's flags, config.json and the
+// docs call them.
+const OptionTable<ContrastiveOptions>& contrastive_options();
+
+// --loss contrastive: the loss above, on the L2-normalised embeddings unless normalize is off.
+// Trains on P x K batches: every sample needs a positive in its batch.
 class ContrastiveLoss : public Loss {
  public:
+  // Reads num_classes, emb_dim, seed and ContrastiveOptions (contrastive_options()).
   explicit ContrastiveLoss(const LossOptions& options);
   Tensor forward(const Tensor& embeddings, const Tensor& labels) override;
   Tensor metric_embedding(const Tensor& embeddings) override;
@@ -37,10 +46,10 @@ class ContrastiveLoss : public Loss {
   std::string name() const override;
 
  private:
-  double margin_;
+  ContrastiveOptions options_;
 };
 
-// Its entry for the loss table: name, help, options, TrainingDefaults, how to build it.
+// Its entry for the loss table: name, help, options table, TrainingDefaults, how to build it.
 LossEntry contrastive_entry();
 
 }  // namespace chalk

@@ -130,4 +130,15 @@ TEST(AddingALoss, ContrastiveRegistersAndTrainsByName) {
   EXPECT_TRUE(std::isfinite(first));
   EXPECT_LT(last, first) << "ten Adam steps on one batch lower its contrastive loss";
   EXPECT_GT(t.evaluate(0).retrieval.precision_at_1, 0.3);  // evaluation runs on it (chance: 0.1)
+
+  // Its options are its table's: what --help lists, what it reads, what it refuses.
+  EXPECT_EQ(describe_options(find_loss("contrastive")), "--margin 1, --normalize on");
+  LossOptions o;
+  o.set("margin", 0.5).set("normalize", false);
+  EXPECT_EQ(make_loss("contrastive", o)->name(), "ContrastiveLoss(m = 0.5, not normalised)");
+  o.set("mining", "all");
+  expect_error([&] { make_loss("contrastive", o); }, {"contrastive loss: has no option 'mining'", "margin, normalize"});
+  cfg.loss_options.set("normalize", false);  // ... and the trainer's config.json keeps it
+  EXPECT_EQ(TrainConfig::from_json(Trainer(cfg).config().to_json()).loss_options.values.at("normalize"),
+            OptionValue(false));
 }

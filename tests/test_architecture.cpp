@@ -166,6 +166,49 @@ TEST(Architecture, TheTrainerNamesNoLoss) {
   EXPECT_GE(scanned, 20);  // every part of train/: trainer, step, sampler, monitors, ...
 }
 
+// A loss's options are declared once, in the loss's own files: its options struct (the defaults)
+// and its option table (names, help, allowed values; losses/options.h). Everything else reads
+// them from the registry (LossEntry::options), so no other file may spell one: not chalk-train's
+// flags, not train/ (config.json, checkpoints, resume, chalk-eval), not the registry, and no
+// "--flag default" help text. The one exception is train/config_v1.cpp, the frozen description
+// of config.json's earlier format.
+TEST(Architecture, NoLossOptionIsDeclaredOutsideItsLoss) {
+  std::vector<fs::path> consumers;
+  for (const std::string folder : {"apps", "train"})
+    for (const fs::path& file : sources_of(folder))
+      if (file != fs::path("train/config_v1.cpp")) consumers.push_back(file);
+  for (const char* file : {"losses/registry.cpp", "losses/loss.h", "losses/options.h", "losses/options.cpp"})
+    consumers.emplace_back(file);
+  int options = 0;
+  for (const chalk::LossEntry& e : chalk::loss_registry())
+    for (const chalk::OptionSpec& o : e.options) {
+      ++options;
+      const std::vector<std::string> spelled = {'"' + o.name + '"', '"' + o.flag(), o.flag() + " " + o.default_str()};
+      for (const fs::path& file : consumers) {
+        const std::vector<std::string> lines = code_lines(file);  // comments may name options
+        for (std::size_t n = 0; n < lines.size(); ++n)
+          for (const std::string& s : spelled)
+            EXPECT_EQ(lines[n].find(s), std::string::npos)
+                << file << ":" << n + 1 << " spells the " << e.name << " loss's option " << o.name << " (" << s
+                << "); take it from the loss's table (find_loss(...).options, losses/options.h): " << lines[n];
+      }
+    }
+  EXPECT_GE(options, 14);  // the scan saw the losses' options
+  // Each loss's table is in a file of its own loss, one table per registry loss: none in the
+  // registry, the interface or the option machinery.
+  int tables = 0;
+  for (const fs::path& file : sources_of("losses")) {
+    const std::vector<std::string> lines = code_lines(file);
+    for (std::size_t n = 0; n < lines.size(); ++n) {
+      if (lines[n].find("static const OptionTable<") == std::string::npos) continue;
+      ++tables;
+      EXPECT_TRUE(file.stem() != "registry" && file.stem() != "loss" && file.stem() != "options")
+          << file << ":" << n + 1 << " declares a loss's option table outside the loss's own files";
+    }
+  }
+  EXPECT_EQ(tables, static_cast<int>(chalk::loss_registry().size())) << "one option table per loss of the registry";
+}
+
 // The thread count and the global generator belong to the process: a program sets them
 // (chalk-train's main, the demos' Notebook). train/ is a library a program builds Trainers with,
 // several in one process (demos 06 and 09 build dozens), so nothing in it may set either: not in a

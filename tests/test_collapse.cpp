@@ -261,10 +261,10 @@ TEST(EmbeddingGrowth, ScaleInvariantIsWhatTheLossComputes) {
     check(e.name, LossOptions{}, it->second);
   }
   LossOptions raw;
-  raw.normalize = 0;  // on the raw embeddings, the triplet and centroid losses see lengths too
+  raw.set("normalize", false);  // on the raw embeddings, the triplet and centroid losses see lengths too
   check("triplet", raw, false);
   check("centroid", raw, false);
-  raw.distance = "cosine";  // ... unless the distance itself is the angle's
+  raw.set("distance", "cosine");  // ... unless the distance itself is the angle's
   check("triplet", raw, true);
 }
 

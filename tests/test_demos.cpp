@@ -3,7 +3,8 @@
 // the documentation points at nothing.
 //
 //   ctest --test-dir build -R demo        every demos/NN_*.cpp has its program (and the demos run)
-//   ctest --test-dir build -R gallery     docs/demos/ matches the demos and their --describe
+//   ctest --test-dir build -R gallery     docs/demos/ matches the demos and their --describe (and
+//                                         each NN_topic-<dataset> entry was run on that data set)
 //   ctest --test-dir build -R docs_links  every relative link in README.md, demos/README.md and
 //                                         docs/**/*.md resolves: file, #anchor, #L<line>
 //
@@ -37,6 +38,7 @@
 
 #include <unistd.h>
 
+#include "io/mnist.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -254,7 +256,21 @@ TEST(gallery, IndexListsExactlyTheDemosThatExist) {
 }
 
 namespace {
-// The gallery's reports: docs/demos/NN_topic/report.md, one per demo folder that has one.
+// The demo a gallery folder shows: "NN_topic" for NN_topic (MNIST, the default) and for
+// NN_topic-<dataset> (the same demo with --dataset <dataset>; demo names have no '-').
+std::string demo_of_folder(const std::string& folder) { return folder.substr(0, folder.find('-')); }
+// The data set of a gallery folder's run: "" for NN_topic, "<dataset>" for NN_topic-<dataset>.
+std::string dataset_of_folder_name(const std::string& folder) {
+  const std::size_t dash = folder.find('-');
+  return dash == std::string::npos ? "" : folder.substr(dash + 1);
+}
+// The command of a report's run line, "*Run: `demo_NN_topic [--quick] ... --seed N` ...", or "".
+std::string run_command(const std::string& report) {
+  for (const std::string& line : lines_of(report))
+    if (line.rfind("*Run: `", 0) == 0) return line.substr(7, line.find('`', 7) - 7);
+  return "";
+}
+// The gallery's reports: docs/demos/NN_topic[-dataset]/report.md, one per demo folder that has one.
 std::vector<fs::path> gallery_reports() {
   std::vector<fs::path> reports;
   for (const auto& e : fs::directory_iterator(kGallery))
@@ -269,7 +285,7 @@ TEST(gallery, EveryReportStartsWithItsProgramsDescribeLine) {
   int reports = 0;
   for (const fs::path& report : gallery_reports()) {
     ++reports;
-    const std::string name = report.parent_path().filename().string();
+    const std::string name = demo_of_folder(report.parent_path().filename().string());
     const fs::path program = kBin / ("demo_" + name);
     ASSERT_TRUE(fs::exists(program)) << "docs/demos/" << name << "/report.md has no program " << program.string();
     int status = 0;
@@ -278,7 +294,7 @@ TEST(gallery, EveryReportStartsWithItsProgramsDescribeLine) {
     const std::string described = first_line(run(command, status));
     EXPECT_EQ(status, 0) << program.string() << " --describe failed";
     EXPECT_EQ(first_line(read_text(report)), described)
-        << "docs/demos/" << name << "/report.md is not the report of demo_" << name
+        << rel(report) << " is not the report of demo_" << name
         << " as it is now (its title changed? run scripts/make-gallery.sh)";
   }
   EXPECT_GT(reports, 0) << "docs/demos/ holds no report";
@@ -291,15 +307,41 @@ TEST(gallery, ReportsAreFromDefaultRunsNotQuick) {
   if (!fs::exists(kGallery))
     GTEST_SKIP() << "docs/demos/ does not exist yet: scripts/make-gallery.sh writes it";
   for (const fs::path& report : gallery_reports()) {
-    std::string command;
-    for (const std::string& line : lines_of(read_text(report)))
-      if (line.rfind("*Run: `", 0) == 0) {
-        command = line.substr(7, line.find('`', 7) - 7);
-        break;
-      }
+    const std::string command = run_command(read_text(report));
     EXPECT_FALSE(command.empty()) << rel(report) << " has no \"*Run: `...`\" line saying how it was made";
     EXPECT_EQ(command.find("--quick"), std::string::npos)
         << rel(report) << " comes from a --quick run (" << command << "): run scripts/make-gallery.sh without --quick";
+  }
+}
+
+// A demo that takes --dataset (Notebook::add_dataset_flag) has a second gallery entry per other data
+// set, NN_topic-<dataset> (scripts/make-gallery.sh): the folder's name says which data set, and the
+// report's run line must say the same; the index lists it; and a demo that takes --dataset and has
+// no Fashion-MNIST entry is a gallery that was not remade.
+TEST(gallery, DatasetEntriesAreRunsOnTheirDataSet) {
+  if (!fs::exists(kGallery))
+    GTEST_SKIP() << "docs/demos/ does not exist yet: scripts/make-gallery.sh writes it";
+  const std::string index = read_text(kGallery / "README.md");
+  const std::vector<std::string> known = chalk::dataset_names();
+  for (const fs::path& report : gallery_reports()) {
+    const std::string folder = report.parent_path().filename().string(), dataset = dataset_of_folder_name(folder);
+    if (dataset.empty()) continue;
+    EXPECT_TRUE(std::find(known.begin(), known.end(), dataset) != known.end() && dataset != known.front())
+        << rel(report) << ": '" << dataset << "' is not one of chalk's other data sets (io/mnist.h)";
+    const std::string command = run_command(read_text(report));
+    EXPECT_NE((command + " ").find(" --dataset " + dataset + " "), std::string::npos)
+        << rel(report) << " is in the " << dataset << " folder but its run line says `" << command << "`";
+    EXPECT_NE(index.find("(" + folder + "/report.md)"), std::string::npos)
+        << "docs/demos/README.md does not link " << folder << "/report.md (run scripts/make-gallery.sh)";
+  }
+  for (const std::string& name : demo_names()) {
+    bool takes_dataset = false;
+    for (const std::string& line : lines_of(read_text(kRoot / "demos" / (name + ".cpp"))))
+      takes_dataset = takes_dataset || line.find("add_dataset_flag()") != std::string::npos;
+    if (!takes_dataset) continue;
+    EXPECT_TRUE(fs::exists(kGallery / (name + "-fashion-mnist") / "report.md"))
+        << "demos/" << name << ".cpp takes --dataset, but docs/demos/" << name
+        << "-fashion-mnist/report.md is missing (scripts/make-gallery.sh --demos " << name.substr(0, 2) << ")";
   }
 }
 

@@ -130,10 +130,11 @@ TEST(Centroids, DimensionErrorsNameTheRequirement) {
   LossOptions o;
   o.num_classes = 10;
   o.emb_dim = 2;
-  o.centroids = "onehot";
+  o.set("centroids", "onehot");
   EXPECT_THROW(CentroidLoss{o}, Error);
-  o.centroids = "spiral";
-  EXPECT_THROW(CentroidLoss{o}, Error);
+  o.set("centroids", "spiral");
+  chalk::test_util::expect_error([&] { CentroidLoss{o}; },
+                                 {"centroid loss: option 'centroids'", "onehot, simplex, kmeans, random", "'spiral'"});
 }
 
 TEST(CentroidLoss, BadInput) {
@@ -209,8 +210,8 @@ TEST(CentroidLossModule, KmeansNeedsPrepareAndLogitsPickNearest) {
   LossOptions o;
   o.num_classes = 3;
   o.emb_dim = 2;
-  o.centroids = "kmeans";
-  o.normalize = 0;  // raw 2-d points: the blob means below are in these coordinates
+  o.set("centroids", "kmeans");
+  o.set("normalize", false);  // raw 2-d points: the blob means below are in these coordinates
   CentroidLoss loss(o);
   // three blobs around (0,0), (10,0), (0,10)
   std::vector<float> pts;
@@ -240,10 +241,10 @@ TEST(CentroidLossModule, MetricEmbeddingFollowsNormalize) {
   o.num_classes = 3;
   o.emb_dim = 4;
   const Tensor e = randn({5, 4});
-  o.normalize = 0;
+  o.set("normalize", false);
   CentroidLoss raw(o);
   EXPECT_EQ(raw.metric_embedding(e).to_vector<float>(), e.to_vector<float>());
-  o.normalize = -1;  // the default: normalised
+  o.values.clear();  // not given: the default, normalised
   CentroidLoss unit(o);
   const Tensor n = unit.metric_embedding(e);
   for (std::int64_t i = 0; i < 5; ++i) {

@@ -286,7 +286,7 @@ TEST(SoftmaxLoss, LinearHead) {
   LossOptions o;
   o.num_classes = 3;
   o.emb_dim = 16;
-  o.label_smoothing = 0.1;
+  o.set("label_smoothing", 0.1);
   SoftmaxLoss loss(o);
   const auto params = loss.named_parameters();
   ASSERT_EQ(params.size(), 2u);
@@ -315,12 +315,16 @@ TEST(SoftmaxLoss, LinearHead) {
 
 TEST(SoftmaxLoss, BadOptions) {
   LossOptions o;
-  o.reduction = "nonzero";
-  expect_error([&] { SoftmaxLoss{o}; }, {"reduction 'nonzero'"});
-  o.reduction = "";
-  o.label_smoothing = -0.1;
-  expect_error([&] { SoftmaxLoss{o}; }, {"label_smoothing"});
-  o.label_smoothing = 0;
+  o.set("reduction", "nonzero");
+  expect_error([&] { SoftmaxLoss{o}; }, {"softmax loss: option 'reduction'", "expected one of mean, sum", "'nonzero'"});
+  o.values.clear();
+  o.set("label_smoothing", -0.1);
+  expect_error([&] { SoftmaxLoss{o}; }, {"option 'label_smoothing'", "in [0, 1]", "-0.1"});
+  o.values.clear();
+  o.set("margin", 0.2);  // another loss's option: named, with the ones the loss has
+  expect_error([&] { SoftmaxLoss{o}; },
+               {"softmax loss: has no option 'margin'", describe_option_names(find_loss("softmax").options)});
+  o.values.clear();
   o.num_classes = 1;
   expect_error([&] { SoftmaxLoss{o}; }, {"2 classes"});
 }
@@ -633,28 +637,34 @@ TEST(MarginSoftmaxLoss, Options) {
   LossOptions o;
   o.num_classes = 4;
   o.emb_dim = 3;
-  o.scale = 10;
-  o.margin = 0.2;
+  // not given: each loss's own default, from its options struct
+  EXPECT_DOUBLE_EQ(CosFaceLoss(o).margin(), CosFaceOptions{}.margin);
+  EXPECT_DOUBLE_EQ(CosFaceLoss(o).scale(), CosFaceOptions{}.scale);
+  EXPECT_DOUBLE_EQ(ArcFaceLoss(o).margin(), ArcFaceOptions{}.margin);
+  EXPECT_DOUBLE_EQ(NormFaceLoss(o).scale(), NormFaceOptions{}.scale);
+  o.set("scale", 10.0).set("margin", 0.2);
   EXPECT_DOUBLE_EQ(CosFaceLoss(o).margin(), 0.2);
   EXPECT_DOUBLE_EQ(CosFaceLoss(o).scale(), 10);
   EXPECT_DOUBLE_EQ(ArcFaceLoss(o).margin(), 0.2);
-  expect_error([&] { NormFaceLoss{o}; }, {"no margin"});
-  expect_error([&] { CombinedMarginLoss{o}; }, {"m1, m2, m3"});
-  o.margin = 1.0;
+  expect_error([&] { NormFaceLoss{o}; },
+               {"normface loss: has no option 'margin'", describe_option_names(find_loss("normface").options)});
+  expect_error([&] { CombinedMarginLoss{o}; },
+               {"combined loss: has no option 'margin'", describe_option_names(find_loss("combined").options)});
+  o.set("margin", 1.0);
   expect_error([&] { CosFaceLoss{o}; }, {"[0, 1)"});
-  o.margin = 2.0;
+  o.set("margin", 2.0);
   expect_error([&] { ArcFaceLoss{o}; }, {"pi/2"});
-  o.margin = -1;
-  expect_error([&] { SphereFaceLoss{o}; }, {"no scale"});
-  o.scale = 0;
-  expect_error([&] { ArcFaceLoss{o}; }, {"scale s"});
-  o.scale = -1;
-  o.sphere_m = 9;
-  expect_error([&] { SphereFaceLoss{o}; }, {"integer in [1, 6]"});
-  o.sphere_m = 4;
-  o.label_smoothing = 0.1;
-  expect_error([&] { ArcFaceLoss{o}; }, {"label_smoothing"});
-  o.label_smoothing = 0;
+  LossOptions sphere = o;
+  sphere.values = {{"scale", 10.0}};
+  expect_error([&] { SphereFaceLoss{sphere}; },
+               {"sphereface loss: has no option 'scale'", describe_option_names(find_loss("sphereface").options)});
+  sphere.values = {{"sphere_m", std::int64_t{9}}};
+  expect_error([&] { SphereFaceLoss{sphere}; }, {"option 'sphere_m'", "an integer in [1, 6]", "9"});
+  o.values = {{"scale", 0.0}};
+  expect_error([&] { ArcFaceLoss{o}; }, {"arcface loss: option 'scale'", "> 0", "got 0"});
+  o.values = {{"label_smoothing", 0.1}};
+  expect_error([&] { ArcFaceLoss{o}; }, {"arcface loss: has no option 'label_smoothing'"});
+  o.values.clear();
   o.emb_dim = 0;
   expect_error([&] { ArcFaceLoss{o}; }, {"emb_dim"});
 }
@@ -746,7 +756,7 @@ TEST(ReferencePyTorch, MarginSoftmax) {
     LossOptions o;
     o.num_classes = W.shape()[0];
     o.emb_dim = W.shape()[1];
-    if (!sphere) o.scale = c.param("s");
+    if (!sphere) o.set("scale", c.param("s"));
     auto loss = make_loss(c.param_str("loss"), o);
     Tensor Wp = loss->named_parameters().at(0).second;
     const auto w32 = W.to(DType::Float32).to_vector<float>();

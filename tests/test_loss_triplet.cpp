@@ -16,6 +16,7 @@
 
 using namespace chalk;
 using chalk::test_util::expect_close;
+using chalk::test_util::expect_error;
 
 namespace {
 
@@ -43,7 +44,7 @@ std::vector<TripletMining> all_variants() {
 
 std::string describe(const TripletMining& o) {
   return o.mining + "/" + o.distance + (o.soft_margin ? "/soft" : "/hinge") + (o.normalize ? "/norm" : "/raw") +
-         (o.reduction.empty() ? "" : "/" + o.reduction);
+         (o.reduction ? "/" + *o.reduction : "");
 }
 
 }  // namespace
@@ -115,7 +116,7 @@ TEST(TripletMining, HandComputedPointsOnALine) {
   //   (0,1): negatives 3, 6 both > 1 -> 3: 1-3+2 = 0;  (1,0): 2, 5 > 1 -> 2: 1-2+2 = 1
   //   (3,6): 3, 2 none > 3 -> farthest 3: 3-3+2 = 2;   (6,3): 6, 5 > 3 -> 5: 3-5+2 = 0   => mean 0.75
   o.mining = "semihard";
-  o.reduction = "";
+  o.reduction.reset();
   EXPECT_NEAR(batch_triplet_loss(x, y, o).item(), 0.75, 1e-12);
   // soft margin, batch-hard: mean of log(1 + e^(d_ap - d_an)) over the four anchors
   o.mining = "hard";
@@ -158,7 +159,7 @@ TEST(TripletMining, HandComputedGradientsOnALine) {
   check(o, {0.0, 3.0, -5.0, 2.0});
   // semi-hard: active (1, 0, 3) and the fallback (3, 6, 0): (0, 2, -3, 1) / 4 positive pairs
   o.mining = "semihard";
-  o.reduction = "";
+  o.reduction.reset();
   check(o, {0.0, 0.5, -0.75, 0.25});
   // soft margin, batch-hard: every anchor's triplet pulls with sigmoid(z) / 4:
   //   a=0 (0, 1, 3) z=-2: x1 +1, x3 -1 (x0: 0);   a=1 (1, 0, 3) z=-1: x1 +2, x0 -1, x3 -1;
@@ -408,8 +409,9 @@ TEST(TripletLossModule, OptionsDefaultsAndRegistry) {
   LossOptions lo;
   TripletLoss t(lo);
   EXPECT_TRUE(t.wants_pk_batches());
-  EXPECT_EQ(t.mining().margin, 0.2);
+  EXPECT_EQ(t.mining().margin, TripletMining{}.margin);
   EXPECT_TRUE(t.mining().normalize);
+  EXPECT_FALSE(t.mining().reduction);  // the mining's own: mean for hard
   EXPECT_FALSE(t.logits(randn({4, 3})).defined());  // evaluation: nearest class mean
   // the module keeps the last batch's counts: one singleton class -> one skipped anchor
   t.forward(randn({5, 3}), labels_of({0, 0, 1, 1, 2}));
@@ -419,8 +421,13 @@ TEST(TripletLossModule, OptionsDefaultsAndRegistry) {
   EXPECT_EQ(t.last_stats().skipped_anchors, 0);
   auto reg = make_loss("triplet", lo);
   EXPECT_TRUE(reg->wants_pk_batches());
-  lo.mining = "bogus";
-  EXPECT_THROW(TripletLoss{lo}, Error);
+  lo.set("mining", "bogus");
+  expect_error([&] { TripletLoss{lo}; }, {"triplet loss: option 'mining'", "expected one of all, hard, semihard", "'bogus'"});
+  lo.values = {{"reduction", "nonzero"}};  // batch-all's only
+  expect_error([&] { TripletLoss{lo}; }, {"reduction 'nonzero' does not apply to hard mining"});
+  lo.values = {{"scale", 30.0}};
+  expect_error([&] { TripletLoss{lo}; },
+               {"triplet loss: has no option 'scale'", describe_option_names(find_loss("triplet").options)});
 }
 
 // Every triplet exactly on the hinge's edge (z + alpha = 0 in exact arithmetic): class 0 at

@@ -1,10 +1,13 @@
 // Tests for ops/linalg.h: matmul with every transpose-flag combination and
 // linear with/without bias — float64 gradcheck on square, non-square and
-// size-1 shapes, forward values by hand and against a plain loop, errors.
+// size-1 shapes, forward values by hand and against a plain loop, errors; and svd (no autograd):
+// known decompositions, reconstruction and orthonormality on random shapes, rank-deficient input.
 #include <gtest/gtest.h>
 
 #include "test_util.h"
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -217,4 +220,142 @@ TEST(LinalgErrors, Linear) {
   expect_error([] { linear(zeros({4, 3}), zeros({2, 3}, DType::Float64)); }, {"linear", "float32", "float64"});
   expect_error([] { linear(zeros({4, 3}), zeros({2, 3}), zeros({2}, DType::Float64)); },
                {"linear", "bias", "float32", "float64"});
+}
+
+// ---------------------------------------------------------------- svd (no autograd)
+
+namespace {
+
+// What every SVD of `a` must satisfy, whatever signs or rotations it chose: U diag(S) Vh = A, U's
+// columns and Vh's rows orthonormal, S >= 0 and descending; all to `tol` relative to max |A|.
+void expect_valid_svd(const Tensor& a, const SvdResult& r, double tol, const std::string& what) {
+  const std::int64_t M = a.shape()[0], N = a.shape()[1], K = std::min(M, N);
+  ASSERT_EQ(r.U.shape(), (Shape{M, K})) << what;
+  ASSERT_EQ(r.S.shape(), (Shape{K})) << what;
+  ASSERT_EQ(r.Vh.shape(), (Shape{K, N})) << what;
+  EXPECT_EQ(r.U.dtype(), a.dtype()) << what;
+  EXPECT_EQ(r.S.dtype(), a.dtype()) << what;
+  const auto A = a.to(DType::Float64).to_vector<double>(), U = r.U.to(DType::Float64).to_vector<double>(),
+             S = r.S.to(DType::Float64).to_vector<double>(), Vh = r.Vh.to(DType::Float64).to_vector<double>();
+  double scale = 0;
+  for (double x : A) scale = std::max(scale, std::abs(x));
+  double recon = 0, u_orth = 0, v_orth = 0;
+  for (std::int64_t i = 0; i < M; ++i)
+    for (std::int64_t j = 0; j < N; ++j) {
+      double s = 0;
+      for (std::int64_t k = 0; k < K; ++k) s += U[i * K + k] * S[k] * Vh[k * N + j];
+      recon = std::max(recon, std::abs(s - A[i * N + j]));
+    }
+  for (std::int64_t p = 0; p < K; ++p)
+    for (std::int64_t q = 0; q < K; ++q) {
+      double uu = 0, vv = 0;
+      for (std::int64_t i = 0; i < M; ++i) uu += U[i * K + p] * U[i * K + q];
+      for (std::int64_t j = 0; j < N; ++j) vv += Vh[p * N + j] * Vh[q * N + j];
+      u_orth = std::max(u_orth, std::abs(uu - (p == q)));
+      v_orth = std::max(v_orth, std::abs(vv - (p == q)));
+    }
+  EXPECT_LE(recon, tol * std::max(scale, 1.0)) << what << ": max |U S Vh - A|";
+  EXPECT_LE(u_orth, tol) << what << ": max |U^T U - I|";
+  EXPECT_LE(v_orth, tol) << what << ": max |Vh Vh^T - I|";
+  for (std::int64_t k = 0; k < K; ++k) {
+    EXPECT_GE(S[k], 0) << what << ": S[" << k << "]";
+    if (k > 0) {
+      EXPECT_GE(S[k - 1], S[k]) << what << ": S is not descending at " << k;
+    }
+  }
+}
+
+}  // namespace
+
+// A = [[3, 0], [4, 5]]: A^T A = [[25, 20], [20, 25]] has eigenvalues 45 and 5 with eigenvectors
+// (1, 1)/sqrt 2 and (1, -1)/sqrt 2, so S = (3 sqrt 5, sqrt 5), V's columns those vectors, and
+// U_k = A v_k / S_k = (1, 3)/sqrt 10 and (3, -1)/sqrt 10 — each pair up to one common sign.
+TEST(Svd, KnownTwoByTwo) {
+  const Tensor a = f64({3, 0, 4, 5}, {2, 2});
+  const SvdResult r = svd(a);
+  expect_values(r.S, {3 * std::sqrt(5.0), std::sqrt(5.0)}, 1e-14);
+  const double h = 1 / std::sqrt(2.0), t = 1 / std::sqrt(10.0);
+  const std::vector<std::vector<double>> v_want = {{h, h}, {h, -h}}, u_want = {{t, 3 * t}, {3 * t, -t}};
+  for (std::int64_t k = 0; k < 2; ++k) {
+    const double sign = r.Vh.at({k, 0}) < 0 ? -1.0 : 1.0;  // the pair's common sign
+    for (std::int64_t j = 0; j < 2; ++j) {
+      EXPECT_NEAR(r.Vh.at({k, j}), sign * v_want[k][j], 1e-14) << "Vh[" << k << ", " << j << "]";
+      EXPECT_NEAR(r.U.at({j, k}), sign * u_want[k][j], 1e-14) << "U[" << j << ", " << k << "]";
+    }
+  }
+  expect_valid_svd(a, r, 1e-14, "[[3, 0], [4, 5]]");
+}
+
+// A diagonal matrix is its own SVD up to order and sign: the singular values are |d_i|, sorted.
+TEST(Svd, DiagonalGivesSortedAbsoluteValuesAndSignedPermutations) {
+  const Tensor a = f64({1, 0, 0, 0, -3, 0, 0, 0, 2}, {3, 3});
+  const SvdResult r = svd(a);
+  expect_values(r.S, {3, 2, 1}, 1e-15);
+  // U and Vh are signed permutation matrices: every entry 0 or +-1
+  for (const Tensor& f : {r.U, r.Vh})
+    for (double x : f.to_vector<double>()) EXPECT_TRUE(std::abs(x) < 1e-15 || std::abs(std::abs(x) - 1) < 1e-15) << x;
+  expect_valid_svd(a, r, 1e-15, "diag(1, -3, 2)");
+}
+
+TEST(Svd, RandomShapesReconstructWithOrthonormalFactors) {
+  manual_seed(310);
+  for (const Shape& s : std::vector<Shape>{{4, 4}, {5, 3}, {3, 5}, {1, 4}, {4, 1}, {1, 1}, {64, 64}, {500, 16}, {16, 500}}) {
+    const Tensor a = randn(s, DType::Float64);
+    expect_valid_svd(a, svd(a), 1e-12, "random " + shape_str(s));
+  }
+}
+
+// An orthogonal Q = U Vh from the SVD of a random matrix has every singular value 1, and Q D has
+// the entries of D (positive, distinct) as its singular values: a decomposition known in advance.
+TEST(Svd, OrthogonalTimesDiagonalHasTheDiagonalAsSingularValues) {
+  manual_seed(311);
+  const SvdResult g = svd(randn({6, 6}, DType::Float64));
+  const Tensor q = matmul(g.U, g.Vh);
+  expect_values(svd(q).S, std::vector<double>(6, 1.0), 1e-13);
+  const Tensor d = f64({0.5, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+                        0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 3},
+                       {6, 6});
+  const Tensor qd = matmul(q, d);
+  const SvdResult r = svd(qd);
+  expect_values(r.S, {8, 4, 3, 2, 1, 0.5}, 1e-13);
+  expect_valid_svd(qd, r, 1e-13, "Q D");
+}
+
+// Rank-deficient input (trained embeddings fill only a few directions): the zero singular values'
+// columns of U are completed to an orthonormal set, and U S Vh still equals A.
+TEST(Svd, RankDeficientAndZeroMatricesGetOrthonormalFactors) {
+  manual_seed(312);
+  const Tensor low = matmul(randn({7, 2}, DType::Float64), randn({2, 5}, DType::Float64));  // rank 2
+  const SvdResult r = svd(low);
+  const auto s = r.S.to_vector<double>();
+  EXPECT_GT(s[1], 1e-3);
+  for (std::size_t k = 2; k < s.size(); ++k) EXPECT_LE(s[k], 1e-12 * s[0]) << "S[" << k << "]";
+  expect_valid_svd(low, r, 1e-12, "rank 2, 7 x 5");
+  const Tensor z = zeros({3, 4}, DType::Float64);
+  const SvdResult rz = svd(z);
+  expect_values(rz.S, {0, 0, 0}, 0);
+  expect_valid_svd(z, rz, 1e-15, "zeros 3 x 4");
+}
+
+TEST(Svd, Float32IsComputedInDoubleAndReturnedAsFloat32) {
+  manual_seed(313);
+  const Tensor a = randn({8, 5});
+  const SvdResult r = svd(a);
+  EXPECT_EQ(r.Vh.dtype(), DType::Float32);
+  expect_valid_svd(a, r, 1e-6, "float32 8 x 5");
+  expect_close(r.S, svd(a.to(DType::Float64)).S.to(DType::Float32), 0);
+}
+
+TEST(LinalgErrors, Svd) {
+  expect_error([] { svd(zeros({3})); }, {"svd", "2-D", "[3]"});
+  expect_error([] { svd(zeros({0, 3})); }, {"svd", "at least one element", "[0, 3]"});
+  expect_error([] { svd(arange(6).reshape({2, 3})); }, {"svd", "int64", "[2, 3]"});
+  expect_error([] { svd(f64({1, 2, std::nan(""), 4}, {2, 2})); }, {"svd", "entry [1, 0]", "nan"});
+  expect_error([] { svd(f64({1, 2, 3, INFINITY}, {2, 2})); }, {"svd", "entry [1, 1]", "inf"});
+  Tensor w = randn({3, 3}, DType::Float64);
+  w.requires_grad_();
+  expect_error([&] { svd(w); }, {"svd", "requires a gradient", "no VJP", "detach()"});
+  EXPECT_NO_THROW(svd(w.detach()));
+  NoGradGuard no_grad;
+  EXPECT_NO_THROW(svd(w));
 }

@@ -266,32 +266,74 @@ TEST(PagesAgree, DefaultsThePagesQuoteAreChalkTrains) {
                 from_registry);
   expect_states("docs/losses.md", "Adam/AdamW: " + num(soft.adam_lr) + " |", from_registry);
 
-  // the losses' own defaults, from the losses built with default options
-  const LossOptions o;
-  const auto cos = std::dynamic_pointer_cast<CosFaceLoss>(make_loss("cosface", o));
-  const auto arcl = std::dynamic_pointer_cast<ArcFaceLoss>(make_loss("arcface", o));
-  const auto norm = std::dynamic_pointer_cast<MarginSoftmaxLoss>(make_loss("normface", o));
-  ASSERT_TRUE(cos && arcl && norm);
-  const std::string tname = make_loss("triplet", o)->name();  // "TripletLoss(mining hard, euclidean, margin 0.2, ...)"
-  const std::size_t at = tname.find("margin ");
-  ASSERT_NE(at, std::string::npos) << tname;
-  const std::string triplet_margin = num(std::stod(tname.substr(at + 7)));
-  const std::string from_losses = "the losses built with default LossOptions (losses/*.cpp)";
-  expect_states("docs/losses.md", "| `--scale` | normface " + num(norm->scale()) + ", cosface/arcface/combined " +
-                                      num(cos->scale()) + " |",
+  // the losses' own option defaults, as their option tables declare them (losses/options.h)
+  auto def = [](const char* loss, const char* option) {
+    const OptionSpec* o = find_option(find_loss(loss), option);
+    EXPECT_TRUE(o) << loss << " has no option " << option;
+    return o ? o->default_str() : std::string("?");
+  };
+  const std::string from_losses = "the losses' option tables (losses/*.cpp)";
+  const std::string ms = "docs/losses/margin_softmax.md";
+  expect_states(ms, "| $\\theta_1 = \\theta_2$ | $s = " + def("normface", "scale") + "$ |", from_losses);
+  expect_states(ms, "| $s = " + def("cosface", "scale") + "$, $m = " + def("cosface", "margin") + "$ |", from_losses);
+  expect_states(ms, "| $s = " + def("arcface", "scale") + "$, $m = " + def("arcface", "margin") + "$ rad |", from_losses);
+  expect_states(ms, "| $s = " + def("combined", "scale") + "$, $m_1 = " + def("combined", "m1") + "$, $m_2 = " +
+                        def("combined", "m2") + "$, $m_3 = " + def("combined", "m3") + "$ |",
                 from_losses);
-  EXPECT_EQ(arcl->scale(), cos->scale()) << "docs/losses.md gives cosface and arcface one --scale default";
-  expect_states("docs/losses.md", "| `--margin` | cosface " + num(cos->margin()) + ", arcface " + num(arcl->margin()) +
-                                      " rad, triplet " + triplet_margin + " |",
+  expect_states(ms, "| $m = " + def("sphereface", "sphere_m") + "$, $\\lambda$ annealed |", from_losses);
+  expect_states(tri, "the margin (" + def("triplet", "margin") + " with the defaults", from_losses);
+  expect_states("docs/training.md", "CosFaceLoss(s = " + def("cosface", "scale") + ", m = " + def("cosface", "margin") + ")",
                 from_losses);
-  expect_states("docs/losses.md", "| `--m1 --m2 --m3` | combined | " + num(o.m1) + ", " + num(o.m2) + ", " + num(o.m3) + " |",
-                from_losses);
-  expect_states("docs/losses.md", "| `--sphere-m` | sphereface | " + std::to_string(o.sphere_m) + ",", from_losses);
-  expect_states("docs/losses.md", "| `--mining` | triplet | `" + o.mining + "`", from_losses);
-  expect_states("docs/losses.md", "| `--distance` | triplet | `" + o.distance + "`", from_losses);
-  expect_states("docs/losses.md", "| `--centroids` | centroid | `" + o.centroids + "`", from_losses);
-  expect_states("docs/losses.md", "| `--label-smoothing` | softmax | " + num(o.label_smoothing) + " |", from_losses);
-  expect_states(tri, "the margin (" + triplet_margin + " with the defaults", from_losses);
+}
+
+namespace {
+
+// docs/losses.md's table of every loss's options, made from the losses' own option tables: the
+// text between the two marker lines.
+const char* const kOptionsTableBegin = "<!-- the losses' options: generated from their option tables";
+const char* const kOptionsTableEnd = "<!-- end of the losses' options -->";
+
+std::string cell(const std::string& text) {  // a Markdown table cell: '|' escaped
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string loss_options_table() {
+  std::string t = "| `--loss` | option | default | values | what it sets |\n|---|---|---|---|---|\n";
+  for (const LossEntry& e : loss_registry())
+    for (const OptionSpec& o : e.options) {
+      std::string values = o.is_switch() ? "a switch: given, on" : o.allowed_str();
+      if (o.type == OptionType::Bool && !o.is_switch()) values = "`on`, `off` (or `1`, `0`)";
+      if (o.type == OptionType::Text && !o.choices.empty()) {
+        values.clear();
+        for (const std::string& c : o.choices) values += (values.empty() ? "" : ", ") + ("`" + c + "`");
+      }
+      t += "| `" + e.name + "` | `" + o.flag() + "` | " + cell(o.default_str()) + " | " + cell(values) + " | " +
+           cell(o.help) + " |\n";
+    }
+  return t;
+}
+
+}  // namespace
+
+// The options table of docs/losses.md is the losses' own declarations, row for row: a changed
+// default, help text or new option shows up here, and the failure prints the table to paste.
+TEST(PagesAgree, LossOptionsTableIsTheLossesOwn) {
+  const std::string page = read_text(kRoot / "docs" / "losses.md");
+  const std::size_t begin = page.find(kOptionsTableBegin);
+  ASSERT_NE(begin, std::string::npos) << "docs/losses.md has no line starting " << kOptionsTableBegin;
+  const std::size_t from = page.find('\n', begin) + 1, to = page.find(kOptionsTableEnd, from);
+  ASSERT_NE(to, std::string::npos) << "docs/losses.md: no " << kOptionsTableEnd << " after the table";
+  const std::string want = loss_options_table();
+  EXPECT_EQ(page.substr(from, to - from), want)
+      << "docs/losses.md's options table differs from the losses' option tables; the table they declare:\n" << want;
+  EXPECT_NE(want.find("| `cosface` | `--margin` | " + find_option(find_loss("cosface"), "margin")->default_str()),
+            std::string::npos)
+      << want;  // the generator itself: one row per option, the default from the declaration
 }
 
 // ---------------------------------------------------------------- messages

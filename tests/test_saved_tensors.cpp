@@ -265,7 +265,7 @@ TEST(SavedTensors, KMeansCentroidsComputedAgainBumpTheirVersion) {
   LossOptions o;
   o.num_classes = 3;
   o.emb_dim = 2;
-  o.centroids = "kmeans";
+  o.set("centroids", "kmeans");
   CentroidLoss loss(o);
   const Tensor e = f64({0, 0, 0.1, 0, 5, 5, 5.1, 5, -5, 5, -5.1, 5}, {6, 2}).to(DType::Float32);
   const Tensor labels = from_vector(std::vector<std::int64_t>{0, 0, 1, 1, 2, 2}, {6});
@@ -312,7 +312,7 @@ TEST(SavedTensors, IncrementVersionIsHowOwnWritesThroughDataAreSeen) {
 TEST(SavedTensors, TheTrainersStepOrderNeverTripsIt) {
   for (const std::string loss : {"softmax", "arcface", "triplet", "centroid"}) {
     TrainConfig c = test_util::small_config(loss, 384);
-    if (loss == "centroid") c.loss_options.centroids = "kmeans";
+    if (loss == "centroid") c.loss_options.set("centroids", "kmeans");
     Trainer t(c);
     double train_loss = 0;
     ASSERT_NO_THROW(train_loss = t.train_epoch(0)) << loss;

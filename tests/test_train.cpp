@@ -219,11 +219,13 @@ TEST(Train, CheckpointOfAnotherModelIsRejectedByName) {
 
 TEST(TrainConfig, JsonRoundTripAndValidation) {
   TrainConfig c = small_config("cosface");
-  c.loss_options.easy_margin = true;
+  c.loss_options.set("margin", 0.25);
   c.resolve();
   const TrainConfig back = TrainConfig::from_json(c.to_json());
   EXPECT_EQ(back.to_json(), c.to_json());
   EXPECT_EQ(back.emb_dim, 64);
+  EXPECT_EQ(back.loss_options.values, c.loss_options.values);  // the values themselves, not only the text
+  EXPECT_EQ(std::get<double>(back.loss_options.values.at("margin")), 0.25);
   TrainConfig bad = small_config();
   bad.model = "resnet";
   EXPECT_THROW(bad.resolve(), Error);
@@ -271,7 +273,7 @@ TEST(TrainConfig, PerLossDefaults) {
   EXPECT_EQ(a.resolved_warmup_steps(100), 100);
   EXPECT_EQ(s.resolved_warmup_steps(100), 25);  // a quarter epoch: SmallCNN at lr 0.05 can die without
   // Every scaled-logit loss warms up for an epoch: without it CosFace and the combined margin
-  // stalled on SmallCNN (seeds 1 and 4, test accuracy 0.37-0.50; losses/registry.cpp).
+  // stalled on SmallCNN (seeds 1 and 4, test accuracy 0.37-0.50; losses/margin_softmax.cpp, scaled_logits).
   for (const char* name : {"normface", "sphereface", "cosface", "arcface", "combined"}) {
     TrainConfig m;
     m.loss = name;

@@ -168,14 +168,21 @@ TrainConfig resume_config(const TrainConfig& stored, const TrainConfig& given,
     std::string key = flag.substr(flag.find_first_not_of('-'));
     std::replace(key.begin(), key.end(), '-', '_');
     if (key == "data") key = "data_dir";
+    // A loss option the stored run has no value for took a default its loss chose (null here).
+    const json none;
     const json* a = nullptr;
     const json* b = nullptr;
     if (have.contains(key)) a = &have.at(key), b = &want.at(key);
-    else if (have.at("loss_options").contains(key)) a = &have.at("loss_options").at(key), b = &want.at("loss_options").at(key);
+    else if (want.at("loss_options").contains(key)) {
+      const json& stored_options = have.at("loss_options");
+      a = stored_options.contains(key) ? &stored_options.at(key) : &none;
+      b = &want.at("loss_options").at(key);
+    }
     if (!a) continue;  // not part of the run's configuration (--threads, --quiet, --out, ...)
     const bool same = a->is_number() && b->is_number() ? a->get<double>() == b->get<double>() : *a == *b;
     if (!same)
-      fail(flag, " ", b->dump(), " contradicts the run being resumed, which has ", key, " = ", a->dump(),
+      fail(flag, " ", b->dump(), " contradicts the run being resumed, which has ", key, " = ",
+           a->is_null() ? std::string("its loss's own default") : a->dump(),
            " (a resumed run keeps its configuration: drop ", flag, ", or start a new run with another --out)");
   }
   return merged;
@@ -244,8 +251,12 @@ EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& dat
   for (auto& p : parts.loss->parameters()) params.push_back(p);
   const std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(parts.config, std::move(params));
   const CheckpointState state = load_checkpoint(path, *parts.model, *parts.loss, *optimizer);
+  // The loss as the run's last step left it: SphereFace anneals its lambda with the step (the
+  // run's own last evaluation saw that lambda, not the initial one).
+  parts.loss->set_iteration(std::max<std::int64_t>(state.global_step - 1, 0));
   log << "checkpoint " << path << ": " << cfg.model << " + " << cfg.loss << ", " << state.epochs_done
       << " epoch(s) on " << trained_on.display_name << "\n"
+      << "loss: " << parts.loss->name() << "; options: " << option_values_str(parts.config.loss_options) << "\n"
       << "data: " << parts.data.description << "\n";
   if (state.epochs_done < 1) fail(path, ": the checkpoint has no trained epoch (epochs_done = ", state.epochs_done, ")");
   EpochMetrics m = evaluate(*parts.model, *parts.loss, parts.data, parts.flat_input, parts.config.seed).metrics;

@@ -50,8 +50,10 @@ TrainConfig checkpoint_config(const std::string& path);
 
 // The configuration a resumed run continues with: `stored` (the checkpoint's), with the epoch
 // count (--epochs extends the run), threads, progress and out_dir from `given`. Every other flag
-// in `given_flags` (chalk-train's names: "--loss", "--emb-dim", "--lr", ...) must agree with the
-// stored value; otherwise throws chalk::Error naming the flag and both values.
+// in `given_flags` (chalk-train's names: "--loss", "--emb-dim", "--lr", "--margin", ...) must
+// agree with the stored value; otherwise throws chalk::Error naming the flag and both values.
+// `given` is resolved (TrainConfig::resolve), with the stored loss when "--loss" is not given
+// (a loss option flag is then checked against the stored run's loss).
 TrainConfig resume_config(const TrainConfig& stored, const TrainConfig& given,
                           const std::vector<std::string>& given_flags);
 

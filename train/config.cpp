@@ -3,13 +3,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <type_traits>
+#include <variant>
 #include <nlohmann/json.hpp>
 
 #include "core/shape.h"
 #include "core/error.h"
 #include "io/mnist.h"
 #include "nn/models.h"
+#include "train/config_v1.h"
 
 namespace chalk {
 
@@ -24,6 +27,7 @@ void TrainConfig::resolve() {
          "and is only for losses without a head of their own, e.g. --loss softmax)");
   if (optimizer.empty()) optimizer = d.optimizer;
   if (lr == -1) lr = optimizer == "sgd" ? d.sgd_lr : d.adam_lr;  // -1: the loss's default
+  loss_options.values = resolve_options(find_loss(loss), loss_options.values);
   check();
   // A --data folder that is where chalk finds a data set holds that one: it names the run when
   // --dataset is not given, and contradicts any other --dataset.
@@ -68,7 +72,8 @@ std::int64_t TrainConfig::resolved_warmup_steps(std::int64_t steps_per_epoch) co
 namespace {
 
 // The one list of the fields a run's configuration saves (config.json, and the checkpoint's
-// metadata): to_json and from_json both walk it, so a new option is one line here.
+// metadata): to_json and from_json both walk it, so a new option is one line here. The loss's
+// options are not here: they are the loss's own (its table, losses/options.h).
 template <class Config, class F>
 void config_fields(Config& c, F&& f) {
   f("model", c.model), f("loss", c.loss), f("emb_dim", c.emb_dim), f("optimizer", c.optimizer), f("lr", c.lr);
@@ -77,12 +82,37 @@ void config_fields(Config& c, F&& f) {
   f("batch_size", c.batch_size), f("samples_per_class", c.samples_per_class), f("seed", c.seed);
   f("threads", c.threads), f("data_dir", c.data_dir), f("limit_train", c.limit_train);
 }
-template <class Options, class F>
-void loss_option_fields(Options& o, F&& f) {
-  f("margin", o.margin), f("mining", o.mining), f("distance", o.distance), f("soft_margin", o.soft_margin);
-  f("reduction", o.reduction), f("normalize", o.normalize), f("centroids", o.centroids), f("scale", o.scale);
-  f("label_smoothing", o.label_smoothing), f("sphere_m", o.sphere_m), f("easy_margin", o.easy_margin);
-  f("m1", o.m1), f("m2", o.m2), f("m3", o.m3);
+
+// The loss named `loss` in the registry; nullptr for a loss a program built itself (then its
+// options are read as they are: only the loss can check them).
+const LossEntry* registry_entry(const std::string& loss) {
+  for (const LossEntry& e : loss_registry())
+    if (e.name == loss) return &e;
+  return nullptr;
+}
+
+// config.json's "loss_options" of a run of `loss`: each key an option of the loss, its value of
+// the option's kind (check_option_value).
+std::map<std::string, OptionValue> read_loss_options(const std::string& loss, const json& given) {
+  const LossEntry* entry = registry_entry(loss);
+  const json options = is_v1_loss_options(given) ? loss_options_of_v1(given, entry) : given;
+  std::map<std::string, OptionValue> out;
+  for (const auto& [key, value] : options.items()) {
+    const std::string what = "config: field 'loss_options." + key + "'";
+    OptionValue v;
+    if (value.is_boolean()) v = value.get<bool>();
+    else if (value.is_number_integer()) v = value.get<std::int64_t>();
+    else if (value.is_number()) v = value.get<double>();
+    else if (value.is_string()) v = value.get<std::string>();
+    else fail(what, " is ", value.dump(), ", not a number, a string or true/false");
+    if (entry) {
+      const OptionSpec* spec = find_option(*entry, key);
+      if (!spec) fail(what, ": the ", loss, " loss has no option '", key, "' (", describe_option_names(entry->options), ")");
+      v = check_option_value(*spec, v, what);
+    }
+    out[key] = std::move(v);
+  }
+  return out;
 }
 
 }  // namespace
@@ -92,7 +122,8 @@ std::string TrainConfig::to_json() const {
   config_fields(*this, [&](const char* name, const auto& v) { j[name] = v; });
   j["dataset"] = dataset;
   j["hflip"] = hflip;
-  loss_option_fields(loss_options, [&](const char* name, const auto& v) { o[name] = v; });
+  o = json::object();
+  for (const auto& [name, value] : loss_options.values) std::visit([&, &name = name](const auto& v) { o[name] = v; }, value);
   j["loss_options"] = o;
   return j.dump();
 }
@@ -126,7 +157,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
   // "hflip" likewise: configurations written before chalk had augmentation trained without it.
   if (j.contains("hflip")) read(j, "")("hflip", c.hflip);
   if (!j.contains("loss_options") || !j.at("loss_options").is_object()) fail("config: missing field 'loss_options'");
-  loss_option_fields(c.loss_options, read(j.at("loss_options"), "loss_options."));
+  c.loss_options.values = read_loss_options(c.loss, j.at("loss_options"));
   return c;
 }
 

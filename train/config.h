@@ -23,7 +23,10 @@ struct TrainConfig {
   std::string model = "mlp";       // a name from nn::model_registry(): mlp | cnn
   std::string loss = kDefaultLoss; // a name from loss_registry()
   std::int64_t emb_dim = -1;       // -1: the loss's default (TrainingDefaults; softmax: 0 = the model outputs C logits)
-  LossOptions loss_options;        // margin, scale, mining, distance, centroids, ...
+  // The loss's options by name (--margin 0.5: values["margin"] = 0.5); one not given takes the
+  // loss's default, which resolve() fills in (the loss's own table: losses/options.h). num_classes,
+  // emb_dim and seed are set by resolve() from the data set, emb_dim and seed.
+  LossOptions loss_options;
   std::string optimizer;           // sgd | adam | adamw; empty: the loss's default
   double lr = -1;                  // -1: the loss's default for the optimizer (TrainingDefaults sgd_lr, adam_lr)
   double momentum = 0.9;           // sgd
@@ -54,9 +57,11 @@ struct TrainConfig {
   bool hflip = false;              // flip each training image left-right with probability 1/2 (augmentation;
                                    // train/batches.h flip_horizontally: for Fashion-MNIST, not digits)
 
-  // Fill the "-1: default" fields from the loss's TrainingDefaults (its registry entry), and an
-  // empty dataset from data_dir, then check(). Throws chalk::Error naming the flag (an unknown
-  // --dataset lists the known ones; a --data folder that is another data set's names both).
+  // Fill the "-1: default" fields from the loss's TrainingDefaults (its registry entry), the loss
+  // options not given from the loss's option table (resolve_options), and an empty dataset from
+  // data_dir, then check(). Throws chalk::Error naming the flag (an option the loss does not
+  // have names the loss and lists its options; an unknown --dataset lists the known ones; a
+  // --data folder that is another data set's names both).
   void resolve();
   // Check the values that need no registry: optimizer (sgd, adam or adamw), lr (> 0, finite),
   // warmup_steps (>= -1), schedule, epochs (>= 1), batch_size (>= 2), samples_per_class (>= 1),
@@ -67,8 +72,11 @@ struct TrainConfig {
   // `steps_per_epoch` steps, at most half of the run's steps). Throws chalk::Error when it is -1
   // and `loss` is not a registry name (there is no default to take).
   std::int64_t resolved_warmup_steps(std::int64_t steps_per_epoch) const;
+  // config.json: every field, and "loss_options" with the loss's options given or resolved.
   std::string to_json() const;
-  // Throws chalk::Error naming a missing or mistyped field.
+  // Throws chalk::Error naming a missing or mistyped field, or a loss option its loss does not
+  // have ("loss_options.mining: the cosface loss has no option 'mining' ..."). Also reads the
+  // earlier format, whose "loss_options" held every option of every loss (train/config_v1.cpp).
   static TrainConfig from_json(const std::string& json);
 };
 
