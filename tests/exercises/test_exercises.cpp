@@ -233,7 +233,8 @@ TEST(ChalkExercises, EditionDropsTheBlankedExercisesBreakIts) {
   ASSERT_EQ(test_util::run_program("chalk-exercises edition --from " + kRoot.string() + " --out " + dir + " --blank 5,9", &out), 0) << out;
   auto steps_of = [](const fs::path& catalogue, std::set<int>* owned) {
     std::set<int> steps;
-    for (const auto& b : nlohmann::json::parse(read_text(catalogue)).at("break_its")) {
+    const nlohmann::json parsed = nlohmann::json::parse(read_text(catalogue));
+    for (const auto& b : parsed.at("break_its")) {
       steps.insert(b.at("step").get<int>());
       if (owned && b.contains("exercise")) owned->insert(b.at("exercise").get<int>());
     }
