@@ -38,6 +38,10 @@ std::string sig2(double p) {
 // ---- 1. The model and the loss ----------------------------------------------------------------
 
 TrainConfig model_and_loss(demo::Notebook& nb, int epochs) {
+  TrainConfig cfg = nb.softmax_config(epochs > 0 ? epochs : (nb.quick() ? 4 : 12), /*quick_limit=*/3000);
+  cfg.model = "mlp";
+  TrainConfig shown = cfg;  // the settings the prose states, as the trainer will resolve them
+  shown.resolve();
   nb.markdown(
       "## 1. The model and the loss\n\n"
       "An MLP maps each 28 x 28 image, flattened to 784 numbers, to 10 numbers z (the *logits*, one "
@@ -47,10 +51,8 @@ TrainConfig model_and_loss(demo::Notebook& nb, int epochs) {
       "    loss = -log p_y = logsumexp(z) - z_y       (cross-entropy; PyTorch: nn.CrossEntropyLoss)\n"
       "    d loss / d z_k = p_k - [k = y]             (the gradient every classifier trains on)\n\n"
       "With `emb_dim = 0` the \"softmax\" loss has no head of its own: the model's 10 outputs *are* the "
-      "logits (losses/softmax.h). The trainer uses SGD with momentum 0.9, learning rate 0.05 on a cosine "
-      "schedule, batches of 128.");
-  TrainConfig cfg = nb.softmax_config(epochs > 0 ? epochs : (nb.quick() ? 4 : 12), /*quick_limit=*/3000);
-  cfg.model = "mlp";
+      "logits (losses/softmax.h). The trainer uses " + demo::optimizer_words(shown) + ", batches of " +
+      std::to_string(shown.batch_size) + ".");
   return cfg;
 }
 

@@ -264,8 +264,8 @@ Race train_side_by_side(demo::Notebook& nb, Trainer& cnn, Trainer& mlp) {
   const TrainConfig& cfg = cnn.config();
   nb.markdown(
       "## 3. The CNN against the MLP\n\n"
-      "Both models are trained here with the same settings: softmax cross-entropy, SGD (momentum 0.9, "
-      "learning rate 0.05, cosine schedule), batches of " + std::to_string(cfg.batch_size) + ", the same " +
+      "Both models are trained here with the same settings: softmax cross-entropy, " +
+      demo::optimizer_words(cfg) + ", batches of " + std::to_string(cfg.batch_size) + ", the same " +
       std::to_string(cnn.train_set().n) + " training images in the same order (seed " + std::to_string(nb.seed()) +
       "), " + std::to_string(cfg.epochs) + " epochs.");
   Race r;

@@ -28,6 +28,10 @@ using chalk::demo::Table;
 
 namespace {
 
+// The triplet loss's margin alpha, which every run here keeps at its default (losses/triplet.h),
+// as the prose states it.
+std::string margin() { return fmt(TripletMining{}.margin, 1); }
+
 // A fixed probe set: the first `per_class` test images of every class (C * per_class images).
 struct Probe {
   Tensor x;                        // images, as the model takes them
@@ -235,7 +239,7 @@ std::map<std::string, Run> train_three_minings(Setup& s, std::unique_ptr<Trainer
   s.nb.markdown(str_cat(
       "## 1. Three minings, 2-D embeddings\n\n"
       "An MLP (784-256-128-2) is trained from the same initial weights with each mining: Adam, lr 1e-3, "
-      "cosine schedule, margin 0.2, Euclidean distance, ", s.epochs, " epochs",
+      "cosine schedule, margin ", margin(), ", Euclidean distance, ", s.epochs, " epochs",
       s.nb.quick() ? " on the first " : " on the ", count_str(s.nb.train_images(s.limit)), " training images",
       s.nb.quick() ? " (--quick)" : "", ". "
       "The embeddings are **not** L2-normalised here (`normalize = 0`): normalised 2-D embeddings lie on a "
@@ -296,7 +300,7 @@ void three_minings_in_2d(Setup& s, std::map<std::string, Run>& runs) {
   nb.markdown(str_cat(
       "P@1 is Precision@1 on the ", count_str(s.test.n), " test images (1-nearest-neighbour accuracy, the query excluded); "
       "chance is about 0.1. Batch-all and semi-hard separate the classes in two dimensions; batch-hard "
-      "does not — its training loss ends at the margin 0.2 and its spread near 0. That is the collapse."));
+      "does not — its training loss ends at the margin ", margin(), " and its spread near 0. That is the collapse."));
   const double p1_semi = runs["semihard"].p1.back(), p1_all = runs["all"].p1.back();
   nb.check(p1_semi > 0.55 && p1_all > 0.55, "semi-hard and batch-all mining separate the classes in 2-D: P@1 > 0.55",
            str_cat("semi-hard ", fmt(p1_semi, 3), ", batch-all ", fmt(p1_all, 3), ", init ", fmt(runs["all"].p1.front(), 3)));
@@ -306,20 +310,22 @@ void three_minings_in_2d(Setup& s, std::map<std::string, Run>& runs) {
 
 // Batch-hard with one thing changed at a time: SGD, normalised, warm-started from semi-hard.
 std::vector<Run> the_collapse_measured(Setup& s, Trainer& warm_source) {
-  s.nb.markdown(
+  TrainConfig sgd = s.triplet_config("hard", 0, "sgd", s.var_epochs);  // the SGD variant, as resolved
+  sgd.resolve();
+  s.nb.markdown(str_cat(
       "## 2. The collapse, measured\n\n"
       "Batch-hard picks, for every anchor, the farthest positive and the nearest negative. In an untrained "
       "network the nearest negative is usually nearer than the farthest positive, so "
       "`z = d(a,p*) - d(a,n*) > 0` for most anchors, and for positive `z` the loss `z + alpha` falls when "
       "*every* distance shrinks: scaling all embeddings by t changes the loss by `t z`. The cheapest way "
       "down is to pull everything together. At the end of that road every embedding is the same point, "
-      "every distance is 0 and every triplet's loss is exactly the margin, alpha = 0.2; the gradient "
+      "every distance is 0 and every triplet's loss is exactly the margin, alpha = ", margin(), "; the gradient "
       "through `d = ||a - p||` at 0 is the kink, where chalk sends 0, so nothing moves any more "
       "(docs/losses/triplet.md section 13).\n\n"
       "The runs below change one thing at a time against batch-hard in 2-D (Adam, no normalisation): "
-      "SGD with momentum (lr 0.05) instead of Adam; L2-normalised embeddings (the spread is then measured on "
-      "the unit circle, where the loss works); and a **warm start**: batch-hard continued from the semi-hard "
-      "model of section 1 after its first epoch.");
+      "SGD with momentum (lr ", fmt(sgd.lr, 2), ") instead of Adam; L2-normalised embeddings (the spread is then "
+      "measured on the unit circle, where the loss works); and a **warm start**: batch-hard continued from the "
+      "semi-hard model of section 1 after its first epoch."));
   std::vector<Run> variants;
   {
     Trainer t(s.triplet_config("hard", 0, "sgd", s.var_epochs));
@@ -396,7 +402,7 @@ void what_the_collapse_numbers_say(Setup& s, std::map<std::string, Run>& runs, c
       fmt(ratio(hard)), " of its start with Adam (after all ", s.epochs, " epochs), and after ", s.var_epochs,
       " epochs to ", fmt(ratio(variants[0])), " with SGD, ", fmt(ratio(variants[1])), " with normalisation and ",
       fmt(ratio(variants[2])), " from the warm start; it fell below a tenth of its start at the steps of the "
-      "column \"below 1/10\", and the training loss settled near the margin 0.2. Neither Adam, nor "
+      "column \"below 1/10\", and the training loss settled near the margin ", margin(), ". Neither Adam, nor "
       "normalisation, nor a start that semi-hard had already spread out prevents it in two dimensions: a 2-D "
       "embedding cannot keep every anchor's nearest negative beyond its farthest positive, so batch-hard keeps "
       "finding triplets with z > 0, for which shrinking pays. What prevented it here is the mining: semi-hard "
@@ -516,7 +522,7 @@ void how_far_does_a_class_move(demo::Notebook& nb, const JumpStudy& st) {
       "mu_c. The jump of step t is `J(t) = mean_c ||mu_c(t) - mu_c(t-1)||`; the typical distance between classes "
       "is `S(t) = mean_{c<c'} ||mu_c(t) - mu_c'(t)||`.\n\n"
       "Five runs: softmax (a linear head W, C x D), the centroid bound (one-hot centroids, normalised), the "
-      "triplet loss (normalised, margin 0.2) with semi-hard mining in PK batches of 10 classes x 8 (every "
+      "triplet loss (normalised, margin ", margin(), ") with semi-hard mining in PK batches of 10 classes x 8 (every "
       "class in every batch) and of 4 classes x 20 (a batch sees 4 of the 10), and batch-hard in 10 x 8. "
       "Semi-hard is the triplet run to compare: batch-hard sits near the collapse of section 2 in runs this "
       "short (its S column shows how close together its classes stay), so its relative jumps describe a "

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <iostream>
 #include <map>
+#include <numbers>
 #include <numeric>
 #include <sstream>
 #include <string>
@@ -228,22 +229,35 @@ TrainConfig base_config(const demo::Notebook& nb, int epochs) {
   return base;
 }
 
-// Why the settings of section 2 differ from the library's defaults.
+// Why the settings of section 2 differ from the library's defaults. The defaults are read from
+// where they are declared (the registry's TrainingDefaults, each loss's options struct); the
+// measurements quote the values they were made with.
 void the_settings_a_2d_feature_needs(demo::Notebook& nb) {
-  nb.markdown(
+  TrainConfig defaults = nb.train_config();  // what `chalk-train --loss normface` would use
+  defaults.loss = "normface";
+  defaults.resolve();
+  const CosFaceOptions cosface;
+  const CombinedMarginOptions combined;
+  auto rad = [](double v) { return fmt(v, 2) + " rad"; };
+  // the smallest angle Delta to the nearest other class direction that the margin asks for, for a
+  // feature lying on W_y: CosFace 1 - m >= cos(Delta), the combined margin cos(m2) - m3 >= cos(Delta)
+  auto cosface_delta = [](double m) { return std::acos(1 - m); };
+  auto combined_delta = [](double m2, double m3) { return std::acos(std::cos(m2) - m3); };
+  auto fits = [](double delta) { return delta <= 2 * std::numbers::pi / 10 ? "(fits)" : "(does NOT fit)"; };
+  nb.markdown(str_cat(
       "## 2. Training with a 2-D feature\n\n"
       "A 2-D feature is a hard place to train a normalised loss: all ten class directions share one "
       "circle, 36 degrees (0.63 rad) apart at best. Three settings differ from the library's defaults, "
       "each for a reason seen while writing this demo:\n\n"
-      "* **Adam, learning rate 1e-3, batches of 64** (the trainer's default for these losses is SGD with "
-      "learning rate 0.01, batches of 128). With that SGD, NormFace's 2-D model reached test accuracy 0.38 "
+      "* **Adam, learning rate 1e-3, batches of 64** (the trainer's default for these losses is ",
+      demo::optimizer_words(defaults), ", batches of ", defaults.batch_size, "). With SGD at learning rate 0.01, NormFace's 2-D model reached test accuracy 0.38 "
       "after 10 epochs (seed 0), two class directions collapsed onto one (0.005 rad apart); with Adam "
       "0.73. A likely reason: under SGD the features grew long (mean ||x|| 13, against 0.5 under Adam), "
       "and the gradient through the normalisation shrinks as 1/||x||: dL/dx = (I - u u^T) dL/du / ||x||. "
       "Batches of 64 double the steps per epoch, which also lets SphereFace's lambda anneal to its "
       "floor 5 (reached at iteration 1659) within the default run.\n"
-      "* **s = 16** for NormFace, CosFace, ArcFace and combined (the library's default is 30; NormFace "
-      "uses 16). We tried s = 16, 30, 64 for NormFace in 2-D (Adam, even start, 15 epochs, batches of "
+      "* **s = 16** for NormFace, CosFace, ArcFace and combined (the library's default is ", fmt(cosface.scale, 0),
+      "; NormFace's is ", fmt(NormFaceOptions{}.scale, 0), "). We tried s = 16, 30, 64 for NormFace in 2-D (Adam, even start, 15 epochs, batches of "
       "128): test accuracy 0.86, 0.84, 0.85 - no trend, so the NormFace value.\n"
       "* **W starts at ten evenly spaced directions** W_j = (cos 36j deg, sin 36j deg), then trains "
       "freely. From a random start, two class directions can begin nearly together, and in 2-D they "
@@ -253,13 +267,18 @@ void the_settings_a_2d_feature_needs(demo::Notebook& nb) {
       "neighbour, and in 2-D ten directions are at most 0.63 rad apart. Even a feature lying exactly on "
       "W_y needs its nearest other direction at an angle Delta with\n\n"
       "      ArcFace   0 + m <= Delta                        m = 0.5:  Delta >= 0.50 rad (fits)\n"
-      "      CosFace   1 - m >= cos(Delta)                   m = 0.35: Delta >= 0.86 rad (does NOT fit)\n"
-      "                                                      m = 0.15: Delta >= 0.55 rad (fits)\n"
-      "      combined  cos(m2) - m3 >= cos(Delta)            (0.3, 0.2): Delta >= 0.71 rad (does NOT fit)\n"
-      "                                                      (0.2, 0.1): Delta >= 0.50 rad (fits)\n\n"
-      "  With CosFace's usual m = 0.35 the training loss stayed near 3.5 and two class directions ended "
+      "      CosFace   1 - m >= cos(Delta)                   m = ", fmt(cosface.margin, 2), ": Delta >= ",
+      rad(cosface_delta(cosface.margin)), " ", fits(cosface_delta(cosface.margin)), " (the default)\n"
+      "                                                      m = 0.15: Delta >= ", rad(cosface_delta(0.15)), " ",
+      fits(cosface_delta(0.15)), "\n"
+      "      combined  cos(m2) - m3 >= cos(Delta)            (", fmt(combined.m2, 1), ", ", fmt(combined.m3, 1),
+      "): Delta >= ", rad(combined_delta(combined.m2, combined.m3)), " ",
+      fits(combined_delta(combined.m2, combined.m3)), " (the default)\n"
+      "                                                      (0.2, 0.1): Delta >= ", rad(combined_delta(0.2, 0.1)),
+      " ", fits(combined_delta(0.2, 0.1)), "\n\n"
+      "  With m = 0.35 (the CosFace paper's) the training loss stayed near 3.5 and two class directions ended "
       "0.16 rad (seed 0) and 0.08 rad (seed 1) apart; so CosFace uses m = 0.15 here and the combined "
-      "margin (m1, m2, m3) = (1, 0.2, 0.1). ArcFace keeps its usual m = 0.5 rad, SphereFace m = 4.");
+      "margin (m1, m2, m3) = (1, 0.2, 0.1). ArcFace keeps m = 0.5 rad (the ArcFace paper's), SphereFace m = 4."));
 }
 
 // The loss's class directions W spread evenly:
@@ -647,7 +666,7 @@ void what_the_measurement_shows(demo::Notebook& nb, const std::vector<LossSpec>&
       "* A caveat of the definition: in 2-D delta is bounded by the angle between neighbouring class "
       "directions, so it mixes how tight a class is with how the learned W_j are spread (the last "
       "column): a class whose direction has a close neighbour gets a small delta however tight it is. "
-      "(With CosFace's usual m = 0.35, two directions ended 0.16 rad apart and CosFace's delta was set "
+      "(With m = 0.35, the CosFace paper's, two directions ended 0.16 rad apart and CosFace's delta was set "
       "more by that spacing than by its very tight classes.)");
 }
 

@@ -78,6 +78,20 @@ std::string count_str(std::int64_t n) {
   return n < 0 ? "-" + out : out;
 }
 
+std::string optimizer_words(const TrainConfig& c) {
+  if (c.optimizer.empty() || !(c.lr > 0)) fail("optimizer_words: the config is not resolved (TrainConfig::resolve)");
+  auto g = [](double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  };
+  std::string s = c.optimizer == "sgd"     ? "SGD with momentum " + g(c.momentum) + (c.nesterov ? " (Nesterov)" : "")
+                  : c.optimizer == "adam"  ? std::string("Adam")
+                  : c.optimizer == "adamw" ? std::string("AdamW")
+                                           : c.optimizer;
+  return s + ", learning rate " + g(c.lr) + ", " + c.schedule + " schedule";
+}
+
 std::string fmt(double v, int digits) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";

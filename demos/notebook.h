@@ -52,6 +52,11 @@ struct Table {
 std::string fmt(double v, int digits = 4);
 // A count with thousands separators, as the prose writes it: 60000 -> "60,000".
 std::string count_str(std::int64_t n);
+// The optimizer of a resolved config (TrainConfig::resolve, or a Trainer's config()), as the prose
+// writes it: "SGD with momentum 0.9, learning rate 0.05, cosine schedule", "Adam, learning rate
+// 0.001, constant schedule". A report states the settings its runs used, never a copy of the
+// defaults that could drift from them. Throws chalk::Error for a config not yet resolved.
+std::string optimizer_words(const TrainConfig& resolved);
 
 class Notebook {
  public:
