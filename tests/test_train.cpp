@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -370,6 +371,64 @@ TEST(Programs, TrainThenEvalAndResume) {
   fs::remove_all(dir);
 }
 
+// chalk-eval --save-embeddings writes the test embeddings retrieval compares, with their labels,
+// as a .npy file (io/npy.h): the same bits evaluate_checkpoint computes, the centroid loss's
+// normalised to unit length; a folder that does not exist is named before the evaluation runs.
+TEST(Programs, EvalSavesTheTestEmbeddingsRetrievalCompares) {
+  const std::string dir = temp_dir("eval_emb");
+  std::string out;
+  ASSERT_EQ(run_program(kQuickTrain + " --loss centroid --emb-dim 16 --epochs 1 --out " + dir + "/run", &out), 0)
+      << out;
+  const std::string ckpt = dir + "/run/checkpoint.safetensors", file = dir + "/emb.npy";
+  ASSERT_EQ(run_program("chalk-eval --threads 1 --data " + kSubset + " " + ckpt + " --save-embeddings " + file, &out),
+            0)
+      << out;
+  std::ostringstream log;
+  const Evaluation ev = evaluate_checkpoint(ckpt, kSubset, log);
+  const std::int64_t N = ev.embeddings.shape()[0], D = ev.embeddings.shape()[1];
+  ASSERT_EQ(D, 16);
+  std::ifstream in(file, std::ios::binary);
+  const std::string f{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  ASSERT_GT(f.size(), 10u);
+  const std::size_t H = static_cast<unsigned char>(f[8]) | (static_cast<unsigned char>(f[9]) << 8);
+  const std::string dict = "{'descr': [('label', '<i8'), ('embedding', '<f4', (16,))], 'fortran_order': False, "
+                           "'shape': (" + std::to_string(N) + ",), }";
+  EXPECT_EQ(f.substr(10, dict.size()), dict);
+  const std::size_t record = 8 + 16 * sizeof(float);
+  ASSERT_EQ(f.size(), 10 + H + static_cast<std::size_t>(N) * record);
+  const std::vector<std::int64_t> labels = ev.labels.to_vector<std::int64_t>();
+  const std::vector<float> emb = ev.embeddings.to_vector<float>();
+  for (std::int64_t i = 0; i < N; ++i) {
+    const char* r = f.data() + 10 + H + i * record;
+    std::int64_t label = 0;
+    std::memcpy(&label, r, 8);
+    ASSERT_EQ(label, labels[i]) << "record " << i;
+    float row[16];
+    std::memcpy(row, r + 8, sizeof row);
+    double norm2 = 0;
+    for (int k = 0; k < 16; ++k) {
+      ASSERT_EQ(row[k], emb[i * 16 + k]) << "record " << i << ", value " << k;
+      norm2 += static_cast<double>(row[k]) * row[k];
+    }
+    ASSERT_NEAR(std::sqrt(norm2), 1.0, 1e-5) << "record " << i << ": the centroid loss's metric embedding is normalised";
+  }
+  // the labels are the test set's, in its order
+  const std::string label_file = fs::exists(kSubset + "/t10k-labels-idx1-ubyte.gz") ? kSubset + "/t10k-labels-idx1-ubyte.gz"
+                                                                                    : kSubset + "/t10k-labels-idx1-ubyte";
+  const std::vector<std::uint8_t> test_labels = read_idx_labels(label_file);
+  ASSERT_EQ(static_cast<std::int64_t>(test_labels.size()), N);
+  for (std::int64_t i = 0; i < N; ++i) ASSERT_EQ(labels[i], test_labels[i]) << "record " << i;
+  // a folder that is not there: exit 1 naming the file, nothing evaluated
+  EXPECT_EQ(run_program("chalk-eval --threads 1 --data " + kSubset + " " + ckpt + " --save-embeddings " + dir +
+                            "/no/such/emb.npy",
+                        &out),
+            1)
+      << out;
+  EXPECT_NE(out.find(dir + "/no/such/emb.npy"), std::string::npos) << out;
+  EXPECT_EQ(out.find("P@1"), std::string::npos) << "failed before the evaluation: " << out;
+  fs::remove_all(dir);
+}
+
 // chalk-eval takes no training step: a checkpoint evaluates on any data, whatever its schedule.
 // A 1-epoch CosFace run on the subset (47 steps) warms up for 23; on a training set of 1,000
 // images (8 steps an epoch) that warm-up would outlast the run, and chalk-eval refused it.
@@ -427,7 +486,7 @@ TEST(Train, EvaluatingACheckpointWithoutHistoryNamesTheWarmUpItIgnores) {
     t.save_checkpoint(path, 1);
   }
   std::ostringstream log;
-  const EpochMetrics m = evaluate_checkpoint(path, kSubset, log);
+  const EpochMetrics m = evaluate_checkpoint(path, kSubset, log).metrics;
   EXPECT_NE(log.str().find("note: the checkpoint has no metrics history and ended in its warm-up: the lr below "
                            "ignores the warm-up"),
             std::string::npos)

@@ -228,7 +228,7 @@ double last_step_lr(const TrainerParts& parts, const CheckpointState& state, std
 
 }  // namespace
 
-EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log,
+Evaluation evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log,
                                  const std::string& dataset, bool allow_other_dataset) {
   TrainConfig cfg = checkpoint_config(path);
   const Dataset& trained_on = [&]() -> const Dataset& {  // "mnist" for a checkpoint that records none
@@ -259,11 +259,11 @@ EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& dat
       << "loss: " << parts.loss->name() << "; options: " << option_values_str(parts.config.loss_options) << "\n"
       << "data: " << parts.data.description << "\n";
   if (state.epochs_done < 1) fail(path, ": the checkpoint has no trained epoch (epochs_done = ", state.epochs_done, ")");
-  EpochMetrics m = evaluate(*parts.model, *parts.loss, parts.data, parts.flat_input, parts.config.seed).metrics;
-  m.epoch = state.epochs_done;
-  m.lr = last_step_lr(parts, state, trained_warmup, log);
-  print_metrics(log, m, /*trained=*/false);
-  return m;
+  Evaluation ev = evaluate(*parts.model, *parts.loss, parts.data, parts.flat_input, parts.config.seed);
+  ev.metrics.epoch = state.epochs_done;
+  ev.metrics.lr = last_step_lr(parts, state, trained_warmup, log);
+  print_metrics(log, ev.metrics, /*trained=*/false);
+  return ev;
 }
 
 }  // namespace chalk

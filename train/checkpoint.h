@@ -62,8 +62,10 @@ TrainConfig resume_config(const TrainConfig& stored, const TrainConfig& given,
 // the one whose folder data_dir is, else the checkpoint's own). A checkpoint trained on another
 // data set than that one throws chalk::Error naming both (its metrics would score a model on
 // classes it never learned), unless `allow_other_dataset`: then the log says so in a warning.
-// A checkpoint that records no data set was trained on MNIST.
-EpochMetrics evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log,
+// A checkpoint that records no data set was trained on MNIST. The result's metrics carry the
+// checkpoint's epoch count and last learning rate; its embeddings are the test set's metric
+// embeddings (train/evaluate.h).
+Evaluation evaluate_checkpoint(const std::string& path, const std::string& data_dir, std::ostream& log,
                                  const std::string& dataset = "", bool allow_other_dataset = false);
 
 }  // namespace chalk

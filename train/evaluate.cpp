@@ -155,6 +155,8 @@ Evaluation evaluate(nn::Layer& model, Loss& loss, const TrainingData& data, bool
   ev.predicted_classes = distinct_classes(pred, data.num_classes());
   m.retrieval = retrieval_metrics(emb, labels);
   m.nmi = clustering_nmi(emb, labels, data.num_classes(), seed);
+  ev.embeddings = emb;
+  ev.labels = labels;
   model.train();
   loss.train();
   return ev;

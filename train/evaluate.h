@@ -50,11 +50,14 @@ Tensor embed(nn::Layer& model, const MnistSplit& split, bool flatten);
 struct Evaluation {
   EpochMetrics metrics;                // test_loss, test_accuracy, retrieval, nmi, embedding_norm
   std::int64_t predicted_classes = 0;  // distinct classes among the test predictions (1: collapse)
+  Tensor embeddings;  // N x D: loss.metric_embedding of the test outputs, the vectors retrieval compared
+  Tensor labels;      // N, int64: their labels
 };
 
 // Score model + loss on data.test, no gradient: test loss (the loss on test batches of 1,000,
 // averaged), accuracy, retrieval metrics and NMI (K-means seeded by `seed`) of
-// loss.metric_embedding(outputs), and the outputs' median norm. Leaves model and loss in
+// loss.metric_embedding(outputs), and the outputs' median norm; it keeps those metric embeddings
+// and their labels (chalk-eval --save-embeddings writes them). Leaves model and loss in
 // training mode. epoch, lr, train_loss and the timings are the caller's to fill in.
 Evaluation evaluate(nn::Layer& model, Loss& loss, const TrainingData& data, bool flatten, std::uint64_t seed);
 
