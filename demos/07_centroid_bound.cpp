@@ -270,8 +270,7 @@ ReportedRun the_theorem_epoch_after_epoch(Demo& d) {
   nb.markdown(str_cat(
       "## 2. The theorem on ", name, ", epoch after epoch\n\n"
       "An MLP (784-256-128-", d.D, ") is trained with `--loss centroid` (one-hot centroids, embeddings "
-      "L2-normalised inside the loss, ", shown.optimizer == "sgd" ? "SGD with momentum " + fmt(shown.momentum, 1) : shown.optimizer,
-      ", lr ", fmt(shown.lr, 2), ", ", shown.schedule, " schedule, batch ", shown.batch_size, ") for ", d.epochs,
+      "L2-normalised inside the loss, ", demo::optimizer_words(shown), ", batch ", shown.batch_size, ") for ", d.epochs,
       " epochs", d.quick ? " on the first " : " on the ", count_str(nb.train_images(d.train_limit)), " ", name,
       " training images", d.quick ? " (--quick)" : "",
       ". Before training and after every epoch the same evaluation set — the first ", d.per_class,
